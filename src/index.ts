@@ -1,0 +1,3 @@
+export * from './shm/index.js';
+export * from './sync/index.js';
+export * from './util/prng.js';

@@ -1,0 +1,242 @@
+import { threadId } from 'node:worker_threads';
+import type { RecordLayout } from './layout.js';
+
+/** Byte the kernel's slab debugging writes over freed objects (POISON_FREE); we do the same. */
+export const POISON_FREE = 0x6b;
+/** The same byte repeated over an Int32 word, what a reader of a freed record sees. */
+export const POISON_WORD = 0x6b6b6b6b;
+/** Byte written over a freshly allocated, not zeroed record in debug mode (POISON_INUSE). */
+export const POISON_INUSE = 0x5a;
+
+export class ArenaError extends Error {
+  override name = 'ArenaError';
+}
+
+/** Everything a worker needs to attach to an arena: post it in workerData or a message. */
+export interface ArenaHandle {
+  readonly kind: 'mmsplit.arena';
+  readonly name: string;
+  readonly capacity: number;
+  readonly stride: number;
+  readonly debug: boolean;
+  readonly data: SharedArrayBuffer;
+  readonly meta: SharedArrayBuffer;
+}
+
+export interface ArenaOptions {
+  /** Shown in errors and dumps ("vm_area_struct", "maple_node", …). */
+  name: string;
+  /** Number of records, record 0 included (it is reserved so that index 0 can mean NULL). */
+  capacity: number;
+  /** Record size in bytes, or a layout from defineLayout. */
+  stride?: number;
+  layout?: RecordLayout<string, string>;
+  /** Poison freed records, verify the poison on reuse, check liveness in assertLive. */
+  debug?: boolean;
+}
+
+/**
+ * An arena of fixed-size records in a SharedArrayBuffer: the slab cache of mmsplit.
+ *
+ * Guarantee: alloc() and free() may be called from any thread at once; a record index is handed to at
+ * most one allocation between two frees. Allocation is lock-free: a bitmap with one bit per record,
+ * claimed with compareExchange, scanned from a per-thread cursor so threads rarely touch the same word.
+ * Index 0 is never allocated; alloc() returns -1 when the arena is full (the caller's ENOMEM).
+ *
+ * Each record carries a generation number, odd while allocated and even while free, bumped on every
+ * alloc and free: a reference (index, generation) can be checked for use after free, and a second free
+ * is caught atomically. In debug mode freed records are filled with POISON_FREE and the poison is
+ * verified when the record is handed out again, which catches writes through stale references.
+ */
+export class Arena {
+  readonly name: string;
+  readonly capacity: number;
+  readonly stride: number;
+  readonly debug: boolean;
+  readonly data: SharedArrayBuffer;
+  /** The records, as bytes, Int32 words and Float64 words. */
+  readonly u8: Uint8Array;
+  readonly i32: Int32Array;
+  readonly f64: Float64Array;
+  private readonly meta: SharedArrayBuffer;
+  private readonly bitmap: Int32Array;
+  private readonly gen: Int32Array;
+  private readonly bitmapWords: number;
+  private readonly wordsPerRecord: number;
+  private readonly poison: Uint8Array;
+  /** This thread's scan position in the bitmap; every thread attaching gets its own. */
+  private cursor: number;
+
+  static create(opts: ArenaOptions): Arena {
+    const stride = opts.layout ? opts.layout.stride : opts.stride;
+    if (stride === undefined || !Number.isInteger(stride) || stride <= 0 || stride % 8 !== 0) {
+      throw new ArenaError(`arena ${opts.name}: record size must be a positive multiple of 8 bytes`);
+    }
+    if (!Number.isInteger(opts.capacity) || opts.capacity < 2) {
+      throw new ArenaError(`arena ${opts.name}: capacity must be an integer >= 2`);
+    }
+    const words = Math.ceil(opts.capacity / 32);
+    const meta = new SharedArrayBuffer(4 * (words + opts.capacity));
+    const data = new SharedArrayBuffer(opts.capacity * stride);
+    const bitmap = new Int32Array(meta, 0, words);
+    bitmap[0] = 1; // record 0 is NULL
+    for (let r = opts.capacity; r < words * 32; r++) bitmap[r >>> 5]! |= 1 << (r & 31);
+    const arena = new Arena({
+      kind: 'mmsplit.arena',
+      name: opts.name,
+      capacity: opts.capacity,
+      stride,
+      debug: opts.debug ?? false,
+      data,
+      meta,
+    });
+    if (arena.debug) for (let r = 1; r < opts.capacity; r++) arena.u8.set(arena.poison, r * stride);
+    return arena;
+  }
+
+  static attach(handle: ArenaHandle): Arena {
+    if (handle?.kind !== 'mmsplit.arena') throw new ArenaError('not an arena handle');
+    return new Arena(handle);
+  }
+
+  private constructor(h: ArenaHandle) {
+    this.name = h.name;
+    this.capacity = h.capacity;
+    this.stride = h.stride;
+    this.debug = h.debug;
+    this.data = h.data;
+    this.meta = h.meta;
+    this.u8 = new Uint8Array(h.data);
+    this.i32 = new Int32Array(h.data);
+    this.f64 = new Float64Array(h.data);
+    this.bitmapWords = Math.ceil(h.capacity / 32);
+    this.bitmap = new Int32Array(h.meta, 0, this.bitmapWords);
+    this.gen = new Int32Array(h.meta, 4 * this.bitmapWords, h.capacity);
+    this.wordsPerRecord = h.stride / 4;
+    this.poison = new Uint8Array(h.stride).fill(POISON_FREE);
+    // Spread threads over the bitmap so that concurrent allocators rarely race for one word.
+    this.cursor = (threadId * 977) % this.bitmapWords;
+  }
+
+  handle(): ArenaHandle {
+    return {
+      kind: 'mmsplit.arena',
+      name: this.name,
+      capacity: this.capacity,
+      stride: this.stride,
+      debug: this.debug,
+      data: this.data,
+      meta: this.meta,
+    };
+  }
+
+  /** Allocates a record; its contents are whatever the last user left (POISON_INUSE in debug mode). */
+  alloc(): number {
+    const bitmap = this.bitmap;
+    const words = this.bitmapWords;
+    let w = this.cursor;
+    for (let n = 0; n < words; n++) {
+      let bits = Atomics.load(bitmap, w);
+      while (bits !== -1) {
+        const free = ~bits & (bits + 1); // lowest clear bit
+        const prev = Atomics.compareExchange(bitmap, w, bits, bits | free);
+        if (prev === bits) {
+          this.cursor = w;
+          const rec = (w << 5) + 31 - Math.clz32(free);
+          this.claimed(rec);
+          return rec;
+        }
+        bits = prev;
+      }
+      w = w + 1 === words ? 0 : w + 1;
+    }
+    return -1;
+  }
+
+  /** Allocates a record and zeroes it. */
+  zalloc(): number {
+    const rec = this.alloc();
+    if (rec > 0) this.i32.fill(0, rec * this.wordsPerRecord, (rec + 1) * this.wordsPerRecord);
+    return rec;
+  }
+
+  private claimed(rec: number): void {
+    const g = Atomics.add(this.gen, rec, 1) + 1;
+    if ((g & 1) === 0) throw new ArenaError(`${this.name}: record ${rec} handed out while allocated`);
+    if (!this.debug) return;
+    const base = rec * this.wordsPerRecord;
+    for (let i = 0; i < this.wordsPerRecord; i++) {
+      if (this.i32[base + i] !== POISON_WORD) {
+        throw new ArenaError(
+          `${this.name}: record ${rec} was written after it was freed (word ${i} is 0x${(this.i32[base + i]! >>> 0).toString(16)})`,
+        );
+      }
+    }
+    this.u8.fill(POISON_INUSE, rec * this.stride, (rec + 1) * this.stride);
+  }
+
+  /** Frees a record; a second free of the same allocation throws. */
+  free(rec: number): void {
+    if (!Number.isInteger(rec) || rec <= 0 || rec >= this.capacity) {
+      throw new ArenaError(`${this.name}: free of invalid record ${rec}`);
+    }
+    const g = Atomics.load(this.gen, rec);
+    if ((g & 1) === 0 || Atomics.compareExchange(this.gen, rec, g, g + 1) !== g) {
+      throw new ArenaError(`${this.name}: double free of record ${rec}`);
+    }
+    if (this.debug) this.u8.set(this.poison, rec * this.stride);
+    // Clearing the bit last publishes the record to allocators only once it is poisoned.
+    Atomics.and(this.bitmap, rec >>> 5, ~(1 << (rec & 31)));
+  }
+
+  /** The record's generation: odd while allocated; changes on every alloc and free. */
+  generation(rec: number): number {
+    return Atomics.load(this.gen, rec);
+  }
+
+  isLive(rec: number): boolean {
+    return rec > 0 && rec < this.capacity && (Atomics.load(this.gen, rec) & 1) === 1;
+  }
+
+  /** Throws unless `rec` is allocated and, if given, still the allocation of generation `gen`. */
+  assertLive(rec: number, gen?: number): void {
+    if (!this.isLive(rec)) throw new ArenaError(`${this.name}: use after free of record ${rec}`);
+    if (gen !== undefined && Atomics.load(this.gen, rec) !== gen) {
+      throw new ArenaError(`${this.name}: use after free of record ${rec} (generation ${gen} is gone)`);
+    }
+  }
+
+  /** True if the record is filled with the free poison (debug mode), as a freed record must be. */
+  isPoisoned(rec: number): boolean {
+    const base = rec * this.wordsPerRecord;
+    for (let i = 0; i < this.wordsPerRecord; i++) if (this.i32[base + i] !== POISON_WORD) return false;
+    return true;
+  }
+
+  /** Records allocated now (a scan; for statistics and checks, not hot paths). */
+  inUse(): number {
+    let n = 0;
+    for (let w = 0; w < this.bitmapWords; w++) {
+      let x = Atomics.load(this.bitmap, w);
+      while (x !== 0) {
+        x &= x - 1;
+        n++;
+      }
+    }
+    return n - 1 - (this.bitmapWords * 32 - this.capacity);
+  }
+
+  /** Checks bitmap against generations, and the poison of free records in debug mode. Call at quiescence. */
+  validate(): void {
+    for (let rec = 1; rec < this.capacity; rec++) {
+      const used = (Atomics.load(this.bitmap, rec >>> 5) >>> (rec & 31)) & 1;
+      const live = Atomics.load(this.gen, rec) & 1;
+      if (used !== live) {
+        throw new ArenaError(`${this.name}: record ${rec} bitmap says ${used ? 'used' : 'free'}, generation says ${live ? 'live' : 'free'}`);
+      }
+      if (this.debug && !live && !this.isPoisoned(rec)) {
+        throw new ArenaError(`${this.name}: free record ${rec} lost its poison (written after free)`);
+      }
+    }
+  }
+}

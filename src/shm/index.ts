@@ -1,0 +1,2 @@
+export * from './arena.js';
+export * from './layout.js';

@@ -1,0 +1,3 @@
+export * from './sleep.js';
+export * from './callbacks.js';
+export * from './rcu.js';
