@@ -1,0 +1,58 @@
+#!/usr/bin/env node
+// The mmsplit command. Subcommands are registered here as the layers that provide them land.
+import { Command, InvalidArgumentError } from 'commander';
+import { createRequire } from 'node:module';
+import { addReportOptions } from './output.js';
+import { tortureCommand } from './torture.js';
+
+const pkg = createRequire(import.meta.url)('../../../package.json') as { version: string; description: string };
+
+function positiveInt(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('expected a positive integer');
+  return n;
+}
+
+function seconds(v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a positive number of seconds');
+  return n;
+}
+
+const program = new Command()
+  .name('mmsplit')
+  .description(pkg.description)
+  .version(pkg.version)
+  .showHelpAfterError();
+
+addReportOptions(
+  program
+    .command('demo')
+    .description('a short demonstration: every synchronization primitive on real worker threads, checked and measured')
+    .option('--duration <s>', 'seconds per primitive', seconds, 0.4),
+).action(async (o: { duration: number; json?: boolean }) => {
+  process.exitCode = await tortureCommand({ durationMs: o.duration * 1000, json: !!o.json });
+});
+
+addReportOptions(
+  program
+    .command('torture')
+    .description('torture-test synchronization primitives on real worker threads (locktorture/rcutorture style)')
+    .argument('[scenarios...]', 'scenarios to run (default: all): arena spinlock mutex rwsem rwsem-starvation seqcount rcu srcu')
+    .option('--workers <n>', 'worker threads per scenario (default: the cores present, at least 2)', positiveInt)
+    .option('--duration <s>', 'seconds per scenario', seconds, 5)
+    .option('--seed <n>', 'seed for the random choices', positiveInt),
+).action(async (scenarios: string[], o: { workers?: number; duration: number; seed?: number; json?: boolean }) => {
+  process.exitCode = await tortureCommand({
+    scenarios,
+    durationMs: o.duration * 1000,
+    json: !!o.json,
+    ...(o.workers !== undefined ? { workers: o.workers } : {}),
+    ...(o.seed !== undefined ? { seed: o.seed } : {}),
+  });
+});
+
+program.parseAsync().catch((e: Error) => {
+  console.error(`mmsplit: ${e.message}`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,111 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Arena, ArenaError, defineLayout, POISON_WORD } from '../src/shm/index.js';
+import { Prng, seedFromEnv } from '../src/util/prng.js';
+
+test('defineLayout places f64 fields first, then i32 fields, 8-byte aligned', () => {
+  const L = defineLayout({ f64: ['start', 'end'], i32: ['lock', 'slots[3]', 'flags'] });
+  assert.equal(L.f64.start, 0);
+  assert.equal(L.f64.end, 1);
+  assert.equal(L.i32.lock, 4); // past two doubles = four int32 words
+  assert.equal(L.i32.slots, 5);
+  assert.equal(L.i32.flags, 8);
+  assert.equal(L.stride % 8, 0);
+  assert.equal(L.stride, 40);
+  assert.equal(L.i32Base(3), 30);
+  assert.equal(L.f64Base(3), 15);
+  assert.throws(() => defineLayout({ i32: ['a', 'a'] }), /duplicate/);
+  assert.throws(() => defineLayout({ i32: ['bad name'] }), /bad record field/);
+});
+
+test('arena: index 0 is never handed out; alloc returns -1 when full', () => {
+  const a = Arena.create({ name: 'test', capacity: 70, stride: 8 });
+  const got = new Set<number>();
+  for (let i = 0; i < 69; i++) {
+    const r = a.alloc();
+    assert.ok(r > 0 && r < 70 && !got.has(r), `fresh record ${r}`);
+    got.add(r);
+  }
+  assert.equal(a.alloc(), -1);
+  assert.equal(a.inUse(), 69);
+  a.free(5);
+  assert.equal(a.alloc(), 5);
+  a.validate();
+});
+
+test('arena: differential against a Set model (seeded)', () => {
+  const seed = seedFromEnv();
+  const rnd = new Prng(seed);
+  const cap = 300;
+  const a = Arena.create({ name: 'diff', capacity: cap, stride: 16, debug: true });
+  const model = new Set<number>();
+  for (let step = 0; step < 20_000; step++) {
+    if (model.size > 0 && (rnd.chance(0.45) || model.size === cap - 1)) {
+      const victims = [...model];
+      const r = victims[rnd.below(victims.length)]!;
+      a.free(r);
+      model.delete(r);
+    } else {
+      const r = rnd.chance(0.1) ? a.zalloc() : a.alloc();
+      if (model.size === cap - 1) assert.equal(r, -1, `seed ${seed}: full arena must fail`);
+      else {
+        assert.ok(r > 0 && !model.has(r), `seed ${seed} step ${step}: alloc gave ${r}`);
+        model.add(r);
+      }
+    }
+    if (step % 1000 === 0) {
+      a.validate();
+      assert.equal(a.inUse(), model.size, `seed ${seed}`);
+    }
+  }
+});
+
+test('arena: double free and invalid free throw', () => {
+  const a = Arena.create({ name: 'df', capacity: 8, stride: 8 });
+  const r = a.alloc();
+  a.free(r);
+  assert.throws(() => a.free(r), (e: Error) => e instanceof ArenaError && /double free of record/.test(e.message));
+  assert.throws(() => a.free(0), /invalid record/);
+  assert.throws(() => a.free(8), /invalid record/);
+});
+
+test('arena debug mode: freed records are poisoned, writes after free are caught on reuse', () => {
+  const a = Arena.create({ name: 'vm_area_struct', capacity: 2, stride: 16, debug: true });
+  const r = a.alloc();
+  a.i32[r * 4] = 42;
+  a.free(r);
+  assert.ok(a.isPoisoned(r));
+  assert.equal(a.i32[r * 4], POISON_WORD);
+  a.i32[r * 4 + 1] = 7; // a stale reference writes into the freed record
+  assert.throws(() => a.validate(), /lost its poison/);
+  assert.throws(() => a.alloc(), /vm_area_struct: record 1 was written after it was freed/);
+});
+
+test('arena: generations catch use after free of a stale reference', () => {
+  const a = Arena.create({ name: 'gen', capacity: 4, stride: 8 });
+  const r = a.alloc();
+  const g = a.generation(r);
+  assert.equal(g & 1, 1);
+  a.assertLive(r, g);
+  a.free(r);
+  assert.throws(() => a.assertLive(r, g), /use after free/);
+  const again = a.alloc();
+  assert.equal(again, r);
+  assert.throws(() => a.assertLive(r, g), /generation/); // same index, new allocation
+  a.assertLive(r, a.generation(r));
+});
+
+test('arena: a worker attaches by handle and sees the same records', async () => {
+  const { onWorker } = await import('./support/threads.js');
+  const a = Arena.create({ name: 'shared', capacity: 64, stride: 8 });
+  const r = a.alloc();
+  a.i32[r * 2] = 1234;
+  const { done } = onWorker<number>(
+    `const a = shm.Arena.attach(data); const mine = a.alloc(); a.i32[mine * 2] = a.i32[${r} * 2] + 1; return mine;`,
+    a.handle(),
+  );
+  const theirs = await done;
+  assert.notEqual(theirs, r);
+  assert.equal(a.i32[theirs * 2], 1235);
+  assert.equal(a.inUse(), 2);
+});
