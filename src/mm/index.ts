@@ -1,0 +1,3 @@
+export * from './frames.js';
+export * from './pagetable.js';
+export * from './pagecache.js';

@@ -1,0 +1,260 @@
+import { Arena, type ArenaHandle } from '../shm/arena.js';
+import { defineLayout } from '../shm/layout.js';
+import { spinLock, spinUnlock } from '../sync/spinlock.js';
+
+/**
+ * x86-64 four-level page tables (PGD → PUD → PMD → PTE, 512 entries each) in shared memory.
+ *
+ * A PTE is one Int32 changed only with Atomics: a frame number and the present/write/dirty/accessed bits.
+ * Upper-level entries hold the index of the next table, 0 when absent. Each table page carries its own
+ * spinlock — the split PTE lock (ptlock) that serialises changes to the PTEs in it; installing a missing
+ * table takes the mm-wide page_table_lock. Walkers may run without any lock (under RCU): tables are
+ * therefore unlinked first and freed only after a grace period, through the `retire` callback the caller
+ * gives (the kernel's RCU table freeing, tlb_remove_table).
+ */
+export const PTRS_PER_TABLE = 512;
+export const PMD_SIZE = 2 ** 21;
+export const PUD_SIZE = 2 ** 30;
+export const PGDIR_SIZE = 2 ** 39;
+/** x86-64 user space ends here (TASK_SIZE_MAX: 2^47 minus one page). */
+export const TASK_SIZE = 2 ** 47 - 4096;
+
+export const _PAGE_PRESENT = 1 << 0;
+export const _PAGE_RW = 1 << 1;
+export const _PAGE_DIRTY = 1 << 2;
+export const _PAGE_ACCESSED = 1 << 3;
+const PFN_SHIFT = 4;
+
+export function mkPte(pfn: number, bits: number): number {
+  return (pfn << PFN_SHIFT) | bits | _PAGE_PRESENT;
+}
+
+export function ptePfn(pte: number): number {
+  return pte >>> PFN_SHIFT;
+}
+
+export function ptePresent(pte: number): boolean {
+  return (pte & _PAGE_PRESENT) !== 0;
+}
+
+export function pteWrite(pte: number): boolean {
+  return (pte & _PAGE_RW) !== 0;
+}
+
+/** A table page: 512 entries, its split lock, and its level (for validation). */
+const TABLE = defineLayout({ i32: ['entry[512]', 'ptl', 'level'] });
+const LEVEL_PGD = 4;
+const LEVEL_PTE = 1;
+
+export interface PageTablesHandle {
+  readonly kind: 'mmsplit.pagetables';
+  readonly tables: ArenaHandle;
+  readonly control: SharedArrayBuffer;
+}
+
+const PGD = 0; // control: the root table
+const PAGE_TABLE_LOCK = 1; // control: mm->page_table_lock
+
+export class PageTables {
+  readonly arena: Arena;
+  /** All table entries and locks: PTE slots returned by the walkers index this array. */
+  readonly i32: Int32Array;
+  private readonly control: Int32Array;
+
+  static create(opts: { tables: number; debug?: boolean }): PageTables {
+    const tables = Arena.create({ name: 'page table', capacity: opts.tables, layout: TABLE, debug: opts.debug ?? false });
+    const control = new SharedArrayBuffer(16);
+    const pt = new PageTables({ kind: 'mmsplit.pagetables', tables: tables.handle(), control });
+    const pgd = pt.newTable(LEVEL_PGD);
+    if (pgd < 0) throw new Error('page tables: no room for the PGD');
+    Atomics.store(pt.control, PGD, pgd);
+    return pt;
+  }
+
+  static attach(h: PageTablesHandle): PageTables {
+    if (h?.kind !== 'mmsplit.pagetables') throw new TypeError('not a page tables handle');
+    return new PageTables(h);
+  }
+
+  private constructor(private readonly h: PageTablesHandle) {
+    this.arena = Arena.attach(h.tables);
+    this.i32 = this.arena.i32;
+    this.control = new Int32Array(h.control);
+  }
+
+  handle(): PageTablesHandle {
+    return this.h;
+  }
+
+  private newTable(level: number): number {
+    const t = this.arena.zalloc();
+    if (t > 0) this.i32[TABLE.i32Base(t) + TABLE.i32.level] = level;
+    return t;
+  }
+
+  /** Index, in `i32`, of the entry for `addr` in table `t` of `level` (4 = PGD … 1 = PTE). */
+  private slot(t: number, level: number, addr: number): number {
+    const vpn = Math.floor(addr / 4096);
+    const lo = vpn % 2 ** 18; // PTE and PMD index bits
+    const hi = (vpn - lo) / 2 ** 18; // PUD and PGD index bits
+    const idx = level === 1 ? lo & 511 : level === 2 ? lo >>> 9 : level === 3 ? hi & 511 : (hi >>> 9) & 511;
+    return TABLE.i32Base(t) + idx;
+  }
+
+  /**
+   * pte_offset_map(): the slot of `addr`'s PTE, or -1 if a table on the way is missing. Lockless: the
+   * caller holds the mmap_lock, or is in an RCU read section (then tables it sees stay allocated).
+   */
+  pteSlot(addr: number): number {
+    const i32 = this.i32;
+    let t = Atomics.load(this.control, PGD);
+    for (let level = 4; level > 1; level--) {
+      t = Atomics.load(i32, this.slot(t, level, addr));
+      if (t === 0) return -1;
+    }
+    return this.slot(t, 1, addr);
+  }
+
+  /** The PTE table that holds `addr`'s PTE (what a speculative walker re-checks), or 0. */
+  pteTable(addr: number): number {
+    const i32 = this.i32;
+    let t = Atomics.load(this.control, PGD);
+    for (let level = 4; level > 1 && t !== 0; level--) t = Atomics.load(i32, this.slot(t, level, addr));
+    return t;
+  }
+
+  /**
+   * pte_alloc(): like pteSlot(), allocating missing tables; -1 if out of table pages. A table allocated
+   * by a racing thread first wins; ours is given back (__pte_alloc's pmd_populate under the lock).
+   */
+  pteAlloc(addr: number): number {
+    const i32 = this.i32;
+    let t = Atomics.load(this.control, PGD);
+    for (let level = 4; level > 1; level--) {
+      const at = this.slot(t, level, addr);
+      let next = Atomics.load(i32, at);
+      if (next === 0) {
+        const fresh = this.newTable(level - 1);
+        if (fresh < 0) return -1;
+        spinLock(this.control, PAGE_TABLE_LOCK);
+        next = Atomics.load(i32, at);
+        if (next === 0) {
+          Atomics.store(i32, at, fresh); // publish the zeroed table
+          next = fresh;
+        }
+        spinUnlock(this.control, PAGE_TABLE_LOCK);
+        if (next !== fresh) this.arena.free(fresh);
+      }
+      t = next;
+    }
+    return this.slot(t, 1, addr);
+  }
+
+  /** The split PTE lock of the table holding PTE slot `slot` (pte_lockptr). */
+  ptlOf(slot: number): number {
+    return slot - (slot % TABLE.i32Stride) + TABLE.i32.ptl;
+  }
+
+  /** The table a PTE slot lies in. */
+  tableOf(slot: number): number {
+    return Math.floor(slot / TABLE.i32Stride);
+  }
+
+  ptLock(slot: number): void {
+    spinLock(this.i32, this.ptlOf(slot));
+  }
+
+  ptUnlock(slot: number): void {
+    spinUnlock(this.i32, this.ptlOf(slot));
+  }
+
+  /**
+   * Calls `fn(addr, slot)` for every PTE slot of a present table in [start, end) (page-aligned), skipping
+   * absent tables in whole. For zapping and changing protections: the caller takes the ptl around it.
+   */
+  forEachPteSlot(start: number, end: number, fn: (addr: number, slot: number) => void): void {
+    let addr = start;
+    while (addr < end) {
+      const tableEnd = Math.min(end, Math.floor(addr / PMD_SIZE) * PMD_SIZE + PMD_SIZE);
+      const slot = this.pteSlot(addr);
+      if (slot < 0) {
+        addr = tableEnd;
+        continue;
+      }
+      for (let s = slot; addr < tableEnd; addr += 4096, s++) fn(addr, s);
+    }
+  }
+
+  /**
+   * free_pgtables(): unlinks the tables that map only [start, end) within the free span [floor, ceiling)
+   * — the neighbouring VMAs end at floor and start at ceiling — and hands each to `retire` (which frees it
+   * after a grace period). Their PTEs must already be zapped. Caller holds the mmap_lock for write.
+   */
+  freePgtables(start: number, end: number, floor: number, ceiling: number, retire: (table: number) => void): number {
+    const pgd = Atomics.load(this.control, PGD);
+    return this.freeLevel(pgd, 4, 0, start, end, floor, ceiling, retire);
+  }
+
+  private freeLevel(t: number, level: number, base: number, start: number, end: number, floor: number, ceiling: number, retire: (table: number) => void): number {
+    const span = level === 4 ? PGDIR_SIZE : level === 3 ? PUD_SIZE : PMD_SIZE; // what one entry maps
+    let freed = 0;
+    const first = Math.max(0, Math.floor((start - base) / span));
+    const last = Math.min(511, Math.floor((end - 1 - base) / span));
+    for (let i = first; i <= last; i++) {
+      const at = TABLE.i32Base(t) + i;
+      const child = Atomics.load(this.i32, at);
+      if (child === 0) continue;
+      const lo = base + i * span;
+      const hi = lo + span;
+      if (level > 2) freed += this.freeLevel(child, level - 1, lo, start, end, floor, ceiling, retire);
+      // The child table maps [lo, hi): free it only if nothing outside the free span can use it.
+      if (lo < floor || hi > ceiling) continue;
+      if (!this.isEmpty(child)) {
+        if (level === 2) throw new Error(`free_pgtables: PTE table ${child} at 0x${lo.toString(16)} still maps pages`);
+        continue;
+      }
+      spinLock(this.control, PAGE_TABLE_LOCK);
+      Atomics.store(this.i32, at, 0); // unlink: new walkers no longer find it
+      spinUnlock(this.control, PAGE_TABLE_LOCK);
+      retire(child);
+      freed++;
+    }
+    return freed;
+  }
+
+  private isEmpty(t: number): boolean {
+    const b = TABLE.i32Base(t);
+    for (let i = 0; i < PTRS_PER_TABLE; i++) if (Atomics.load(this.i32, b + i) !== 0) return false;
+    return true;
+  }
+
+  /** Frees a table page that retire() was given, once no walker can see it. */
+  freeTable(t: number): void {
+    this.arena.free(t);
+  }
+
+  /** Table pages in use, the PGD included. */
+  tablesInUse(): number {
+    return this.arena.inUse();
+  }
+
+  /** Walks every reachable table: levels must match and every entry must point at a live table. */
+  validate(): { tables: number; ptes: number } {
+    let tables = 0;
+    let ptes = 0;
+    const walk = (t: number, level: number) => {
+      tables++;
+      if (!this.arena.isLive(t)) throw new Error(`page tables: table ${t} (level ${level}) is not allocated`);
+      if (this.i32[TABLE.i32Base(t) + TABLE.i32.level] !== level) throw new Error(`page tables: table ${t} is not level ${level}`);
+      if (Atomics.load(this.i32, TABLE.i32Base(t) + TABLE.i32.ptl) !== 0) throw new Error(`page tables: table ${t} ptlock held at quiescence`);
+      for (let i = 0; i < PTRS_PER_TABLE; i++) {
+        const e = Atomics.load(this.i32, TABLE.i32Base(t) + i);
+        if (e === 0) continue;
+        if (level === LEVEL_PTE) ptes++;
+        else walk(e, level - 1);
+      }
+    };
+    walk(Atomics.load(this.control, PGD), LEVEL_PGD);
+    return { tables, ptes };
+  }
+}

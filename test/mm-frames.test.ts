@@ -1,0 +1,137 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { FrameTable, GFP_NOWAIT, PAGE_SIZE, PG_locked, ZERO_PFN } from '../src/mm/frames.js';
+import { mkPte, PageTables, PMD_SIZE, ptePfn, ptePresent, PUD_SIZE, TASK_SIZE } from '../src/mm/pagetable.js';
+import { setWaitLimit } from '../src/sync/sleep.js';
+import { Prng, seedFromEnv } from '../src/util/prng.js';
+import { eventually, onWorker } from './support/threads.js';
+
+setWaitLimit(10_000);
+
+test('frames: zeroed allocation, references, the zero page, OOM and GFP_NOWAIT', () => {
+  const ft = FrameTable.create({ frames: 40, debug: true });
+  const a = ft.allocZeroed();
+  assert.ok(a > 0);
+  assert.ok(ft.bytes.subarray(a * PAGE_SIZE, (a + 1) * PAGE_SIZE).every((b) => b === 0));
+  ft.bytes.fill(0xab, a * PAGE_SIZE, (a + 1) * PAGE_SIZE);
+  ft.getPage(a);
+  ft.putPage(a);
+  assert.equal(ft.refcount(a), 1);
+  ft.putPage(a); // last reference: freed and poisoned (debug)
+  assert.ok(ft.arena.isPoisoned(a));
+  const b = ft.allocZeroed(); // whatever frame comes back reads zero: no data leaks between mappings
+  assert.ok(ft.bytes.subarray(b * PAGE_SIZE, (b + 1) * PAGE_SIZE).every((x) => x === 0));
+  assert.ok(ft.bytes.subarray(ZERO_PFN * PAGE_SIZE, PAGE_SIZE).every((x) => x === 0));
+  const held = [b];
+  for (;;) {
+    const f = ft.alloc(GFP_NOWAIT);
+    if (f < 0) break;
+    held.push(f);
+  }
+  assert.equal(held.length, 40);
+  assert.equal(ft.alloc(), -1, 'GFP_KERNEL reports OOM after waiting');
+  for (const f of held) ft.putPage(f);
+  ft.drainCache();
+  assert.equal(ft.freeFrames(), 40);
+  ft.validate();
+});
+
+test('frames: a waiting allocator gets a frame another thread frees; thread caches drain on demand', async () => {
+  const ft = FrameTable.create({ frames: 64 });
+  const mine: number[] = [];
+  for (let f = ft.alloc(GFP_NOWAIT); f > 0; f = ft.alloc(GFP_NOWAIT)) mine.push(f);
+  assert.equal(mine.length, 64);
+  const { done } = onWorker<number>(
+    `const { FrameTable } = await import(${JSON.stringify(new URL('../src/mm/frames.js', import.meta.url).href)});
+     const ft = FrameTable.attach(data); return ft.alloc();`,
+    ft.handle(),
+  );
+  await new Promise((r) => setTimeout(r, 5));
+  ft.putPage(mine.pop()!); // lands in this thread's cache ...
+  ft.drainCache(); // ... which the worker's DRAIN request makes us return (done here explicitly)
+  const got = await done;
+  assert.ok(got > 0, 'the worker got the freed frame instead of OOM');
+});
+
+test('frames: lock_page waiters sleep until unlock_page', async () => {
+  const ft = FrameTable.create({ frames: 8 });
+  const f = ft.alloc();
+  ft.lockPage(f);
+  assert.equal(ft.trylockPage(f), false);
+  const { done } = onWorker<number>(
+    `const { FrameTable } = await import(${JSON.stringify(new URL('../src/mm/frames.js', import.meta.url).href)});
+     const ft = FrameTable.attach(data.h); ft.waitOnPageLocked(data.f); return ft.bytes[data.f * 4096];`,
+    { h: ft.handle(), f },
+  );
+  await eventually(() => (ft.flags(f) & 16) !== 0, 'the waiter to sleep on the page');
+  ft.bytes[f * PAGE_SIZE] = 77; // the "I/O" completes
+  ft.unlockPage(f);
+  assert.equal(await done, 77);
+  assert.equal(ft.flags(f) & PG_locked, 0);
+});
+
+test('page tables: differential against a Map of PTEs, with table freeing (seeded)', () => {
+  const seed = seedFromEnv();
+  const rnd = new Prng(seed);
+  const pt = PageTables.create({ tables: 4096, debug: true });
+  const model = new Map<number, number>(); // addr -> pte
+  const regions = [0x400000, 0x7f0000000000, 0x7ffff7dd0000, PUD_SIZE * 3 - PMD_SIZE, TASK_SIZE - 256 * 4096];
+  const pageIn = (base: number) => base + rnd.below(256) * 4096;
+  for (let step = 0; step < 20_000; step++) {
+    const addr = pageIn(rnd.pick(regions));
+    const r = rnd.below(10);
+    if (r < 6) {
+      const slot = pt.pteAlloc(addr);
+      assert.ok(slot >= 0, `seed ${seed}`);
+      const pte = mkPte(1 + rnd.below(1000), 0);
+      pt.ptLock(slot);
+      Atomics.store(pt.i32, slot, pte);
+      pt.ptUnlock(slot);
+      model.set(addr, pte);
+    } else if (r < 9) {
+      const slot = pt.pteSlot(addr);
+      if (slot >= 0) Atomics.store(pt.i32, slot, 0);
+      model.delete(addr);
+    } else {
+      // Zap a whole region, free its tables within [region, region + 1 MiB) as the free span.
+      const base = rnd.pick(regions);
+      pt.forEachPteSlot(base, base + 256 * 4096, (a, slot) => {
+        Atomics.store(pt.i32, slot, 0);
+        model.delete(a);
+      });
+      pt.freePgtables(base, base + 256 * 4096, base - (base % PMD_SIZE), base - (base % PMD_SIZE) + PMD_SIZE, (t) => pt.freeTable(t));
+    }
+    if (step % 2000 === 0 || step === 19_999) {
+      for (const base of regions) {
+        for (let i = 0; i < 256; i++) {
+          const a = base + i * 4096;
+          const slot = pt.pteSlot(a);
+          const pte = slot < 0 ? 0 : Atomics.load(pt.i32, slot);
+          assert.equal(pte, model.get(a) ?? 0, `seed ${seed} step ${step}: PTE of 0x${a.toString(16)}`);
+          if (pte) assert.ok(ptePresent(pte) && ptePfn(pte) >= 1);
+        }
+      }
+      const v = pt.validate();
+      assert.equal(v.ptes, model.size, `seed ${seed}`);
+    }
+  }
+  // Unmap everything: every table but the PGD goes back.
+  for (const base of regions) {
+    pt.forEachPteSlot(base, base + 256 * 4096, (_a, slot) => Atomics.store(pt.i32, slot, 0));
+  }
+  pt.freePgtables(0, TASK_SIZE, 0, TASK_SIZE + 4096, (t) => pt.freeTable(t));
+  assert.equal(pt.tablesInUse(), 1);
+  pt.arena.validate();
+});
+
+test('page tables: free_pgtables keeps tables a neighbour still uses', () => {
+  const pt = PageTables.create({ tables: 64 });
+  const a = 0x40000000; // a PMD-aligned 2 MiB span
+  const neighbour = a + PMD_SIZE - 4096; // the last page of the same PTE table belongs to another VMA
+  Atomics.store(pt.i32, pt.pteAlloc(neighbour), mkPte(5, 0));
+  pt.pteAlloc(a);
+  const freed = pt.freePgtables(a, a + 4096, a, neighbour, (t) => pt.freeTable(t));
+  assert.equal(freed, 0, 'the PTE table is shared with the neighbour: it must stay');
+  assert.ok(pt.pteSlot(neighbour) >= 0);
+  assert.throws(() => pt.freePgtables(a, a + 4096, 0, TASK_SIZE, (t) => pt.freeTable(t)), /still maps pages/);
+});
