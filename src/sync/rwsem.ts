@@ -7,9 +7,10 @@ import { futexWait, futexWake, mightSleep } from './sleep.js';
  *
  * Guarantee: readers and a writer, or two writers, never hold it at once; every acquire and release is a
  * full barrier. Fairness: a writer that waits holds off new readers (down_read and down_read_trylock fail
- * or wait while one is queued), so a stream of overlapping readers cannot starve writers. As in the
- * kernel, a reader must not take the lock for read again while holding it (a queued writer would deadlock
- * it), and all acquisitions may sleep, so none may happen inside rcu_read_lock().
+ * or wait while one is queued), so a stream of overlapping readers cannot starve writers. Unlike the
+ * kernel's FIFO wait queue, waiters are not ordered: readers can wait behind an unbroken stream of writers.
+ * As in the kernel, a reader must not take the lock for read again while holding it (a queued writer would
+ * deadlock it), and all acquisitions may sleep, so none may happen inside rcu_read_lock().
  *
  * The word: bits 0-19 count active readers, bits 20-27 count waiting writers, bit 28 is the writer, bit 29
  * says that someone sleeps on the word and the next release must wake it.
