@@ -1,0 +1,2 @@
+export * from './maps.js';
+export * from './strace.js';
