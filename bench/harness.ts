@@ -34,19 +34,25 @@ export function percentile(xs: number[], p: number): number {
 }
 
 /**
- * Times `loop(n)` — a function that runs the operation n times — in batches of n, after a warm-up, and
- * returns the median nanoseconds per operation over `reps` batches (one timer read per batch).
+ * Times `batch()` — which runs `opsPerBatch` operations — `reps` times after a warm-up, and returns the
+ * median nanoseconds per operation (one timer read per batch).
  */
-export function nsPerOp(loop: (n: number) => void, n: number, reps = 11): { median: number; samples: number[] } {
-  loop(Math.min(n, 50_000)); // warm-up: let V8 optimize the loop
-  loop(n);
+export function medianNsPerOp(batch: () => unknown, opsPerBatch: number, reps = 11): { median: number; samples: number[] } {
+  batch(); // warm-up: let V8 optimize the loop
+  batch();
   const samples: number[] = [];
   for (let r = 0; r < reps; r++) {
     const t0 = process.hrtime.bigint();
-    loop(n);
-    samples.push(Number(process.hrtime.bigint() - t0) / n);
+    batch();
+    samples.push(Number(process.hrtime.bigint() - t0) / opsPerBatch);
   }
   return { median: median(samples), samples };
+}
+
+/** Times `loop(n)`, a function that runs the operation n times, in batches of n: median ns per operation. */
+export function nsPerOp(loop: (n: number) => void, n: number, reps = 11): { median: number; samples: number[] } {
+  loop(Math.min(n, 50_000));
+  return medianNsPerOp(() => loop(n), n, reps);
 }
 
 export function printTable(headers: string[], rows: (string | number)[][]): void {
