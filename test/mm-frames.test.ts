@@ -95,9 +95,11 @@ test('page tables: differential against a Map of PTEs, with table freeing (seede
     } else {
       // Zap a whole region, free its tables within [region, region + 1 MiB) as the free span.
       const base = rnd.pick(regions);
-      pt.forEachPteSlot(base, base + 256 * 4096, (a, slot) => {
-        Atomics.store(pt.i32, slot, 0);
-        model.delete(a);
+      pt.forEachPteRun(base, base + 256 * 4096, (a, slot, n) => {
+        for (let k = 0; k < n; k++) {
+          Atomics.store(pt.i32, slot + k, 0);
+          model.delete(a + k * 4096);
+        }
       });
       pt.freePgtables(base, base + 256 * 4096, base - (base % PMD_SIZE), base - (base % PMD_SIZE) + PMD_SIZE, (t) => pt.freeTable(t));
     }
@@ -117,7 +119,7 @@ test('page tables: differential against a Map of PTEs, with table freeing (seede
   }
   // Unmap everything: every table but the PGD goes back.
   for (const base of regions) {
-    pt.forEachPteSlot(base, base + 256 * 4096, (_a, slot) => Atomics.store(pt.i32, slot, 0));
+    pt.forEachPteRun(base, base + 256 * 4096, (_a, slot, n) => pt.i32.fill(0, slot, slot + n));
   }
   pt.freePgtables(0, TASK_SIZE, 0, TASK_SIZE + 4096, (t) => pt.freeTable(t));
   assert.equal(pt.tablesInUse(), 1);

@@ -176,6 +176,7 @@ export class FrameTable {
 
   /** get_page(): one more reference (a PTE mapping it, the page cache, a pinned user). */
   getPage(pfn: number): void {
+    if (pfn === ZERO_PFN) return; // the zero page is never freed, so it is not counted
     refcountInc(this.pageI32, PAGE.i32Base(pfn) + PAGE.i32.refcount);
   }
 

@@ -20,7 +20,10 @@ import { FrameTable, GFP_KERNEL, PAGE, PAGE_SIZE, PG_dirty, PG_locked, PG_uptoda
  * reads, so concurrent faults on the same page find it and sleep on the page lock (folio_wait_locked)
  * instead of reading twice.
  */
-const FILE = defineLayout({ f64: ['size'], i32: ['refcount', 'latencyUs', 'pathLen', 'path[128]'] });
+const FILE = defineLayout({ f64: ['size'], i32: ['refcount', 'kind', 'latencyUs', 'pathLen', 'path[128]'] });
+const FILE_DISK = 0;
+const FILE_SYNTHETIC = 1; // pages hold a pattern; misses sleep latencyUs
+const FILE_SHMEM = 2; // pages start zeroed and live only in the cache (shared anonymous memory, tmpfs)
 const MAX_PATH = 512;
 
 const ENTRY = defineLayout({ f64: ['pgoff'], i32: ['file', 'pfn', 'next'] });
@@ -90,7 +93,7 @@ export class PageCache {
     const size = fs.statSync(path).size;
     const bytes = Buffer.from(path, 'utf8');
     if (bytes.length > MAX_PATH) throw new Error(`path too long for the file table: ${path}`);
-    const f = this.newFile(size, 0);
+    const f = this.newFile(FILE_DISK, size, 0);
     const b = FILE.i32Base(f);
     this.files.i32[b + FILE.i32.pathLen] = bytes.length;
     this.fileBytes.set(bytes, 4 * (b + FILE.i32.path));
@@ -99,14 +102,20 @@ export class PageCache {
 
   /** Creates a synthetic file of `size` bytes whose page misses sleep `latencyUs`; one reference. */
   syntheticFile(size: number, latencyUs = 0): number {
-    return this.newFile(size, latencyUs);
+    return this.newFile(FILE_SYNTHETIC, size, latencyUs);
   }
 
-  private newFile(size: number, latencyUs: number): number {
+  /** Creates a shmem file (what MAP_SHARED|MAP_ANONYMOUS maps): zeroed pages, no backing store. */
+  shmemFile(size: number): number {
+    return this.newFile(FILE_SHMEM, size, 0);
+  }
+
+  private newFile(kind: number, size: number, latencyUs: number): number {
     const f = this.files.zalloc();
     if (f < 0) throw new Error('file table full (ENFILE)');
     this.files.f64[FILE.f64Base(f) + FILE.f64.size] = size;
     const b = FILE.i32Base(f);
+    this.files.i32[b + FILE.i32.kind] = kind;
     this.files.i32[b + FILE.i32.latencyUs] = latencyUs;
     Atomics.store(this.files.i32, b + FILE.i32.refcount, 1);
     return f;
@@ -259,8 +268,13 @@ export class PageCache {
     Atomics.add(this.stats, STAT_READS, 1);
     const at = pfn * PAGE_SIZE;
     const dst = this.frames.bytes.subarray(at, at + PAGE_SIZE);
+    const kind = this.files.i32[FILE.i32Base(file) + FILE.i32.kind]!;
+    if (kind === FILE_SHMEM) {
+      dst.fill(0); // a new shmem page; not a hot path (anonymous private pages use allocZeroed)
+      return;
+    }
     const path = this.path(file);
-    if (path !== undefined) {
+    if (kind === FILE_DISK && path !== undefined) {
       const n = fs.readSync(this.fd(file, path), dst, 0, PAGE_SIZE, pgoff * PAGE_SIZE);
       if (n < PAGE_SIZE) dst.fill(0, n); // the tail of the last page reads as zeroes
       return;

@@ -23,7 +23,9 @@ export const _PAGE_PRESENT = 1 << 0;
 export const _PAGE_RW = 1 << 1;
 export const _PAGE_DIRTY = 1 << 2;
 export const _PAGE_ACCESSED = 1 << 3;
-const PFN_SHIFT = 4;
+/** Not present for the MMU, but the page is still mapped: mprotect(PROT_NONE) (the kernel's _PAGE_PROTNONE). */
+export const _PAGE_PROTNONE = 1 << 4;
+const PFN_SHIFT = 5;
 
 export function mkPte(pfn: number, bits: number): number {
   return (pfn << PFN_SHIFT) | bits | _PAGE_PRESENT;
@@ -35,6 +37,11 @@ export function ptePfn(pte: number): number {
 
 export function ptePresent(pte: number): boolean {
   return (pte & _PAGE_PRESENT) !== 0;
+}
+
+/** A PTE that maps a page, accessible or not (pte_present() in the kernel's sense, PROT_NONE included). */
+export function pteMapped(pte: number): boolean {
+  return (pte & (_PAGE_PRESENT | _PAGE_PROTNONE)) !== 0;
 }
 
 export function pteWrite(pte: number): boolean {
@@ -169,19 +176,17 @@ export class PageTables {
   }
 
   /**
-   * Calls `fn(addr, slot)` for every PTE slot of a present table in [start, end) (page-aligned), skipping
-   * absent tables in whole. For zapping and changing protections: the caller takes the ptl around it.
+   * Calls `fn(addr, firstSlot, count)` for each run of PTE slots of [start, end) (page-aligned) that lie
+   * in one present PTE table — consecutive slots map consecutive pages — skipping absent tables whole.
+   * For zapping, changing protections and moving: the caller takes the run's ptl around its work.
    */
-  forEachPteSlot(start: number, end: number, fn: (addr: number, slot: number) => void): void {
+  forEachPteRun(start: number, end: number, fn: (addr: number, firstSlot: number, count: number) => void): void {
     let addr = start;
     while (addr < end) {
-      const tableEnd = Math.min(end, Math.floor(addr / PMD_SIZE) * PMD_SIZE + PMD_SIZE);
+      const runEnd = Math.min(end, Math.floor(addr / PMD_SIZE) * PMD_SIZE + PMD_SIZE);
       const slot = this.pteSlot(addr);
-      if (slot < 0) {
-        addr = tableEnd;
-        continue;
-      }
-      for (let s = slot; addr < tableEnd; addr += 4096, s++) fn(addr, s);
+      if (slot >= 0) fn(addr, slot, (runEnd - addr) / 4096);
+      addr = runEnd;
     }
   }
 

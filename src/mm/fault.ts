@@ -1,0 +1,193 @@
+import { FrameTable, GFP_KERNEL, GFP_NOWAIT, PAGE_SIZE, PG_anon, PG_dirty, ZERO_PFN } from './frames.js';
+import { PAGE_NOMEM, PAGE_WOULD_SLEEP, PageCache } from './pagecache.js';
+import { _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_RW, mkPte, PageTables, ptePfn } from './pagetable.js';
+import { VM_ACCESS_FLAGS, VM_EXEC, VM_SHARED, VM_WRITE } from './vm-flags.js';
+
+/**
+ * The fault core: what __handle_mm_fault() does once the VMA is found and pinned — whatever pinned it.
+ * The locking designs differ only in how they find and pin the VMA and in what they re-check before a PTE
+ * is installed; they all end up here, so every design faults pages in exactly the same way.
+ */
+
+/** fault flags (enum fault_flag). */
+export const FAULT_FLAG_WRITE = 1 << 0;
+export const FAULT_FLAG_INSTRUCTION = 1 << 8;
+
+/** vm_fault_t bits (0 is a handled fault). */
+export const VM_FAULT_OOM = 0x1;
+export const VM_FAULT_SIGBUS = 0x2;
+export const VM_FAULT_MAJOR = 0x4; // the fault waited for I/O
+export const VM_FAULT_SIGSEGV = 0x40;
+export const VM_FAULT_RETRY = 0x400; // the fault could not finish in this context: retry in one that may sleep
+export const VM_FAULT_ERROR = VM_FAULT_OOM | VM_FAULT_SIGBUS | VM_FAULT_SIGSEGV;
+
+/**
+ * The fields of a VMA that the fault uses, copied out of the VMA record by the design (one object per
+ * thread, reused: no allocation per fault). `vma` is the record, for the design's own checks.
+ */
+export class FaultVma {
+  vma = 0;
+  start = 0;
+  end = 0;
+  pgoff = 0;
+  flags = 0;
+  file = 0;
+  anonVma = 0;
+}
+
+/** What the fault needs from the mm beyond the VMA: the memory it fills and the design's checks. */
+export interface FaultContext {
+  readonly frames: FrameTable;
+  readonly pt: PageTables;
+  readonly pagecache: PageCache;
+  /**
+   * Called with the PTE lock held, just before a PTE is installed or changed: is everything the fault
+   * relied on still true? Designs that found the VMA without the mmap_lock re-check it here (the thread's
+   * "validating everything on the second page-table walk"); the others return true.
+   */
+  revalidate(v: FaultVma, slot: number): boolean;
+  /** anon_vma_prepare(): the VMA gets its anon_vma before its first anonymous page. */
+  anonVmaPrepare(v: FaultVma): void;
+}
+
+/** The architecture's access_error(): may this access happen in this VMA at all? */
+export function accessError(v: FaultVma, flags: number): boolean {
+  if (flags & FAULT_FLAG_WRITE) return (v.flags & VM_WRITE) === 0;
+  if (flags & FAULT_FLAG_INSTRUCTION) return (v.flags & VM_EXEC) === 0;
+  return (v.flags & VM_ACCESS_FLAGS) === 0;
+}
+
+/**
+ * handle_mm_fault() after the VMA is pinned: fills or upgrades the PTE of `addr`. With `mayNotSleep`
+ * (a fault under rcu_read_lock), nothing here sleeps: allocations are GFP_NOWAIT and a page-cache miss
+ * returns VM_FAULT_RETRY instead of reading. Returns 0 or VM_FAULT_* bits.
+ */
+export function handleMmFault(ctx: FaultContext, v: FaultVma, addr: number, flags: number, mayNotSleep: boolean): number {
+  if (addr < v.start || addr >= v.end) return VM_FAULT_SIGSEGV;
+  if (accessError(v, flags)) return VM_FAULT_SIGSEGV;
+  addr -= addr % PAGE_SIZE;
+  const slot = ctx.pt.pteAlloc(addr);
+  if (slot < 0) return mayNotSleep ? VM_FAULT_RETRY : VM_FAULT_OOM;
+  const pte = Atomics.load(ctx.pt.i32, slot);
+  if ((pte & _PAGE_PROTNONE) !== 0) {
+    // Mapped but PROT_NONE, and the VMA now allows the access: a racing mprotect made it accessible
+    // again between our PTE read and its own update; make it present (as do_numa_page does).
+    return upgradeProtnone(ctx, v, slot, pte);
+  }
+  if ((pte & _PAGE_PRESENT) === 0) {
+    return v.file === 0 ? doAnonymousPage(ctx, v, addr, slot, flags, mayNotSleep) : doFault(ctx, v, addr, slot, flags, mayNotSleep);
+  }
+  if ((flags & FAULT_FLAG_WRITE) !== 0 && (pte & _PAGE_RW) === 0) return doWpPage(ctx, v, slot, pte, mayNotSleep);
+  // Present and strong enough: another thread handled it first (a spurious fault). Mark it young.
+  Atomics.or(ctx.pt.i32, slot, _PAGE_ACCESSED);
+  return 0;
+}
+
+/**
+ * Installs `newPte` if the slot still holds `expected` and the design agrees. If not, drops the reference
+ * on `pfn` the new PTE would have held, and ends the fault: retry if the design's check failed, done if
+ * another thread simply got there first.
+ */
+function setPteIfSame(ctx: FaultContext, v: FaultVma, slot: number, expected: number, newPte: number, pfn: number): number {
+  ctx.pt.ptLock(slot);
+  const same = Atomics.load(ctx.pt.i32, slot) === expected;
+  const valid = ctx.revalidate(v, slot);
+  if (same && valid) Atomics.store(ctx.pt.i32, slot, newPte);
+  ctx.pt.ptUnlock(slot);
+  if (same && valid) return INSTALLED;
+  ctx.frames.putPage(pfn);
+  return valid ? 0 : VM_FAULT_RETRY;
+}
+
+/** setPteIfSame()'s "our PTE went in" (callers report 0). */
+const INSTALLED = -1;
+
+function done(r: number): number {
+  return r === INSTALLED ? 0 : r;
+}
+
+function protBits(write: boolean): number {
+  return (write ? _PAGE_RW | _PAGE_DIRTY : 0) | _PAGE_ACCESSED;
+}
+
+/** do_anonymous_page(): a read maps the shared zero page; a write gets a fresh zeroed page. */
+function doAnonymousPage(ctx: FaultContext, v: FaultVma, _addr: number, slot: number, flags: number, mayNotSleep: boolean): number {
+  if ((flags & FAULT_FLAG_WRITE) === 0) {
+    return done(setPteIfSame(ctx, v, slot, 0, mkPte(ZERO_PFN, _PAGE_ACCESSED), ZERO_PFN));
+  }
+  ctx.anonVmaPrepare(v);
+  const pfn = ctx.frames.allocZeroed(mayNotSleep ? GFP_NOWAIT : GFP_KERNEL);
+  if (pfn < 0) return mayNotSleep ? VM_FAULT_RETRY : VM_FAULT_OOM;
+  ctx.frames.setFlags(pfn, PG_anon);
+  return done(setPteIfSame(ctx, v, slot, 0, mkPte(pfn, protBits(true)), pfn));
+}
+
+/** do_fault(): a file page — read, copied on write (private) or shared and dirtied. */
+function doFault(ctx: FaultContext, v: FaultVma, addr: number, slot: number, flags: number, mayNotSleep: boolean): number {
+  const pgoff = v.pgoff + (addr - v.start) / PAGE_SIZE;
+  if (pgoff >= Math.ceil(ctx.pagecache.fileSize(v.file) / PAGE_SIZE)) return VM_FAULT_SIGBUS; // past EOF
+  const page = ctx.pagecache.findPage(v.file, pgoff, mayNotSleep);
+  if (page === PAGE_WOULD_SLEEP) return VM_FAULT_RETRY;
+  if (page === PAGE_NOMEM) return mayNotSleep ? VM_FAULT_RETRY : VM_FAULT_OOM;
+  const write = (flags & FAULT_FLAG_WRITE) !== 0;
+  if (write && (v.flags & VM_SHARED) === 0) {
+    // do_cow_fault(): the private copy; the page cache (and the file) never see the write.
+    ctx.anonVmaPrepare(v);
+    const copy = ctx.frames.alloc(mayNotSleep ? GFP_NOWAIT : GFP_KERNEL);
+    if (copy < 0) {
+      ctx.frames.putPage(page);
+      return mayNotSleep ? VM_FAULT_RETRY : VM_FAULT_OOM;
+    }
+    ctx.frames.bytes.copyWithin(copy * PAGE_SIZE, page * PAGE_SIZE, (page + 1) * PAGE_SIZE);
+    ctx.frames.putPage(page);
+    ctx.frames.setFlags(copy, PG_anon);
+    return done(setPteIfSame(ctx, v, slot, 0, mkPte(copy, protBits(true)), copy));
+  }
+  // do_read_fault() maps it read-only (a later write takes the wp path); do_shared_fault() maps it
+  // writable and dirty. The page-cache reference findPage() took now belongs to the PTE.
+  if (write) ctx.frames.setFlags(page, PG_dirty);
+  return done(setPteIfSame(ctx, v, slot, 0, mkPte(page, protBits(write)), page));
+}
+
+/** do_wp_page(): a write to a present read-only PTE. */
+function doWpPage(ctx: FaultContext, v: FaultVma, slot: number, pte: number, mayNotSleep: boolean): number {
+  const pfn = ptePfn(pte);
+  const frames = ctx.frames;
+  if ((v.flags & VM_SHARED) !== 0) {
+    // wp_page_shared(): the page stays the page cache's; it is now dirty and writable.
+    frames.setFlags(pfn, PG_dirty);
+    return upgradePte(ctx, v, slot, pte);
+  }
+  // wp_page_reuse(): an anonymous page only we map can simply be made writable.
+  if (pfn !== ZERO_PFN && (frames.flags(pfn) & PG_anon) !== 0 && frames.refcount(pfn) === 1) return upgradePte(ctx, v, slot, pte);
+  // wp_page_copy(): copy the zero page, a page-cache page, or a page someone else still maps.
+  ctx.anonVmaPrepare(v);
+  const copy = pfn === ZERO_PFN ? frames.allocZeroed(mayNotSleep ? GFP_NOWAIT : GFP_KERNEL) : frames.alloc(mayNotSleep ? GFP_NOWAIT : GFP_KERNEL);
+  if (copy < 0) return mayNotSleep ? VM_FAULT_RETRY : VM_FAULT_OOM;
+  if (pfn !== ZERO_PFN) frames.bytes.copyWithin(copy * PAGE_SIZE, pfn * PAGE_SIZE, (pfn + 1) * PAGE_SIZE);
+  frames.setFlags(copy, PG_anon);
+  const r = setPteIfSame(ctx, v, slot, pte, mkPte(copy, protBits(true)), copy);
+  // The PTE's reference on the old page goes: it is the zero page, a page-cache page (the cache keeps
+  // its own reference) or an anonymous page someone else still holds, so this never frees it under a
+  // reader; frees of unmapped pages wait for a grace period (see tlb.ts).
+  if (r === INSTALLED) frames.putPage(pfn);
+  return done(r);
+}
+
+function upgradePte(ctx: FaultContext, v: FaultVma, slot: number, pte: number): number {
+  return changePteIfSame(ctx, v, slot, pte, pte | _PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED);
+}
+
+function upgradeProtnone(ctx: FaultContext, v: FaultVma, slot: number, pte: number): number {
+  return changePteIfSame(ctx, v, slot, pte, (pte & ~(_PAGE_PROTNONE | _PAGE_RW)) | _PAGE_PRESENT | _PAGE_ACCESSED);
+}
+
+/** Changes a PTE in place (same page) if it is unchanged and the design agrees. */
+function changePteIfSame(ctx: FaultContext, v: FaultVma, slot: number, pte: number, next: number): number {
+  ctx.pt.ptLock(slot);
+  const same = Atomics.load(ctx.pt.i32, slot) === pte;
+  const valid = ctx.revalidate(v, slot);
+  if (same && valid) Atomics.store(ctx.pt.i32, slot, next);
+  ctx.pt.ptUnlock(slot);
+  return valid ? 0 : VM_FAULT_RETRY;
+}

@@ -1,0 +1,130 @@
+import type { Rcu } from '../sync/rcu.js';
+import { FrameTable, PAGE_SIZE, ZERO_PFN } from './frames.js';
+import { _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_RW, PageTables, pteMapped, ptePfn } from './pagetable.js';
+
+/**
+ * What the mapping calls do to the pages of a range: zap them (munmap, MADV_DONTNEED), change their
+ * protection (mprotect), move them (mremap). The caller holds the mmap_lock for write; faults may run
+ * concurrently under the designs that do not take it, so every PTE change happens under the PTE table's
+ * split lock, and pages leave through an mmu_gather that frees them only after an RCU grace period —
+ * until then a thread that read the old PTE without a lock may still be reading the page.
+ */
+export class MmuGather {
+  private pfns: number[] = [];
+  private tables: number[] = [];
+
+  constructor(
+    private readonly frames: FrameTable,
+    private readonly pt: PageTables,
+    /** The RCU domain lockless walkers read under; null when nothing walks without a lock. */
+    private readonly rcu: Rcu | null,
+  ) {}
+
+  /** tlb_remove_page(): the page loses the reference its PTE held, once the grace period is over. */
+  removePage(pfn: number): void {
+    if (pfn !== ZERO_PFN) this.pfns.push(pfn);
+  }
+
+  /** tlb_remove_table(): a page-table page unlinked by free_pgtables(). */
+  removeTable(table: number): void {
+    this.tables.push(table);
+  }
+
+  get pending(): number {
+    return this.pfns.length + this.tables.length;
+  }
+
+  /** tlb_finish_mmu(): the "TLB flush" is a grace period; then pages and tables are freed. */
+  finish(): void {
+    if (this.pfns.length === 0 && this.tables.length === 0) return;
+    const pfns = this.pfns;
+    const tables = this.tables;
+    this.pfns = [];
+    this.tables = [];
+    const free = () => {
+      for (let i = 0; i < pfns.length; i++) this.frames.putPage(pfns[i]!);
+      for (let i = 0; i < tables.length; i++) this.pt.freeTable(tables[i]!);
+    };
+    if (this.rcu) this.rcu.callRcu(free);
+    else free();
+  }
+}
+
+/** zap_pte_range(): clears every PTE in [start, end); returns the number of pages unmapped. */
+export function zapPteRange(pt: PageTables, start: number, end: number, tlb: MmuGather): number {
+  let zapped = 0;
+  const i32 = pt.i32;
+  pt.forEachPteRun(start, end, (_addr, first, n) => {
+    pt.ptLock(first);
+    for (let s = first; s < first + n; s++) {
+      const pte = Atomics.load(i32, s);
+      if (pte === 0) continue;
+      Atomics.store(i32, s, 0);
+      if (pteMapped(pte)) {
+        tlb.removePage(ptePfn(pte));
+        zapped++;
+      }
+    }
+    pt.ptUnlock(first);
+  });
+  return zapped;
+}
+
+/**
+ * change_pte_range(): brings the PTEs of [start, end) in line with new permissions. Losing write makes
+ * them read-only; losing all access makes them PROT_NONE (mapped, but every access faults); gaining access
+ * makes them present again, read-only — a write then takes a write-protect fault, which grants it.
+ */
+export function changePteRange(pt: PageTables, start: number, end: number, accessible: boolean, writable: boolean): number {
+  let changed = 0;
+  const i32 = pt.i32;
+  pt.forEachPteRun(start, end, (_addr, first, n) => {
+    pt.ptLock(first);
+    for (let s = first; s < first + n; s++) {
+      const pte = Atomics.load(i32, s);
+      if (!pteMapped(pte)) continue;
+      let next = pte;
+      if (!accessible) next = (next & ~(_PAGE_PRESENT | _PAGE_RW)) | _PAGE_PROTNONE;
+      else {
+        next = (next & ~_PAGE_PROTNONE) | _PAGE_PRESENT;
+        if (!writable) next &= ~_PAGE_RW;
+      }
+      if (next !== pte) {
+        Atomics.store(i32, s, next);
+        changed++;
+      }
+    }
+    pt.ptUnlock(first);
+  });
+  return changed;
+}
+
+/**
+ * move_ptes(): moves the PTEs of [oldStart, oldStart + len) to newStart, pages and all, so the data
+ * survives mremap. Takes the old table's lock, then the new one's (the only writer holds the mmap_lock,
+ * so this order cannot deadlock against another mover). Returns false if a page table could not be
+ * allocated (-ENOMEM; the PTEs moved so far stay moved, as in the kernel, which moves them back).
+ */
+export function movePtes(pt: PageTables, oldStart: number, newStart: number, len: number): boolean {
+  const i32 = pt.i32;
+  let ok = true;
+  pt.forEachPteRun(oldStart, oldStart + len, (addr, first, n) => {
+    if (!ok) return;
+    for (let k = 0; k < n; k++) {
+      const from = first + k;
+      if (Atomics.load(i32, from) === 0) continue;
+      const to = pt.pteAlloc(newStart + (addr - oldStart) + k * PAGE_SIZE);
+      if (to < 0) {
+        ok = false;
+        return;
+      }
+      pt.ptLock(from);
+      const sameTable = pt.ptlOf(to) === pt.ptlOf(from);
+      if (!sameTable) pt.ptLock(to);
+      Atomics.store(i32, to, Atomics.exchange(i32, from, 0));
+      if (!sameTable) pt.ptUnlock(to);
+      pt.ptUnlock(from);
+    }
+  });
+  return ok;
+}
