@@ -116,9 +116,8 @@ function doAnonymousPage(ctx: FaultContext, v: FaultVma, _addr: number, slot: nu
     return done(setPteIfSame(ctx, v, slot, 0, mkPte(ZERO_PFN, _PAGE_ACCESSED), ZERO_PFN));
   }
   ctx.anonVmaPrepare(v);
-  const pfn = ctx.frames.allocZeroed(mayNotSleep ? GFP_NOWAIT : GFP_KERNEL);
+  const pfn = ctx.frames.allocZeroed(mayNotSleep ? GFP_NOWAIT : GFP_KERNEL, PG_anon);
   if (pfn < 0) return mayNotSleep ? VM_FAULT_RETRY : VM_FAULT_OOM;
-  ctx.frames.setFlags(pfn, PG_anon);
   return done(setPteIfSame(ctx, v, slot, 0, mkPte(pfn, protBits(true)), pfn));
 }
 
@@ -133,14 +132,13 @@ function doFault(ctx: FaultContext, v: FaultVma, addr: number, slot: number, fla
   if (write && (v.flags & VM_SHARED) === 0) {
     // do_cow_fault(): the private copy; the page cache (and the file) never see the write.
     ctx.anonVmaPrepare(v);
-    const copy = ctx.frames.alloc(mayNotSleep ? GFP_NOWAIT : GFP_KERNEL);
+    const copy = ctx.frames.alloc(mayNotSleep ? GFP_NOWAIT : GFP_KERNEL, PG_anon);
     if (copy < 0) {
       ctx.frames.putPage(page);
       return mayNotSleep ? VM_FAULT_RETRY : VM_FAULT_OOM;
     }
     ctx.frames.bytes.copyWithin(copy * PAGE_SIZE, page * PAGE_SIZE, (page + 1) * PAGE_SIZE);
     ctx.frames.putPage(page);
-    ctx.frames.setFlags(copy, PG_anon);
     return done(setPteIfSame(ctx, v, slot, 0, mkPte(copy, protBits(true)), copy));
   }
   // do_read_fault() maps it read-only (a later write takes the wp path); do_shared_fault() maps it
@@ -162,10 +160,10 @@ function doWpPage(ctx: FaultContext, v: FaultVma, slot: number, pte: number, may
   if (pfn !== ZERO_PFN && (frames.flags(pfn) & PG_anon) !== 0 && frames.refcount(pfn) === 1) return upgradePte(ctx, v, slot, pte);
   // wp_page_copy(): copy the zero page, a page-cache page, or a page someone else still maps.
   ctx.anonVmaPrepare(v);
-  const copy = pfn === ZERO_PFN ? frames.allocZeroed(mayNotSleep ? GFP_NOWAIT : GFP_KERNEL) : frames.alloc(mayNotSleep ? GFP_NOWAIT : GFP_KERNEL);
+  const gfp = mayNotSleep ? GFP_NOWAIT : GFP_KERNEL;
+  const copy = pfn === ZERO_PFN ? frames.allocZeroed(gfp, PG_anon) : frames.alloc(gfp, PG_anon);
   if (copy < 0) return mayNotSleep ? VM_FAULT_RETRY : VM_FAULT_OOM;
   if (pfn !== ZERO_PFN) frames.bytes.copyWithin(copy * PAGE_SIZE, pfn * PAGE_SIZE, (pfn + 1) * PAGE_SIZE);
-  frames.setFlags(copy, PG_anon);
   const r = setPteIfSame(ctx, v, slot, pte, mkPte(copy, protBits(true)), copy);
   // The PTE's reference on the old page goes: it is the zero page, a page-cache page (the cache keeps
   // its own reference) or an anonymous page someone else still holds, so this never frees it under a

@@ -102,8 +102,11 @@ export class FrameTable {
     return this.h;
   }
 
-  /** Allocates a frame with one reference and cleared struct page; -1 if none (OOM, or GFP_NOWAIT). */
-  alloc(gfp = GFP_KERNEL): number {
+  /**
+   * Allocates a frame with one reference and a fresh struct page with `pageFlags` (e.g. PG_anon); -1 if
+   * none (OOM, or GFP_NOWAIT).
+   */
+  alloc(gfp = GFP_KERNEL, pageFlags = 0): number {
     if (this.drainSeen !== Atomics.load(this.control, DRAIN)) this.drainCache();
     let pfn = this.cached > 0 ? this.cache[--this.cached]! : this.refill();
     if (pfn < 0) {
@@ -114,7 +117,7 @@ export class FrameTable {
     const b = PAGE.i32Base(pfn);
     const p = this.pageI32;
     p[b + PAGE.i32.mapcount] = 0;
-    p[b + PAGE.i32.flags] = 0;
+    p[b + PAGE.i32.flags] = pageFlags; // nobody else can see the page yet: plain stores suffice
     p[b + PAGE.i32.mapping] = 0;
     this.pageF64[PAGE.f64Base(pfn) + PAGE.f64.index] = 0;
     Atomics.store(p, b + PAGE.i32.refcount, 1);
@@ -122,8 +125,8 @@ export class FrameTable {
   }
 
   /** Allocates a zero-filled frame (an anonymous page), or -1. */
-  allocZeroed(gfp = GFP_KERNEL): number {
-    const pfn = this.alloc(gfp);
+  allocZeroed(gfp = GFP_KERNEL, pageFlags = 0): number {
+    const pfn = this.alloc(gfp, pageFlags);
     if (pfn > 0) this.bytes.set(FrameTable.zeroPage, pfn * PAGE_SIZE);
     return pfn;
   }

@@ -75,6 +75,7 @@ export class PageTables {
     const pgd = pt.newTable(LEVEL_PGD);
     if (pgd < 0) throw new Error('page tables: no room for the PGD');
     Atomics.store(pt.control, PGD, pgd);
+    pt.pgd = pgd;
     return pt;
   }
 
@@ -83,10 +84,14 @@ export class PageTables {
     return new PageTables(h);
   }
 
+  /** The root table: allocated at creation and never freed. */
+  private pgd = 0;
+
   private constructor(private readonly h: PageTablesHandle) {
     this.arena = Arena.attach(h.tables);
     this.i32 = this.arena.i32;
     this.control = new Int32Array(h.control);
+    this.pgd = Atomics.load(this.control, PGD);
   }
 
   handle(): PageTablesHandle {
@@ -99,13 +104,24 @@ export class PageTables {
     return t;
   }
 
-  /** Index, in `i32`, of the entry for `addr` in table `t` of `level` (4 = PGD … 1 = PTE). */
-  private slot(t: number, level: number, addr: number): number {
+  // The four table indices of the address being walked, set by split(): one division per walk.
+  private idx4 = 0;
+  private idx3 = 0;
+  private idx2 = 0;
+  private idx1 = 0;
+
+  private split(addr: number): void {
     const vpn = Math.floor(addr / 4096);
-    const lo = vpn % 2 ** 18; // PTE and PMD index bits
-    const hi = (vpn - lo) / 2 ** 18; // PUD and PGD index bits
-    const idx = level === 1 ? lo & 511 : level === 2 ? lo >>> 9 : level === 3 ? hi & 511 : (hi >>> 9) & 511;
-    return TABLE.i32Base(t) + idx;
+    const lo = vpn % 2 ** 18; // PMD and PTE index bits
+    const hi = (vpn - lo) / 2 ** 18; // PGD and PUD index bits
+    this.idx4 = (hi >>> 9) & 511;
+    this.idx3 = hi & 511;
+    this.idx2 = lo >>> 9;
+    this.idx1 = lo & 511;
+  }
+
+  private index(level: number): number {
+    return level === 4 ? this.idx4 : level === 3 ? this.idx3 : level === 2 ? this.idx2 : this.idx1;
   }
 
   /**
@@ -114,20 +130,20 @@ export class PageTables {
    */
   pteSlot(addr: number): number {
     const i32 = this.i32;
-    let t = Atomics.load(this.control, PGD);
-    for (let level = 4; level > 1; level--) {
-      t = Atomics.load(i32, this.slot(t, level, addr));
-      if (t === 0) return -1;
-    }
-    return this.slot(t, 1, addr);
+    this.split(addr);
+    let t = Atomics.load(i32, TABLE.i32Base(this.pgd) + this.idx4);
+    if (t === 0) return -1;
+    t = Atomics.load(i32, TABLE.i32Base(t) + this.idx3);
+    if (t === 0) return -1;
+    t = Atomics.load(i32, TABLE.i32Base(t) + this.idx2);
+    if (t === 0) return -1;
+    return TABLE.i32Base(t) + this.idx1;
   }
 
   /** The PTE table that holds `addr`'s PTE (what a speculative walker re-checks), or 0. */
   pteTable(addr: number): number {
-    const i32 = this.i32;
-    let t = Atomics.load(this.control, PGD);
-    for (let level = 4; level > 1 && t !== 0; level--) t = Atomics.load(i32, this.slot(t, level, addr));
-    return t;
+    const slot = this.pteSlot(addr);
+    return slot < 0 ? 0 : this.tableOf(slot);
   }
 
   /**
@@ -135,10 +151,12 @@ export class PageTables {
    * by a racing thread first wins; ours is given back (__pte_alloc's pmd_populate under the lock).
    */
   pteAlloc(addr: number): number {
+    const slot = this.pteSlot(addr);
+    if (slot >= 0) return slot;
     const i32 = this.i32;
-    let t = Atomics.load(this.control, PGD);
+    let t = this.pgd;
     for (let level = 4; level > 1; level--) {
-      const at = this.slot(t, level, addr);
+      const at = TABLE.i32Base(t) + this.index(level);
       let next = Atomics.load(i32, at);
       if (next === 0) {
         const fresh = this.newTable(level - 1);
@@ -154,7 +172,7 @@ export class PageTables {
       }
       t = next;
     }
-    return this.slot(t, 1, addr);
+    return TABLE.i32Base(t) + this.idx1;
   }
 
   /** The split PTE lock of the table holding PTE slot `slot` (pte_lockptr). */
