@@ -52,6 +52,18 @@ addReportOptions(
   });
 });
 
+addReportOptions(
+  program
+    .command('report')
+    .description('render a saved lab results file as a self-contained HTML report with SVG charts, and print the summary')
+    .argument('<results>', 'results JSON written by the lab (format: docs/results-format.md)')
+    .option('--out <dir>', 'folder to write index.html and results.json into', 'report'),
+).action(async (file: string, o: { out: string; json?: boolean }) => {
+  // Loaded on demand: vega is large and only this command needs it.
+  const { reportCommand } = await import('./report.js');
+  process.exitCode = await reportCommand(file, { out: o.out, json: !!o.json });
+});
+
 program.parseAsync().catch((e: Error) => {
   console.error(`mmsplit: ${e.message}`);
   process.exitCode = 1;

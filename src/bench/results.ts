@@ -1,0 +1,504 @@
+/**
+ * The lab's results file: what `src/bench/` writes after a run and what `src/report/` draws.
+ * The format is documented field by field, with units, in docs/results-format.md; keep both in step and bump
+ * RESULTS_VERSION when a change would make an older reader misread a file.
+ *
+ * `validateResults(json)` checks a parsed file completely (types, ranges, names, cross-references, medians
+ * against samples) and throws a ResultsFormatError whose `path` names the first bad field, e.g.
+ * `entries[3].median.opsPerSec`.
+ */
+
+export const RESULTS_FORMAT = 'mmsplit-lab-results';
+export const RESULTS_VERSION = 1;
+
+/** The locking designs, in the order the report draws them (baselines first, then the thread's phases). */
+export const DESIGN_NAMES = [
+  'mmap-lock',
+  'mmap-lock-rbtree',
+  'vma-refcount',
+  'rcu-fault',
+  'srcu',
+  'srcu-sync',
+  'spf',
+  'per-vma-lock',
+] as const;
+export type DesignName = (typeof DESIGN_NAMES)[number];
+
+/** Designs without a fast path: every fault takes mmap_lock for read, so fastPath/retry/fallback stay 0. */
+export const BASELINE_DESIGNS: readonly DesignName[] = ['mmap-lock', 'mmap-lock-rbtree'];
+
+/** The workloads, named after will-it-scale's. */
+export const WORKLOAD_NAMES = ['page_fault1', 'page_fault2', 'page_fault3', 'mmap1', 'mmap2', 'churn', 'io', 'trace'] as const;
+export type WorkloadName = (typeof WORKLOAD_NAMES)[number];
+
+/** One measured repetition of one (design, workload, threads) point. */
+export interface Sample {
+  /** Wall-clock length of the measured interval, milliseconds (> 0). */
+  elapsedMs: number;
+  /** Workload operations completed by all workers in the interval (see docs: what one op is per workload). */
+  ops: number;
+  /** Page faults handled in the interval (by all workers). */
+  faults: number;
+  /** churn only: mmap/munmap/mprotect calls completed by the churn workers in the interval. */
+  churnOps?: number;
+}
+
+/** Counters summed over the measured repetitions (warm-up excluded), like deltas of /proc/vmstat. */
+export interface Counters {
+  /** Faults completed on the design's fast path without mmap_lock (vmstat vma_lock_success). */
+  fastPath: number;
+  /** Fast-path attempts that had to be repeated (vma_lock_retry; spf: failed validation, seqcount retry). */
+  retry: number;
+  /** Faults the fast path gave up on and completed on the slower path (vma_lock_abort + vma_lock_miss). */
+  fallback: number;
+  /** The design's own named counters, e.g. `abort`, `miss`, `gracePeriods`; names are identifiers. */
+  extra?: Record<string, number>;
+}
+
+/** munmap() latency from entry to return, microseconds, over every munmap of the measured repetitions. */
+export interface LatencyPercentiles {
+  /** Number of munmap calls measured (≥ 1). */
+  count: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+}
+
+/** churn: N fault workers touch a large mapping while M churn workers mmap/munmap/mprotect elsewhere. */
+export interface ChurnInfo {
+  /** N: workers faulting over the large mapping (≥ 1). */
+  faultWorkers: number;
+  /** M: workers mapping, unmapping and mprotecting small unrelated regions (≥ 0). N + M = threads. */
+  churnWorkers: number;
+  /** Median of churn workers' calls per second (mmap + munmap + mprotect). */
+  churnOpsPerSec: number;
+  /** The same design with the same N fault workers and no churn workers: median faults per second. */
+  baselineFaultsPerSec: number;
+  /** The baseline's own repetitions, if the runner kept them. */
+  baselineSamples?: Sample[];
+}
+
+/** One (design, workload, threads) point. */
+export interface Entry {
+  design: DesignName;
+  workload: WorkloadName;
+  /** Worker threads running the workload (for churn: faultWorkers + churnWorkers). */
+  threads: number;
+  /** One per measured repetition (configuration.repetitions of them). */
+  samples: Sample[];
+  /** Medians over the samples of ops/elapsed and faults/elapsed, per second. */
+  median: { opsPerSec: number; faultsPerSec: number };
+  counters: Counters;
+  /** Present for workloads that unmap (page_fault*, mmap1, mmap2, churn, trace). */
+  munmapLatencyUs?: LatencyPercentiles;
+  /** Present exactly for workload 'churn'. */
+  churn?: ChurnInfo;
+}
+
+export interface Machine {
+  /** os.cpus()[0].model */
+  cpuModel: string;
+  /** Logical CPUs present (os.availableParallelism()). */
+  cores: number;
+  /** Total memory, bytes (os.totalmem()). */
+  memoryBytes: number;
+  /** Operating system and kernel release, e.g. "Linux 6.18.0". */
+  os: string;
+  /** e.g. "x64" */
+  arch?: string;
+  /** process.version, e.g. "v20.20.2" */
+  node: string;
+  /** process.versions.v8 */
+  v8: string;
+}
+
+export interface Configuration {
+  designs: DesignName[];
+  workloads: WorkloadName[];
+  /** Thread counts measured, ascending, distinct. */
+  threads: number[];
+  /** Length of each measured repetition, milliseconds. */
+  durationMs: number;
+  /** Measured repetitions per point. */
+  repetitions: number;
+  /** Unmeasured run before the repetitions of each point, milliseconds (0: none). */
+  warmupMs: number;
+  /** Seed of every random choice (MMSPLIT_SEED reproduces the run). */
+  seed: number;
+  /** Workloads the summary table shows (default: every workload). */
+  headlineWorkloads?: WorkloadName[];
+  /** Free-form parameters per workload (mapping sizes, I/O latency, trace file, ...). */
+  workloadParams?: Record<string, Record<string, string | number | boolean>>;
+  /** The command line that produced the file. */
+  command?: string;
+}
+
+export interface LabResults {
+  format: typeof RESULTS_FORMAT;
+  version: typeof RESULTS_VERSION;
+  /** When the run finished, ISO 8601 (UTC). */
+  createdAt: string;
+  /** True for made-up numbers (test fixtures, demonstrations); the report says so on top. */
+  synthetic?: boolean;
+  /** Free-text remarks shown in the report's header. */
+  notes?: string[];
+  machine: Machine;
+  configuration: Configuration;
+  entries: Entry[];
+}
+
+export class ResultsFormatError extends Error {
+  constructor(
+    /** Where the problem is, e.g. `entries[3].median.opsPerSec` ('' for the whole document). */
+    readonly path: string,
+    readonly problem: string,
+  ) {
+    super(path ? `${path}: ${problem}` : problem);
+    this.name = 'ResultsFormatError';
+  }
+}
+
+/** Median; of an even count, the mean of the two middle values. */
+export function median(xs: readonly number[]): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** Per-second rates of one sample. */
+export function sampleRates(s: Sample): { opsPerSec: number; faultsPerSec: number; churnOpsPerSec?: number } {
+  const sec = s.elapsedMs / 1000;
+  return {
+    opsPerSec: s.ops / sec,
+    faultsPerSec: s.faults / sec,
+    ...(s.churnOps !== undefined ? { churnOpsPerSec: s.churnOps / sec } : {}),
+  };
+}
+
+/** "Kept % of churn-free throughput" of a churn entry (undefined for other entries or a zero baseline). */
+export function churnKeptPct(e: Entry): number | undefined {
+  if (!e.churn || !(e.churn.baselineFaultsPerSec > 0)) return undefined;
+  return (e.median.faultsPerSec / e.churn.baselineFaultsPerSec) * 100;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Validation
+
+type Obj = Record<string, unknown>;
+
+function show(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? v.slice(0, 40) + '…' : v);
+  if (Array.isArray(v)) return 'an array';
+  if (v === null) return 'null';
+  if (typeof v === 'object') return 'an object';
+  return String(v);
+}
+
+const join = (path: string, key: string | number): string =>
+  typeof key === 'number' ? `${path}[${key}]` : path ? `${path}.${key}` : key;
+
+function fail(path: string, problem: string): never {
+  throw new ResultsFormatError(path, problem);
+}
+
+function obj(v: unknown, path: string): Obj {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(path, `expected an object, got ${show(v)}`);
+  return v as Obj;
+}
+
+function arr(v: unknown, path: string, minLength = 0): unknown[] {
+  if (!Array.isArray(v)) fail(path, `expected an array, got ${show(v)}`);
+  if (v.length < minLength) fail(path, `expected at least ${minLength} element${minLength === 1 ? '' : 's'}, got ${v.length}`);
+  return v;
+}
+
+interface NumOpts {
+  int?: boolean;
+  min?: number;
+  positive?: boolean;
+}
+
+const str = (o: Obj, key: string, path: string): string => strAt(o[key], join(path, key));
+const num = (o: Obj, key: string, path: string, opts: NumOpts = {}): number => numAt(o[key], join(path, key), opts);
+
+function strAt(v: unknown, p: string): string {
+  if (typeof v !== 'string' || v.trim() === '') fail(p, `expected a non-empty string, got ${show(v)}`);
+  return v;
+}
+
+function numAt(v: unknown, p: string, opts: NumOpts = {}): number {
+  if (typeof v !== 'number' || !Number.isFinite(v)) fail(p, `expected a finite number, got ${show(v)}`);
+  if (opts.int && !Number.isInteger(v)) fail(p, `expected an integer, got ${v}`);
+  if (opts.positive && !(v > 0)) fail(p, `expected a number > 0, got ${v}`);
+  if (opts.min !== undefined && v < opts.min) fail(p, `expected a number ≥ ${opts.min}, got ${v}`);
+  return v;
+}
+
+const count = (o: Obj, key: string, path: string): number => num(o, key, path, { int: true, min: 0 });
+
+function optional<T>(o: Obj, key: string, read: () => T): T | undefined {
+  return o[key] === undefined ? undefined : read();
+}
+
+function noUnknownKeys(o: Obj, known: readonly string[], path: string): void {
+  for (const k of Object.keys(o)) {
+    if (!known.includes(k)) fail(join(path, k), `unknown field (known here: ${known.join(', ')})`);
+  }
+}
+
+function nameOf<T extends string>(v: unknown, names: readonly T[], what: string, path: string): T {
+  if (typeof v !== 'string' || !(names as readonly string[]).includes(v)) {
+    fail(path, `expected a ${what} name (${names.join(', ')}), got ${show(v)}`);
+  }
+  return v as T;
+}
+
+function names<T extends string>(v: unknown, all: readonly T[], what: string, path: string): T[] {
+  const list = arr(v, path, 1).map((x, i) => nameOf(x, all, what, join(path, i)));
+  list.forEach((x, i) => {
+    if (list.indexOf(x) !== i) fail(join(path, i), `${x} is listed twice`);
+  });
+  return list;
+}
+
+function closeTo(a: number, b: number): boolean {
+  return Math.abs(a - b) <= 1e-6 * Math.max(1, Math.abs(a), Math.abs(b));
+}
+
+function validateMachine(v: unknown, path: string): Machine {
+  const o = obj(v, path);
+  noUnknownKeys(o, ['cpuModel', 'cores', 'memoryBytes', 'os', 'arch', 'node', 'v8'], path);
+  const arch = optional(o, 'arch', () => str(o, 'arch', path));
+  return {
+    cpuModel: str(o, 'cpuModel', path),
+    cores: num(o, 'cores', path, { int: true, min: 1 }),
+    memoryBytes: num(o, 'memoryBytes', path, { int: true, positive: true }),
+    os: str(o, 'os', path),
+    ...(arch !== undefined ? { arch } : {}),
+    node: str(o, 'node', path),
+    v8: str(o, 'v8', path),
+  };
+}
+
+function validateConfiguration(v: unknown, path: string): Configuration {
+  const o = obj(v, path);
+  noUnknownKeys(
+    o,
+    ['designs', 'workloads', 'threads', 'durationMs', 'repetitions', 'warmupMs', 'seed', 'headlineWorkloads', 'workloadParams', 'command'],
+    path,
+  );
+  const designs = names(o['designs'], DESIGN_NAMES, 'design', join(path, 'designs'));
+  const workloads = names(o['workloads'], WORKLOAD_NAMES, 'workload', join(path, 'workloads'));
+  const tp = join(path, 'threads');
+  const threads = arr(o['threads'], tp, 1).map((t, i) => numAt(t, join(tp, i), { int: true, min: 1 }));
+  threads.forEach((t, i) => {
+    if (i > 0 && t <= threads[i - 1]!) fail(join(tp, i), `thread counts must be ascending and distinct, got ${threads[i - 1]} then ${t}`);
+  });
+  const headline = optional(o, 'headlineWorkloads', () => {
+    const hp = join(path, 'headlineWorkloads');
+    const h = names(o['headlineWorkloads'], WORKLOAD_NAMES, 'workload', hp);
+    h.forEach((w, i) => {
+      if (!workloads.includes(w)) fail(join(hp, i), `${w} is not in configuration.workloads`);
+    });
+    return h;
+  });
+  const params = optional(o, 'workloadParams', () => {
+    const pp = join(path, 'workloadParams');
+    const po = obj(o['workloadParams'], pp);
+    const out: Record<string, Record<string, string | number | boolean>> = {};
+    for (const [w, ps] of Object.entries(po)) {
+      const wo = obj(ps, join(pp, w));
+      for (const [k, x] of Object.entries(wo)) {
+        if (!['string', 'number', 'boolean'].includes(typeof x)) fail(join(join(pp, w), k), `expected a string, number or boolean, got ${show(x)}`);
+      }
+      out[w] = wo as Record<string, string | number | boolean>;
+    }
+    return out;
+  });
+  const command = optional(o, 'command', () => str(o, 'command', path));
+  return {
+    designs,
+    workloads,
+    threads,
+    durationMs: num(o, 'durationMs', path, { positive: true }),
+    repetitions: num(o, 'repetitions', path, { int: true, min: 1 }),
+    warmupMs: num(o, 'warmupMs', path, { min: 0 }),
+    seed: num(o, 'seed', path, { int: true, min: 0 }),
+    ...(headline ? { headlineWorkloads: headline } : {}),
+    ...(params ? { workloadParams: params } : {}),
+    ...(command !== undefined ? { command } : {}),
+  };
+}
+
+function validateSample(v: unknown, path: string, churn: boolean): Sample {
+  const o = obj(v, path);
+  noUnknownKeys(o, ['elapsedMs', 'ops', 'faults', 'churnOps'], path);
+  const churnOps = optional(o, 'churnOps', () => count(o, 'churnOps', path));
+  if (churnOps !== undefined && !churn) fail(join(path, 'churnOps'), 'only churn entries carry churnOps');
+  return {
+    elapsedMs: num(o, 'elapsedMs', path, { positive: true }),
+    ops: count(o, 'ops', path),
+    faults: count(o, 'faults', path),
+    ...(churnOps !== undefined ? { churnOps } : {}),
+  };
+}
+
+function validateCounters(v: unknown, path: string): Counters {
+  const o = obj(v, path);
+  noUnknownKeys(o, ['fastPath', 'retry', 'fallback', 'extra'], path);
+  const extra = optional(o, 'extra', () => {
+    const ep = join(path, 'extra');
+    const eo = obj(o['extra'], ep);
+    const out: Record<string, number> = {};
+    for (const k of Object.keys(eo)) {
+      if (!/^[A-Za-z][A-Za-z0-9_]*$/.test(k)) fail(join(ep, k), 'counter names are identifiers (letters, digits, _)');
+      if (k === 'fastPath' || k === 'retry' || k === 'fallback') fail(join(ep, k), `${k} is a common counter: put it beside extra, not inside`);
+      out[k] = count(eo, k, ep);
+    }
+    return out;
+  });
+  return {
+    fastPath: count(o, 'fastPath', path),
+    retry: count(o, 'retry', path),
+    fallback: count(o, 'fallback', path),
+    ...(extra ? { extra } : {}),
+  };
+}
+
+function validateLatency(v: unknown, path: string): LatencyPercentiles {
+  const o = obj(v, path);
+  noUnknownKeys(o, ['count', 'p50', 'p90', 'p99', 'max'], path);
+  const l: LatencyPercentiles = {
+    count: num(o, 'count', path, { int: true, min: 1 }),
+    p50: num(o, 'p50', path, { min: 0 }),
+    p90: num(o, 'p90', path, { min: 0 }),
+    p99: num(o, 'p99', path, { min: 0 }),
+    max: num(o, 'max', path, { min: 0 }),
+  };
+  const order = ['p50', 'p90', 'p99', 'max'] as const;
+  for (let i = 1; i < order.length; i++) {
+    const a = order[i - 1]!;
+    const b = order[i]!;
+    if (l[b] < l[a]) fail(join(path, b), `percentiles must not decrease: ${a} = ${l[a]} µs but ${b} = ${l[b]} µs`);
+  }
+  return l;
+}
+
+function validateChurn(v: unknown, path: string, threads: number, reps: number): ChurnInfo {
+  const o = obj(v, path);
+  noUnknownKeys(o, ['faultWorkers', 'churnWorkers', 'churnOpsPerSec', 'baselineFaultsPerSec', 'baselineSamples'], path);
+  const faultWorkers = num(o, 'faultWorkers', path, { int: true, min: 1 });
+  const churnWorkers = num(o, 'churnWorkers', path, { int: true, min: 0 });
+  if (faultWorkers + churnWorkers !== threads) {
+    fail(join(path, 'churnWorkers'), `faultWorkers + churnWorkers must equal the entry's threads (${faultWorkers} + ${churnWorkers} ≠ ${threads})`);
+  }
+  const baselineSamples = optional(o, 'baselineSamples', () => {
+    const bp = join(path, 'baselineSamples');
+    return arr(o['baselineSamples'], bp, 1).map((s, i) => validateSample(s, join(bp, i), false));
+  });
+  const baselineFaultsPerSec = num(o, 'baselineFaultsPerSec', path, { min: 0 });
+  if (baselineSamples) {
+    if (baselineSamples.length !== reps) fail(join(path, 'baselineSamples'), `expected ${reps} samples (configuration.repetitions), got ${baselineSamples.length}`);
+    const m = median(baselineSamples.map((s) => sampleRates(s).faultsPerSec));
+    if (!closeTo(m, baselineFaultsPerSec)) fail(join(path, 'baselineFaultsPerSec'), `is ${baselineFaultsPerSec} but the median of baselineSamples is ${m}`);
+  }
+  return {
+    faultWorkers,
+    churnWorkers,
+    churnOpsPerSec: num(o, 'churnOpsPerSec', path, { min: 0 }),
+    baselineFaultsPerSec,
+    ...(baselineSamples ? { baselineSamples } : {}),
+  };
+}
+
+function validateEntry(v: unknown, path: string, cfg: Configuration): Entry {
+  const o = obj(v, path);
+  noUnknownKeys(o, ['design', 'workload', 'threads', 'samples', 'median', 'counters', 'munmapLatencyUs', 'churn'], path);
+  const design = nameOf(o['design'], DESIGN_NAMES, 'design', join(path, 'design'));
+  if (!cfg.designs.includes(design)) fail(join(path, 'design'), `${design} is not in configuration.designs`);
+  const workload = nameOf(o['workload'], WORKLOAD_NAMES, 'workload', join(path, 'workload'));
+  if (!cfg.workloads.includes(workload)) fail(join(path, 'workload'), `${workload} is not in configuration.workloads`);
+  const threads = num(o, 'threads', path, { int: true, min: 1 });
+  if (!cfg.threads.includes(threads)) fail(join(path, 'threads'), `${threads} is not in configuration.threads (${cfg.threads.join(', ')})`);
+  const isChurn = workload === 'churn';
+
+  const sp = join(path, 'samples');
+  const samples = arr(o['samples'], sp, 1).map((s, i) => validateSample(s, join(sp, i), isChurn));
+  if (samples.length !== cfg.repetitions) fail(sp, `expected ${cfg.repetitions} samples (configuration.repetitions), got ${samples.length}`);
+
+  const mp = join(path, 'median');
+  const mo = obj(o['median'], mp);
+  noUnknownKeys(mo, ['opsPerSec', 'faultsPerSec'], mp);
+  const med = { opsPerSec: num(mo, 'opsPerSec', mp, { min: 0 }), faultsPerSec: num(mo, 'faultsPerSec', mp, { min: 0 }) };
+  const rates = samples.map(sampleRates);
+  for (const k of ['opsPerSec', 'faultsPerSec'] as const) {
+    const m = median(rates.map((r) => r[k]));
+    if (!closeTo(m, med[k])) fail(join(mp, k), `is ${med[k]} but the median of the samples is ${m}`);
+  }
+
+  const counters = validateCounters(o['counters'], join(path, 'counters'));
+  const munmap = optional(o, 'munmapLatencyUs', () => validateLatency(o['munmapLatencyUs'], join(path, 'munmapLatencyUs')));
+  let churn: ChurnInfo | undefined;
+  if (isChurn) {
+    if (o['churn'] === undefined) fail(join(path, 'churn'), 'churn entries must carry faultWorkers, churnWorkers, churnOpsPerSec and baselineFaultsPerSec');
+    churn = validateChurn(o['churn'], join(path, 'churn'), threads, cfg.repetitions);
+  } else if (o['churn'] !== undefined) {
+    fail(join(path, 'churn'), `only churn entries carry this (workload is ${workload})`);
+  }
+  return {
+    design,
+    workload,
+    threads,
+    samples,
+    median: med,
+    counters,
+    ...(munmap ? { munmapLatencyUs: munmap } : {}),
+    ...(churn ? { churn } : {}),
+  };
+}
+
+/**
+ * Checks a parsed results document and returns it typed (a fresh copy, without unknown fields — there are
+ * none: unknown fields are errors, so a typo in the runner is caught here rather than drawn as nothing).
+ * Throws ResultsFormatError naming the first bad field.
+ */
+export function validateResults(json: unknown): LabResults {
+  const o = obj(json, '');
+  if (o['format'] !== RESULTS_FORMAT) fail('format', `expected ${JSON.stringify(RESULTS_FORMAT)}, got ${show(o['format'])}`);
+  if (o['version'] !== RESULTS_VERSION) {
+    fail('version', `unsupported version ${show(o['version'])} (this mmsplit reads version ${RESULTS_VERSION})`);
+  }
+  noUnknownKeys(o, ['format', 'version', 'createdAt', 'synthetic', 'notes', 'machine', 'configuration', 'entries'], '');
+  const createdAt = str(o, 'createdAt', '');
+  if (!/^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)$/.test(createdAt) || Number.isNaN(Date.parse(createdAt))) {
+    fail('createdAt', `expected an ISO 8601 date and time such as 2026-01-31T12:00:00Z, got ${show(createdAt)}`);
+  }
+  const synthetic = optional(o, 'synthetic', () => {
+    if (typeof o['synthetic'] !== 'boolean') fail('synthetic', `expected true or false, got ${show(o['synthetic'])}`);
+    return o['synthetic'] as boolean;
+  });
+  const notes = optional(o, 'notes', () => arr(o['notes'], 'notes').map((n, i) => strAt(n, join('notes', i))));
+  const machine = validateMachine(o['machine'], 'machine');
+  const configuration = validateConfiguration(o['configuration'], 'configuration');
+  const entries = arr(o['entries'], 'entries', 1).map((e, i) => validateEntry(e, join('entries', i), configuration));
+  const seen = new Map<string, number>();
+  entries.forEach((e, i) => {
+    const key = `${e.design} ${e.workload} ${e.threads}`;
+    const j = seen.get(key);
+    if (j !== undefined) fail(join('entries', i), `a second entry for ${e.design} / ${e.workload} / ${e.threads} threads (the first is entries[${j}])`);
+    seen.set(key, i);
+  });
+  return {
+    format: RESULTS_FORMAT,
+    version: RESULTS_VERSION,
+    createdAt,
+    ...(synthetic !== undefined ? { synthetic } : {}),
+    ...(notes ? { notes } : {}),
+    machine,
+    configuration,
+    entries,
+  };
+}

@@ -1,0 +1,56 @@
+// mmsplit report RESULTS.json [--out DIR] [--json]: render a saved lab results file.
+// Exit 0 on success, 2 when the file cannot be read, is not JSON or is not a valid results file (the message
+// names the file and the bad field; no stack trace), 1 for anything else.
+import fs from 'node:fs';
+import path from 'node:path';
+import { ResultsFormatError, validateResults, type LabResults } from '../bench/results.js';
+import { summaryRows, summaryTable, writeReport } from '../report/index.js';
+
+export interface ReportCommandOptions {
+  out: string;
+  json: boolean;
+}
+
+export const EXIT_BAD_INPUT = 2;
+
+/** Reads and validates a results file; returns the results or an error message naming file and field. */
+export function loadResults(file: string): { results: LabResults } | { error: string } {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return { error: `${file}: cannot read the file (${code ?? (e as Error).message})` };
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    return { error: `${file}: not JSON (${(e as Error).message})` };
+  }
+  try {
+    return { results: validateResults(json) };
+  } catch (e) {
+    if (e instanceof ResultsFormatError) {
+      return { error: `${file}: not a valid mmsplit results file: ${e.path ? `field ${e.path}: ` : ''}${e.problem}` };
+    }
+    throw e;
+  }
+}
+
+export async function reportCommand(file: string, o: ReportCommandOptions): Promise<number> {
+  const loaded = loadResults(file);
+  if ('error' in loaded) {
+    console.error(`mmsplit report: ${loaded.error}`);
+    return EXIT_BAD_INPUT;
+  }
+  const { html, json } = await writeReport(loaded.results, o.out);
+  const report = path.resolve(html);
+  if (o.json) {
+    console.log(JSON.stringify({ report, results: path.resolve(json), summary: summaryRows(loaded.results) }, null, 2));
+  } else {
+    console.log(summaryTable(loaded.results));
+    console.log(`\nreport: ${report}`);
+  }
+  return 0;
+}

@@ -1,0 +1,263 @@
+/**
+ * The report page: one HTML file with inline CSS and inline SVG — no script, no font, no image, nothing
+ * fetched — so it opens from disk, offline, in any browser, and can be mailed or attached to a bug.
+ */
+import type { LabResults } from '../bench/results.js';
+import type { ChartId, ChartSpec } from './charts.js';
+import {
+  DESIGN_COLORS,
+  DESIGN_DESCRIPTIONS,
+  designsOf,
+  fmtBytes,
+  fmtCount,
+  fmtMs,
+  fmtPct,
+  fmtUs,
+  outcomeRates,
+  workloadsOf,
+} from './data.js';
+import { SUMMARY_HEADERS, summaryCaption, summaryCells, summaryRows } from './summary.js';
+
+export function esc(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
+}
+
+/** What each chart is and what to read from it, in the kernel's vocabulary (static text, trusted HTML). */
+export const CHART_TEXT: Record<ChartId, { title: string; read: string }> = {
+  throughput: {
+    title: 'Throughput against threads',
+    read:
+      'One panel per workload, one line per design; each point is the median of the repetitions. Under ' +
+      '<code>mmap_lock</code> every fault takes <code>down_read(&amp;mm-&gt;mmap_lock)</code>: the rwsem count is one ' +
+      'cache line that every CPU writes, and every <code>mmap</code>/<code>munmap</code> takes it for write and stalls ' +
+      'all faults, so the baselines flatten as threads are added. Designs that find the VMA without the lock ' +
+      '(<code>lock_vma_under_rcu</code>, <code>srcu_read_lock</code>, the speculative walk) should rise with threads on ' +
+      'the <code>page_fault*</code> and <code>io</code> panels. <code>mmap1</code>/<code>mmap2</code> are all writers: ' +
+      'every design serialises them on <code>mmap_write_lock</code>, so those panels show the write-side cost of each ' +
+      'design (VMA marking, <code>call_srcu</code>, <code>synchronize_srcu</code>) rather than scaling.',
+  },
+  churn: {
+    title: 'The cost of churn',
+    read:
+      'Fault workers touch one large mapping while churn workers <code>mmap</code>/<code>munmap</code>/<code>mprotect</code> ' +
+      'small unrelated regions. Left: the fault rate each design keeps, as a share of its own rate with no churn ' +
+      'workers (dashed: the 90% goal). Right: the same fault rate against the <code>mmap-lock</code> baseline (dashed: ' +
+      'the 5× goal). With one <code>mmap_lock</code>, each churn call is a writer that waits for every fault in flight and ' +
+      'blocks the next ones; with per-VMA locking a writer only excludes faults on the VMA it changes, and these ' +
+      'regions are not the one being faulted.',
+  },
+  munmap: {
+    title: 'munmap latency',
+    read:
+      'How long <code>munmap()</code> takes to return: p50, p90, p99 and maximum on a log scale. <code>srcu</code> ' +
+      'detaches the VMA and hands the freeing (<code>fput</code>, <code>vm_area_free</code>) to <code>call_srcu()</code>; ' +
+      '<code>srcu-sync</code> waits in <code>synchronize_srcu()</code> for every fault in flight — a full grace period ' +
+      'per munmap, which the thread calls “stupid slow” and would make <code>munmap()</code>/<code>exit()</code> ' +
+      'unusable. Look for the gap between those two rows; the <code>mmap_lock</code> baselines show long tails where ' +
+      'munmap queues behind faults holding the lock for read.',
+  },
+  fastpath: {
+    title: 'Fast path, retry and fallback',
+    read:
+      'Per design, the fault outcomes summed over the repetitions at the most threads, named like ' +
+      '<code>/proc/vmstat</code>: <em>fast path</em> is <code>vma_lock_success</code> (the fault completed without ' +
+      '<code>mmap_lock</code>); <em>retried</em> counts fast-path attempts repeated (<code>vma_lock_retry</code>, a ' +
+      'speculative fault whose validation failed); <em>fell back</em> is <code>vma_lock_abort</code> + ' +
+      '<code>vma_lock_miss</code>: the fault gave up and took the slower path (<code>mmap_lock</code>; for ' +
+      '<code>rcu-fault</code>, the VMA refcount, e.g. when the allocation would sleep). Each axis has its own scale: ' +
+      'small fallback rates matter. The baselines have no fast path.',
+  },
+};
+
+const CSS = `
+:root { --ink: #1f2328; --muted: #57606a; --line: #d0d7de; --soft: #f6f8fa; --warn: #9a3412; --warnbg: #fff4e5; }
+* { box-sizing: border-box; }
+html { background: #fff; }
+body { margin: 0 auto; max-width: 1240px; padding: 28px 32px 48px; color: var(--ink);
+  font: 15px/1.5 Helvetica, Arial, "Liberation Sans", system-ui, sans-serif; }
+h1 { font-size: 26px; margin: 0 0 4px; letter-spacing: -0.01em; }
+h2 { font-size: 20px; margin: 40px 0 6px; padding-top: 14px; border-top: 1px solid var(--line); }
+h2 .n { color: var(--muted); font-weight: normal; margin-right: 6px; }
+p.lead { margin: 0 0 18px; color: var(--muted); }
+code { white-space: nowrap; font: 13px/1.4 ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; background: var(--soft); padding: 0 3px; border-radius: 3px; }
+.banner { background: var(--warnbg); color: var(--warn); border: 1px solid #f5c99b; border-radius: 6px; padding: 10px 14px; margin: 14px 0; font-weight: 600; }
+.meta { display: grid; grid-template-columns: repeat(auto-fit, minmax(340px, 1fr)); gap: 12px 28px; margin: 18px 0 8px; align-items: start; }
+.meta section { background: var(--soft); border: 1px solid var(--line); border-radius: 6px; padding: 10px 14px; }
+.meta h3 { margin: 0 0 6px; font-size: 13px; text-transform: uppercase; letter-spacing: 0.05em; color: var(--muted); }
+.meta dl { display: grid; grid-template-columns: max-content 1fr; gap: 2px 14px; margin: 0; font-size: 14px; }
+.meta dt { color: var(--muted); }
+.meta dd { margin: 0; }
+.notes { font-size: 14px; color: var(--muted); }
+.key { display: grid; grid-template-columns: repeat(auto-fit, minmax(520px, 1fr)); gap: 3px 28px; font-size: 14px; margin: 8px 0 0; padding: 0; list-style: none; }
+.sw { display: inline-block; width: 12px; height: 12px; border-radius: 2px; margin-right: 7px; vertical-align: -1px; }
+.key li { padding-left: 19px; text-indent: -19px; }
+.key b { font-weight: 600; margin-right: 6px; }
+h3.keyh { margin: 18px 0 4px; font-size: 13px; text-transform: uppercase; letter-spacing: 0.05em; color: var(--muted); }
+table { border-collapse: collapse; font-size: 14px; font-variant-numeric: tabular-nums; }
+th, td { padding: 3px 10px; border-bottom: 1px solid #eaeef2; white-space: nowrap; }
+th { text-align: right; font-weight: 600; border-bottom: 2px solid var(--line); background: #fff; }
+th.l, td.l { text-align: left; }
+td { text-align: right; }
+tbody + tbody tr:first-child td { border-top: 2px solid var(--line); }
+td.na { color: #8c959f; }
+.caption { color: var(--muted); font-size: 13px; margin: 0 0 8px; }
+figure { margin: 12px 0 0; }
+figure .chart { overflow-x: auto; }
+figure svg { display: block; max-width: 100%; height: auto; }
+figcaption { color: var(--muted); font-size: 13px; margin-top: 4px; }
+.read { max-width: 980px; }
+.missing { padding: 16px; border: 1px dashed var(--line); color: var(--muted); border-radius: 6px; }
+details { margin-top: 40px; }
+details summary { cursor: pointer; font-weight: 600; }
+details table { margin-top: 10px; font-size: 13px; }
+footer { margin-top: 40px; color: var(--muted); font-size: 13px; border-top: 1px solid var(--line); padding-top: 10px; }
+@media print { body { max-width: none; padding: 0; } h2 { break-before: auto; } figure { break-inside: avoid; } }
+`;
+
+function row(cells: string[], cls: (i: number) => string = (i) => (i < 2 ? 'l' : '')): string {
+  return `<tr>${cells.map((c, i) => `<td class="${[cls(i), c === '—' || c === 'no data' ? 'na' : ''].filter(Boolean).join(' ')}">${esc(c)}</td>`).join('')}</tr>`;
+}
+
+function swatch(d: keyof typeof DESIGN_COLORS): string {
+  return `<span class="sw" style="background:${DESIGN_COLORS[d]}"></span>`;
+}
+
+function header(r: LabResults, title: string): string {
+  const m = r.machine;
+  const c = r.configuration;
+  const dl = (pairs: [string, string][]) => `<dl>${pairs.map(([k, v]) => `<dt>${esc(k)}</dt><dd>${v}</dd>`).join('')}</dl>`;
+  const params = c.workloadParams
+    ? Object.entries(c.workloadParams)
+        .map(([w, ps]) => `<code>${esc(w)}</code> ${esc(Object.entries(ps).map(([k, v]) => `${k}=${v}`).join(' '))}`)
+        .join('<br>')
+    : '';
+  const machine: [string, string][] = [
+    ['CPU', esc(m.cpuModel)],
+    ['cores', String(m.cores)],
+    ['memory', esc(fmtBytes(m.memoryBytes))],
+    ['OS', esc(m.os + (m.arch ? ` (${m.arch})` : ''))],
+    ['Node', esc(m.node)],
+    ['V8', esc(m.v8)],
+  ];
+  const run: [string, string][] = [
+    ['finished', esc(r.createdAt)],
+    ['designs', esc(designsOf(r).join(', '))],
+    ['workloads', esc(c.workloads.join(', '))],
+    ['threads', esc(c.threads.join(', '))],
+    ['each point', esc(`median of ${c.repetitions} × ${fmtMs(c.durationMs)}, after ${fmtMs(c.warmupMs)} warm-up`)],
+    ['seed', esc(String(c.seed))],
+    ...(c.command ? ([['command', `<code>${esc(c.command)}</code>`]] as [string, string][]) : []),
+    ...(params ? ([['parameters', params]] as [string, string][]) : []),
+  ];
+  const key = designsOf(r)
+    .map((d) => `<li>${swatch(d)}<b>${esc(d)}</b>${esc(DESIGN_DESCRIPTIONS[d])}</li>`)
+    .join('');
+  return `<header>
+<h1>${esc(title)}</h1>
+<p class="lead">The address-space locking designs of “Splitting the mmap_sem” (LKML, 2020), run on real worker threads and measured side by side.</p>
+${r.synthetic ? '<div class="banner" role="note">SYNTHETIC DATA — these numbers were made up to exercise the report; they are not a measurement.</div>' : ''}
+<div class="meta">
+<section><h3>Machine</h3>${dl(machine)}</section>
+<section><h3>Run</h3>${dl(run)}</section>
+</div>
+${r.notes?.length ? `<ul class="notes">${r.notes.map((n) => `<li>${esc(n)}</li>`).join('')}</ul>` : ''}
+<h3 class="keyh">Designs (colours are the same in every chart)</h3>
+<ul class="key" aria-label="designs">${key}</ul>
+</header>`;
+}
+
+function summarySection(r: LabResults): string {
+  const rows = summaryRows(r);
+  const groups = [...new Set(rows.map((x) => x.workload))];
+  const bodies = groups
+    .map(
+      (w) =>
+        `<tbody>${rows
+          .filter((x) => x.workload === w)
+          .map((x, k) => {
+            const cells = summaryCells(x);
+            if (k > 0) cells[0] = '';
+            return `<tr>${cells
+              .map((c, i) => {
+                const cls = [i < 2 ? 'l' : '', c === '—' || c === 'no data' || c === 'no fast path' ? 'na' : ''].filter(Boolean).join(' ');
+                const body = i === 1 ? `${swatch(x.design)}${esc(c)}` : esc(c);
+                return `<td${cls ? ` class="${cls}"` : ''}>${body}</td>`;
+              })
+              .join('')}</tr>`;
+          })
+          .join('')}</tbody>`,
+    )
+    .join('');
+  return `<section id="summary">
+<h2>Summary</h2>
+<p class="caption">${esc(summaryCaption(r))}. <em>scaling</em>: against the same design at 1 thread (or the fewest threads measured);
+<em>churn kept</em>: % of the design's churn-free fault rate; <em>fallback</em>: % of faults that left the fast path.</p>
+<table class="summary"><thead><tr>${SUMMARY_HEADERS.map((h, i) => `<th${i < 2 ? ' class="l"' : ''}>${esc(h)}</th>`).join('')}</tr></thead>${bodies}</table>
+</section>`;
+}
+
+function chartSection(n: number, c: ChartSpec, svg: string | null): string {
+  const t = CHART_TEXT[c.id];
+  const body = svg ? `<div class="chart">${svg}</div><figcaption>Shows: ${esc(c.shows)}.</figcaption>` : `<div class="missing">${esc(c.missing ?? 'No data.')}</div>`;
+  return `<section id="chart-${c.id}">
+<h2><span class="n">${String.fromCharCode(96 + n)}.</span>${esc(t.title)}</h2>
+<p class="read">${t.read}</p>
+<figure data-chart="${c.id}">${body}</figure>
+</section>`;
+}
+
+function allPoints(r: LabResults): string {
+  const designs = designsOf(r);
+  const workloads = workloadsOf(r);
+  const sorted = [...r.entries].sort(
+    (a, b) => workloads.indexOf(a.workload) - workloads.indexOf(b.workload) || designs.indexOf(a.design) - designs.indexOf(b.design) || a.threads - b.threads,
+  );
+  const heads = ['workload', 'design', 'threads', 'ops/s', 'faults/s', 'fast path', 'retry', 'fallback', 'own counters', 'munmap p50', 'p99', 'max'];
+  const rows = sorted.map((e) => {
+    const rates = outcomeRates(e);
+    const l = e.munmapLatencyUs;
+    const extra = e.counters.extra ? Object.entries(e.counters.extra).map(([k, v]) => `${k}=${fmtCount(v)}`).join(' ') : '';
+    return row(
+      [
+        e.workload,
+        e.design,
+        String(e.threads),
+        fmtCount(e.median.opsPerSec),
+        fmtCount(e.median.faultsPerSec),
+        rates ? fmtPct(rates.fastPathPct) : '—',
+        rates ? fmtPct(rates.retryPct) : '—',
+        rates ? fmtPct(rates.fallbackPct) : '—',
+        extra || '—',
+        l ? fmtUs(l.p50) : '—',
+        l ? fmtUs(l.p99) : '—',
+        l ? fmtUs(l.max) : '—',
+      ],
+      (i) => (i < 2 || i === 8 ? 'l' : ''),
+    );
+  });
+  return `<details id="all-points">
+<summary>Every point (${r.entries.length} entries): medians, counters as shares of faults, munmap percentiles</summary>
+<table><thead><tr>${heads.map((h, i) => `<th${i < 2 || i === 8 ? ' class="l"' : ''}>${esc(h)}</th>`).join('')}</tr></thead><tbody>${rows.join('')}</tbody></table>
+</details>`;
+}
+
+export function renderHtml(r: LabResults, title: string, charts: { spec: ChartSpec; svg: string | null }[]): string {
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="generator" content="mmsplit report (results format v${r.version})">
+<title>${esc(title)}</title>
+<style>${CSS}</style>
+</head>
+<body>
+${header(r, title)}
+${summarySection(r)}
+${charts.map((c, i) => chartSection(i + 1, c.spec, c.svg)).join('\n')}
+${allPoints(r)}
+<footer>Rendered by <code>mmsplit report</code> from results format v${r.version}. Self-contained: inline CSS and SVG, no scripts, nothing fetched. The data is in <code>results.json</code> beside this file.</footer>
+</body>
+</html>
+`;
+}

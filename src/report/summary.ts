@@ -1,0 +1,125 @@
+/**
+ * The summary: for each headline workload and each design, the point at the most threads measured —
+ * throughput, scaling against the fewest threads, churn kept %, ratio to mmap-lock, fallback rate. As rows
+ * (for --json and the HTML table) and as an aligned plain-text table (for the terminal).
+ */
+import type { DesignName, LabResults, WorkloadName } from '../bench/results.js';
+import {
+  churnKeptPct,
+  designsOf,
+  findEntry,
+  fmtCount,
+  fmtPct,
+  fmtRatio,
+  isBaseline,
+  maxThreads,
+  minThreads,
+  outcomeRates,
+  scaling,
+  throughput,
+  timesMmapLock,
+  workloadsOf,
+} from './data.js';
+
+export interface SummaryRow {
+  workload: WorkloadName;
+  design: DesignName;
+  /** The most threads measured for this workload. */
+  threads: number;
+  /** Median ops/s (churn: faults/s of the fault workers); null where the design has no entry at `threads`. */
+  opsPerSec: number | null;
+  /** opsPerSec over the same design's at `scalingBaseThreads`. */
+  scaling: number | null;
+  /** The fewest threads measured for this workload (1, or 2 for churn when it needs one of each worker). */
+  scalingBaseThreads: number;
+  /** churn only: % of the same design's churn-free fault throughput kept. */
+  churnKeptPct: number | null;
+  /** opsPerSec over mmap-lock's at the same workload and threads. */
+  timesMmapLock: number | null;
+  /** % of faults that fell back from the fast path; null for designs without one and workloads without faults. */
+  fallbackPct: number | null;
+}
+
+/** Workloads the summary covers: the configured headline workloads, else every workload with entries. */
+export function headlineWorkloads(r: LabResults): WorkloadName[] {
+  const present = workloadsOf(r);
+  const h = r.configuration.headlineWorkloads;
+  return h ? h.filter((w) => present.includes(w)) : present;
+}
+
+export function summaryRows(r: LabResults): SummaryRow[] {
+  const rows: SummaryRow[] = [];
+  for (const workload of headlineWorkloads(r)) {
+    const threads = maxThreads(r, workload)!;
+    const t0 = minThreads(r, workload)!;
+    for (const design of designsOf(r)) {
+      const e = findEntry(r, design, workload, threads);
+      const rates = e ? outcomeRates(e) : undefined;
+      rows.push({
+        workload,
+        design,
+        threads,
+        opsPerSec: e ? throughput(e) : null,
+        scaling: (e && scaling(r, e)) ?? null,
+        scalingBaseThreads: t0,
+        churnKeptPct: (e && churnKeptPct(e)) ?? null,
+        timesMmapLock: (e && timesMmapLock(r, e)) ?? null,
+        fallbackPct: rates ? rates.fallbackPct : null,
+      });
+    }
+  }
+  return rows;
+}
+
+export const SUMMARY_HEADERS = ['workload', 'design', 'threads', 'ops/s', 'scaling', 'churn kept', '×mmap-lock', 'fallback'] as const;
+
+/** The cells of one summary row as the terminal and the HTML show them. */
+export function summaryCells(row: SummaryRow): string[] {
+  const na = row.opsPerSec === null;
+  return [
+    row.workload,
+    row.design,
+    String(row.threads),
+    na ? 'no data' : fmtCount(row.opsPerSec!),
+    row.scaling === null ? '—' : `${fmtRatio(row.scaling)}${row.scalingBaseThreads !== 1 ? ` (vs ${row.scalingBaseThreads})` : ''}`,
+    row.workload === 'churn' && row.churnKeptPct !== null ? fmtPct(row.churnKeptPct) : '—',
+    fmtRatio(row.timesMmapLock ?? undefined),
+    row.fallbackPct !== null ? fmtPct(row.fallbackPct) : isBaseline(row.design) && !na ? 'no fast path' : '—',
+  ];
+}
+
+/** Left-align the text columns (workload, design), right-align the numbers; a blank line between workloads. */
+function align(headers: readonly string[], groups: string[][][], leftColumns: number): string {
+  const all = groups.flat();
+  const widths = headers.map((h, i) => Math.max(h.length, ...all.map((r) => r[i]!.length)));
+  const line = (r: readonly string[]) =>
+    r
+      .map((c, i) => (i < leftColumns ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
+      .join('  ')
+      .trimEnd();
+  const out = [line(headers), widths.map((w) => '-'.repeat(w)).join('  ')];
+  groups.forEach((g, i) => {
+    if (i > 0) out.push('');
+    for (const r of g) out.push(line(r));
+  });
+  return out.join('\n');
+}
+
+/** One line saying what the table is: medians of how many repetitions, at how many threads, on what. */
+export function summaryCaption(r: LabResults): string {
+  const c = r.configuration;
+  const m = r.machine;
+  return (
+    `${r.synthetic ? 'SYNTHETIC DATA (not a measurement) — ' : ''}` +
+    `medians of ${c.repetitions} × ${c.durationMs / 1000} s at the most threads measured; ` +
+    `${m.cores} cores, ${m.cpuModel}, Node ${m.node}`
+  );
+}
+
+/** The terminal summary: a caption line and the aligned table. */
+export function summaryTable(r: LabResults): string {
+  const rows = summaryRows(r);
+  const groups: string[][][] = [];
+  for (const w of headlineWorkloads(r)) groups.push(rows.filter((x) => x.workload === w).map(summaryCells));
+  return `${summaryCaption(r)}\n\n${align(SUMMARY_HEADERS, groups, 2)}`;
+}

@@ -1,0 +1,319 @@
+/**
+ * The lab's results format (src/bench/results.ts) and the report (src/report/): validation of the committed
+ * synthetic sample and of broken variants (each error names the bad field), the four charts rendered to SVG
+ * with real marks, the page self-contained, the terminal summary, and `mmsplit report` on good and bad files.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  DESIGN_NAMES,
+  ResultsFormatError,
+  churnKeptPct,
+  median,
+  validateResults,
+  type LabResults,
+} from '../src/bench/results.js';
+import { DESIGN_COLORS, renderReport, summaryRows, summaryTable, writeReport } from '../src/report/index.js';
+import { textWidth } from '../src/report/charts.js';
+
+// Compiled to dist*/test/, so the repository root is two levels up.
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.resolve(HERE, '../..');
+const SAMPLE = path.join(ROOT, 'test/fixtures/results/sample.json');
+const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+const T = { timeout: 60_000 };
+
+const raw = (): Record<string, any> => JSON.parse(fs.readFileSync(SAMPLE, 'utf8'));
+const sample = (): LabResults => validateResults(raw());
+
+let rendered: Promise<string> | undefined;
+const html = (): Promise<string> => (rendered ??= renderReport(sample()));
+
+/** The figure of one chart: from `<figure data-chart="id">` to its `</figure>`. */
+function figure(page: string, id: string): string {
+  const start = page.indexOf(`<figure data-chart="${id}">`);
+  assert.ok(start >= 0, `figure ${id} present`);
+  return page.slice(start, page.indexOf('</figure>', start));
+}
+
+/** For each vega mark group of a type (line, rect, rule, symbol, text) the elements it draws. */
+function markGroups(svg: string, type: string): string[][] {
+  const out: string[][] = [];
+  const open = `<g class="mark-${type} role-mark`;
+  for (let i = svg.indexOf(open); i >= 0; i = svg.indexOf(open, i + 1)) {
+    const body = svg.slice(svg.indexOf('>', i) + 1, svg.indexOf('</g>', i));
+    out.push(body.match(/<(path|line|text)\b[^>]*>/g) ?? []);
+  }
+  return out;
+}
+
+/** Elements that actually draw something: a path with a non-empty d, a line, a text with content. */
+function drawn(elements: string[]): string[] {
+  return elements.filter((e) => (e.startsWith('<path') ? /\bd="M[^"]+"/.test(e) : true));
+}
+
+function expectError(doc: unknown, path: string, problem?: RegExp): void {
+  assert.throws(
+    () => validateResults(doc),
+    (e: unknown) => {
+      assert.ok(e instanceof ResultsFormatError, `a ResultsFormatError, got ${String(e)}`);
+      assert.equal(e.path, path, `error names ${path}: ${e.message}`);
+      assert.ok(e.message.startsWith(path ? `${path}: ` : ''), e.message);
+      if (problem) assert.match(e.message, problem);
+      return true;
+    },
+  );
+}
+
+test('validateResults accepts the synthetic sample and returns it unchanged', T, () => {
+  const doc = raw();
+  const r = validateResults(doc);
+  assert.deepEqual(r, doc);
+  assert.equal(r.synthetic, true);
+  assert.deepEqual(r.configuration.designs, [...DESIGN_NAMES]);
+  assert.equal(r.entries.length, 248);
+  const churn = r.entries.filter((e) => e.workload === 'churn');
+  assert.ok(churn.length > 0 && churn.every((e) => e.churn && churnKeptPct(e)! > 0));
+});
+
+test('sample.json is what generate.mjs writes (the fixture is reproducible)', T, () => {
+  const r = spawnSync(process.execPath, [path.join(ROOT, 'test/fixtures/results/generate.mjs'), '--stdout'], { encoding: 'utf8', timeout: 30_000 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.ok(r.stdout === fs.readFileSync(SAMPLE, 'utf8'), 'regenerate with: node test/fixtures/results/generate.mjs');
+});
+
+test('validateResults rejects broken documents, naming the bad field', T, () => {
+  const churnAt = raw().entries.findIndex((e: any) => e.workload === 'churn');
+  const munmapAt = raw().entries.findIndex((e: any) => e.munmapLatencyUs);
+  const cases: [string, (d: any) => unknown, string, RegExp?][] = [
+    ['not an object', () => [], '', /expected an object/],
+    ['wrong format', (d) => ((d.format = 'other'), d), 'format'],
+    ['future version', (d) => ((d.version = 2), d), 'version', /unsupported version 2/],
+    ['bad date', (d) => ((d.createdAt = 'yesterday'), d), 'createdAt'],
+    ['unknown top-level field', (d) => ((d.result = []), d), 'result', /unknown field/],
+    ['machine missing', (d) => (delete d.machine, d), 'machine'],
+    ['zero cores', (d) => ((d.machine.cores = 0), d), 'machine.cores', /≥ 1/],
+    ['no v8', (d) => ((d.machine.v8 = ''), d), 'machine.v8'],
+    ['unknown design', (d) => ((d.configuration.designs[2] = 'maple'), d), 'configuration.designs[2]', /per-vma-lock/],
+    ['threads descending', (d) => ((d.configuration.threads = [1, 4, 2, 8]), d), 'configuration.threads[2]', /ascending/],
+    ['fractional repetitions', (d) => ((d.configuration.repetitions = 2.5), d), 'configuration.repetitions', /integer/],
+    ['headline not configured', (d) => ((d.configuration.workloads = ['page_fault1']), (d.entries = []), d), 'configuration.headlineWorkloads[1]'],
+    ['no entries', (d) => ((d.entries = []), d), 'entries', /at least 1/],
+    ['ops/s not a number', (d) => ((d.entries[3].median.opsPerSec = 'fast'), d), 'entries[3].median.opsPerSec', /"fast"/],
+    ['median disagrees with samples', (d) => ((d.entries[7].median.faultsPerSec *= 1.01), d), 'entries[7].median.faultsPerSec', /median of the samples/],
+    ['misspelt design', (d) => ((d.entries[0].design = 'mmap_lock'), d), 'entries[0].design'],
+    ['threads not configured', (d) => ((d.entries[1].threads = 3), d), 'entries[1].threads'],
+    ['a sample missing', (d) => (d.entries[5].samples.pop(), d), 'entries[5].samples', /expected 3 samples/],
+    ['negative count', (d) => ((d.entries[9].samples[1].faults = -1), d), 'entries[9].samples[1].faults'],
+    ['zero elapsed', (d) => ((d.entries[9].samples[0].elapsedMs = 0), d), 'entries[9].samples[0].elapsedMs', /> 0/],
+    ['misspelt counter', (d) => ((d.entries[2].counters.fastpath = 1), d), 'entries[2].counters.fastpath', /unknown field/],
+    ['common counter among extras', (d) => ((d.entries[20].counters.extra = { retry: 1 }), d), 'entries[20].counters.extra.retry'],
+    ['fractional counter', (d) => ((d.entries[20].counters.fallback = 0.5), d), 'entries[20].counters.fallback'],
+    ['percentiles decrease', (d) => ((d.entries[munmapAt].munmapLatencyUs.p99 = 0), d), `entries[${munmapAt}].munmapLatencyUs.p99`, /must not decrease/],
+    ['churn info missing', (d) => (delete d.entries[churnAt].churn, d), `entries[${churnAt}].churn`],
+    ['churn workers do not add up', (d) => ((d.entries[churnAt].churn.churnWorkers += 1), d), `entries[${churnAt}].churn.churnWorkers`, /must equal/],
+    ['churn info on another workload', (d) => ((d.entries[0].churn = d.entries[churnAt].churn), d), 'entries[0].churn'],
+    ['churn baseline disagrees', (d) => ((d.entries[churnAt].churn.baselineFaultsPerSec = 1), d), `entries[${churnAt}].churn.baselineFaultsPerSec`],
+    ['duplicate entry', (d) => (d.entries.push(structuredClone(d.entries[4])), d), `entries[${raw().entries.length}]`, /entries\[4\]/],
+  ];
+  for (const [what, mutate, path, problem] of cases) {
+    const doc = mutate(raw());
+    try {
+      expectError(doc, path, problem);
+    } catch (e) {
+      throw new Error(`case "${what}": ${(e as Error).message}`);
+    }
+  }
+  expectError(null, '', /expected an object, got null/);
+});
+
+test('median: middle value, mean of the two middle values for an even count', T, () => {
+  assert.equal(median([3, 1, 2]), 2);
+  assert.equal(median([4, 1, 3, 2]), 2.5);
+});
+
+test('renderReport draws the four charts as inline SVG with marks', T, async () => {
+  const page = await html();
+  const designs = [...DESIGN_NAMES];
+
+  const throughput = figure(page, 'throughput');
+  const lines = markGroups(throughput, 'line').map(drawn);
+  assert.ok(lines.length >= 8, `a line layer per workload panel, got ${lines.length}`);
+  assert.equal(lines.flat().length, designs.length * 8, 'one line per design in each of the 8 workload panels');
+  assert.ok(markGroups(throughput, 'symbol').flat().length >= 200, 'a point per entry');
+
+  const churn = figure(page, 'churn');
+  const bars = markGroups(churn, 'rect').map(drawn);
+  assert.equal(bars.length, 2, 'two bar panels: kept % and × mmap-lock');
+  for (const b of bars) assert.equal(b.length, designs.length, 'a bar per design');
+  assert.match(churn, /97\.3%/, "per-vma-lock's kept % is labelled");
+
+  const munmap = figure(page, 'munmap');
+  const rules = markGroups(munmap, 'rule').map(drawn);
+  assert.ok(rules.length >= 1 && rules.every((g) => g.length === designs.length), 'a p50–max range per design');
+  const points = markGroups(munmap, 'symbol').map(drawn);
+  assert.ok(points.every((g) => g.length === designs.length * 4), 'p50, p90, p99, max per design');
+  assert.match(munmap, /srcu-sync/);
+
+  const fast = figure(page, 'fastpath');
+  const rateBars = markGroups(fast, 'rect').map(drawn);
+  assert.equal(rateBars.length, 9, 'three outcome panels for each of the three headline workloads');
+  assert.ok(rateBars.every((g) => g.length === designs.length));
+  assert.match(fast, /every fault takes mmap_lock/);
+
+  // Every chart is an <svg> that draws each design in its own colour, the same colour in every chart.
+  for (const id of ['throughput', 'churn', 'munmap', 'fastpath']) {
+    const f = figure(page, id);
+    assert.equal(f.match(/<svg /g)?.length, 1, `${id}: one svg`);
+    for (const d of designs) assert.ok(f.includes(DESIGN_COLORS[d]), `${id}: ${d} drawn in ${DESIGN_COLORS[d]}`);
+  }
+});
+
+test('the report is self-contained: no script, no stylesheet link, nothing fetched', T, async () => {
+  const page = await html();
+  assert.ok(page.startsWith('<!DOCTYPE html>'));
+  assert.doesNotMatch(page, /<script|<link|<iframe|<img|<object|<embed|@import|@font-face|url\((?!#)/i);
+  // One document, many SVGs: every id unique, every url(#id) resolving to an id in the same chart.
+  const ids = [...page.matchAll(/\bid="([^"]+)"/g)].map((m) => m[1]!);
+  assert.equal(new Set(ids).size, ids.length, 'ids unique');
+  for (const id of ['throughput', 'churn', 'munmap', 'fastpath']) {
+    const f = figure(page, id);
+    const refs = [...f.matchAll(/url\(#([^)]+)\)/g)].map((m) => m[1]!);
+    assert.ok(refs.every((x) => x.startsWith(`${id}-`) && f.includes(`id="${x}"`)), `${id}: clip paths resolve`);
+    if (id === 'throughput') assert.ok(refs.length >= 8, 'the line panels clip');
+  }
+  const urls = page.match(/https?:\/\/[^"'\s)<]*/g) ?? [];
+  assert.deepEqual([...new Set(urls)].sort(), ['http://www.w3.org/1999/xlink', 'http://www.w3.org/2000/svg']);
+  for (const m of page.matchAll(/\b(src|href)\s*=\s*"([^"]*)"/g)) assert.doesNotMatch(m[2]!, /^https?:|^\/\//, m[0]);
+  for (const m of page.matchAll(/xmlns(:\w+)?="([^"]*)"/g)) assert.match(m[2]!, /^http:\/\/www\.w3\.org\//);
+  // The header carries machine, runtime and configuration; synthetic data says so.
+  for (const s of ['Synthetic CPU', 'v20.20.2', '11.3.244.8', '1, 2, 4, 8', 'median of 3 × 2 s', 'SYNTHETIC DATA']) assert.ok(page.includes(s), s);
+  // Text from the results file is escaped.
+  const r = sample();
+  r.machine.cpuModel = '<b>evil</b> & co';
+  const p2 = await renderReport(r, { title: 'T <1>' });
+  assert.ok(p2.includes('&lt;b&gt;evil&lt;/b&gt; &amp; co') && p2.includes('<title>T &lt;1&gt;</title>'));
+  assert.ok(!p2.includes('<b>evil'));
+});
+
+test('a report renders from partial results: no churn, one thread count, no fast-path designs', T, async () => {
+  const r = sample();
+  r.configuration.designs = ['mmap-lock', 'mmap-lock-rbtree'];
+  r.configuration.workloads = ['page_fault1', 'mmap1'];
+  r.configuration.threads = [2];
+  delete r.configuration.headlineWorkloads;
+  r.entries = r.entries.filter((e) => e.design.startsWith('mmap-lock') && ['page_fault1', 'mmap1'].includes(e.workload) && e.threads === 2);
+  const page = await renderReport(r);
+  assert.match(figure(page, 'churn'), /class="missing">The results hold no churn entries/);
+  assert.equal(markGroups(figure(page, 'throughput'), 'symbol').flat().length, 4);
+  assert.ok(markGroups(figure(page, 'munmap'), 'rule').flat().length > 0);
+  assert.match(figure(page, 'fastpath'), /every fault takes mmap_lock/);
+  const text = summaryTable(r);
+  assert.match(text, /no fast path/);
+});
+
+test('summaryTable: every design for each headline workload, aligned, with the derived columns', T, () => {
+  const r = sample();
+  const text = summaryTable(r);
+  const lines = text.split('\n');
+  assert.match(lines[0]!, /^SYNTHETIC DATA/);
+  const table = lines.slice(2).filter((l) => l !== '');
+  assert.match(table[0]!, /^workload\s+design\s+threads\s+ops\/s\s+scaling\s+churn kept\s+×mmap-lock\s+fallback$/);
+  assert.ok(table.every((l) => l.length === table[0]!.length), 'every row as wide as the header');
+  for (const d of DESIGN_NAMES) assert.equal(table.filter((l) => l.split(/\s+/)[1] === d).length, 3, `${d}: a row per headline workload`);
+
+  const rows = summaryRows(r);
+  const pvl = rows.find((x) => x.workload === 'churn' && x.design === 'per-vma-lock')!;
+  const e = r.entries.find((x) => x.workload === 'churn' && x.design === 'per-vma-lock' && x.threads === 8)!;
+  assert.equal(pvl.threads, 8);
+  assert.equal(pvl.opsPerSec, e.median.faultsPerSec);
+  assert.equal(pvl.churnKeptPct, churnKeptPct(e));
+  const base = r.entries.find((x) => x.workload === 'churn' && x.design === 'mmap-lock' && x.threads === 8)!;
+  assert.equal(pvl.timesMmapLock, e.median.faultsPerSec / base.median.faultsPerSec);
+  const two = r.entries.find((x) => x.workload === 'churn' && x.design === 'per-vma-lock' && x.threads === 2)!;
+  assert.equal(pvl.scaling, e.median.faultsPerSec / two.median.faultsPerSec);
+  assert.equal(pvl.scalingBaseThreads, 2);
+  const faults = e.samples.reduce((a, s) => a + s.faults, 0);
+  assert.equal(pvl.fallbackPct, (e.counters.fallback / faults) * 100);
+  assert.ok(text.includes(`${pvl.churnKeptPct!.toFixed(1)}%`));
+  assert.equal(rows.find((x) => x.design === 'mmap-lock')!.fallbackPct, null);
+});
+
+test('chart text widths follow the font (vega would guess 0.8 em a character)', T, () => {
+  // Helvetica: 4,889/1000 em at 12 px, plus 4% for wider fallback fonts; vega's guess would be 86 px.
+  assert.ok(Math.abs(textWidth('mmap-lock', 12) - 61) < 1, String(textWidth('mmap-lock', 12)));
+  assert.ok(textWidth('WWW', 10) > textWidth('iii', 10) * 3);
+});
+
+test('writeReport writes index.html and results.json', T, async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mmsplit-report-'));
+  try {
+    const { html: h, json } = await writeReport(sample(), path.join(dir, 'out'));
+    assert.equal(h, path.join(dir, 'out', 'index.html'));
+    assert.match(fs.readFileSync(h, 'utf8'), /<figure data-chart="munmap">/);
+    assert.deepEqual(validateResults(JSON.parse(fs.readFileSync(json, 'utf8'))), sample());
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+function cli(args: string[]) {
+  return spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 50_000 });
+}
+
+test('mmsplit report: malformed files exit 2 naming the file and the field, without a stack trace', T, () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mmsplit-report-'));
+  try {
+    const bad = raw();
+    bad.entries[3].median.opsPerSec = 'fast';
+    const cases: [string, string, RegExp][] = [
+      ['bad-field.json', JSON.stringify(bad), /entries\[3\]\.median\.opsPerSec/],
+      ['not-json.json', '{"format": "mmsplit-lab-results",', /not JSON/],
+      ['old.json', JSON.stringify({ ...raw(), version: 0 }), /field version: unsupported version 0/],
+    ];
+    for (const [name, text, field] of cases) {
+      const file = path.join(dir, name);
+      fs.writeFileSync(file, text);
+      const r = cli(['report', file, '--out', path.join(dir, 'out')]);
+      assert.equal(r.status, 2, `${name}: exit 2 (stderr: ${r.stderr})`);
+      assert.ok(r.stderr.includes(file), `${name}: the message names the file: ${r.stderr}`);
+      assert.match(r.stderr, field);
+      assert.match(r.stderr, /^mmsplit report: /);
+      assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+      assert.equal(r.stderr.trim().split('\n').length, 1, 'one line');
+    }
+    const missing = cli(['report', path.join(dir, 'nope.json')]);
+    assert.equal(missing.status, 2);
+    assert.match(missing.stderr, /nope\.json: cannot read the file \(ENOENT\)/);
+    assert.ok(!fs.existsSync(path.join(dir, 'out')), 'nothing written');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('mmsplit report: renders a good file, prints the summary and the path; --json prints rows', T, () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mmsplit-report-'));
+  try {
+    const out = path.join(dir, 'out');
+    const r = cli(['report', SAMPLE, '--out', out]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^SYNTHETIC DATA/);
+    for (const d of DESIGN_NAMES) assert.ok(r.stdout.includes(d), d);
+    assert.ok(r.stdout.trimEnd().endsWith(`report: ${path.join(out, 'index.html')}`), r.stdout.slice(-200));
+    assert.ok(fs.statSync(path.join(out, 'index.html')).size > 10_000);
+
+    const j = cli(['report', SAMPLE, '--out', out, '--json']);
+    assert.equal(j.status, 0, j.stderr);
+    const parsed = JSON.parse(j.stdout) as { report: string; results: string; summary: unknown[] };
+    assert.equal(parsed.report, path.join(out, 'index.html'));
+    assert.equal(parsed.results, path.join(out, 'results.json'));
+    assert.equal(parsed.summary.length, DESIGN_NAMES.length * 3);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
