@@ -25,6 +25,7 @@ import {
 } from '../src/trace/strace.js';
 import { formatMaps, isSortedDisjoint, mmEntries, parseMaps, type MapsEntry } from '../src/trace/maps.js';
 import { Prng } from '../src/util/prng.js';
+import { memtraceUnavailable } from './support/memtrace.js';
 
 // Compiled to dist*/test/, so the repository root is two levels up.
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -488,18 +489,9 @@ test('random damage to real lines: a record or a StraceParseError, never another
 // ---------------------------------------------------------------------------------------------------------
 // Traces generated on the fly
 
-function haveTools(): string | undefined {
-  for (const tool of ['gcc', 'strace', 'setarch']) {
-    if (spawnSync('sh', ['-c', `command -v ${tool}`], { timeout: 5000 }).status !== 0) return `${tool} not found`;
-  }
-  // containers may forbid ptrace, or personality changes
-  const probe = spawnSync('setarch', ['-R', 'strace', '-o', '/dev/null', '-e', 'trace=none', 'true'], { timeout: 10000 });
-  if (probe.status !== 0) return `strace cannot run here: ${String(probe.stderr).trim().split('\n')[0]}`;
-  return undefined;
-}
 
 test('memtrace on the fly: a few seeds parse completely and agree with their snapshots', (t) => {
-  const why = haveTools();
+  const why = memtraceUnavailable();
   if (why) {
     t.skip(why);
     return;

@@ -4,6 +4,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { createRequire } from 'node:module';
 import { addReportOptions } from './output.js';
 import { tortureCommand } from './torture.js';
+import { replayCommand } from './replay.js';
 
 const pkg = createRequire(import.meta.url)('../../../package.json') as { version: string; description: string };
 
@@ -62,6 +63,35 @@ addReportOptions(
   // Loaded on demand: vega is large and only this command needs it.
   const { reportCommand } = await import('./report.js');
   process.exitCode = await reportCommand(file, { out: o.out, json: !!o.json });
+});
+
+addReportOptions(
+  program
+    .command('replay')
+    .description('replay an strace memory trace on the Linux-exact address space and check every result')
+    .argument('<trace>', 'what strace -f -y -e trace=memory printed')
+    .requiredOption('--maps <before>', '/proc/PID/maps snapshot taken just before the first call')
+    .option('--expect <after>', '/proc/PID/maps snapshot after the last call, to compare with (dev and inode ignored)')
+    .option('--mmap-base <addr>', 'mmap_base (default: inferred from the layout)', (v: string) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n <= 0 || n % 4096) throw new InvalidArgumentError('expected a page-aligned address (0x… or decimal)');
+      return n;
+    })
+    .option('--brk <addr>', 'the program break before the first call (default: the end of [heap])', (v: string) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected an address');
+      return n;
+    })
+    .option('--start-brk <addr>', 'start_brk, when BEFORE has no [heap] and brk was randomised', (v: string) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected an address');
+      return n;
+    })
+    .option('--no-thp', 'no THP alignment of large anonymous mappings')
+    .option('--no-file-thp', 'files are not placed by thp_get_unmapped_area (ext4/xfs on 6.18 are)')
+    .option('--file-size <path=bytes...>', 'size of a mapped file (faults beyond its end fail)'),
+).action((trace: string, o: { maps: string; expect?: string; json?: boolean; mmapBase?: number; brk?: number; startBrk?: number; thp: boolean; fileThp: boolean; fileSize?: string[] }) => {
+  process.exitCode = replayCommand(trace, o);
 });
 
 program.parseAsync().catch((e: Error) => {

@@ -1,2 +1,3 @@
 export * from './maps.js';
 export * from './strace.js';
+export * from './replay.js';

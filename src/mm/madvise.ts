@@ -1,0 +1,178 @@
+/**
+ * madvise (mm/madvise.c, Linux 6.18). Advice that changes vm_flags (NORMAL, RANDOM, SEQUENTIAL, DONTFORK,
+ * DOFORK, DONTDUMP, DODUMP, WIPEONFORK, KEEPONFORK, HUGEPAGE, NOHUGEPAGE) splits and merges VMAs like
+ * mprotect; DONTNEED, FREE and REMOVE only check the VMA (their page work is a later issue's); WILLNEED, COLD and
+ * PAGEOUT change nothing visible. Holes are skipped and reported as -ENOMEM at the end; the first VMA that
+ * refuses the advice stops the walk. POPULATE_READ/WRITE fault pages in VMA by VMA (a write fault gives
+ * a private VMA its anon_vma) and stop with -ENOMEM at a hole, -EINVAL at a VMA without the access, and
+ * -EFAULT at a page beyond the end of the file.
+ */
+import { EACCES, EINVAL, ENOMEM, EFAULT, type MmStruct } from './mm.js';
+import {
+  VM_DONTCOPY, VM_DONTDUMP, VM_HUGEPAGE, VM_IO, VM_LOCKED, VM_MAYWRITE, VM_NOHUGEPAGE, VM_PFNMAP, VM_RAND_READ, VM_READ,
+  VM_SEQ_READ, VM_SHARED, VM_SPECIAL, VM_WIPEONFORK, VM_WRITE,
+} from './vm-flags.js';
+import { PAGE_SIZE } from './frames.js';
+
+export const MADV_NORMAL = 0;
+export const MADV_RANDOM = 1;
+export const MADV_SEQUENTIAL = 2;
+export const MADV_WILLNEED = 3;
+export const MADV_DONTNEED = 4;
+export const MADV_FREE = 8;
+export const MADV_REMOVE = 9;
+export const MADV_DONTFORK = 10;
+export const MADV_DOFORK = 11;
+export const MADV_MERGEABLE = 12;
+export const MADV_UNMERGEABLE = 13;
+export const MADV_HUGEPAGE = 14;
+export const MADV_NOHUGEPAGE = 15;
+export const MADV_DONTDUMP = 16;
+export const MADV_DODUMP = 17;
+export const MADV_WIPEONFORK = 18;
+export const MADV_KEEPONFORK = 19;
+export const MADV_COLD = 20;
+export const MADV_PAGEOUT = 21;
+export const MADV_POPULATE_READ = 22;
+export const MADV_POPULATE_WRITE = 23;
+export const MADV_DONTNEED_LOCKED = 24;
+export const MADV_COLLAPSE = 25;
+export const MADV_GUARD_INSTALL = 102;
+export const MADV_GUARD_REMOVE = 103;
+
+/** madvise_behavior_valid() on an x86-64 kernel with THP, KSM and memory-failure handling. */
+function behaviorValid(b: number): boolean {
+  return (b >= 0 && b <= 4) || (b >= 8 && b <= 25) || b === 100 || b === 101 || b === 102 || b === 103;
+}
+
+export function sysMadvise(mm: MmStruct, start: number, lenIn: number, behavior: number): number {
+  mm.mmapWriteLock();
+  try {
+    return doMadviseLocked(mm, start, lenIn, behavior);
+  } finally {
+    mm.mmapWriteUnlock();
+  }
+}
+
+function doMadviseLocked(mm: MmStruct, start: number, lenIn: number, behavior: number): number {
+  if (!behaviorValid(behavior)) return -EINVAL;
+  if (start % PAGE_SIZE) return -EINVAL;
+  const len = Math.ceil(lenIn / PAGE_SIZE) * PAGE_SIZE;
+  if (lenIn && len >= 2 ** 64) return -EINVAL;
+  const end = start + len;
+  if (end >= 2 ** 64) return -EINVAL;
+  if (end === start) return 0;
+  if (behavior === MADV_POPULATE_READ || behavior === MADV_POPULATE_WRITE) {
+    return madvisePopulate(mm, start, end, behavior === MADV_POPULATE_WRITE);
+  }
+  return madviseWalkVmas(mm, start, end, behavior);
+}
+
+function madviseWalkVmas(mm: MmStruct, start: number, end: number, behavior: number): number {
+  const t = mm.vmas;
+  let unmappedError = 0;
+  let vma = mm.findVma(start);
+  for (;;) {
+    if (vma === 0) return -ENOMEM;
+    if (start < t.start(vma)) {
+      unmappedError = -ENOMEM;
+      start = t.start(vma);
+      if (start >= end) break;
+    }
+    const tmp = Math.min(t.end(vma), end);
+    const r = madviseVmaBehavior(mm, vma, start, tmp, behavior);
+    if (r < 0) return r;
+    start = tmp;
+    if (r > 0 && start < t.end(r)) start = t.end(r);
+    if (start >= end) break;
+    vma = mm.findVma(start);
+  }
+  return unmappedError;
+}
+
+/** madvise_vma_behavior(): the VMA now covering [start, end) (> 0), 0 when nothing changed, or -errno. */
+function madviseVmaBehavior(mm: MmStruct, vma: number, start: number, end: number, behavior: number): number {
+  const t = mm.vmas;
+  const old = t.flags(vma);
+  let nf = old;
+  switch (behavior) {
+    case MADV_DONTNEED:
+    case MADV_FREE:
+    case MADV_DONTNEED_LOCKED: {
+      const forbidden = VM_PFNMAP | (behavior === MADV_DONTNEED_LOCKED ? 0 : VM_LOCKED);
+      if (old & forbidden) return -EINVAL;
+      if (behavior === MADV_FREE && t.file(vma) !== 0) return -EINVAL; // MADV_FREE: anonymous VMAs only
+      // Later issue: zap (DONTNEED) or lazily free (FREE) the pages of [start, end) here.
+      return 0;
+    }
+    case MADV_WILLNEED:
+    case MADV_COLD:
+    case MADV_PAGEOUT:
+    case MADV_MERGEABLE:
+    case MADV_UNMERGEABLE:
+    case MADV_COLLAPSE:
+    case MADV_GUARD_INSTALL:
+    case MADV_GUARD_REMOVE:
+    case 100:
+    case 101:
+      return 0;
+    case MADV_REMOVE:
+      // Punches a hole in the file behind a shared writable mapping.
+      if (old & VM_LOCKED) return -EINVAL;
+      if (t.file(vma) === 0) return -EINVAL;
+      if ((old & (VM_SHARED | VM_MAYWRITE)) !== (VM_SHARED | VM_MAYWRITE)) return -EACCES;
+      return 0;
+    case MADV_NORMAL: nf = old & ~VM_RAND_READ & ~VM_SEQ_READ; break;
+    case MADV_SEQUENTIAL: nf = (old & ~VM_RAND_READ) | VM_SEQ_READ; break;
+    case MADV_RANDOM: nf = (old & ~VM_SEQ_READ) | VM_RAND_READ; break;
+    case MADV_DONTFORK: nf = old | VM_DONTCOPY; break;
+    case MADV_DOFORK:
+      if (old & VM_IO) return -EINVAL;
+      nf = old & ~VM_DONTCOPY;
+      break;
+    case MADV_DONTDUMP: nf = old | VM_DONTDUMP; break;
+    case MADV_DODUMP:
+      if (old & VM_SPECIAL) return -EINVAL;
+      nf = old & ~VM_DONTDUMP;
+      break;
+    case MADV_WIPEONFORK:
+      if (t.file(vma) !== 0 || (old & VM_SHARED)) return -EINVAL;
+      nf = old | VM_WIPEONFORK;
+      break;
+    case MADV_KEEPONFORK: nf = old & ~VM_WIPEONFORK; break;
+    case MADV_HUGEPAGE: nf = (old & ~VM_NOHUGEPAGE) | VM_HUGEPAGE; break;
+    case MADV_NOHUGEPAGE: nf = (old & ~VM_HUGEPAGE) | VM_NOHUGEPAGE; break;
+    default: return -EINVAL;
+  }
+  // madvise_update_vma()
+  if (nf === old) return vma;
+  const v = mm.modify(vma, start, end, nf);
+  if (v < 0) return v;
+  mm.setFlags(v, nf);
+  return v;
+}
+
+/** madvise_populate(): fault [start, end) in, VMA by VMA. */
+function madvisePopulate(mm: MmStruct, start: number, end: number, write: boolean): number {
+  const t = mm.vmas;
+  while (start < end) {
+    const v = mm.vmaLookup(start);
+    if (v === 0) return -ENOMEM;
+    const f = t.flags(v);
+    if (f & (VM_IO | VM_PFNMAP)) return -EINVAL;
+    if (write ? !(f & VM_WRITE) : !(f & VM_READ)) return -EINVAL;
+    const tmp = Math.min(t.end(v), end);
+    // A write fault on a private mapping prepares its anon_vma first (do_anonymous_page / do_cow_fault).
+    if (write && !(f & VM_SHARED)) mm.anonVmaPrepare(v);
+    const file = t.file(v);
+    if (file !== 0) {
+      const size = mm.files[file]!.size;
+      const firstOff = (t.pgoff(v) + (start - t.start(v)) / PAGE_SIZE) * PAGE_SIZE;
+      const lastOff = firstOff + (tmp - start) - PAGE_SIZE;
+      if (lastOff >= Math.ceil(size / PAGE_SIZE) * PAGE_SIZE) return -EFAULT; // SIGBUS beyond EOF
+    }
+    // Later issue: fault the pages of [start, tmp) in here.
+    start = tmp;
+  }
+  return 0;
+}

@@ -1,0 +1,370 @@
+/**
+ * Replay of an strace memory trace on a Linux-exact address space (src/mm), starting from the
+ * /proc/PID/maps snapshot taken just before the trace's first call.
+ *
+ * What BEFORE cannot say, and how it is inferred (each can be given instead; see ReplayOptions):
+ *  - mmap_base: without address randomisation (setarch -R) x86-64 puts it at TASK_SIZE minus the stack gap,
+ *    max(128 MiB, RLIMIT_STACK + stack_guard_gap) = 0x7ffff7fff000 with the default 8 MiB rlimit; we assume
+ *    that when [stack] ends at TASK_SIZE. Otherwise we take the highest end of a mapping below [stack]
+ *    that is not a special one — wrong when the top of the mmap area was unmapped before BEFORE.
+ *  - start_brk and brk: [heap]'s start and end; with no [heap], the end of the executable's last VMA (its
+ *    bss), which is where an un-randomised brk starts. maps shows neither an unaligned break nor a
+ *    randomised empty heap, but the trace's first brk does when it is a query (brk(0), as glibc's first one
+ *    is) or a refused call: it returns mm->brk unchanged. So when the first brk's result is not its
+ *    argument, that result is the break (and, with no [heap], start_brk too).
+ *  - Invisible VMA state: private writable VMAs (and [stack], [heap]) are taken to have faulted (an anon_vma
+ *    of their own) and to be charged (VM_ACCOUNT); others neither.
+ *  - Files: VMAs compare the struct file, not the inode, so a file is identified by (fd, path) of the
+ *    mmap; BEFORE's VMAs of a path are taken to come from the lowest fd that maps that path in the trace.
+ *    An fd is read-only when a MAP_SHARED, PROT_WRITE mmap of it failed with EACCES. File sizes (for faults
+ *    beyond EOF) come from --file-size, else from the file on this machine if it exists, else unlimited.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { MmStruct, TASK_SIZE_64, hex8, EINVAL } from '../mm/mm.js';
+import { sysBrk, sysMmap, sysMunmap } from '../mm/mmap.js';
+import { sysMprotect } from '../mm/mprotect.js';
+import { sysMadvise } from '../mm/madvise.js';
+import { sysMremap } from '../mm/mremap.js';
+import { PAGE_SIZE } from '../mm/frames.js';
+import { NAME_ANON, NAME_SPECIAL } from '../mm/vma.js';
+import {
+  VM_ACCOUNT, VM_DONTDUMP, VM_DONTEXPAND, VM_EXEC, VM_GROWSDOWN, VM_IO, VM_MAYEXEC, VM_MAYREAD, VM_MAYSHARE,
+  VM_MAYWRITE, VM_PFNMAP, VM_READ, VM_SHARED, VM_WRITE,
+} from '../mm/vm-flags.js';
+import { formatMapsLine, mmEntries, parseMaps, type MapsEntry } from './maps.js';
+import { parseStraceDetailed, ERRNO, type SyscallRecord } from './strace.js';
+
+export interface ReplayOptions {
+  mmapBase?: number;
+  /** Initial program break (mm->brk), when BEFORE's [heap] does not say it exactly. */
+  brk?: number;
+  /** mm->start_brk, when BEFORE has no [heap] and the break was randomised. */
+  startBrk?: number;
+  /** CONFIG_TRANSPARENT_HUGEPAGE alignment of large anonymous mappings (default on, like the host). */
+  thp?: boolean;
+  /** Files placed by thp_get_unmapped_area, as ext4 and xfs do on 6.18 (default on). */
+  fileThp?: boolean;
+  /** File sizes in bytes by path. */
+  fileSizes?: Record<string, number>;
+  /** VMA records to reserve (default: 8192, or 4 per BEFORE line + 4096 if more). */
+  capacity?: number;
+  /** Validate the mm after every call (slow; for tests). */
+  validate?: boolean;
+}
+
+export interface Divergence {
+  /** 1-based trace line that completed the call. */
+  line: number;
+  call: string;
+  expected: string;
+  actual: string;
+}
+
+export interface ReplayResult {
+  calls: number;
+  /** Calls whose result matched. */
+  matched: number;
+  /** Calls not replayed: result unknown (`= ?`) or a call this mm does not model. */
+  skipped: number;
+  firstDivergence: Divergence | undefined;
+  divergences: number;
+  /** Final layout, kernel maps format. */
+  maps: string;
+  mm: MmStruct;
+}
+
+export class ReplayInputError extends Error {
+  override name = 'ReplayInputError';
+}
+
+const SPECIAL_FLAGS: Record<string, number> = {
+  '[vvar]': VM_READ | VM_MAYREAD | VM_IO | VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP,
+  '[vvar_vclock]': VM_READ | VM_MAYREAD | VM_IO | VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP,
+  '[vdso]': VM_READ | VM_EXEC | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC | VM_DONTEXPAND,
+  '[uprobes]': VM_EXEC | VM_MAYEXEC | VM_DONTEXPAND | VM_IO,
+};
+
+/** Builds the mm that BEFORE shows. `fdFor` maps a path to the fd key its BEFORE VMAs are bound to. */
+export function loadMaps(entries: readonly MapsEntry[], opts: ReplayOptions, fileKeyFor: (path: string) => string = (p) => p,
+  files: Map<string, number> = new Map(), fileSizeOf: (path: string) => number = () => Infinity): MmStruct {
+  const es = mmEntries(entries);
+  const stack = es.find((e) => e.path === '[stack]');
+  let mmapBase = opts.mmapBase;
+  if (mmapBase === undefined) {
+    if (stack && stack.end === TASK_SIZE_64) mmapBase = TASK_SIZE_64 - 128 * 1024 * 1024;
+    else {
+      mmapBase = 0;
+      for (const e of es) {
+        if (stack && e.start >= stack.start) continue;
+        if (e.path.startsWith('[') && e.path !== '[heap]' && !e.path.startsWith('[anon:')) continue;
+        if (e.end > mmapBase) mmapBase = e.end;
+      }
+    }
+  }
+  const capacity = opts.capacity ?? Math.max(8192, 4 * es.length + 4096);
+  const mm = new MmStruct({ mmapBase, thp: opts.thp ?? true, fileThp: opts.fileThp ?? true, capacity });
+  let shmemInode = 0;
+  const t = mm.vmas;
+  const heaps = es.filter((e) => e.path === '[heap]');
+  if (heaps.length) {
+    mm.startBrk = heaps[0]!.start;
+    mm.brk = heaps[heaps.length - 1]!.end;
+  } else {
+    // The executable: the first file mapped; its bss (an anonymous VMA right after it), if any.
+    const first = es.find((e) => e.path.startsWith('/'));
+    let end = 0;
+    if (first) {
+      let i = es.indexOf(first);
+      while (i + 1 < es.length && (es[i + 1]!.path === first.path || (es[i + 1]!.path === '' && es[i + 1]!.start === es[i]!.end))) {
+        i++;
+        if (es[i]!.path === '') break;
+      }
+      end = es[i]!.end;
+    }
+    mm.startBrk = end;
+    mm.brk = end;
+  }
+  if (opts.startBrk !== undefined) mm.startBrk = opts.startBrk;
+  if (opts.brk !== undefined) mm.brk = opts.brk;
+  mm.startStack = stack ? stack.end - PAGE_SIZE : 0;
+  for (const e of es) {
+    let flags = VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC;
+    if (e.perms[0] === 'r') flags |= VM_READ;
+    if (e.perms[1] === 'w') flags |= VM_WRITE;
+    if (e.perms[2] === 'x') flags |= VM_EXEC;
+    const shared = e.perms[3] === 's';
+    if (shared) flags |= VM_MAYSHARE | VM_SHARED;
+    let file = 0;
+    let nameKind = 0;
+    let nameId = 0;
+    let anon = 0;
+    const special = SPECIAL_FLAGS[e.path];
+    if (special !== undefined) {
+      flags = special;
+      nameKind = NAME_SPECIAL;
+      nameId = mm.addName(e.path);
+    } else if (e.path.startsWith('[anon:')) {
+      nameKind = NAME_ANON;
+      nameId = mm.addName(e.path.slice(6, -1));
+    } else if (e.path === '/dev/zero (deleted)' || e.path.startsWith('/SYSV')) {
+      const key = `${e.dev} ${e.inode}`;
+      file = files.get(key) ?? 0;
+      if (!file) {
+        file = mm.addFile({ path: e.path, dev: e.dev, inode: e.inode, writable: true, readable: true, size: Infinity, shmem: true });
+        files.set(key, file);
+      }
+      if (e.inode >= shmemInode) shmemInode = e.inode + 1;
+    } else if (e.path !== '' && e.path !== '[heap]' && e.path !== '[stack]' && !e.path.startsWith('[')) {
+      const key = fileKeyFor(e.path);
+      file = files.get(key) ?? 0;
+      if (!file) {
+        file = mm.addFile({ path: e.path, dev: e.dev, inode: e.inode, writable: true, readable: true, size: fileSizeOf(e.path), shmem: false });
+        files.set(key, file);
+      }
+    } else if (e.path.startsWith('[') && e.path !== '[heap]' && e.path !== '[stack]') {
+      nameKind = NAME_SPECIAL;
+      nameId = mm.addName(e.path);
+      flags |= VM_DONTEXPAND;
+    }
+    if (e.path === '[stack]') flags |= VM_GROWSDOWN;
+    if (nameKind !== NAME_SPECIAL && !shared && (flags & VM_WRITE)) {
+      flags |= VM_ACCOUNT;
+      anon = mm.newAnonVma();
+    }
+    const pgoff = file ? e.offset / PAGE_SIZE : e.start / PAGE_SIZE;
+    const v = t.alloc(e.start, e.end, pgoff, flags, file, anon, nameKind, nameId);
+    mm.link(v);
+  }
+  mm.setShmemInodeBase(shmemInode || 1);
+  return mm;
+}
+
+function describe(r: SyscallRecord): string {
+  const h = (n: number | undefined) => (n === undefined ? '?' : '0x' + n.toString(16));
+  switch (r.name) {
+    case 'mmap': return `mmap(${h(r.args.addr)}, ${r.args.length}, ${r.args.prot}, 0x${r.args.flags.toString(16)}, ${r.args.fd.fd}, ${h(r.args.offset)})`;
+    case 'munmap': return `munmap(${h(r.args.addr)}, ${r.args.length})`;
+    case 'mprotect': return `mprotect(${h(r.args.addr)}, ${r.args.length}, 0x${r.args.prot.toString(16)})`;
+    case 'pkey_mprotect': return `pkey_mprotect(${h(r.args.addr)}, ${r.args.length}, 0x${r.args.prot.toString(16)}, ${r.args.pkey})`;
+    case 'mremap': return `mremap(${h(r.args.addr)}, ${r.args.oldLength}, ${r.args.newLength}, ${r.args.flags}${r.args.newAddr !== undefined ? ', ' + h(r.args.newAddr) : ''})`;
+    case 'brk': return `brk(${h(r.args.addr)})`;
+    case 'madvise': return `madvise(${h(r.args.addr)}, ${r.args.length}, ${r.args.advice})`;
+    default: return `${r.syscall}(…)`;
+  }
+}
+
+const errnoName = (n: number) => Object.keys(ERRNO).find((k) => ERRNO[k] === n) ?? `E${n}`;
+function showResult(name: string, v: number): string {
+  if (v < 0) return `-1 ${errnoName(-v)}`;
+  return name === 'mmap' || name === 'mremap' || name === 'brk' ? '0x' + v.toString(16) : String(v);
+}
+
+/**
+ * Replays `traceText` from `beforeText`. Throws StraceParseError / MapsParseError / ReplayInputError on
+ * malformed input.
+ */
+export function replay(traceText: string, beforeText: string, opts: ReplayOptions = {}, traceFile = '<trace>', beforeFile = '<maps>'): ReplayResult {
+  const before = parseMaps(beforeText, beforeFile);
+  const { records } = parseStraceDetailed(traceText, traceFile);
+  return replayRecords(records, before, opts);
+}
+
+export function replayRecords(records: readonly SyscallRecord[], before: readonly MapsEntry[], opts: ReplayOptions = {}): ReplayResult {
+  // Pre-scan: which fds map which paths, which are surely read-only.
+  const lowestFd = new Map<string, number>();
+  const readOnly = new Set<string>();
+  for (const r of records) {
+    if (r.name !== 'mmap' || (r.args.flags & 0x20) || r.args.fd.path === undefined) continue;
+    const p = r.args.fd.path;
+    const fd = r.args.fd.fd;
+    const lo = lowestFd.get(p);
+    if (lo === undefined || fd < lo) lowestFd.set(p, fd);
+    if (r.errno === 'EACCES' && (r.args.flags & 0x3) !== 0x2 && (r.args.prot & 2)) readOnly.add(`${fd}\0${p}`);
+  }
+  // The break, from the first brk when it is a query or refused (it then returns mm->brk).
+  if (opts.brk === undefined) {
+    const b = records.find((r) => r.name === 'brk' && r.ret !== undefined);
+    if (b && b.name === 'brk' && b.ret !== b.args.addr && b.ret! > 0) {
+      const heap = before.some((e) => e.path === '[heap]');
+      opts = heap ? { ...opts, brk: b.ret! } : { ...opts, brk: b.ret!, startBrk: opts.startBrk ?? b.ret! };
+    }
+  }
+  // An fd opened read-only that never failed a shared writable mmap shows only when an mprotect adding
+  // PROT_WRITE to its shared mapping fails with EACCES (no VM_MAYWRITE). When our replay of such a call
+  // succeeds, the fds behind the shared file VMAs in its range are the suspects: we replay again with each
+  // marked read-only in turn and keep the first that carries the replay past that call.
+  for (let attempt = 0; attempt < 64; attempt++) {
+    const r = replayOnce(records, before, opts, lowestFd, readOnly, true);
+    if (r.suspects.length === 0) return r.result;
+    let advanced = false;
+    for (const k of r.suspects) {
+      const trial = new Set(readOnly).add(k);
+      const r2 = replayOnce(records, before, opts, lowestFd, trial, true);
+      const reached = r2.suspects.length ? r2.stopLine : (r2.result.firstDivergence?.line ?? Infinity);
+      if (reached > r.stopLine) {
+        readOnly.add(k);
+        advanced = true;
+        break;
+      }
+    }
+    if (!advanced) break;
+  }
+  return replayOnce(records, before, opts, lowestFd, readOnly, false).result;
+}
+
+function replayOnce(records: readonly SyscallRecord[], before: readonly MapsEntry[], opts: ReplayOptions,
+  lowestFd: Map<string, number>, readOnly: Set<string>, stopOnSuspect: boolean): { result: ReplayResult; suspects: string[]; stopLine: number } {
+  const keyOf = (fd: number, path: string) => `${fd}\0${path}`;
+  const sizes = opts.fileSizes ?? {};
+  const fileSizeOf = (path: string): number => {
+    if (sizes[path] !== undefined) return sizes[path]!;
+    try {
+      if (path.startsWith('/') && existsSync(path)) return statSync(path).size;
+    } catch { /* unknown */ }
+    return Infinity;
+  };
+  const files = new Map<string, number>();
+  const mm = loadMaps(before, opts, (p) => (lowestFd.has(p) ? keyOf(lowestFd.get(p)!, p) : p), files, fileSizeOf);
+  const pathInfo = new Map<string, { dev: string; inode: number }>();
+  for (const e of before) if (e.path.startsWith('/')) pathInfo.set(e.path, { dev: e.dev, inode: e.inode });
+  const keyOfFile: string[] = [];
+  for (const [k, f] of files) keyOfFile[f] = k;
+  const fileFor = (fd: number, path: string | undefined): number => {
+    if (fd < 0 || path === undefined) return -1;
+    const k = keyOf(fd, path);
+    let f = files.get(k);
+    if (f === undefined) {
+      const info = pathInfo.get(path);
+      f = mm.addFile({ path, dev: info?.dev ?? '00:00', inode: info?.inode ?? 0, writable: !readOnly.has(k), readable: true, size: fileSizeOf(path), shmem: false });
+      files.set(k, f);
+      keyOfFile[f] = k;
+    }
+    return f;
+  };
+  // BEFORE's files bound to an fd take that fd's mode.
+  for (const [k, f] of files) if (readOnly.has(k)) mm.files[f]!.writable = false;
+
+  let matched = 0, skipped = 0, divergences = 0;
+  let first: Divergence | undefined;
+  let suspectsAt: string[] = [];
+  let stopLine = 0;
+  for (const r of records) {
+    if (r.ret === undefined) { skipped++; continue; }
+    let res: number;
+    let suspects: string[] | undefined;
+    switch (r.name) {
+      case 'mmap': {
+        const a = r.args;
+        res = sysMmap(mm, a.addr, a.length, a.prot, a.flags, (a.flags & 0x20) ? 0 : fileFor(a.fd.fd, a.fd.path), a.offset);
+        break;
+      }
+      case 'munmap': res = sysMunmap(mm, r.args.addr, r.args.length); break;
+      case 'mprotect':
+      case 'pkey_mprotect':
+        if (r.errno === 'EACCES' && (r.args.prot & 2)) suspects = sharedFileKeys(mm, r.args.addr, r.args.length, keyOfFile, readOnly);
+        res = r.name === 'mprotect' || r.args.pkey === -1 ? sysMprotect(mm, r.args.addr, r.args.length, r.args.prot) : -EINVAL;
+        break;
+      case 'mremap': res = sysMremap(mm, r.args.addr, r.args.oldLength, r.args.newLength, r.args.flags, r.args.newAddr ?? 0); break;
+      case 'brk': res = sysBrk(mm, r.args.addr); break;
+      case 'madvise': res = sysMadvise(mm, r.args.addr, r.args.length, r.args.advice); break;
+      default: skipped++; continue;
+    }
+    if (opts.validate) mm.validate();
+    const expected = r.ret === -1 && r.errnoNum !== undefined ? -r.errnoNum : r.ret;
+    if (res === expected) matched++;
+    else {
+      if (stopOnSuspect && divergences === 0 && suspects && suspects.length) {
+        suspectsAt = suspects;
+        stopLine = r.line;
+        break;
+      }
+      divergences++;
+      first ??= { line: r.line, call: describe(r), expected: showResult(r.name, expected), actual: showResult(r.name, res) };
+    }
+  }
+  // The gate VMA ([vsyscall]) is not in the tree; the kernel prints it after the last VMA, and so do we.
+  let maps = mm.formatMaps();
+  for (const e of before) if (e.gate) maps += formatMapsLine(e) + '\n';
+  return { result: { calls: records.length, matched, skipped, firstDivergence: first, divergences, maps, mm }, suspects: suspectsAt, stopLine };
+}
+
+/** Keys of the (not yet read-only) files behind shared file VMAs in [addr, addr + len). */
+function sharedFileKeys(mm: MmStruct, addr: number, len: number, keyOfFile: string[], readOnly: Set<string>): string[] {
+  const out: string[] = [];
+  const t = mm.vmas;
+  const end = addr + Math.ceil(len / PAGE_SIZE) * PAGE_SIZE;
+  let v = mm.findVmaIntersection(addr, end);
+  while (v !== 0) {
+    const f = t.file(v);
+    const k = keyOfFile[f];
+    if (f !== 0 && (t.flags(v) & VM_MAYSHARE) && !mm.files[f]!.shmem && k !== undefined && !readOnly.has(k) && !out.includes(k)) out.push(k);
+    if (t.end(v) >= end) break;
+    v = mm.findVmaIntersection(t.end(v), end);
+  }
+  return out;
+}
+
+export interface LayoutDiff {
+  equal: boolean;
+  /** Unified-style lines: ' ' common, '-' only expected, '+' only actual. */
+  lines: string[];
+}
+
+/** Compares two layouts, ignoring dev and inode (and the gate VMA). */
+export function compareLayouts(expectedText: string, actualText: string, expectedFile = '<expect>'): LayoutDiff {
+  const key = (e: MapsEntry) => `${hex8(e.start)}-${hex8(e.end)} ${e.perms} ${hex8(e.offset)} ${e.path}`;
+  const exp = mmEntries(parseMaps(expectedText, expectedFile)).map(key);
+  const act = mmEntries(parseMaps(actualText, '<actual>')).map(key);
+  // LCS-free merge by address order: both lists are sorted by start.
+  const lines: string[] = [];
+  let i = 0, j = 0, equal = true;
+  while (i < exp.length || j < act.length) {
+    if (i < exp.length && j < act.length && exp[i] === act[j]) { lines.push('  ' + exp[i]); i++; j++; continue; }
+    equal = false;
+    const ea = i < exp.length ? parseInt(exp[i]!.slice(0, exp[i]!.indexOf('-')), 16) : Infinity;
+    const aa = j < act.length ? parseInt(act[j]!.slice(0, act[j]!.indexOf('-')), 16) : Infinity;
+    if (ea <= aa) lines.push('- ' + exp[i++]);
+    else lines.push('+ ' + act[j++]);
+  }
+  return { equal, lines };
+}

@@ -1,0 +1,122 @@
+/**
+ * `mmsplit replay` against the kernel: every committed fixture (memtrace seeds, python3, node) must replay
+ * exactly — every return value and the final layout — and so must memtrace traces generated on the fly
+ * where gcc, strace and setarch work (20 seeds in the normal suite, 500 × 300 calls with MMSPLIT_LONG=1).
+ * Seeds are drawn from MMSPLIT_SEED (printed) so a failure can be reproduced.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { compareLayouts, replay } from '../src/trace/replay.js';
+import { seedFromEnv } from '../src/util/prng.js';
+import { memtraceUnavailable } from './support/memtrace.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const FIX = path.join(ROOT, 'test/fixtures/strace');
+const CLI = path.join(path.dirname(fileURLToPath(import.meta.url)), '../src/cli/main.js');
+const LONG = process.env.MMSPLIT_LONG === '1';
+
+function checkExact(dir: string, label: string, fileSizes: Record<string, number> = {}, validate = false): void {
+  const trace = fs.readFileSync(path.join(dir, 'trace.txt'), 'utf8');
+  const before = fs.readFileSync(path.join(dir, 'before.maps'), 'utf8');
+  const after = fs.readFileSync(path.join(dir, 'after.maps'), 'utf8');
+  const r = replay(trace, before, { fileSizes, validate }, path.join(dir, 'trace.txt'), path.join(dir, 'before.maps'));
+  const d = r.firstDivergence;
+  assert.equal(r.divergences, 0, `${label}: ${r.divergences} calls diverged, first at line ${d?.line}: ${d?.call} expected ${d?.expected} got ${d?.actual}`);
+  const diff = compareLayouts(after, r.maps);
+  assert.ok(diff.equal, `${label}: final layout differs:\n${diff.lines.filter((l) => l[0] !== ' ').join('\n')}`);
+  // Byte for byte as the kernel printed it, but for dev and inode (shmem inodes come from a global counter).
+  const norm = (m: string) => m.replace(/^(\S+ \S+ \S+) [0-9a-f]+:[0-9a-f]+ \d+ +/gm, '$1 DEV INO ');
+  assert.equal(norm(r.maps), norm(after), `${label}: maps text`);
+  r.mm.validate();
+}
+
+test('committed memtrace fixtures replay exactly', () => {
+  for (let s = 1; s <= 5; s++) {
+    // data.bin is 64 pages (memtrace's FILE_PAGES); the file is gone from the recording machine.
+    checkExact(path.join(FIX, `memtrace-seed-${s}`), `memtrace-seed-${s}`, { [`/tmp/mmsplit-memtrace/seed-${s}/data.bin`]: 64 * 4096 }, true);
+  }
+});
+
+test('committed real-program fixtures (python3, node) replay exactly', () => {
+  checkExact(path.join(FIX, 'python3'), 'python3', {}, true);
+  checkExact(path.join(FIX, 'node'), 'node');
+});
+
+
+test(`memtrace on the fly: ${LONG ? 500 : 20} seeds × 300 calls replay exactly`, { timeout: LONG ? 1_800_000 : 120_000 }, (t) => {
+  const why = memtraceUnavailable();
+  if (why) {
+    t.skip(why);
+    return;
+  }
+  const n = LONG ? 500 : 20;
+  const base = seedFromEnv() % 1_000_000;
+  t.diagnostic(`memtrace seeds ${base}..${base + n - 1} (MMSPLIT_SEED=${base} reproduces)`);
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mmsplit-replay-'));
+  try {
+    const env = { ...process.env, MEMTRACE_BIN: path.join(tmp, 'memtrace') };
+    for (let seed = base; seed < base + n; seed++) {
+      const out = path.join(tmp, `seed-${seed}`);
+      const run = spawnSync('sh', [path.join(ROOT, 'tools/memtrace/run.sh'), String(seed), '300', out], { env, timeout: 60000, encoding: 'utf8' });
+      assert.equal(run.status, 0, `run.sh ${seed}: ${run.stderr}`);
+      checkExact(out, `memtrace seed ${seed}`);
+      fs.rmSync(out, { recursive: true, force: true });
+    }
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
+function cli(args: string[]) {
+  return spawnSync(process.execPath, [CLI, 'replay', ...args], { encoding: 'utf8', timeout: 60000 });
+}
+
+test('the replay command: exit 0 on a match, 1 with the first divergence and a diff, 2 on malformed input', () => {
+  const d = path.join(FIX, 'memtrace-seed-2');
+  const ok = cli([path.join(d, 'trace.txt'), '--maps', path.join(d, 'before.maps'), '--expect', path.join(d, 'after.maps')]);
+  assert.equal(ok.status, 0, ok.stderr);
+  assert.equal(ok.stdout, compareLayouts(fs.readFileSync(path.join(d, 'after.maps'), 'utf8'), ok.stdout).equal ? ok.stdout : '');
+  assert.match(ok.stdout, /^555555554000-555555555000 r--p 00000000 fe:00 \d+ +\/.*memtrace$/m);
+
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mmsplit-replay-cli-'));
+  try {
+    // A wrong recorded result: divergence reported with its line, then a layout diff.
+    const lines = fs.readFileSync(path.join(d, 'trace.txt'), 'utf8').split('\n');
+    const i = lines.findIndex((l) => l.startsWith('munmap(') && l.endsWith('= 0'));
+    lines[i] = lines[i]!.replace(/= 0$/, '= -1 EINVAL (Invalid argument)');
+    fs.writeFileSync(path.join(tmp, 'bad.txt'), lines.join('\n'));
+    const bad = cli([path.join(tmp, 'bad.txt'), '--maps', path.join(d, 'before.maps'), '--expect', path.join(FIX, 'memtrace-seed-3/after.maps')]);
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, new RegExp(`bad\\.txt:${i + 1}: munmap\\(`));
+    assert.match(bad.stderr, /expected -1 EINVAL\n {2}actual {3}0/);
+    assert.match(bad.stderr, /final layout differs/);
+    assert.match(bad.stderr, /^[-+] [0-9a-f]+-[0-9a-f]+ /m);
+
+    const json = cli([path.join(tmp, 'bad.txt'), '--maps', path.join(d, 'before.maps'), '--json']);
+    assert.equal(json.status, 1);
+    const j = JSON.parse(json.stdout) as { ok: boolean; firstDivergence: { line: number } };
+    assert.equal(j.ok, false);
+    assert.equal(j.firstDivergence.line, i + 1);
+
+    // Malformed trace and maps: exit 2, file:line, no stack trace.
+    fs.writeFileSync(path.join(tmp, 'garbage.txt'), 'mmap(NULL, 4096, PROT_READ, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0) = 0x7f0000000000\nthis is not strace\n');
+    const g = cli([path.join(tmp, 'garbage.txt'), '--maps', path.join(d, 'before.maps')]);
+    assert.equal(g.status, 2);
+    assert.match(g.stderr, /garbage\.txt:2: expected/);
+    assert.doesNotMatch(g.stderr, /\n\s+at /);
+    fs.writeFileSync(path.join(tmp, 'bad.maps'), '555555554000-555555555000 r--p 00000000 fe:00 1 /x\n55555555-zz\n');
+    const m = cli([path.join(d, 'trace.txt'), '--maps', path.join(tmp, 'bad.maps')]);
+    assert.equal(m.status, 2);
+    assert.match(m.stderr, /bad\.maps:2: expected/);
+    const missing = cli([path.join(tmp, 'nope.txt'), '--maps', path.join(d, 'before.maps')]);
+    assert.equal(missing.status, 2);
+    assert.match(missing.stderr, /nope\.txt: cannot read the trace/);
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+});
