@@ -70,6 +70,9 @@ function makeMaple(L: Layout, rcu?: Rcu): MapleTree {
   return t;
 }
 
+// Each peer's loops are written out in its own closure on purpose: a loop shared by several tree classes
+// makes every call site in it polymorphic, which costs the maple tree ~3 ns per lookup (measured: 26 ns
+// instead of 23) — not what code that uses one tree sees.
 function maplePeer(L: Layout, name: string, rcu?: Rcu): Peer {
   const t = makeMaple(L, rcu);
   return {
