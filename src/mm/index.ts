@@ -12,3 +12,4 @@ export * from './mprotect.js';
 export * from './mremap.js';
 export * from './madvise.js';
 export * from './unmapped.js';
+export * from './memory.js';

@@ -7,6 +7,7 @@
  * a private VMA its anon_vma) and stop with -ENOMEM at a hole, -EINVAL at a VMA without the access, and
  * -EFAULT at a page beyond the end of the file.
  */
+import { VM_FAULT_OOM, VM_FAULT_SIGBUS, VM_FAULT_SIGSEGV } from './fault.js';
 import { EACCES, EINVAL, ENOMEM, EFAULT, type MmStruct } from './mm.js';
 import {
   VM_DONTCOPY, VM_DONTDUMP, VM_HUGEPAGE, VM_IO, VM_LOCKED, VM_MAYWRITE, VM_NOHUGEPAGE, VM_PFNMAP, VM_RAND_READ, VM_READ,
@@ -102,7 +103,8 @@ function madviseVmaBehavior(mm: MmStruct, vma: number, start: number, end: numbe
       const forbidden = VM_PFNMAP | (behavior === MADV_DONTNEED_LOCKED ? 0 : VM_LOCKED);
       if (old & forbidden) return -EINVAL;
       if (behavior === MADV_FREE && t.file(vma) !== 0) return -EINVAL; // MADV_FREE: anonymous VMAs only
-      // Later issue: zap (DONTNEED) or lazily free (FREE) the pages of [start, end) here.
+      // MADV_FREE may free the pages whenever it likes; freeing them now, as DONTNEED does, is one choice.
+      mm.pages?.zapRange(start, end);
       return 0;
     }
     case MADV_WILLNEED:
@@ -171,7 +173,11 @@ function madvisePopulate(mm: MmStruct, start: number, end: number, write: boolea
       const lastOff = firstOff + (tmp - start) - PAGE_SIZE;
       if (lastOff >= Math.ceil(size / PAGE_SIZE) * PAGE_SIZE) return -EFAULT; // SIGBUS beyond EOF
     }
-    // Later issue: fault the pages of [start, tmp) in here.
+    if (mm.pages) {
+      const r = mm.pages.populate(v, start, tmp, write);
+      if (r & VM_FAULT_OOM) return -ENOMEM;
+      if (r & (VM_FAULT_SIGBUS | VM_FAULT_SIGSEGV)) return -EFAULT;
+    }
     start = tmp;
   }
   return 0;

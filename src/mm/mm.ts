@@ -24,7 +24,9 @@ import {
   VM_ACCESS_FLAGS, VM_GROWSDOWN, VM_IO, VM_MAYEXEC, VM_MAYREAD, VM_MAYSHARE,
   VM_MAYWRITE, VM_PFNMAP, VM_READ, VM_SHARED, VM_SPECIAL, VM_WRITE, VM_EXEC,
 } from './vm-flags.js';
+import { existsSync } from 'node:fs';
 import { PAGE_SIZE } from './frames.js';
+import { MmPages } from './memory.js';
 import { TASK_SIZE } from './pagetable.js';
 import { NAME_ANON, NAME_NONE, NAME_SPECIAL, VmaTable } from './vma.js';
 
@@ -74,6 +76,8 @@ export interface MmFile {
   size: number;
   /** A shmem file behind a shared anonymous mapping (printed "/dev/zero (deleted)"). */
   shmem: boolean;
+  /** With pages: a file with no disk behind it, whose page-cache misses sleep this long (µs). */
+  latencyUs?: number;
 }
 
 export interface MmOptions {
@@ -88,6 +92,8 @@ export interface MmOptions {
   maxMapCount?: number;
   capacity?: number;
   hooks?: MmHooks;
+  /** The memory behind the address space: with it, the calls zap, change and move pages and populate. */
+  pages?: MmPages;
   /** Attach to an mm made by another thread (what MmStruct.attach does): VMAs, tree and shared words. */
   attach?: MmHandle;
 }
@@ -118,6 +124,7 @@ export class MmStruct {
   readonly words: Int32Array;
   readonly fwords: Float64Array;
   hooks: MmHooks;
+  readonly pages: MmPages | undefined;
   thp: boolean;
   fileThp: boolean;
   legacyBase: number;
@@ -146,6 +153,8 @@ export class MmStruct {
     this.words = new Int32Array(this.shared, 0, I_WORDS);
     this.fwords = new Float64Array(this.shared, 4 * I_WORDS, F_WORDS);
     this.hooks = opts.hooks ?? defaultHooks;
+    this.pages = opts.pages;
+    this.pages?.bind(this);
     this.thp = opts.thp ?? true;
     this.fileThp = opts.fileThp ?? false;
     this.maxMapCount = opts.maxMapCount ?? MAX_MAP_COUNT;
@@ -205,9 +214,21 @@ export class MmStruct {
   get taskSize(): number { return this.fwords[F_TASK_SIZE]!; }
   set taskSize(v: number) { this.fwords[F_TASK_SIZE] = v; }
 
+  /**
+   * Registers a struct file; returns its id (what VMAs hold). With pages, the id is the page cache's, so
+   * that a fault on any thread reaches the file's pages: a shmem file, the file on disk if it exists, else
+   * a synthetic file of the given size whose misses sleep `latencyUs`.
+   */
   addFile(f: MmFile): number {
-    this.files.push(f);
-    return this.files.length - 1;
+    if (this.pages === undefined) {
+      this.files.push(f);
+      return this.files.length - 1;
+    }
+    const pc = this.pages.pagecache;
+    const size = Number.isFinite(f.size) ? f.size : 2 ** 40;
+    const id = f.shmem ? pc.shmemFile(size) : f.latencyUs === undefined && existsSync(f.path) ? pc.openFile(f.path) : pc.syntheticFile(size, f.latencyUs ?? 0);
+    this.files[id] = f;
+    return id;
   }
   /** shmem_zero_setup(): a new shmem file for a shared anonymous mapping, with its own inode. */
   newShmemFile(size: number): number {
@@ -479,8 +500,8 @@ export class MmStruct {
       gone.push(v);
       v = t.end(v) >= end ? 0 : this.tree.findValue(t.end(v));
     }
-    // Later issue: zap the pages (unmap_vmas) and free page tables (free_pgtables) of [start, end) here.
     this.tree.storeRange(start, end - 1, 0);
+    this.pages?.unmapRegion(start, end); // unmap_vmas + free_pgtables, freed after a grace period
     for (const g of gone) this.retire(g);
     return 0;
   }
@@ -510,8 +531,8 @@ export class MmStruct {
 
   /**
    * What faulting [start, end) in does to VMAs (populate_vma_page_range for MAP_POPULATE): a write fault on
-   * a private writable VMA gives it an anon_vma. Errors are ignored, as __mm_populate does. Later issue:
-   * fault the pages themselves in here.
+   * a private writable VMA gives it an anon_vma, and with pages the pages are faulted in. Errors are
+   * ignored, as __mm_populate does.
    */
   populate(start: number, end: number): void {
     const t = this.vmas;
@@ -519,6 +540,9 @@ export class MmStruct {
     while (v !== 0 && t.start(v) < end) {
       const f = t.flags(v);
       if (!(f & (VM_IO | VM_PFNMAP)) && (f & (VM_WRITE | VM_SHARED)) === VM_WRITE) this.anonVmaPrepare(v);
+      if (this.pages && !(f & (VM_IO | VM_PFNMAP)) && (f & VM_ACCESS_FLAGS)) {
+        this.pages.populate(v, Math.max(start, t.start(v)), Math.min(end, t.end(v)), MmPages.populateWrites(f));
+      }
       const e = t.end(v);
       if (e >= end) break;
       v = this.findVma(e);

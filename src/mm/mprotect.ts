@@ -80,6 +80,6 @@ function mprotectFixup(mm: MmStruct, vma: number, start: number, end: number, ne
   const v = mm.modify(vma, start, end, newflags);
   if (v < 0) return v;
   mm.setFlags(v, newflags);
-  // Later issue: change_protection() of the PTEs in [start, end) here.
+  mm.pages?.changeProtection(start, end, newflags);
   return v;
 }

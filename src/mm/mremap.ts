@@ -172,7 +172,7 @@ function moveVma(mm: MmStruct, r: Vrm): number {
     if (nv < 0) return -ENOMEM;
     mm.link(nv);
   }
-  // Later issue: move_page_tables() of [addr, addr + oldLen) to newAddr here.
+  if (mm.pages && !mm.pages.moveRange(r.addr, na, Math.min(r.oldLen, r.newLen))) return -ENOMEM; // move_page_tables()
   if (r.flags & MREMAP_DONTUNMAP) {
     // The old VMA stays; it loses VM_LOCKED, and its anon_vma when it moved whole.
     const old = mm.vmaLookup(r.addr);

@@ -1,0 +1,144 @@
+import type { Rcu } from '../sync/rcu.js';
+import { FaultVma, handleMmFault, FAULT_FLAG_WRITE, VM_FAULT_ERROR, VM_FAULT_OOM, VM_FAULT_SIGBUS, VM_FAULT_SIGSEGV, type FaultContext } from './fault.js';
+import { FrameTable, PAGE_SIZE } from './frames.js';
+import type { MmStruct } from './mm.js';
+import { PageCache } from './pagecache.js';
+import { PageTables, TASK_SIZE } from './pagetable.js';
+import { changePteRange, MmuGather, movePtes, zapPteRange } from './pte-range.js';
+import { VM_ACCESS_FLAGS, VM_SHARED, VM_WRITE } from './vm-flags.js';
+
+/** Everything a worker needs to reach an address space's memory. */
+export interface MmPagesHandle {
+  readonly kind: 'mmsplit.mmpages';
+  readonly frames: ReturnType<FrameTable['handle']>;
+  readonly pt: ReturnType<PageTables['handle']>;
+  readonly pagecache: ReturnType<PageCache['handle']>;
+}
+
+/**
+ * The memory behind an address space — frames, page tables, page cache — and what the mapping calls do to
+ * it (mm/memory.c's part of munmap, mprotect, mremap, madvise and populate). An MmStruct created with
+ * `pages` calls in here at the points where the kernel touches pages; without it (replay) VMAs alone change.
+ *
+ * Pages and page tables leave through an mmu_gather whose "TLB flush" is an RCU grace period of `rcu` —
+ * the domain user accesses walk the page tables under — so nothing is freed under a reader.
+ */
+export class MmPages implements FaultContext {
+  readonly frames: FrameTable;
+  readonly pt: PageTables;
+  readonly pagecache: PageCache;
+  private readonly tlb: MmuGather;
+  private readonly snap = new FaultVma();
+  private mm: MmStruct | undefined;
+
+  static create(opts: { frames: number; tables?: number; cachePages?: number; debug?: boolean }, rcu: Rcu | null): MmPages {
+    const frames = FrameTable.create({ frames: opts.frames, debug: opts.debug ?? false });
+    const pt = PageTables.create({ tables: opts.tables ?? Math.max(64, (opts.frames >> 9) * 4 + 64), debug: opts.debug ?? false });
+    const pagecache = PageCache.create(frames, { pages: opts.cachePages ?? opts.frames, debug: opts.debug ?? false });
+    return new MmPages(frames, pt, pagecache, rcu);
+  }
+
+  static attach(h: MmPagesHandle, rcu: Rcu | null): MmPages {
+    if (h?.kind !== 'mmsplit.mmpages') throw new TypeError('not an mm pages handle');
+    const frames = FrameTable.attach(h.frames);
+    return new MmPages(frames, PageTables.attach(h.pt), PageCache.attach(h.pagecache, frames), rcu);
+  }
+
+  private constructor(frames: FrameTable, pt: PageTables, pagecache: PageCache, readonly rcu: Rcu | null) {
+    this.frames = frames;
+    this.pt = pt;
+    this.pagecache = pagecache;
+    this.tlb = new MmuGather(frames, pt, rcu);
+  }
+
+  handle(): MmPagesHandle {
+    return { kind: 'mmsplit.mmpages', frames: this.frames.handle(), pt: this.pt.handle(), pagecache: this.pagecache.handle() };
+  }
+
+  /** Called by the MmStruct that owns these pages. */
+  bind(mm: MmStruct): void {
+    this.mm = mm;
+  }
+
+  // FaultContext, for faults taken with the mmap_lock held: nothing can change under them.
+  revalidate(): boolean {
+    return true;
+  }
+
+  anonVmaPrepare(v: FaultVma): void {
+    if (v.anonVma !== 0) return;
+    this.mm!.anonVmaPrepare(v.vma);
+    v.anonVma = this.mm!.vmas.anon(v.vma);
+  }
+
+  /** Copies the fields the fault needs out of VMA record `vma` into `out`. */
+  snapshot(vma: number, out: FaultVma): FaultVma {
+    const t = this.mm!.vmas;
+    out.vma = vma;
+    out.start = t.start(vma);
+    out.end = t.end(vma);
+    out.pgoff = t.pgoff(vma);
+    out.flags = t.flags(vma);
+    out.file = t.file(vma);
+    out.anonVma = t.anon(vma);
+    return out;
+  }
+
+  /**
+   * The fault with the mmap_lock held (for read or write): find the VMA, fault. The baseline design is this
+   * between down_read and up_read. Returns 0 or VM_FAULT_* bits.
+   */
+  faultLocked(addr: number, flags: number): number {
+    const vma = this.mm!.vmaLookup(addr);
+    if (vma === 0) return VM_FAULT_SIGSEGV;
+    return handleMmFault(this, this.snapshot(vma, this.snap), addr, flags, false);
+  }
+
+  /** unmap_region(): zap [start, end), free the page tables only it used, free all after a grace period. */
+  unmapRegion(start: number, end: number): void {
+    const mm = this.mm!;
+    zapPteRange(this.pt, start, end, this.tlb);
+    // The neighbours that stay (the range has already left the tree) bound which tables may go.
+    const prev = mm.vmaBefore(start);
+    const floor = prev !== 0 ? mm.vmas.end(prev) : 0;
+    const next = mm.findVma(end);
+    const ceiling = next !== 0 ? mm.vmas.start(next) : TASK_SIZE + PAGE_SIZE;
+    this.pt.freePgtables(start, end, floor, ceiling, (t) => this.tlb.removeTable(t));
+    this.tlb.finish();
+  }
+
+  /** zap_page_range() for MADV_DONTNEED / MADV_FREE: the pages go, the tables stay. */
+  zapRange(start: number, end: number): void {
+    zapPteRange(this.pt, start, end, this.tlb);
+    this.tlb.finish();
+  }
+
+  /** change_protection() after mprotect gave [start, end) the flags `vmFlags`. */
+  changeProtection(start: number, end: number, vmFlags: number): void {
+    changePteRange(this.pt, start, end, (vmFlags & VM_ACCESS_FLAGS) !== 0, (vmFlags & VM_WRITE) !== 0);
+  }
+
+  /** move_page_tables(): the pages of [oldStart, oldStart + len) now live at newStart. */
+  moveRange(oldStart: number, newStart: number, len: number): boolean {
+    return movePtes(this.pt, oldStart, newStart, len);
+  }
+
+  /**
+   * populate_vma_page_range(): faults [start, end) of VMA `vma` in, for write if `write`. Returns 0, or the
+   * VM_FAULT_* bits of the first fault that failed.
+   */
+  populate(vma: number, start: number, end: number, write: boolean): number {
+    const v = this.snapshot(vma, this.snap);
+    const flags = write ? FAULT_FLAG_WRITE : 0;
+    for (let addr = start; addr < end; addr += PAGE_SIZE) {
+      const r = handleMmFault(this, v, addr, flags, false);
+      if (r & VM_FAULT_ERROR) return r & (VM_FAULT_OOM | VM_FAULT_SIGBUS | VM_FAULT_SIGSEGV);
+    }
+    return 0;
+  }
+
+  /** What MAP_POPULATE asks of a VMA: a write fault on private writable memory, a read fault otherwise. */
+  static populateWrites(vmFlags: number): boolean {
+    return (vmFlags & (VM_WRITE | VM_SHARED)) === VM_WRITE;
+  }
+}
