@@ -13,3 +13,4 @@ export * from './mremap.js';
 export * from './madvise.js';
 export * from './unmapped.js';
 export * from './memory.js';
+export * from './design.js';

@@ -1,9 +1,9 @@
 import type { Rcu } from '../sync/rcu.js';
 import { FaultVma, handleMmFault, FAULT_FLAG_WRITE, VM_FAULT_ERROR, VM_FAULT_OOM, VM_FAULT_SIGBUS, VM_FAULT_SIGSEGV, type FaultContext } from './fault.js';
-import { FrameTable, PAGE_SIZE } from './frames.js';
+import { FrameTable, PAGE_SIZE, ZERO_PFN } from './frames.js';
 import type { MmStruct } from './mm.js';
 import { PageCache } from './pagecache.js';
-import { PageTables, TASK_SIZE } from './pagetable.js';
+import { _PAGE_RW, PageTables, pteMapped, ptePfn, TASK_SIZE } from './pagetable.js';
 import { changePteRange, MmuGather, movePtes, zapPteRange } from './pte-range.js';
 import { VM_ACCESS_FLAGS, VM_SHARED, VM_WRITE } from './vm-flags.js';
 
@@ -135,6 +135,27 @@ export class MmPages implements FaultContext {
       if (r & VM_FAULT_ERROR) return r & (VM_FAULT_OOM | VM_FAULT_SIGBUS | VM_FAULT_SIGSEGV);
     }
     return 0;
+  }
+
+  /**
+   * Checks pages against VMAs at quiescence: every mapped PTE lies in a VMA, a writable PTE in a VMA that
+   * allows writing, and maps a live (not freed) frame. Returns the number of mapped PTEs.
+   */
+  validate(): number {
+    const mm = this.mm!;
+    let mapped = 0;
+    this.pt.validate();
+    this.pt.forEachPte((addr, pte) => {
+      if (!pteMapped(pte)) return;
+      mapped++;
+      const v = mm.vmaLookup(addr);
+      if (v === 0) throw new Error(`pages: PTE for 0x${addr.toString(16)} outside every VMA`);
+      if ((pte & _PAGE_RW) !== 0 && (mm.vmas.flags(v) & VM_WRITE) === 0) throw new Error(`pages: writable PTE for 0x${addr.toString(16)} in a read-only VMA`);
+      const pfn = ptePfn(pte);
+      if (pfn !== ZERO_PFN && !this.frames.arena.isLive(pfn)) throw new Error(`pages: PTE for 0x${addr.toString(16)} maps freed frame ${pfn}`);
+    });
+    this.frames.validate();
+    return mapped;
   }
 
   /** What MAP_POPULATE asks of a VMA: a write fault on private writable memory, a read fault otherwise. */

@@ -19,7 +19,7 @@
 import { MapleTree, type MapleTreeHandle } from '../maple/tree.js';
 import { Arena, type ArenaHandle } from '../shm/arena.js';
 import type { Rcu } from '../sync/rcu.js';
-import { downWrite, upWrite } from '../sync/rwsem.js';
+import { downRead, downWrite, upRead, upWrite } from '../sync/rwsem.js';
 import {
   VM_ACCESS_FLAGS, VM_GROWSDOWN, VM_IO, VM_MAYEXEC, VM_MAYREAD, VM_MAYSHARE,
   VM_MAYWRITE, VM_PFNMAP, VM_READ, VM_SHARED, VM_SPECIAL, VM_WRITE, VM_EXEC,
@@ -28,7 +28,7 @@ import { existsSync } from 'node:fs';
 import { PAGE_SIZE } from './frames.js';
 import { MmPages } from './memory.js';
 import { TASK_SIZE } from './pagetable.js';
-import { NAME_ANON, NAME_NONE, NAME_SPECIAL, VmaTable } from './vma.js';
+import { NAME_ANON, NAME_NONE, NAME_SPECIAL, VMA, VmaTable } from './vma.js';
 
 export const EPERM = 1;
 export const EBADF = 9;
@@ -109,6 +109,7 @@ export interface MmHandle {
 const I_MMAP_LOCK = 0;
 const I_MM_LOCK_SEQ = 1;
 const I_MAP_COUNT = 2;
+const I_ANON_VMA_NEXT = 3; // anon_vma ids, handed out to faults on any thread
 const I_WORDS = 4;
 const F_BRK = 0;
 const F_START_BRK = 1;
@@ -133,7 +134,6 @@ export class MmStruct {
   readonly files: (MmFile | undefined)[] = [undefined];
   /** Names of special mappings and anon_vma_names by id. */
   readonly names: string[] = [''];
-  private anonVmaNext = 1;
   private shmemInode = 1000;
 
   constructor(opts: MmOptions) {
@@ -194,6 +194,13 @@ export class MmStruct {
   mmapWriteLock(): void {
     downWrite(this.words, I_MMAP_LOCK);
   }
+  /** mmap_read_lock(): what the baseline fault takes. */
+  mmapReadLock(): void {
+    downRead(this.words, I_MMAP_LOCK);
+  }
+  mmapReadUnlock(): void {
+    upRead(this.words, I_MMAP_LOCK);
+  }
   mmapWriteUnlock(): void {
     Atomics.add(this.words, I_MM_LOCK_SEQ, 1);
     upWrite(this.words, I_MMAP_LOCK);
@@ -239,7 +246,7 @@ export class MmStruct {
     this.names.push(name);
     return this.names.length - 1;
   }
-  newAnonVma(): number { return this.anonVmaNext++; }
+  newAnonVma(): number { return Atomics.add(this.words, I_ANON_VMA_NEXT, 1) + 1; }
 
   // ------------------------------------------------------------------------------------- lookups
 
@@ -526,7 +533,9 @@ export class MmStruct {
       const prev = this.vmaEndingAt(t.start(v));
       if (prev !== 0 && this.anonCompatible(prev, v)) a = t.anon(prev);
     }
-    t.setAnon(v, a !== 0 ? a : this.newAnonVma());
+    // Faults on several threads may prepare the same VMA at once (the kernel serialises them with the
+    // page_table_lock): the first to install an anon_vma wins, the others use it.
+    Atomics.compareExchange(t.i32, v * VMA.i32Stride + VMA.i32.anonVma, 0, a !== 0 ? a : this.newAnonVma());
   }
 
   /**

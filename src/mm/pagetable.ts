@@ -261,6 +261,20 @@ export class PageTables {
     return this.arena.inUse();
   }
 
+  /** Calls `fn(addr, pte)` for every non-empty PTE, walking only the tables that exist. Not for hot paths. */
+  forEachPte(fn: (addr: number, pte: number) => void): void {
+    const walk = (t: number, level: number, base: number) => {
+      const span = level === 4 ? PGDIR_SIZE : level === 3 ? PUD_SIZE : level === 2 ? PMD_SIZE : 4096;
+      for (let i = 0; i < PTRS_PER_TABLE; i++) {
+        const e = Atomics.load(this.i32, TABLE.i32Base(t) + i);
+        if (e === 0) continue;
+        if (level === LEVEL_PTE) fn(base + i * span, e);
+        else if (level !== 4 || i < 256) walk(e, level - 1, base + i * span); // user half only
+      }
+    };
+    walk(this.pgd, LEVEL_PGD, 0);
+  }
+
   /** Walks every reachable table: levels must match and every entry must point at a live table. */
   validate(): { tables: number; ptes: number } {
     let tables = 0;

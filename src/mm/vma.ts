@@ -48,7 +48,7 @@ export class VmaTable {
   pgoff(v: number): number { return this.f64[v * VMA.f64Stride + VMA.f64.pgoff]!; }
   flags(v: number): number { return this.i32[v * VMA.i32Stride + VMA.i32.flags]!; }
   file(v: number): number { return this.i32[v * VMA.i32Stride + VMA.i32.file]!; }
-  anon(v: number): number { return this.i32[v * VMA.i32Stride + VMA.i32.anonVma]!; }
+  anon(v: number): number { return Atomics.load(this.i32, v * VMA.i32Stride + VMA.i32.anonVma); }
   nameKind(v: number): number { return this.i32[v * VMA.i32Stride + VMA.i32.nameKind]!; }
   nameId(v: number): number { return this.i32[v * VMA.i32Stride + VMA.i32.nameId]!; }
   pages(v: number): number { return (this.end(v) - this.start(v)) / PAGE_SIZE; }

@@ -1,0 +1,35 @@
+import { DesignStats, type DesignContext, type LockingDesign } from '../mm/design.js';
+import type { MmStruct } from '../mm/mm.js';
+
+/**
+ * The baseline of the thread: every page fault takes the mm-wide mmap_lock for read, so it excludes every
+ * mmap/munmap/mprotect/mremap (which take it for write) for as long as it runs — including while it
+ * sleeps for I/O. Nothing a fault sees can change under it; nothing removed can still be in use by one.
+ *
+ *   fault:   mmap_read_lock(mm); vma = find_vma(mm, addr); handle_mm_fault(vma, addr); mmap_read_unlock(mm)
+ *   munmap:  mmap_write_lock(mm); detach; zap; free VMAs at once; mmap_write_unlock(mm)
+ */
+export class MmapLockDesign implements LockingDesign {
+  readonly name: string = 'mmap-lock';
+  readonly stats = new DesignStats();
+
+  constructor(private readonly ctx: DesignContext) {}
+
+  fault(addr: number, flags: number): number {
+    const { mm, pages } = this.ctx;
+    mm.mmapReadLock();
+    try {
+      return pages.faultLocked(addr, flags);
+    } finally {
+      mm.mmapReadUnlock();
+    }
+  }
+
+  /** The writer holds the mmap_lock for write: no fault runs, nothing to mark. */
+  vmaStartWrite(): void {}
+
+  /** No fault can hold a VMA the writer removed under the write lock: free it at once. */
+  retireVma(mm: MmStruct, vma: number): void {
+    mm.vmaFree(vma);
+  }
+}

@@ -1,0 +1,125 @@
+// Every locking design under the same storm: user threads fault on a region while the writer maps, unmaps,
+// mprotects, mremaps and zaps the same pages. Frames are poisoned when freed; nobody may read poison, a
+// write may not land in a page while it is read-only, and at the end every PTE lies inside a VMA that
+// allows it.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Worker } from 'node:worker_threads';
+import { DESIGNS } from '../src/designs/index.js';
+import { MADV_DONTNEED, sysMadvise } from '../src/mm/madvise.js';
+import { MmPages } from '../src/mm/memory.js';
+import { MmStruct } from '../src/mm/mm.js';
+import { MAP_ANONYMOUS, MAP_PRIVATE, sysMmap, sysMunmap } from '../src/mm/mmap.js';
+import { sysMprotect } from '../src/mm/mprotect.js';
+import { MREMAP_FIXED, MREMAP_MAYMOVE, sysMremap } from '../src/mm/mremap.js';
+import { pteMapped, ptePfn } from '../src/mm/pagetable.js';
+import { MAP_FIXED } from '../src/mm/unmapped.js';
+import { Rcu } from '../src/sync/rcu.js';
+import { setWaitLimit } from '../src/sync/sleep.js';
+import { Prng, seedFromEnv } from '../src/util/prng.js';
+import { createDesign } from '../src/designs/index.js';
+
+const LONG = !!process.env.MMSPLIT_LONG;
+const WAIT_LIMIT = 20_000;
+setWaitLimit(WAIT_LIMIT);
+
+const PAGE = 4096;
+const RW = 3;
+const NPAGES = 64;
+const ANON = MAP_PRIVATE | MAP_ANONYMOUS;
+
+/** The words of the region's pages the workers write (read straight from the frames), by page. */
+function snapshot(pages: MmPages, addr: number, workers: number): number[] | undefined {
+  const slot = pages.pt.pteSlot(addr);
+  if (slot < 0) return undefined;
+  const pte = Atomics.load(pages.pt.i32, slot);
+  if (!pteMapped(pte)) return undefined;
+  const base = (ptePfn(pte) * PAGE) / 4;
+  return Array.from({ length: workers }, (_, w) => Atomics.load(pages.frames.words, base + w));
+}
+
+for (const design of Object.keys(DESIGNS)) {
+  test(`${design}: faults on 2 workers against munmap/mmap/mprotect/mremap/madvise of the same pages`, { timeout: 120_000 }, async () => {
+    const seed = seedFromEnv();
+    const rnd = new Prng(seed);
+    const rcu = Rcu.create();
+    rcu.registerThread();
+    const pages = MmPages.create({ frames: 4096, debug: true }, rcu);
+    const hooks = createDesign(design, { mm: undefined as never, pages, rcu }); // writer-side hooks only
+    const mm = new MmStruct({ mmapBase: 0x7ffff7fff000, pages, hooks });
+    const region = sysMmap(mm, 0, NPAGES * PAGE, RW, ANON, 0, 0);
+    const scratch = sysMmap(mm, 0, NPAGES * PAGE, RW, ANON, 0, 0); // where mremap moves pages to and back
+    assert.ok(region > 0 && scratch > 0);
+    const workers = 2;
+    const ctl = new SharedArrayBuffer(8); // [stop, a worker failed]
+    const threads = Array.from({ length: workers }, (_, worker) =>
+      new Worker(new URL('./support/fault-worker.js', import.meta.url), {
+        workerData: { mm: mm.handle(), pages: pages.handle(), rcu: rcu.handle(), design, region, npages: NPAGES, worker, seed, ctl, waitLimitMs: WAIT_LIMIT },
+      }),
+    );
+    const results = threads.map(
+      (t, i) =>
+        new Promise<Record<string, number>>((resolve, reject) => {
+          t.once('message', (m: { ok: boolean; stats: Record<string, number>; error: string }) => (m.ok ? resolve(m.stats) : reject(new Error(`seed ${seed} worker ${i}: ${m.error}`))));
+          t.once('error', reject);
+        }),
+    );
+    await new Promise((r) => setTimeout(r, 100)); // let the workers start faulting
+    // Pages made read-only, with what the workers' words held once every access in flight was over.
+    const readOnly = new Map<number, number[] | undefined>();
+    const checkReadOnly = (from: number, to: number) => {
+      for (const [addr, words] of readOnly) {
+        assert.deepEqual(snapshot(pages, addr, workers), words, `seed ${seed}: a write landed in read-only page 0x${addr.toString(16)}`);
+        if (addr >= from && addr < to) readOnly.delete(addr);
+      }
+    };
+    const until = performance.now() + (LONG ? 20_000 : 1_500); // the writer's storm lasts this long
+    let ops = 0;
+    try {
+      const failed = new Int32Array(ctl);
+      for (; performance.now() < until && Atomics.load(failed, 1) === 0; ops++) {
+        const a = region + rnd.below(NPAGES) * PAGE;
+        const len = (1 + rnd.below(Math.min(8, (region + NPAGES * PAGE - a) / PAGE))) * PAGE;
+        const kind = rnd.below(6);
+        checkReadOnly(a, kind === 1 ? a : a + len); // every change but a new mprotect(PROT_READ) ends the read-only stint
+        let r = 0;
+        switch (kind) {
+          case 0: // unmap, then map fresh anonymous memory again
+            r = sysMunmap(mm, a, len);
+            if (r === 0) r = sysMmap(mm, a, len, RW, ANON | MAP_FIXED, 0, 0) === a ? 0 : -1;
+            break;
+          case 1: // read-only for a while: wait until no access that saw the old PTEs is in flight (the TLB flush)
+            r = sysMprotect(mm, a, len, 1);
+            rcu.synchronize();
+            for (let p = a; p < a + len; p += PAGE) readOnly.set(p, snapshot(pages, p, workers));
+            break;
+          case 2:
+            r = sysMprotect(mm, a, len, RW);
+            break;
+          case 3:
+            r = sysMadvise(mm, a, len, MADV_DONTNEED);
+            break;
+          case 4: // move away and back: the data must come back with the pages
+            r = sysMremap(mm, a, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, scratch) === scratch ? 0 : -1;
+            if (r === 0) r = sysMremap(mm, scratch, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, a) === a ? 0 : -1;
+            break;
+          default: // MAP_FIXED over the range replaces whatever was there
+            r = sysMmap(mm, a, len, RW, ANON | MAP_FIXED, 0, 0) === a ? 0 : -1;
+        }
+        assert.equal(r, 0, `seed ${seed}: op ${kind} at 0x${a.toString(16)}+${len} failed (${r})`);
+        rcu.processCallbacks();
+      }
+    } finally {
+      Atomics.store(new Int32Array(ctl), 0, 1);
+    }
+    const stats = await Promise.all(results);
+    await Promise.all(threads.map((t) => t.terminate()));
+    checkReadOnly(0, Infinity);
+    rcu.barrier();
+    mm.validate(false);
+    pages.validate();
+    for (const s of stats) assert.ok(s.stores! > 0, `seed ${seed}: a worker never stored`);
+    console.log(`# ${design}: seed ${seed}, ${ops} writer operations; workers ${JSON.stringify(stats)}`);
+    rcu.unregisterThread();
+  });
+}
