@@ -68,6 +68,12 @@ export class FrameTable {
   private readonly cache = new Int32Array(CACHE_MAX);
   private cached = 0;
   private drainSeen = 0;
+  /**
+   * This thread's direct reclaim: called when the pool is empty, before a GFP_KERNEL allocation waits;
+   * returns true if it may have freed frames. (Unmapped frames wait for a grace period: running this
+   * thread's RCU callbacks is what frees them.)
+   */
+  reclaim: (() => boolean) | undefined;
   private static readonly zeroPage = new Uint8Array(PAGE_SIZE);
 
   static create(opts: { frames: number; debug?: boolean }): FrameTable {
@@ -152,11 +158,14 @@ export class FrameTable {
       Atomics.add(c, DRAIN, 1); // ask every thread to give back the frames it keeps cached
       for (;;) {
         const seen = Atomics.load(c, FREED);
+        if (this.reclaim?.()) {
+          if (this.cached > 0) return this.cache[--this.cached]!;
+        }
         const pfn = this.arena.alloc();
         if (pfn > 0) return pfn;
         const left = OOM_WAIT_MS - (performance.now() - startedAt);
         if (left <= 0) return -1;
-        futexWait(c, FREED, seen, 'alloc_pages', left);
+        futexWait(c, FREED, seen, 'alloc_pages', Math.min(left, 1));
       }
     } finally {
       Atomics.sub(c, WAITERS, 1);

@@ -49,6 +49,14 @@ export class MmPages implements FaultContext {
     this.pt = pt;
     this.pagecache = pagecache;
     this.tlb = new MmuGather(frames, pt, rcu);
+    if (rcu) {
+      // Direct reclaim: a GFP_KERNEL allocation may sleep, so this thread is outside any RCU read
+      // section and may report a quiescent state; then the frames its own unmaps queued can be freed.
+      frames.reclaim = () => {
+        if (rcu.online && rcu.readDepth === 0) rcu.quiescentState();
+        return rcu.processCallbacks() > 0;
+      };
+    }
   }
 
   handle(): MmPagesHandle {
