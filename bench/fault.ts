@@ -4,7 +4,7 @@
 // copy per page), at 1 and 2 workers; and the cost of zeroing a page alone, for scale.
 // Run: npm run bench:fault [-- --design NAME] [--seconds S] [--json]
 import { Worker } from 'node:worker_threads';
-import { DESIGNS } from '../src/designs/index.js';
+import { DESIGNS, designInfo } from '../src/designs/index.js';
 import { PAGE_SIZE } from '../src/mm/frames.js';
 import { MmPages } from '../src/mm/memory.js';
 import { MmStruct } from '../src/mm/mm.js';
@@ -26,7 +26,7 @@ async function run(design: string, workers: number, file: boolean): Promise<{ fa
   // Frames for every task's region, plus the file's pages, which the page cache keeps (page_fault2).
   const frames = ((workers + (file ? 1 : 0)) * BYTES) / PAGE_SIZE + 8192;
   const pages = MmPages.create({ frames, tables: 256 * workers + 64, cachePages: BYTES / PAGE_SIZE + 64 }, rcu);
-  const mm = new MmStruct({ mmapBase: 0x7ffff7fff000, pages });
+  const mm = new MmStruct({ mmapBase: 0x7ffff7fff000, pages, index: designInfo(design).index });
   const fileId = file ? mm.addFile({ path: '', dev: '00:00', inode: 1, writable: true, readable: true, size: BYTES, shmem: false, latencyUs: 0 }) : 0;
   const ctl = new SharedArrayBuffer(8);
   const threads = Array.from({ length: workers }, () =>

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Worker } from 'node:worker_threads';
-import { DESIGNS } from '../src/designs/index.js';
+import { DESIGNS, designInfo } from '../src/designs/index.js';
 import { MADV_DONTNEED, sysMadvise } from '../src/mm/madvise.js';
 import { MmPages } from '../src/mm/memory.js';
 import { MmStruct } from '../src/mm/mm.js';
@@ -46,7 +46,7 @@ for (const design of Object.keys(DESIGNS)) {
     rcu.registerThread();
     const pages = MmPages.create({ frames: 4096, debug: true }, rcu);
     const hooks = createDesign(design, { mm: undefined as never, pages, rcu }); // writer-side hooks only
-    const mm = new MmStruct({ mmapBase: 0x7ffff7fff000, pages, hooks });
+    const mm = new MmStruct({ mmapBase: 0x7ffff7fff000, pages, hooks, index: designInfo(design).index });
     const region = sysMmap(mm, 0, NPAGES * PAGE, RW, ANON, 0, 0);
     const scratch = sysMmap(mm, 0, NPAGES * PAGE, RW, ANON, 0, 0); // where mremap moves pages to and back
     assert.ok(region > 0 && scratch > 0);

@@ -10,10 +10,12 @@ import type { MmStruct } from '../mm/mm.js';
  *   munmap:  mmap_write_lock(mm); detach; zap; free VMAs at once; mmap_write_unlock(mm)
  */
 export class MmapLockDesign implements LockingDesign {
-  readonly name: string = 'mmap-lock';
   readonly stats = new DesignStats();
 
-  constructor(private readonly ctx: DesignContext) {}
+  constructor(
+    private readonly ctx: DesignContext,
+    readonly name = 'mmap-lock',
+  ) {}
 
   fault(addr: number, flags: number): number {
     const { mm, pages } = this.ctx;

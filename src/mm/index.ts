@@ -14,3 +14,4 @@ export * from './madvise.js';
 export * from './unmapped.js';
 export * from './memory.js';
 export * from './design.js';
+export * from './vma-index.js';

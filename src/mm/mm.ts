@@ -16,7 +16,7 @@
  * that lockless readers may be looking at, and retireVma(v) once a VMA has left the tree (default: free at
  * once; designs free after a grace period, e.g. call_srcu). Nothing else of the designs lives here.
  */
-import { MapleTree, type MapleTreeHandle } from '../maple/tree.js';
+import { attachVmaIndex, createVmaIndex, type VmaIndex, type VmaIndexHandle, type VmaIndexKind } from './vma-index.js';
 import { Arena, type ArenaHandle } from '../shm/arena.js';
 import type { Rcu } from '../sync/rcu.js';
 import { downRead, downWrite, upRead, upWrite } from '../sync/rwsem.js';
@@ -92,6 +92,8 @@ export interface MmOptions {
   maxMapCount?: number;
   capacity?: number;
   hooks?: MmHooks;
+  /** Where the VMAs live: the maple tree (default) or the pre-6.1 rbtree. */
+  index?: VmaIndexKind;
   /** The memory behind the address space: with it, the calls zap, change and move pages and populate. */
   pages?: MmPages;
   /** Attach to an mm made by another thread (what MmStruct.attach does): VMAs, tree and shared words. */
@@ -103,7 +105,7 @@ export interface MmHandle {
   readonly kind: 'mmsplit.mm';
   readonly shared: SharedArrayBuffer;
   readonly vmas: ArenaHandle;
-  readonly tree: MapleTreeHandle;
+  readonly tree: VmaIndexHandle;
 }
 
 const I_MMAP_LOCK = 0;
@@ -120,7 +122,8 @@ const F_WORDS = 5;
 
 export class MmStruct {
   readonly vmas: VmaTable;
-  readonly tree: MapleTree;
+  readonly tree: VmaIndex;
+  private readonly treeHandle: VmaIndexHandle;
   readonly shared: SharedArrayBuffer;
   readonly words: Int32Array;
   readonly fwords: Float64Array;
@@ -141,13 +144,16 @@ export class MmStruct {
     if (h !== undefined) {
       if (h?.kind !== 'mmsplit.mm') throw new Error('not an mm handle');
       this.vmas = new VmaTable(0, Arena.attach(h.vmas));
-      this.tree = MapleTree.attach(h.tree);
+      this.tree = attachVmaIndex(h.tree);
+      this.treeHandle = h.tree;
       this.shared = h.shared;
     } else {
       const capacity = opts.capacity ?? 1 << 16;
       this.vmas = new VmaTable(capacity);
       // A maple node holds up to 16 ranges (VMAs and gaps): capacity / 4 nodes is ample.
-      this.tree = new MapleTree({ allocRange: true, capacity: Math.max(1024, capacity >> 2), name: 'mm_mt' });
+      const ix = createVmaIndex(opts.index ?? 'maple', Math.max(1024, opts.index === 'rbtree' ? capacity : capacity >> 2));
+      this.tree = ix.index;
+      this.treeHandle = ix.handle;
       this.shared = new SharedArrayBuffer(4 * I_WORDS + 8 * F_WORDS);
     }
     this.words = new Int32Array(this.shared, 0, I_WORDS);
@@ -170,7 +176,7 @@ export class MmStruct {
 
   /** What a worker passes to MmStruct.attach. */
   handle(): MmHandle {
-    return { kind: 'mmsplit.mm', shared: this.shared, vmas: this.vmas.arena.handle(), tree: this.tree.handle() };
+    return { kind: 'mmsplit.mm', shared: this.shared, vmas: this.vmas.arena.handle(), tree: this.treeHandle };
   }
 
   /** A view of another thread's mm, for readers (page faults): lookups and VMA fields, no calls. */
