@@ -1,5 +1,6 @@
 // Every locking design under the same storm: user threads fault on a region while the writer maps, unmaps,
-// mprotects, mremaps and zaps the same pages. Frames are poisoned when freed; nobody may read poison, a
+// mprotects, mremaps and zaps the same pages. Frames, page tables and VMAs are poisoned when freed (a VMA
+// or a frame written after its free is caught when it is reused); nobody may read poison, a
 // write may not land in a page while it is read-only, and at the end every PTE lies inside a VMA that
 // allows it.
 import assert from 'node:assert/strict';
@@ -46,7 +47,7 @@ for (const design of Object.keys(DESIGNS)) {
     rcu.registerThread();
     const pages = MmPages.create({ frames: 4096, debug: true }, rcu);
     const hooks = createDesign(design, { mm: undefined as never, pages, rcu }); // writer-side hooks only
-    const mm = new MmStruct({ mmapBase: 0x7ffff7fff000, pages, hooks, index: designInfo(design).index });
+    const mm = new MmStruct({ mmapBase: 0x7ffff7fff000, pages, hooks, index: designInfo(design).index, debug: true });
     const region = sysMmap(mm, 0, NPAGES * PAGE, RW, ANON, 0, 0);
     const scratch = sysMmap(mm, 0, NPAGES * PAGE, RW, ANON, 0, 0); // where mremap moves pages to and back
     assert.ok(region > 0 && scratch > 0);

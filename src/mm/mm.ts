@@ -92,6 +92,8 @@ export interface MmOptions {
   maxMapCount?: number;
   capacity?: number;
   hooks?: MmHooks;
+  /** Poison freed VMA records (the arena's debug mode), so that a use after free shows. */
+  debug?: boolean;
   /** Where the VMAs live: the maple tree (default) or the pre-6.1 rbtree. */
   index?: VmaIndexKind;
   /** The memory behind the address space: with it, the calls zap, change and move pages and populate. */
@@ -149,7 +151,7 @@ export class MmStruct {
       this.shared = h.shared;
     } else {
       const capacity = opts.capacity ?? 1 << 16;
-      this.vmas = new VmaTable(capacity);
+      this.vmas = new VmaTable(capacity, undefined, opts.debug ?? false);
       // A maple node holds up to 16 ranges (VMAs and gaps): capacity / 4 nodes is ample.
       const ix = createVmaIndex(opts.index ?? 'maple', Math.max(1024, opts.index === 'rbtree' ? capacity : capacity >> 2));
       this.tree = ix.index;

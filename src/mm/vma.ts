@@ -37,8 +37,8 @@ export class VmaTable {
   readonly f64: Float64Array;
   readonly i32: Int32Array;
 
-  constructor(capacity: number, arena?: Arena) {
-    this.arena = arena ?? Arena.create({ name: 'vm_area_struct', capacity, layout: VMA });
+  constructor(capacity: number, arena?: Arena, debug = false) {
+    this.arena = arena ?? Arena.create({ name: 'vm_area_struct', capacity, layout: VMA, debug });
     this.f64 = this.arena.f64;
     this.i32 = this.arena.i32;
   }
