@@ -1,17 +1,10 @@
 // A will-it-scale style task for bench/fault: map a region, touch every page, unmap — again and again.
 import { parentPort, workerData } from 'node:worker_threads';
-import { createDesign } from '../src/designs/index.js';
-import { MmPages, type MmPagesHandle } from '../src/mm/memory.js';
-import { MmStruct, type MmHandle } from '../src/mm/mm.js';
+import { AddressSpace, type AddressSpaceHandle } from '../src/designs/address-space.js';
 import { MAP_ANONYMOUS, MAP_PRIVATE, sysMmap, sysMunmap } from '../src/mm/mmap.js';
-import { UserAccess } from '../src/mm/uaccess.js';
-import { Rcu, type RcuHandle } from '../src/sync/rcu.js';
 
 interface Job {
-  mm: MmHandle;
-  pages: MmPagesHandle;
-  rcu: RcuHandle;
-  design: string;
+  as: AddressSpaceHandle;
   bytes: number;
   /** 0: anonymous (page_fault1); otherwise the file id to map MAP_PRIVATE and write (page_fault2). */
   file: number;
@@ -20,15 +13,8 @@ interface Job {
 
 const job = workerData as Job;
 const ctl = new Int32Array(job.ctl);
-const rcu = Rcu.attach(job.rcu);
-rcu.registerThread();
-const pages = MmPages.attach(job.pages, rcu);
-const mm = new MmStruct({ mmapBase: 0, attach: job.mm, pages });
-// The mm's file table lives on the thread that made the mm; this task maps the file too, so it learns of
-// it under the same id (the page cache's, shared by all threads).
-if (job.file !== 0) mm.files[job.file] = { path: '', dev: '00:00', inode: 1, writable: true, readable: true, size: job.bytes, shmem: false, latencyUs: 0 };
-const design = createDesign(job.design, { mm, pages, rcu });
-const user = new UserAccess(pages.pt, pages.frames, rcu, (addr, flags) => design.fault(addr, flags));
+const as = AddressSpace.attach(job.as);
+const { mm, user } = as;
 const flags = job.file === 0 ? MAP_PRIVATE | MAP_ANONYMOUS : MAP_PRIVATE;
 let faults = 0;
 let touchMs = 0; // time spent faulting pages in, without mmap and munmap
@@ -48,15 +34,14 @@ for (;;) {
   const touchStart = performance.now();
   for (let off = 0; off < job.bytes; off += 4096) {
     user.store8(a + off, 1);
-    if ((off & 0xfffff) === 0) rcu.quiescentState();
+    if ((off & 0xfffff) === 0) as.quiescentState();
   }
   touchMs += performance.now() - touchStart;
   faults += job.bytes / 4096;
   sysMunmap(mm, a, job.bytes);
-  rcu.quiescentState();
+  as.quiescentState();
 }
 const elapsedMs = performance.now() - t0;
-rcu.barrier();
-pages.frames.drainCache();
-rcu.unregisterThread();
-parentPort!.postMessage({ faults, elapsedMs, touchMs, stats: { ...design.stats } });
+const stats = { ...as.design.stats };
+as.exit();
+parentPort!.postMessage({ faults, elapsedMs, touchMs, stats });

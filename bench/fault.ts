@@ -4,11 +4,9 @@
 // copy per page), at 1 and 2 workers; and the cost of zeroing a page alone, for scale.
 // Run: npm run bench:fault [-- --design NAME] [--seconds S] [--json]
 import { Worker } from 'node:worker_threads';
-import { DESIGNS, designInfo } from '../src/designs/index.js';
+import { AddressSpace } from '../src/designs/address-space.js';
+import { DESIGNS } from '../src/designs/index.js';
 import { PAGE_SIZE } from '../src/mm/frames.js';
-import { MmPages } from '../src/mm/memory.js';
-import { MmStruct } from '../src/mm/mm.js';
-import { Rcu } from '../src/sync/rcu.js';
 import { machine, median, nsPerOp, printMachine, printTable, wantsJson } from './harness.js';
 
 const arg = (name: string) => {
@@ -22,17 +20,13 @@ const BYTES = 128 * 1024 * 1024;
 
 /** One run: `workers` tasks of the pattern under `design`; returns faults per second, all workers together. */
 async function run(design: string, workers: number, file: boolean): Promise<{ faultsPerSec: number; touchFaultsPerSec: number; stats: unknown[] }> {
-  const rcu = Rcu.create();
   // Frames for every task's region, plus the file's pages, which the page cache keeps (page_fault2).
   const frames = ((workers + (file ? 1 : 0)) * BYTES) / PAGE_SIZE + 8192;
-  const pages = MmPages.create({ frames, tables: 256 * workers + 64, cachePages: BYTES / PAGE_SIZE + 64 }, rcu);
-  const mm = new MmStruct({ mmapBase: 0x7ffff7fff000, pages, index: designInfo(design).index });
-  const fileId = file ? mm.addFile({ path: '', dev: '00:00', inode: 1, writable: true, readable: true, size: BYTES, shmem: false, latencyUs: 0 }) : 0;
+  const as = AddressSpace.create({ design, frames, tables: 256 * workers + 64, cachePages: BYTES / PAGE_SIZE + 64 });
+  const fileId = file ? as.mm.addFile({ path: '', dev: '00:00', inode: 1, writable: true, readable: true, size: BYTES, shmem: false, latencyUs: 0 }) : 0;
   const ctl = new SharedArrayBuffer(8);
   const threads = Array.from({ length: workers }, () =>
-    new Worker(new URL('./fault-worker.js', import.meta.url), {
-      workerData: { mm: mm.handle(), pages: pages.handle(), rcu: rcu.handle(), design, bytes: BYTES, file: fileId, ctl },
-    }),
+    new Worker(new URL('./fault-worker.js', import.meta.url), { workerData: { as: as.handle(), bytes: BYTES, file: fileId, ctl } }),
   );
   const done = threads.map((t) => new Promise<{ faults: number; elapsedMs: number; touchMs: number; stats: unknown }>((resolve, reject) => {
     t.once('message', resolve);
@@ -45,6 +39,7 @@ async function run(design: string, workers: number, file: boolean): Promise<{ fa
   Atomics.store(c, 0, 2);
   const res = await Promise.all(done);
   await Promise.all(threads.map((t) => t.terminate()));
+  as.exit();
   return {
     faultsPerSec: res.reduce((s, r) => s + (r.faults / r.elapsedMs) * 1000, 0),
     touchFaultsPerSec: res.reduce((s, r) => s + (r.faults / r.touchMs) * 1000, 0),

@@ -59,6 +59,7 @@ function world(opts: { frames?: number; debug?: boolean } = {}) {
     frames,
     pt,
     pagecache,
+    speculative: false,
     revalidate: () => true,
     anonVmaPrepare: (v) => {
       if (v.anonVma === 0) v.anonVma = vmas[v.vma]!.anonVma = ++anonVmas;

@@ -124,9 +124,11 @@ test('mremap: shrink, grow in place, move', () => {
 test('the retire seam: removed VMAs go through retireVma, changed ones through vmaStartWrite first', () => {
   const retired: number[] = [];
   let writes = 0;
+  let unlocks = 0;
   const hooks: MmHooks = {
     vmaStartWrite() { writes++; },
     retireVma(mm, v) { retired.push(v); mm.vmaFree(v); },
+    vmaEndWriteAll() { unlocks++; },
   };
   const mm = new MmStruct({ mmapBase: BASE, hooks });
   const a = sysMmap(mm, 0, 4 * P, RW, ANON, 0, 0);
@@ -135,6 +137,8 @@ test('the retire seam: removed VMAs go through retireVma, changed ones through v
   assert.ok(writes >= 1, 'the split VMA was write-marked');
   assert.equal(sysMunmap(mm, a, 4 * P), 0);
   assert.equal(retired.length, 3);
+  assert.ok(writes >= 4, 'every VMA that left was write-marked first');
+  assert.equal(unlocks, 3, 'mmap_write_unlock ends the write section of each call');
   assert.equal(mm.vmas.arena.inUse(), 0);
 });
 

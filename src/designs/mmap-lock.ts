@@ -1,5 +1,6 @@
 import { DesignStats, type DesignContext, type LockingDesign } from '../mm/design.js';
 import type { MmStruct } from '../mm/mm.js';
+import { faultUnderMmapLock } from './common.js';
 
 /**
  * The baseline of the thread: every page fault takes the mm-wide mmap_lock for read, so it excludes every
@@ -18,17 +19,13 @@ export class MmapLockDesign implements LockingDesign {
   ) {}
 
   fault(addr: number, flags: number): number {
-    const { mm, pages } = this.ctx;
-    mm.mmapReadLock();
-    try {
-      return pages.faultLocked(addr, flags);
-    } finally {
-      mm.mmapReadUnlock();
-    }
+    return faultUnderMmapLock(this.ctx, addr, flags);
   }
 
   /** The writer holds the mmap_lock for write: no fault runs, nothing to mark. */
   vmaStartWrite(): void {}
+
+  vmaEndWriteAll(): void {}
 
   /** No fault can hold a VMA the writer removed under the write lock: free it at once. */
   retireVma(mm: MmStruct, vma: number): void {

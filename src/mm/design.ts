@@ -1,4 +1,5 @@
 import type { Rcu } from '../sync/rcu.js';
+import type { Srcu } from '../sync/srcu.js';
 import type { MmPages } from './memory.js';
 import type { MmHooks, MmStruct } from './mm.js';
 
@@ -19,13 +20,21 @@ export interface LockingDesign extends MmHooks {
   readonly stats: DesignStats;
 }
 
-/** Fast-path successes, retries and fallbacks to the mmap_lock (vma_lock_success / retry / abort). */
-export class DesignStats {
+/**
+ * How a design's faults went, as /proc/vmstat's vma_lock_* events show it (docs/results-format.md):
+ * every fault ends either on the fast path or on the slower path, so fastPath + fallback = faults.
+ */
+export class DesignStats<Extra extends Record<string, number> = Record<string, number>> {
+  /** vma_lock_success: faults completed without the mmap_lock. */
   fastPath = 0;
+  /** vma_lock_retry: fast-path attempts given up part-way (VM_FAULT_RETRY, a failed validation). */
   retry = 0;
+  /** vma_lock_abort + vma_lock_miss: faults completed on the design's slower path. */
   fallback = 0;
-  /** Counters of the design's own (e.g. miss, gracePeriods). */
-  readonly extra: Record<string, number> = {};
+  constructor(
+    /** The design's own counters (abort, miss, gfpNowaitFail …), all present from the start. */
+    readonly extra: Extra = {} as Extra,
+  ) {}
 }
 
 /** What a design works on, on the thread it runs on (attached views of the shared address space). */
@@ -34,4 +43,6 @@ export interface DesignContext {
   readonly pages: MmPages;
   /** The RCU domain user accesses and lockless walkers read under; this thread is registered. */
   readonly rcu: Rcu;
+  /** The mm's SRCU domain (vma_srcu), for the designs whose faults may sleep inside a read section. */
+  readonly srcu: Srcu;
 }

@@ -33,6 +33,8 @@ export class FaultVma {
   flags = 0;
   file = 0;
   anonVma = 0;
+  /** The VMA's seqcount when the fields were copied (designs that validate with it). */
+  seq = 0;
 }
 
 /** What the fault needs from the mm beyond the VMA: the memory it fills and the design's checks. */
@@ -40,6 +42,13 @@ export interface FaultContext {
   readonly frames: FrameTable;
   readonly pt: PageTables;
   readonly pagecache: PageCache;
+  /**
+   * The fault runs without the mmap_lock or a VMA lock that keeps its page tables alive: once it may have
+   * slept (or reported a quiescent state) the table it walked may be gone, so before it takes a PTE lock it
+   * walks again and gives up if the walk no longer ends at the same slot ("the PMD is still the one it
+   * walked").
+   */
+  readonly speculative: boolean;
   /**
    * Called with the PTE lock held, just before a PTE is installed or changed: is everything the fault
    * relied on still true? Designs that found the VMA without the mmap_lock re-check it here (the thread's
@@ -72,12 +81,12 @@ export function handleMmFault(ctx: FaultContext, v: FaultVma, addr: number, flag
   if ((pte & _PAGE_PROTNONE) !== 0) {
     // Mapped but PROT_NONE, and the VMA now allows the access: a racing mprotect made it accessible
     // again between our PTE read and its own update; make it present (as do_numa_page does).
-    return upgradeProtnone(ctx, v, slot, pte);
+    return upgradeProtnone(ctx, v, addr, slot, pte);
   }
   if ((pte & _PAGE_PRESENT) === 0) {
     return v.file === 0 ? doAnonymousPage(ctx, v, addr, slot, flags, mayNotSleep) : doFault(ctx, v, addr, slot, flags, mayNotSleep);
   }
-  if ((flags & FAULT_FLAG_WRITE) !== 0 && (pte & _PAGE_RW) === 0) return doWpPage(ctx, v, slot, pte, mayNotSleep);
+  if ((flags & FAULT_FLAG_WRITE) !== 0 && (pte & _PAGE_RW) === 0) return doWpPage(ctx, v, addr, slot, pte, mayNotSleep);
   // Present and strong enough: another thread handled it first (a spurious fault). Mark it young.
   Atomics.or(ctx.pt.i32, slot, _PAGE_ACCESSED);
   return 0;
@@ -88,7 +97,11 @@ export function handleMmFault(ctx: FaultContext, v: FaultVma, addr: number, flag
  * on `pfn` the new PTE would have held, and ends the fault: retry if the design's check failed, done if
  * another thread simply got there first.
  */
-function setPteIfSame(ctx: FaultContext, v: FaultVma, slot: number, expected: number, newPte: number, pfn: number): number {
+function setPteIfSame(ctx: FaultContext, v: FaultVma, addr: number, slot: number, expected: number, newPte: number, pfn: number): number {
+  if (ctx.speculative && ctx.pt.pteSlot(addr) !== slot) {
+    ctx.frames.putPage(pfn);
+    return VM_FAULT_RETRY;
+  }
   ctx.pt.ptLock(slot);
   const same = Atomics.load(ctx.pt.i32, slot) === expected;
   const valid = ctx.revalidate(v, slot);
@@ -111,14 +124,14 @@ function protBits(write: boolean): number {
 }
 
 /** do_anonymous_page(): a read maps the shared zero page; a write gets a fresh zeroed page. */
-function doAnonymousPage(ctx: FaultContext, v: FaultVma, _addr: number, slot: number, flags: number, mayNotSleep: boolean): number {
+function doAnonymousPage(ctx: FaultContext, v: FaultVma, addr: number, slot: number, flags: number, mayNotSleep: boolean): number {
   if ((flags & FAULT_FLAG_WRITE) === 0) {
-    return done(setPteIfSame(ctx, v, slot, 0, mkPte(ZERO_PFN, _PAGE_ACCESSED), ZERO_PFN));
+    return done(setPteIfSame(ctx, v, addr, slot, 0, mkPte(ZERO_PFN, _PAGE_ACCESSED), ZERO_PFN));
   }
   ctx.anonVmaPrepare(v);
   const pfn = ctx.frames.allocZeroed(mayNotSleep ? GFP_NOWAIT : GFP_KERNEL, PG_anon);
   if (pfn < 0) return mayNotSleep ? VM_FAULT_RETRY : VM_FAULT_OOM;
-  return done(setPteIfSame(ctx, v, slot, 0, mkPte(pfn, protBits(true)), pfn));
+  return done(setPteIfSame(ctx, v, addr, slot, 0, mkPte(pfn, protBits(true)), pfn));
 }
 
 /** do_fault(): a file page — read, copied on write (private) or shared and dirtied. */
@@ -139,32 +152,35 @@ function doFault(ctx: FaultContext, v: FaultVma, addr: number, slot: number, fla
     }
     ctx.frames.bytes.copyWithin(copy * PAGE_SIZE, page * PAGE_SIZE, (page + 1) * PAGE_SIZE);
     ctx.frames.putPage(page);
-    return done(setPteIfSame(ctx, v, slot, 0, mkPte(copy, protBits(true)), copy));
+    return done(setPteIfSame(ctx, v, addr, slot, 0, mkPte(copy, protBits(true)), copy));
   }
   // do_read_fault() maps it read-only (a later write takes the wp path); do_shared_fault() maps it
   // writable and dirty. The page-cache reference findPage() took now belongs to the PTE.
   if (write) ctx.frames.setFlags(page, PG_dirty);
-  return done(setPteIfSame(ctx, v, slot, 0, mkPte(page, protBits(write)), page));
+  return done(setPteIfSame(ctx, v, addr, slot, 0, mkPte(page, protBits(write)), page));
 }
 
 /** do_wp_page(): a write to a present read-only PTE. */
-function doWpPage(ctx: FaultContext, v: FaultVma, slot: number, pte: number, mayNotSleep: boolean): number {
+function doWpPage(ctx: FaultContext, v: FaultVma, addr: number, slot: number, pte: number, mayNotSleep: boolean): number {
   const pfn = ptePfn(pte);
   const frames = ctx.frames;
   if ((v.flags & VM_SHARED) !== 0) {
     // wp_page_shared(): the page stays the page cache's; it is now dirty and writable.
     frames.setFlags(pfn, PG_dirty);
-    return upgradePte(ctx, v, slot, pte);
+    return upgradePte(ctx, v, addr, slot, pte);
   }
   // wp_page_reuse(): an anonymous page only we map can simply be made writable.
-  if (pfn !== ZERO_PFN && (frames.flags(pfn) & PG_anon) !== 0 && frames.refcount(pfn) === 1) return upgradePte(ctx, v, slot, pte);
-  // wp_page_copy(): copy the zero page, a page-cache page, or a page someone else still maps.
+  if (pfn !== ZERO_PFN && (frames.flags(pfn) & PG_anon) !== 0 && frames.refcount(pfn) === 1) return upgradePte(ctx, v, addr, slot, pte);
+  // wp_page_copy(): copy the zero page, a page-cache page, or a page someone else still maps. The old
+  // page is pinned while it is copied (get_page), in case a racing zap drops the PTE's reference.
   ctx.anonVmaPrepare(v);
+  if (pfn !== ZERO_PFN && !frames.tryGetPage(pfn)) return 0; // already unmapped and freed: look again
   const gfp = mayNotSleep ? GFP_NOWAIT : GFP_KERNEL;
   const copy = pfn === ZERO_PFN ? frames.allocZeroed(gfp, PG_anon) : frames.alloc(gfp, PG_anon);
+  if (copy >= 0 && pfn !== ZERO_PFN) frames.bytes.copyWithin(copy * PAGE_SIZE, pfn * PAGE_SIZE, (pfn + 1) * PAGE_SIZE);
+  frames.putPage(pfn);
   if (copy < 0) return mayNotSleep ? VM_FAULT_RETRY : VM_FAULT_OOM;
-  if (pfn !== ZERO_PFN) frames.bytes.copyWithin(copy * PAGE_SIZE, pfn * PAGE_SIZE, (pfn + 1) * PAGE_SIZE);
-  const r = setPteIfSame(ctx, v, slot, pte, mkPte(copy, protBits(true)), copy);
+  const r = setPteIfSame(ctx, v, addr, slot, pte, mkPte(copy, protBits(true)), copy);
   // The PTE's reference on the old page goes: it is the zero page, a page-cache page (the cache keeps
   // its own reference) or an anonymous page someone else still holds, so this never frees it under a
   // reader; frees of unmapped pages wait for a grace period (see tlb.ts).
@@ -172,16 +188,17 @@ function doWpPage(ctx: FaultContext, v: FaultVma, slot: number, pte: number, may
   return done(r);
 }
 
-function upgradePte(ctx: FaultContext, v: FaultVma, slot: number, pte: number): number {
-  return changePteIfSame(ctx, v, slot, pte, pte | _PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED);
+function upgradePte(ctx: FaultContext, v: FaultVma, addr: number, slot: number, pte: number): number {
+  return changePteIfSame(ctx, v, addr, slot, pte, pte | _PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED);
 }
 
-function upgradeProtnone(ctx: FaultContext, v: FaultVma, slot: number, pte: number): number {
-  return changePteIfSame(ctx, v, slot, pte, (pte & ~(_PAGE_PROTNONE | _PAGE_RW)) | _PAGE_PRESENT | _PAGE_ACCESSED);
+function upgradeProtnone(ctx: FaultContext, v: FaultVma, addr: number, slot: number, pte: number): number {
+  return changePteIfSame(ctx, v, addr, slot, pte, (pte & ~(_PAGE_PROTNONE | _PAGE_RW)) | _PAGE_PRESENT | _PAGE_ACCESSED);
 }
 
 /** Changes a PTE in place (same page) if it is unchanged and the design agrees. */
-function changePteIfSame(ctx: FaultContext, v: FaultVma, slot: number, pte: number, next: number): number {
+function changePteIfSame(ctx: FaultContext, v: FaultVma, addr: number, slot: number, pte: number, next: number): number {
+  if (ctx.speculative && ctx.pt.pteSlot(addr) !== slot) return VM_FAULT_RETRY;
   ctx.pt.ptLock(slot);
   const same = Atomics.load(ctx.pt.i32, slot) === pte;
   const valid = ctx.revalidate(v, slot);

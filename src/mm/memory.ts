@@ -69,6 +69,8 @@ export class MmPages implements FaultContext {
   }
 
   // FaultContext, for faults taken with the mmap_lock held: nothing can change under them.
+  readonly speculative = false;
+
   revalidate(): boolean {
     return true;
   }

@@ -56,11 +56,14 @@ export interface MmHooks {
   vmaStartWrite(mm: MmStruct, vma: number): void;
   /** Called once a VMA is detached from the tree; must eventually free the record (vmaFree). */
   retireVma(mm: MmStruct, vma: number): void;
+  /** Called by mmap_write_unlock() before it releases the lock: every VMA changed meanwhile is done. */
+  vmaEndWriteAll(mm: MmStruct): void;
 }
 
 export const defaultHooks: MmHooks = {
   vmaStartWrite() {},
   retireVma(mm, vma) { mm.vmaFree(vma); },
+  vmaEndWriteAll() {},
 };
 
 /** What the mm knows of a file (struct file, since VMAs compare vm_file pointers, not inodes). */
@@ -210,6 +213,7 @@ export class MmStruct {
     upRead(this.words, I_MMAP_LOCK);
   }
   mmapWriteUnlock(): void {
+    this.hooks.vmaEndWriteAll(this);
     Atomics.add(this.words, I_MM_LOCK_SEQ, 1);
     upWrite(this.words, I_MMAP_LOCK);
   }
@@ -218,6 +222,8 @@ export class MmStruct {
   set mapCount(n: number) { Atomics.store(this.words, I_MAP_COUNT, n); }
   get mmapLockWord(): number { return I_MMAP_LOCK; }
   get mmLockSeqWord(): number { return I_MM_LOCK_SEQ; }
+  /** mm_lock_seq: bumped by every mmap_write_unlock(). */
+  get mmLockSeq(): number { return Atomics.load(this.words, I_MM_LOCK_SEQ); }
   get brk(): number { return this.fwords[F_BRK]!; }
   set brk(v: number) { this.fwords[F_BRK] = v; }
   get startBrk(): number { return this.fwords[F_START_BRK]!; }
@@ -512,6 +518,8 @@ export class MmStruct {
       if (t.end(v) > end) {
         if (this.split(v, end, false) < 0) return -ENOMEM;
       }
+      // vms_gather_munmap_vmas(): each VMA leaving is write-marked before it leaves the tree and its pages go.
+      this.hooks.vmaStartWrite(this, v);
       gone.push(v);
       v = t.end(v) >= end ? 0 : this.tree.findValue(t.end(v));
     }

@@ -88,4 +88,11 @@ export class VmaTable {
   }
 
   markDetached(v: number): void { Atomics.store(this.i32, v * VMA.i32Stride + VMA.i32.detached, 1); }
+  isDetached(v: number): boolean { return Atomics.load(this.i32, v * VMA.i32Stride + VMA.i32.detached) !== 0; }
+
+  // Where the locking words of VMA v live in i32 (for sync/'s refcount, rwsem and seqcount functions).
+  refcountWord(v: number): number { return v * VMA.i32Stride + VMA.i32.refcount; }
+  vmLockWord(v: number): number { return v * VMA.i32Stride + VMA.i32.vmLock; }
+  vmLockSeqWord(v: number): number { return v * VMA.i32Stride + VMA.i32.vmLockSeq; }
+  seqWord(v: number): number { return v * VMA.i32Stride + VMA.i32.seq; }
 }

@@ -1,0 +1,110 @@
+import type { LockingDesign } from '../mm/design.js';
+import { MmPages, type MmPagesHandle } from '../mm/memory.js';
+import { MmStruct, type MmFile, type MmHandle } from '../mm/mm.js';
+import { UserAccess } from '../mm/uaccess.js';
+import { Rcu, type RcuHandle } from '../sync/rcu.js';
+import { Srcu, type SrcuHandle } from '../sync/srcu.js';
+import { createDesign, designInfo } from './index.js';
+
+export interface AddressSpaceOptions {
+  /** A name from DESIGNS. */
+  design: string;
+  /** Physical frames (4 KiB each) behind the address space. */
+  frames: number;
+  /** Page-table pages; default scales with frames. */
+  tables?: number;
+  /** Page-cache pages; default = frames. */
+  cachePages?: number;
+  /** Poison freed VMAs, frames and tables, and check it (slower). */
+  debug?: boolean;
+  /** mm->mmap_base; default 0x7ffff7fff000 (x86-64 without randomisation, 8 MiB stack). */
+  mmapBase?: number;
+  /** VMA records. */
+  capacity?: number;
+  /** Threads that may attach at most (RCU and SRCU slots). */
+  maxThreads?: number;
+}
+
+/** What a worker passes to AddressSpace.attach (post it in workerData). */
+export interface AddressSpaceHandle {
+  readonly kind: 'mmsplit.address-space';
+  readonly design: string;
+  readonly mm: MmHandle;
+  readonly pages: MmPagesHandle;
+  readonly rcu: RcuHandle;
+  readonly srcu: SrcuHandle;
+  /** The mm's struct files when the handle was taken (the file table is per thread). */
+  readonly files: [number, MmFile][];
+}
+
+/**
+ * One thread of a process whose address space runs under one locking design: the mm, its memory, the RCU
+ * and SRCU domains, the design (its fault entry and its writer-side hooks, installed in the mm) and the
+ * user-access path through which the thread touches memory. Make it with create() on one thread and
+ * attach() on each worker; every thread may both fault (user.load32 …) and call sys* on `mm`.
+ *
+ * The thread is a registered RCU reader: call quiescentState() between operations (a page fault, a
+ * syscall) and exit() before the thread ends.
+ */
+export class AddressSpace {
+  readonly user: UserAccess;
+  readonly design: LockingDesign;
+
+  static create(opts: AddressSpaceOptions): AddressSpace {
+    const info = designInfo(opts.design);
+    const rcu = Rcu.create({ maxThreads: opts.maxThreads ?? 64 });
+    rcu.registerThread();
+    const srcu = Srcu.create({ maxThreads: opts.maxThreads ?? 64 });
+    const pages = MmPages.create({ frames: opts.frames, tables: opts.tables, cachePages: opts.cachePages, debug: opts.debug }, rcu);
+    const mm = new MmStruct({ mmapBase: opts.mmapBase ?? 0x7ffff7fff000, pages, index: info.index, debug: opts.debug, capacity: opts.capacity });
+    return new AddressSpace(opts.design, mm, pages, rcu, srcu);
+  }
+
+  static attach(h: AddressSpaceHandle): AddressSpace {
+    if (h?.kind !== 'mmsplit.address-space') throw new TypeError('not an address-space handle');
+    const rcu = Rcu.attach(h.rcu);
+    rcu.registerThread();
+    const pages = MmPages.attach(h.pages, rcu);
+    const mm = new MmStruct({ mmapBase: 0, attach: h.mm, pages });
+    for (const [id, f] of h.files) mm.files[id] = f;
+    return new AddressSpace(h.design, mm, pages, rcu, Srcu.attach(h.srcu));
+  }
+
+  private constructor(
+    readonly designName: string,
+    readonly mm: MmStruct,
+    readonly pages: MmPages,
+    readonly rcu: Rcu,
+    readonly srcu: Srcu,
+  ) {
+    // Lockless faults walk the tree under RCU: from now on it copies on write and frees late.
+    if (designInfo(designName).lockless) mm.setInRcu(rcu);
+    const design = createDesign(designName, { mm, pages, rcu, srcu });
+    this.design = design;
+    mm.hooks = design;
+    this.user = new UserAccess(pages.pt, pages.frames, rcu, (addr, flags) => design.fault(addr, flags));
+  }
+
+  handle(): AddressSpaceHandle {
+    const files: [number, MmFile][] = [];
+    this.mm.files.forEach((f, id) => f !== undefined && files.push([id, f]));
+    return { kind: 'mmsplit.address-space', design: this.designName, mm: this.mm.handle(), pages: this.pages.handle(), rcu: this.rcu.handle(), srcu: this.srcu.handle(), files };
+  }
+
+  /** rcu_quiescent_state(): this thread holds nothing RCU protects (call between operations). */
+  quiescentState(): void {
+    this.rcu.quiescentState();
+  }
+
+  /**
+   * The thread is done: waits until every callback it queued has run (VMAs, frames, tables it freed),
+   * hands its cached frames back and leaves RCU and SRCU.
+   */
+  exit(): void {
+    this.srcu.barrier();
+    this.rcu.barrier();
+    this.pages.frames.drainCache();
+    this.rcu.unregisterThread();
+    this.srcu.unregisterThread();
+  }
+}

@@ -1,0 +1,178 @@
+/**
+ * What several designs share: the mmap_lock fault they all fall back to, and the two halves of the VMA
+ * validation the thread calls "the tricky bit" — a seqcount per VMA that every writer bumps before it
+ * changes the VMA (the writer's half), and the check, under the PTE lock, that the count is still the one
+ * the fault copied the VMA under and the VMA still in the tree (the fault's half). Every design that faults
+ * without holding the mmap_lock or a VMA lock needs it: a reference or an (S)RCU read section keeps the
+ * VMA's memory alive, but not its fields — mprotect, merges and splits change VMAs in place.
+ */
+import { DesignStats, type DesignContext, type LockingDesign } from '../mm/design.js';
+import { FaultVma, handleMmFault, VM_FAULT_RETRY, type FaultContext } from '../mm/fault.js';
+import type { FrameTable } from '../mm/frames.js';
+import type { MmPages } from '../mm/memory.js';
+import type { MmStruct } from '../mm/mm.js';
+import type { PageCache } from '../mm/pagecache.js';
+import type { PageTables } from '../mm/pagetable.js';
+import type { VmaTable } from '../mm/vma.js';
+import { readSeqcountRetry, writeSeqcountBegin, writeSeqcountEnd } from '../sync/seqcount.js';
+
+/** A fast path's "do it under the mmap_lock instead" (never a vm_fault_t: those are ≥ 0). */
+export const LOCK_MMAP = -1;
+
+/** lock_mmap_and_find_vma() + handle_mm_fault() + mmap_read_unlock(): the baseline, and every fallback. */
+export function faultUnderMmapLock(ctx: DesignContext, addr: number, flags: number): number {
+  ctx.mm.mmapReadLock();
+  try {
+    return ctx.pages.faultLocked(addr, flags);
+  } finally {
+    ctx.mm.mmapReadUnlock();
+  }
+}
+
+/** The end of every design's fault: counted as done on the fast path, or done again under the mmap_lock. */
+export function fastPathOrMmapLock(ctx: DesignContext, stats: DesignStats, r: number, addr: number, flags: number): number {
+  if (r !== LOCK_MMAP) {
+    stats.fastPath++;
+    return r;
+  }
+  stats.fallback++;
+  return faultUnderMmapLock(ctx, addr, flags);
+}
+
+/** The counters SpeculativeFault.attempt() keeps: no VMA found, or the VMA was changing (vma_lock_miss/abort). */
+export type SpeculativeStats = DesignStats<{ miss: number; abort: number }>;
+
+/**
+ * The writer's half (vm_write_begin / vm_write_end of the speculative-fault patches): the first change to a
+ * VMA in an mmap_write_lock section makes its count odd; mmap_write_unlock makes every count it opened even
+ * again; a VMA that leaves the tree has its count closed when it is retired (it stays detached, and the
+ * count has moved on, so no fault that copied it can validate). One object per writer thread; writers are
+ * serialised by the mmap_lock, so an odd count can only be this writer's own.
+ */
+export class VmaSeqWriter {
+  private readonly open: number[] = [];
+
+  begin(mm: MmStruct, vma: number): void {
+    const t = mm.vmas;
+    const w = t.seqWord(vma);
+    if ((Atomics.load(t.i32, w) & 1) !== 0) return; // already opened in this section
+    writeSeqcountBegin(t.i32, w);
+    this.open.push(vma);
+  }
+
+  endAll(mm: MmStruct): void {
+    const t = mm.vmas;
+    for (const v of this.open) writeSeqcountEnd(t.i32, t.seqWord(v));
+    this.open.length = 0;
+  }
+
+  /** Before a retired VMA is handed to whatever frees it: its count is closed now, not at unlock. */
+  retire(mm: MmStruct, vma: number): void {
+    const k = this.open.indexOf(vma);
+    if (k < 0) return;
+    writeSeqcountEnd(mm.vmas.i32, mm.vmas.seqWord(vma));
+    this.open.splice(k, 1);
+  }
+}
+
+/**
+ * The fault's half: a FaultContext for faults that hold neither the mmap_lock nor a VMA lock. snapshot()
+ * copies the VMA under its seqcount; revalidate(), called by the fault core under the PTE lock just before
+ * the PTE goes in, checks that the count has not moved and the VMA is still attached. The fault core also
+ * walks the page tables a second time before it takes the PTE lock (speculative = true).
+ */
+export class SpeculativeFault implements FaultContext {
+  readonly speculative = true;
+  readonly frames: FrameTable;
+  readonly pt: PageTables;
+  readonly pagecache: PageCache;
+  /** The copy of the VMA being faulted on (one per thread: no allocation per fault). */
+  readonly v = new FaultVma();
+  private readonly vmas: VmaTable;
+  private readonly pages: MmPages;
+
+  constructor(ctx: DesignContext) {
+    this.pages = ctx.pages;
+    this.frames = ctx.pages.frames;
+    this.pt = ctx.pages.pt;
+    this.pagecache = ctx.pages.pagecache;
+    this.vmas = ctx.mm.vmas;
+  }
+
+  /**
+   * Copies VMA `vma` into this.v; false if a writer is changing it, the copy may be torn, it has left the
+   * tree, or it does not contain `addr` (a lookup that raced with a change: the caller falls back).
+   */
+  snapshot(vma: number, addr: number): boolean {
+    const t = this.vmas;
+    if (t.arena.debug && !t.arena.isLive(vma)) throw new Error(`fault: VMA ${vma} was freed while a fault could still reach it`);
+    const w = t.seqWord(vma);
+    const seq = Atomics.load(t.i32, w);
+    if ((seq & 1) !== 0) return false;
+    const v = this.pages.snapshot(vma, this.v);
+    v.seq = seq;
+    if (readSeqcountRetry(t.i32, w, seq) || t.isDetached(vma)) return false;
+    return addr >= v.start && addr < v.end;
+  }
+
+  /**
+   * One speculative fault on VMA `vma` (0 if the walk found none): copy it, fault on the copy. Returns the
+   * fault's result, or LOCK_MMAP if it has to be done another way; counts miss, abort and retry.
+   */
+  attempt(vma: number, addr: number, flags: number, mayNotSleep: boolean, stats: SpeculativeStats): number {
+    if (vma === 0) {
+      stats.extra.miss++;
+      return LOCK_MMAP;
+    }
+    if (!this.snapshot(vma, addr)) {
+      stats.extra.abort++;
+      return LOCK_MMAP;
+    }
+    const r = handleMmFault(this, this.v, addr, flags, mayNotSleep);
+    if ((r & VM_FAULT_RETRY) === 0) return r;
+    stats.retry++;
+    return LOCK_MMAP;
+  }
+
+  revalidate(v: FaultVma): boolean {
+    const t = this.vmas;
+    return Atomics.load(t.i32, t.seqWord(v.vma)) === v.seq && !t.isDetached(v.vma);
+  }
+
+  anonVmaPrepare(v: FaultVma): void {
+    this.pages.anonVmaPrepare(v);
+  }
+}
+
+/**
+ * What the designs that fault without the mmap_lock or a VMA lock have in common: the speculative fault
+ * context and the writer's half of the seqcount. Each says how it finds (and keeps) the VMA in fault(), and
+ * how a removed VMA is freed in retireVma(), which must first hand the VMA to retireSeq().
+ */
+export abstract class SeqValidatedDesign implements LockingDesign {
+  readonly stats: SpeculativeStats = new DesignStats({ miss: 0, abort: 0 });
+  protected readonly spec: SpeculativeFault;
+  private readonly writer = new VmaSeqWriter();
+
+  constructor(
+    protected readonly ctx: DesignContext,
+    readonly name: string,
+  ) {
+    this.spec = new SpeculativeFault(ctx);
+  }
+
+  abstract fault(addr: number, flags: number): number;
+  abstract retireVma(mm: MmStruct, vma: number): void;
+
+  vmaStartWrite(mm: MmStruct, vma: number): void {
+    this.writer.begin(mm, vma);
+  }
+
+  vmaEndWriteAll(mm: MmStruct): void {
+    this.writer.endAll(mm);
+  }
+
+  protected retireSeq(mm: MmStruct, vma: number): void {
+    this.writer.retire(mm, vma);
+  }
+}
