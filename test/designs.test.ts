@@ -130,8 +130,10 @@ for (const design of Object.keys(DESIGNS)) {
     } finally {
       Atomics.store(new Int32Array(ctl), 0, 1);
     }
+    rcu.threadOffline(); // only waiting now: hold up no grace period the exiting workers wait for
     const stats = await Promise.all(results);
     await Promise.all(threads.map((t) => t.terminate()));
+    rcu.threadOnline();
     checkReadOnly(0, Infinity);
     mm.validate(false);
     pages.validate();

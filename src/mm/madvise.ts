@@ -46,12 +46,30 @@ function behaviorValid(b: number): boolean {
   return (b >= 0 && b <= 4) || (b >= 8 && b <= 25) || b === 100 || b === 101 || b === 102 || b === 103;
 }
 
+/**
+ * madvise_need_mmap_write(): the behaviours that change no VMA run under the mmap_lock taken for read, so
+ * MADV_DONTNEED zaps pages while faults go on (the PTE lock orders them), as in the kernel.
+ */
+function needMmapWrite(b: number): boolean {
+  switch (b) {
+    case MADV_REMOVE: case MADV_WILLNEED: case MADV_DONTNEED: case MADV_DONTNEED_LOCKED: case MADV_COLD:
+    case MADV_PAGEOUT: case MADV_FREE: case MADV_POPULATE_READ: case MADV_POPULATE_WRITE: case MADV_COLLAPSE:
+    case MADV_GUARD_INSTALL: case MADV_GUARD_REMOVE:
+      return false;
+    default:
+      return true;
+  }
+}
+
 export function sysMadvise(mm: MmStruct, start: number, lenIn: number, behavior: number): number {
-  mm.mmapWriteLock();
+  const write = needMmapWrite(behavior);
+  if (write) mm.mmapWriteLock();
+  else mm.mmapReadLock();
   try {
     return doMadviseLocked(mm, start, lenIn, behavior);
   } finally {
-    mm.mmapWriteUnlock();
+    if (write) mm.mmapWriteUnlock();
+    else mm.mmapReadUnlock();
   }
 }
 

@@ -1,0 +1,24 @@
+// A lab worker thread: attaches to the address space, runs its role, reports what it measured.
+import { parentPort, workerData } from 'node:worker_threads';
+import { AddressSpace, type AddressSpaceHandle } from '../designs/address-space.js';
+import { setWaitLimit } from '../sync/sleep.js';
+import { runRole, type RoleParams } from './roles.js';
+
+interface Job extends RoleParams {
+  as: AddressSpaceHandle;
+  ctl: SharedArrayBuffer;
+  waitLimitMs: number;
+}
+
+const job = workerData as Job;
+setWaitLimit(job.waitLimitMs); // a lost wake-up ends the run with an error instead of hanging it
+const as = AddressSpace.attach(job.as);
+try {
+  const r = runRole(as, job, new Int32Array(job.ctl));
+  as.exit();
+  parentPort!.postMessage({ ok: true, result: r }, [r.munmapUs.buffer as ArrayBuffer]);
+} catch (e) {
+  as.rcu.unregisterThread();
+  as.srcu.unregisterThread();
+  parentPort!.postMessage({ ok: false, error: String((e as Error).stack ?? e) });
+}
