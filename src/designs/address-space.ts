@@ -4,7 +4,7 @@ import { MmStruct, type MmFile, type MmHandle } from '../mm/mm.js';
 import { UserAccess } from '../mm/uaccess.js';
 import { Rcu, type RcuHandle } from '../sync/rcu.js';
 import { Srcu, type SrcuHandle } from '../sync/srcu.js';
-import { createDesign, designInfo } from './index.js';
+import { createDesign, designInfo } from './registry.js';
 
 export interface AddressSpaceOptions {
   /** A name from DESIGNS. */
