@@ -236,6 +236,48 @@ const rwsemStarvation: TortureScenario = {
   },
 };
 
+// Reader starvation: two writers hand the lock to each other back to back (a writer spins, so it is always
+// there first when the other lets go); a reader must still get in, by the hand-off it asks for after
+// RWSEM_WAIT_TIMEOUT. If it starved, the writers would never be told to stop and the run would time out.
+const READER_DONE = 7;
+const READER_ROUNDS = 20;
+const rwsemReaderHandoff: TortureScenario = {
+  name: 'rwsem-handoff',
+  description: 'rwsem: writers that take the lock back to back cannot starve a reader (RWSEM_FLAG_HANDOFF)',
+  minWorkers: 3,
+  setup: () => ({ words: new SharedArrayBuffer(64) }),
+  roleOf: (worker) => (worker === 0 ? 'reader' : 'writer'),
+  run(ctx): TortureStats {
+    const w = new Int32Array(ctx.shared.words as SharedArrayBuffer);
+    if (ctx.role === 'reader') {
+      while (Atomics.load(w, COUNTER) < 1000) dawdle(100); // until both writers are at it
+      for (let i = 0; i < READER_ROUNDS; i++) {
+        downRead(w, LOCK);
+        if (Atomics.load(w, WRITERS_IN) !== 0) fail('rwsem-handoff: reader inside with a writer');
+        upRead(w, LOCK);
+      }
+      Atomics.store(w, READER_DONE, 1);
+      return { ops: READER_ROUNDS, reads: READER_ROUNDS };
+    }
+    let writes = 0;
+    while (Atomics.load(w, READER_DONE) === 0) {
+      downWrite(w, LOCK);
+      Atomics.add(w, WRITERS_IN, 1);
+      Atomics.add(w, COUNTER, 1);
+      dawdle(50);
+      Atomics.sub(w, WRITERS_IN, 1);
+      upWrite(w, LOCK);
+      writes++;
+    }
+    return { ops: writes, writes };
+  },
+  verify(shared, reports) {
+    const w = new Int32Array(shared.words as SharedArrayBuffer);
+    if (sum(reports, 'reads') !== READER_ROUNDS) fail('rwsem-handoff: the reader did not finish');
+    rwsemValidateIdle(w, LOCK);
+  },
+};
+
 // A record published by a seqcount writer: a, ~a, and the Float64 pair (x, 2x).
 const seqcountTorture: TortureScenario = {
   name: 'seqcount',
@@ -525,6 +567,7 @@ export const TORTURE_SCENARIOS: readonly TortureScenario[] = [
   mutexTorture,
   rwsemTorture,
   rwsemStarvation,
+  rwsemReaderHandoff,
   seqcountTorture,
   rcuTorture,
   srcuTorture,

@@ -5,6 +5,8 @@ import { createRequire } from 'node:module';
 import { addReportOptions } from './output.js';
 import { tortureCommand } from './torture.js';
 import { replayCommand } from './replay.js';
+import { DESIGN_NAMES, WORKLOAD_NAMES, type DesignName, type WorkloadName } from '../bench/results.js';
+import { defaultThreads, LAB_DEFAULTS } from '../bench/lab.js';
 
 const pkg = createRequire(import.meta.url)('../../../package.json') as { version: string; description: string };
 
@@ -17,6 +19,29 @@ function positiveInt(v: string): number {
 function seconds(v: string): number {
   const n = Number(v);
   if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a positive number of seconds');
+  return n;
+}
+
+/** A comma-separated list of names, each one of `all`. */
+function nameList<T extends string>(all: readonly T[], what: string) {
+  return (v: string): T[] => {
+    const names = v.split(',').map((x) => x.trim()).filter(Boolean);
+    if (names.length === 0) throw new InvalidArgumentError(`expected ${what} names separated by commas`);
+    for (const n of names) if (!(all as readonly string[]).includes(n)) throw new InvalidArgumentError(`unknown ${what} '${n}' (have: ${all.join(', ')})`);
+    return [...new Set(names)] as T[];
+  };
+}
+
+function threadList(v: string): number[] {
+  const ts = v.split(',').map((x) => Number(x.trim()));
+  if (ts.some((t) => !Number.isInteger(t) || t < 1 || t > 1024)) throw new InvalidArgumentError('thread counts are integers from 1 to 1024, separated by commas');
+  if (ts.some((t, i) => i > 0 && t <= ts[i - 1]!)) throw new InvalidArgumentError('thread counts must be ascending and distinct (e.g. 1,2,4,8)');
+  return ts;
+}
+
+function nonNegativeSeconds(v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('expected a number of seconds ≥ 0');
   return n;
 }
 
@@ -39,7 +64,7 @@ addReportOptions(
   program
     .command('torture')
     .description('torture-test synchronization primitives on real worker threads (locktorture/rcutorture style)')
-    .argument('[scenarios...]', 'scenarios to run (default: all): arena spinlock mutex rwsem rwsem-starvation seqcount rcu srcu')
+    .argument('[scenarios...]', 'scenarios to run (default: all): arena spinlock mutex rwsem rwsem-starvation rwsem-handoff seqcount rcu srcu')
     .option('--workers <n>', 'worker threads per scenario (default: the cores present, at least 2)', positiveInt)
     .option('--duration <s>', 'seconds per scenario', seconds, 5)
     .option('--seed <n>', 'seed for the random choices', positiveInt),
@@ -50,6 +75,34 @@ addReportOptions(
     json: !!o.json,
     ...(o.workers !== undefined ? { workers: o.workers } : {}),
     ...(o.seed !== undefined ? { seed: o.seed } : {}),
+  });
+});
+
+addReportOptions(
+  program
+    .command('bench', { isDefault: false })
+    .description('the lab: run workloads under locking designs on real worker threads; write results JSON and an HTML report; print the summary')
+    .option('--designs <list>', `designs, comma-separated (default: all: ${DESIGN_NAMES.join(', ')})`, nameList(DESIGN_NAMES, 'design'))
+    .option('--workloads <list>', `workloads, comma-separated, from ${WORKLOAD_NAMES.join(', ')} (default: ${LAB_DEFAULTS.workloads.join(', ')})`, nameList(WORKLOAD_NAMES, 'workload'))
+    .option('--threads <list>', 'worker counts, comma-separated and ascending (default: 1 to the cores present)', threadList)
+    .option('--duration <s>', 'seconds per measured repetition', seconds, LAB_DEFAULTS.durationMs / 1000)
+    .option('--warmup <s>', 'seconds of unmeasured run before each point', nonNegativeSeconds, LAB_DEFAULTS.warmupMs / 1000)
+    .option('--repetitions <n>', 'measured repetitions per point (the median is reported)', positiveInt, LAB_DEFAULTS.repetitions)
+    .option('--trace <file>', 'the strace log workload trace replays (strace -f -y -e trace=memory; default: a Python run shipped in test/fixtures)')
+    .option('--out <dir>', 'folder to write results.json and index.html into', 'report'),
+).action(async (o: { designs?: DesignName[]; workloads?: WorkloadName[]; threads?: number[]; duration: number; warmup: number; repetitions: number; trace?: string; out: string; json?: boolean }) => {
+  const { benchCommand } = await import('./bench.js'); // vega is large: only the lab loads it
+  process.exitCode = await benchCommand({
+    designs: o.designs ?? LAB_DEFAULTS.designs,
+    workloads: o.workloads ?? LAB_DEFAULTS.workloads,
+    workloadsGiven: o.workloads !== undefined,
+    threads: o.threads ?? defaultThreads(),
+    durationMs: o.duration * 1000,
+    warmupMs: o.warmup * 1000,
+    repetitions: o.repetitions,
+    ...(o.trace !== undefined ? { trace: o.trace } : {}),
+    out: o.out,
+    json: !!o.json,
   });
 });
 

@@ -228,8 +228,11 @@ export function churnSpec(r: LabResults): ChartSpec {
 // ---------------------------------------------------------------------------------------------------------
 // (c) munmap latency percentiles per design, log scale
 
-/** Workloads whose munmaps are about the locking (small regions) come first; page_fault* zap 128 MiB each. */
-const MUNMAP_PREFERENCE: WorkloadName[] = ['churn', 'mmap1', 'mmap2', 'trace', 'page_fault1', 'page_fault2', 'page_fault3'];
+/**
+ * Workloads whose munmaps are about the locking (small regions) come first — io's first of all: its munmaps
+ * happen while faults sleep for I/O, where synchronize_srcu() has to wait them out; page_fault* zap 128 MiB.
+ */
+const MUNMAP_PREFERENCE: WorkloadName[] = ['io', 'churn', 'mmap1', 'mmap2', 'trace', 'page_fault1', 'page_fault2', 'page_fault3'];
 
 export function munmapWorkloads(r: LabResults): WorkloadName[] {
   const have = (w: WorkloadName) => r.entries.some((e) => e.workload === w && e.munmapLatencyUs);

@@ -13,7 +13,13 @@ import { futexWait, futexWake, mightSleep } from './sleep.js';
  * deadlock it), and all acquisitions may sleep, so none may happen inside rcu_read_lock().
  *
  * The word: bits 0-19 count active readers, bits 20-27 count waiting writers, bit 28 is the writer, bit 29
- * says that someone sleeps on the word and the next release must wake it.
+ * says that someone sleeps on the word and the next release must wake it, bit 30 is the kernel's
+ * RWSEM_FLAG_HANDOFF for readers: a reader that has waited RWSEM_WAIT_TIMEOUT (4 ms) sets it, and from then
+ * on no writer may take the lock until a reader has — so, as in the kernel, writers can starve readers
+ * for a few milliseconds but not for ever.
+ *
+ * Spinning, as in the kernel: a writer spins for a while before it sleeps (optimistic spinning), a reader
+ * only looks a few times (reader spinning left the kernel in 5.11).
  */
 export const RWSEM_READER = 1;
 const READER_MASK = 0xfffff;
@@ -21,8 +27,18 @@ const WRITER_WAITING = 1 << 20;
 const WAITING_MASK = 0xff << 20;
 export const RWSEM_WRITER_LOCKED = 1 << 28;
 const SLEEPERS = 1 << 29;
-const READ_BLOCKED = RWSEM_WRITER_LOCKED | WAITING_MASK;
+const HANDOFF = 1 << 30;
+const READ_BLOCKED = RWSEM_WRITER_LOCKED | WAITING_MASK | HANDOFF; // the fast path's RWSEM_READ_FAILED_MASK
+/** RWSEM_WAIT_TIMEOUT, ms: how long a reader waits before it asks for the hand-off. */
+const WAIT_TIMEOUT_MS = 4;
 const SPINS = 64;
+/**
+ * How long a writer keeps spinning, ms, before it sleeps (after SPINS quick looks). The kernel's writers
+ * spin while the owner runs (rwsem_optimistic_spin); we cannot see whether it runs, so we bound the spin
+ * by time instead. A futex sleep and wake-up costs tens of µs here (a few in the kernel): without the spin,
+ * every contended down_write would pay that for holds of a microsecond or two.
+ */
+const SPIN_MS = 0.02;
 
 export function downRead(i32: Int32Array, index: number): void {
   mightSleep('down_read');
@@ -37,23 +53,28 @@ function downReadSlow(i32: Int32Array, index: number): void {
   let startedAt = -1;
   for (let n = 0; ; n++) {
     const s = Atomics.load(i32, index);
-    if ((s & READ_BLOCKED) === 0) {
-      if (Atomics.compareExchange(i32, index, s, s + RWSEM_READER) === s) return;
+    // Free for readers: no writer, and none waiting unless a reader has asked for the hand-off.
+    if ((s & RWSEM_WRITER_LOCKED) === 0 && ((s & WAITING_MASK) === 0 || (s & HANDOFF) !== 0)) {
+      if (Atomics.compareExchange(i32, index, s, (s + RWSEM_READER) & ~HANDOFF) === s) return;
       continue;
     }
     if (n < SPINS) continue;
     if (startedAt < 0) startedAt = performance.now();
-    sleepOn(i32, index, s, 'down_read', startedAt);
+    if ((s & HANDOFF) === 0 && performance.now() - startedAt >= WAIT_TIMEOUT_MS) {
+      Atomics.compareExchange(i32, index, s, s | HANDOFF); // if it changed, look again
+      continue;
+    }
+    sleepOn(i32, index, s, 'down_read', startedAt, (s & HANDOFF) === 0 ? WAIT_TIMEOUT_MS : Infinity);
   }
 }
 
 /** Marks the word (seen as `s`) as having a sleeper, then sleeps until it changes. */
-function sleepOn(i32: Int32Array, index: number, s: number, what: string, startedAt: number): void {
+function sleepOn(i32: Int32Array, index: number, s: number, what: string, startedAt: number, timeoutMs = Infinity): void {
   if ((s & SLEEPERS) === 0) {
     if (Atomics.compareExchange(i32, index, s, s | SLEEPERS) !== s) return; // it changed: look again
     s |= SLEEPERS;
   }
-  futexWait(i32, index, s, what, Infinity, startedAt);
+  futexWait(i32, index, s, what, timeoutMs, startedAt);
 }
 
 /** down_read_trylock(): fails if a writer holds the lock or waits for it. */
@@ -77,7 +98,7 @@ export function upRead(i32: Int32Array, index: number): void {
 
 export function downWrite(i32: Int32Array, index: number): void {
   mightSleep('down_write');
-  if (Atomics.compareExchange(i32, index, 0, RWSEM_WRITER_LOCKED) === 0) return;
+  if (Atomics.compareExchange(i32, index, 0, RWSEM_WRITER_LOCKED) === 0) return; // the HANDOFF bit makes it fail
   downWriteSlow(i32, index);
 }
 
@@ -86,12 +107,13 @@ function downWriteSlow(i32: Int32Array, index: number): void {
   let startedAt = -1;
   for (let n = 0; ; n++) {
     const s = Atomics.load(i32, index);
-    if ((s & (READER_MASK | RWSEM_WRITER_LOCKED)) === 0) {
+    if ((s & (READER_MASK | RWSEM_WRITER_LOCKED | HANDOFF)) === 0) {
       if (Atomics.compareExchange(i32, index, s, s - WRITER_WAITING + RWSEM_WRITER_LOCKED) === s) return;
       continue;
     }
     if (n < SPINS) continue;
     if (startedAt < 0) startedAt = performance.now();
+    if (performance.now() - startedAt < SPIN_MS) continue;
     sleepOn(i32, index, s, 'down_write', startedAt);
   }
 }
@@ -100,7 +122,7 @@ function downWriteSlow(i32: Int32Array, index: number): void {
 export function downWriteTrylock(i32: Int32Array, index: number): boolean {
   for (;;) {
     const s = Atomics.load(i32, index);
-    if ((s & (READER_MASK | RWSEM_WRITER_LOCKED)) !== 0) return false;
+    if ((s & (READER_MASK | RWSEM_WRITER_LOCKED | HANDOFF)) !== 0) return false;
     if (Atomics.compareExchange(i32, index, s, s | RWSEM_WRITER_LOCKED) === s) return true;
   }
 }

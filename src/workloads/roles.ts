@@ -2,21 +2,30 @@
  * What a lab worker thread does, by role, over a shared AddressSpace (will-it-scale's tasks, plus churn):
  *
  *   page_fault1  mmap 128 MiB anonymous, write one byte in every page, munmap — again and again
- *   page_fault2  the same on a private mapping of a file (every write copies a page-cache page)
+ *   page_fault2  the same on a private mapping of the worker's own file (every write copies a page-cache page)
+ *   page_fault3  the same on a shared mapping of the worker's own file (every write dirties a page-cache page)
+ *   mmap1        mmap 128 MiB anonymous and munmap it, touching nothing: the mmap_lock writers alone
+ *   mmap2        the same on a private mapping of the worker's own file
+ *   trace        a real program's memory calls, replayed and faulted in (src/workloads/trace.ts)
  *   region       write every page of its own slice of one large mapping, then MADV_DONTNEED the slice
  *   churn        mmap 16 KiB anonymous, touch it, mprotect it read-only, munmap: small, unrelated regions
  *   io           read every page of a mapping of a file whose page-cache misses sleep, munmap, drop the
  *                file's cached pages, map it again: faults that are always waiting for "the disk"
  *
- * Control word ctl[0]: 0 warm-up, 1 measuring, 2 stop. A worker counts only what it did while measuring.
+ * Control word ctl[0]: 0 warm-up, 1 measuring, 2 stop. A worker publishes its running totals — ops, faults,
+ * churn calls — in its three words of `tally` whenever it looks at ctl[0] (at least every 64 pages), so the
+ * runner can cut the measured interval into samples without stopping anyone; munmap latencies and the
+ * design's counters are kept for the measured interval only.
  */
 import { PAGE_SIZE } from '../mm/frames.js';
 import { MADV_DONTNEED, sysMadvise } from '../mm/madvise.js';
 import { MAP_ANONYMOUS, MAP_PRIVATE, sysMmap, sysMunmap } from '../mm/mmap.js';
+import { MAP_SHARED } from '../mm/unmapped.js';
 import { sysMprotect } from '../mm/mprotect.js';
 import type { AddressSpace } from '../designs/address-space.js';
+import { TraceReplayer, type TraceProgram } from './trace.js';
 
-export type Role = 'page_fault1' | 'page_fault2' | 'region' | 'churn' | 'io';
+export type Role = 'page_fault1' | 'page_fault2' | 'page_fault3' | 'mmap1' | 'mmap2' | 'region' | 'churn' | 'io' | 'trace';
 
 export interface RoleParams {
   role: Role;
@@ -24,15 +33,20 @@ export interface RoleParams {
   bytes: number;
   /** region: where the slice starts (inside a mapping the runner made). */
   start: number;
-  /** page_fault2, io: the file (an id of the address space's page cache). */
+  /** page_fault2, page_fault3, mmap2, io: the file (an id of the address space's page cache). */
   file: number;
+  /** trace: the program, the page-cache file of each of its files, and how many pages a pass may touch. */
+  trace?: { program: TraceProgram; fileIds: number[]; pagesPerPass: number };
 }
 
+/** The words of a worker's tally: operations, faults, churn calls, each a running total (wrapping at 2^32). */
+export const TALLY_OPS = 0;
+export const TALLY_FAULTS = 1;
+export const TALLY_CHURN = 2;
+/** Words per worker in the tally (one cache line, so that workers do not share one). */
+export const TALLY_STRIDE = 16;
+
 export interface RoleResult {
-  ops: number;
-  faults: number;
-  churnOps: number;
-  elapsedMs: number;
   /** Every munmap measured, microseconds. */
   munmapUs: Float64Array;
   /** The design's counters over the measured interval (vma_lock_* deltas). */
@@ -56,13 +70,14 @@ const PHASE_MEASURE = 1;
 const PHASE_STOP = 2;
 const RW = 3;
 
-/** Runs `role` until ctl[0] says stop; returns what it did while ctl[0] said measure. */
-export function runRole(as: AddressSpace, p: RoleParams, ctl: Int32Array): RoleResult {
+/**
+ * Runs `role` until ctl[0] says stop, publishing totals in tally[0..2]; returns the munmap latencies and
+ * counters of the measured interval.
+ */
+export function runRole(as: AddressSpace, p: RoleParams, ctl: Int32Array, tally: Int32Array): RoleResult {
   const { mm, user } = as;
   let ops = 0;
   let churnOps = 0;
-  let faults0 = 0;
-  let t0 = 0;
   let measuring = false;
   let counters0 = readCounters(as);
   const lat: number[] = [];
@@ -77,37 +92,63 @@ export function runRole(as: AddressSpace, p: RoleParams, ctl: Int32Array): RoleR
     if (a < 0) throw new Error(`${p.role}: mmap failed (${a})`);
     return a;
   };
-  /** Follows ctl[0]; false once told to stop. */
+  /** Publishes the totals and follows ctl[0]; false once told to stop. */
   const running = (): boolean => {
+    tally[TALLY_OPS] = ops;
+    tally[TALLY_FAULTS] = user.faults;
+    tally[TALLY_CHURN] = churnOps;
     const phase = Atomics.load(ctl, 0);
     if (phase === PHASE_MEASURE && !measuring) {
       measuring = true;
-      faults0 = user.faults;
       counters0 = readCounters(as);
-      t0 = performance.now();
     }
     return phase !== PHASE_STOP;
   };
+  const replayer = p.trace && new TraceReplayer(p.trace.program, p.trace.fileIds, p.trace.pagesPerPass);
+  const hooks = {
+    store8: (a: number, v: number) => user.store8(a, v),
+    load8: (a: number) => user.load8(a),
+    munmap: (a: number, len: number) => (munmap(a, len), 0),
+    between: () => {
+      as.quiescentState();
+      const go = running();
+      if (go) ops++; // one op per call of the trace, replayed or left out
+      return go;
+    },
+  };
+  /** Writes a byte in every page of [a, a + p.bytes): one op per page, as will-it-scale counts. */
+  const touchAll = (a: number): void => {
+    for (let off = 0; off < p.bytes; off += PAGE_SIZE) {
+      user.store8(a + off, 1);
+      ops++;
+      if ((off & 0x3ffff) === 0) {
+        as.quiescentState();
+        running(); // a pass is long: start counting as soon as told to
+      }
+    }
+  };
   while (running()) {
-    let done = 0; // ops this pass
     switch (p.role) {
       case 'page_fault1':
-      case 'page_fault2': {
-        const a = p.role === 'page_fault1' ? mmap(p.bytes, MAP_PRIVATE | MAP_ANONYMOUS, 0) : mmap(p.bytes, MAP_PRIVATE, p.file);
-        for (let off = 0; off < p.bytes; off += PAGE_SIZE) {
-          user.store8(a + off, 1);
-          if ((off & 0x3ffff) === 0) as.quiescentState();
-        }
-        done = p.bytes / PAGE_SIZE;
+      case 'page_fault2':
+      case 'page_fault3': {
+        const a = mmap(p.bytes, p.role === 'page_fault1' ? MAP_PRIVATE | MAP_ANONYMOUS : p.role === 'page_fault2' ? MAP_PRIVATE : MAP_SHARED, p.role === 'page_fault1' ? 0 : p.file);
+        touchAll(a);
         munmap(a, p.bytes);
         break;
       }
+      case 'mmap1':
+      case 'mmap2': {
+        munmap(p.role === 'mmap1' ? mmap(p.bytes, MAP_PRIVATE | MAP_ANONYMOUS, 0) : mmap(p.bytes, MAP_PRIVATE, p.file), p.bytes);
+        ops++;
+        break;
+      }
+      case 'trace': {
+        replayer!.runPass(mm, hooks);
+        break;
+      }
       case 'region': {
-        for (let off = 0; off < p.bytes; off += PAGE_SIZE) {
-          user.store8(p.start + off, 1);
-          if ((off & 0x3ffff) === 0) as.quiescentState();
-        }
-        done = p.bytes / PAGE_SIZE;
+        touchAll(p.start);
         if (sysMadvise(mm, p.start, p.bytes, MADV_DONTNEED) !== 0) throw new Error('region: madvise failed');
         break;
       }
@@ -117,14 +158,14 @@ export function runRole(as: AddressSpace, p: RoleParams, ctl: Int32Array): RoleR
         user.store8(a, 1);
         if (sysMprotect(mm, a, len, 1) !== 0) throw new Error('churn: mprotect failed');
         munmap(a, len);
-        if (measuring) churnOps += 3;
+        churnOps += 3;
         break;
       }
       case 'io': {
         const a = mmap(p.bytes, MAP_PRIVATE, p.file);
         for (let off = 0; off < p.bytes && running(); off += PAGE_SIZE) { // each fault is slow: follow the phase
           user.load8(a + off);
-          if (measuring) ops++;
+          ops++;
           as.quiescentState();
         }
         munmap(a, p.bytes);
@@ -132,9 +173,8 @@ export function runRole(as: AddressSpace, p: RoleParams, ctl: Int32Array): RoleR
         break;
       }
     }
-    if (measuring) ops += done;
     as.quiescentState();
   }
-  const elapsedMs = performance.now() - t0;
-  return { ops, faults: user.faults - faults0, churnOps, elapsedMs, munmapUs: Float64Array.from(lat), counters: minus(readCounters(as), counters0) };
+  running();
+  return { munmapUs: Float64Array.from(lat), counters: minus(readCounters(as), counters0) };
 }

@@ -1,0 +1,112 @@
+/**
+ * The lab: every (design, workload, threads) point of a configuration, run one after another on this
+ * machine, gathered into a results file (docs/results-format.md) with the machine and the configuration.
+ */
+import os from 'node:os';
+import { runPoint } from './runner.js';
+import { DESIGN_NAMES, RESULTS_FORMAT, RESULTS_VERSION, validateResults, type DesignName, type Entry, type LabResults, type Machine, type WorkloadName } from './results.js';
+import { workloadParams } from './runner.js';
+import type { TraceProgram } from '../workloads/trace.js';
+
+export interface LabConfig {
+  designs: DesignName[];
+  workloads: WorkloadName[];
+  /** Ascending, distinct. Points a workload cannot run at (churn and io need 2 threads) are left out. */
+  threads: number[];
+  durationMs: number;
+  warmupMs: number;
+  repetitions: number;
+  /** Workload 'trace': the program replayed. */
+  trace?: TraceProgram;
+  /** The workloads the summary shows (default: all). */
+  headlineWorkloads?: WorkloadName[];
+  command?: string;
+  notes?: string[];
+}
+
+/** What `npm start` measures: the workloads the thread argued about, every design, 1..cores workers. */
+export const LAB_DEFAULTS = {
+  designs: [...DESIGN_NAMES],
+  workloads: ['page_fault1', 'churn', 'io', 'trace'] as WorkloadName[],
+  durationMs: 300,
+  warmupMs: 600,
+  repetitions: 5,
+};
+
+/** 1, 2, …, the cores present. */
+export function defaultThreads(): number[] {
+  return Array.from({ length: os.availableParallelism() }, (_, i) => i + 1);
+}
+
+/** The fewest threads a workload runs with: churn and io have a churn worker beside a faulting one. */
+export function minThreadsOf(workload: WorkloadName): number {
+  return workload === 'churn' || workload === 'io' ? 2 : 1;
+}
+
+export interface LabPoint {
+  design: DesignName;
+  workload: WorkloadName;
+  threads: number;
+}
+
+/** Every point of the configuration that can run, in the order they are run (by workload, then design). */
+export function labPoints(cfg: Pick<LabConfig, 'designs' | 'workloads' | 'threads'>): LabPoint[] {
+  const points: LabPoint[] = [];
+  for (const workload of cfg.workloads) {
+    for (const design of cfg.designs) {
+      for (const threads of cfg.threads) if (threads >= minThreadsOf(workload)) points.push({ design, workload, threads });
+    }
+  }
+  return points;
+}
+
+export function machineInfo(): Machine {
+  const cpus = os.cpus();
+  return {
+    cpuModel: cpus[0]?.model.trim() || 'unknown',
+    cores: os.availableParallelism(),
+    memoryBytes: os.totalmem(),
+    os: `${os.type()} ${os.release()}`,
+    arch: os.arch(),
+    node: process.version,
+    v8: process.versions.v8,
+  };
+}
+
+/**
+ * Runs every point; `progress` hears of each before it starts and after it ends. Returns the validated
+ * results. A point whose workers fail (a lost wake-up, a broken invariant) fails the whole run.
+ */
+export async function runLab(cfg: LabConfig, progress?: (done: number, total: number, point: LabPoint, entry?: Entry) => void): Promise<LabResults> {
+  const points = labPoints(cfg);
+  if (points.length === 0) throw new Error(`nothing to run: ${cfg.workloads.join(', ')} need more threads than ${cfg.threads.join(', ')}`);
+  const workloads = cfg.workloads.filter((w) => points.some((p) => p.workload === w));
+  const entries: Entry[] = [];
+  for (const [i, p] of points.entries()) {
+    progress?.(i, points.length, p);
+    const e = await runPoint(p.design, p.workload, p.threads, { durationMs: cfg.durationMs, warmupMs: cfg.warmupMs, repetitions: cfg.repetitions, ...(cfg.trace ? { trace: cfg.trace } : {}) });
+    entries.push(e);
+    progress?.(i + 1, points.length, p, e);
+  }
+  const headline = (cfg.headlineWorkloads ?? workloads).filter((w) => workloads.includes(w));
+  return validateResults({
+    format: RESULTS_FORMAT,
+    version: RESULTS_VERSION,
+    createdAt: new Date().toISOString(),
+    ...(cfg.notes?.length ? { notes: cfg.notes } : {}),
+    machine: machineInfo(),
+    configuration: {
+      designs: cfg.designs,
+      workloads,
+      threads: cfg.threads,
+      durationMs: cfg.durationMs,
+      repetitions: cfg.repetitions,
+      warmupMs: cfg.warmupMs,
+      seed: 0, // the workloads make no random choices
+      ...(headline.length ? { headlineWorkloads: headline } : {}),
+      workloadParams: Object.fromEntries(workloads.map((w) => [w, workloadParams(w, cfg.trace)])),
+      ...(cfg.command ? { command: cfg.command } : {}),
+    },
+    entries,
+  });
+}
