@@ -73,7 +73,7 @@ const trace = compileTrace(fs.readFileSync(TRACES[0]!, 'utf8'), 'python3');
 for (const design of ['mmap-lock', 'per-vma-lock'] as const) {
   test(`every workload runs on 2 workers under ${design}`, { timeout: 120_000 }, async () => {
     for (const workload of WORKLOAD_NAMES) {
-      const e = await runPoint(design, workload, 2, { durationMs: 150, warmupMs: 50, repetitions: 1, trace, waitLimitMs: 20_000 });
+      const e = await runPoint(design, workload, 2, { durationMs: 200, warmupMs: 100, repetitions: 1, trace, waitLimitMs: 20_000 });
       assert.ok(e.median.opsPerSec > 0, `${workload}: no ops`);
       if (!workload.startsWith('mmap')) assert.ok(e.samples[0]!.faults > 0, `${workload}: no faults`);
       else assert.equal(e.samples[0]!.faults, 0, `${workload} touches nothing`);

@@ -113,7 +113,7 @@ export function plan(workload: WorkloadName, threads: number, churnWorkers = wor
 async function runSamples(design: string, p: Plan, opts: RunOptions): Promise<{ samples: Sample[]; counters: Counters; munmapUs: number[] }> {
   const as = AddressSpace.create({ design, frames: p.frames, cachePages: p.cachePages, tables: Math.ceil(p.frames / 512) * 2 + 4096 }); // tables freed by churn wait a grace period
   p.setup(as);
-  const ctl = new SharedArrayBuffer(4);
+  const ctl = new SharedArrayBuffer(8); // [phase, workers running]
   const c = new Int32Array(ctl);
   const tallyBuf = new SharedArrayBuffer(p.roles.length * TALLY_STRIDE * 4);
   const tally = new Int32Array(tallyBuf);
@@ -152,6 +152,8 @@ async function runSamples(design: string, p: Plan, opts: RunOptions): Promise<{ 
   const samples: Sample[] = [];
   const withChurn = p.roles.some((r) => r.role === 'churn') && p.roles.some((r) => r.role === 'region');
   try {
+    // A worker needs a while to load its modules and attach: the warm-up starts once every one runs.
+    while (Atomics.load(c, 1) < p.roles.length && !failed) await sleep(2);
     await sleep(opts.warmupMs);
     Atomics.store(c, 0, 1);
     let prev = read();

@@ -12,7 +12,7 @@
  *   io           read every page of a mapping of a file whose page-cache misses sleep, munmap, drop the
  *                file's cached pages, map it again: faults that are always waiting for "the disk"
  *
- * Control word ctl[0]: 0 warm-up, 1 measuring, 2 stop. A worker publishes its running totals — ops, faults,
+ * Control words: ctl[0] 0 warm-up, 1 measuring, 2 stop; ctl[1] counts the workers that have started. A worker publishes its running totals — ops, faults,
  * churn calls — in its three words of `tally` whenever it looks at ctl[0] (at least every 64 pages), so the
  * runner can cut the measured interval into samples without stopping anyone; munmap latencies and the
  * design's counters are kept for the measured interval only.
@@ -104,6 +104,7 @@ export function runRole(as: AddressSpace, p: RoleParams, ctl: Int32Array, tally:
     }
     return phase !== PHASE_STOP;
   };
+  Atomics.add(ctl, 1, 1); // running
   const replayer = p.trace && new TraceReplayer(p.trace.program, p.trace.fileIds, p.trace.pagesPerPass);
   const hooks = {
     store8: (a: number, v: number) => user.store8(a, v),
