@@ -1,5 +1,5 @@
 // Shared benchmark plumbing: batch timing with medians, the machine description, table and JSON output.
-import os from 'node:os';
+import { machineInfo } from '../src/bench/lab.js';
 
 export interface MachineInfo {
   cpu: string;
@@ -10,16 +10,10 @@ export interface MachineInfo {
   v8: string;
 }
 
+/** The lab's machine description (src/bench/lab.ts), in the benches' shape. */
 export function machine(): MachineInfo {
-  const cpus = os.cpus();
-  return {
-    cpu: cpus[0]?.model.trim() ?? 'unknown',
-    cores: os.availableParallelism?.() ?? cpus.length,
-    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
-    os: `${os.type()} ${os.release()} ${os.arch()}`,
-    node: process.version,
-    v8: process.versions.v8,
-  };
+  const m = machineInfo();
+  return { cpu: m.cpuModel, cores: m.cores, memoryGiB: Math.round(m.memoryBytes / 2 ** 30), os: `${m.os} ${m.arch}`, node: m.node, v8: m.v8 };
 }
 
 export function median(xs: number[]): number {

@@ -3,9 +3,8 @@
  * machine, gathered into a results file (docs/results-format.md) with the machine and the configuration.
  */
 import os from 'node:os';
-import { runPoint } from './runner.js';
+import { runPoint, workloadParams } from './runner.js';
 import { DESIGN_NAMES, RESULTS_FORMAT, RESULTS_VERSION, validateResults, type DesignName, type Entry, type LabResults, type Machine, type WorkloadName } from './results.js';
-import { workloadParams } from './runner.js';
 import type { TraceProgram } from '../workloads/trace.js';
 
 export interface LabConfig {

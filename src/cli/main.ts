@@ -80,7 +80,7 @@ addReportOptions(
 
 addReportOptions(
   program
-    .command('bench', { isDefault: false })
+    .command('bench')
     .description('the lab: run workloads under locking designs on real worker threads; write results JSON and an HTML report; print the summary')
     .option('--designs <list>', `designs, comma-separated (default: all: ${DESIGN_NAMES.join(', ')})`, nameList(DESIGN_NAMES, 'design'))
     .option('--workloads <list>', `workloads, comma-separated, from ${WORKLOAD_NAMES.join(', ')} (default: ${LAB_DEFAULTS.workloads.join(', ')})`, nameList(WORKLOAD_NAMES, 'workload'))
