@@ -7,6 +7,9 @@ import { tortureCommand } from './torture.js';
 import { replayCommand } from './replay.js';
 import { DESIGN_NAMES, WORKLOAD_NAMES, type DesignName, type WorkloadName } from '../bench/results.js';
 import { defaultThreads, LAB_DEFAULTS } from '../bench/lab.js';
+import { CHECK_MODES, CHECK_SCENARIOS, parseReplay, type CheckMode } from '../check/check.js';
+import { MUTANTS } from '../check/mutants.js';
+import { seedFromEnv } from '../util/prng.js';
 
 const pkg = createRequire(import.meta.url)('../../../package.json') as { version: string; description: string };
 
@@ -145,6 +148,55 @@ addReportOptions(
     .option('--file-size <path=bytes...>', 'size of a mapped file (faults beyond its end fail)'),
 ).action((trace: string, o: { maps: string; expect?: string; json?: boolean; mmapBase?: number; brk?: number; startBrk?: number; thp: boolean; fileThp: boolean; fileSize?: string[] }) => {
   process.exitCode = replayCommand(trace, o);
+});
+
+addReportOptions(
+  program
+    .command('check')
+    .description('explore thread interleavings of a design deterministically (pct, random, dfs) or on real cores (stress); catch violations and replay them by seed')
+    .requiredOption('--design <name>', `a design (${DESIGN_NAMES.join(', ')}) or a mutant (${Object.keys(MUTANTS).join(', ')})`, (v: string) => {
+      if (!(DESIGN_NAMES as readonly string[]).includes(v) && !MUTANTS[v]) throw new InvalidArgumentError(`unknown design '${v}' (have: ${[...DESIGN_NAMES, ...Object.keys(MUTANTS)].join(', ')})`);
+      return v;
+    })
+    .option('--scenario <list>', `scenarios, comma-separated (default: all: ${CHECK_SCENARIOS.map((s) => s.name).join(', ')})`, nameList(CHECK_SCENARIOS.map((s) => s.name), 'scenario'))
+    .option('--mode <mode>', `how to explore: ${CHECK_MODES.join(', ')}`, (v: string) => {
+      if (!(CHECK_MODES as readonly string[]).includes(v)) throw new InvalidArgumentError(`unknown mode '${v}' (have: ${CHECK_MODES.join(', ')})`);
+      return v as CheckMode;
+    }, 'pct')
+    .option('--runs <n>', 'schedules per scenario', positiveInt, 1000)
+    .option('--seed <n>', 'where the runs\' seeds start', (v: string) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new InvalidArgumentError('expected an integer from 0 to 4294967295');
+      return n;
+    })
+    .option('--time <s>', 'stop each scenario after this many seconds', seconds)
+    .option('--depth <d>', 'pct: bug depth (d - 1 priority change points)', positiveInt, 3)
+    .option('--preemptions <k>', 'dfs: preemptions per schedule', (v: string) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected an integer ≥ 0');
+      return n;
+    }, 2)
+    .option('--replay <token>', 'run one schedule again, traced: the seed a failure printed (SEED:DECISION=THREAD,… for dfs)')
+    .option('--trace-lines <n>', 'lines of the interleaving to print, the last ones (0: all)', (v: string) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected an integer ≥ 0');
+      return n;
+    }, 60),
+).action(async (o: { design: string; scenario?: string[]; mode: CheckMode; runs: number; seed?: number; time?: number; depth: number; preemptions: number; replay?: string; traceLines: number; json?: boolean }) => {
+  const { checkCommand } = await import('./check.js');
+  process.exitCode = await checkCommand({
+    design: o.design,
+    ...(o.scenario ? { scenarios: o.scenario } : {}),
+    mode: o.mode,
+    runs: o.runs,
+    seed: o.seed ?? seedFromEnv(),
+    depth: o.depth,
+    preemptions: o.preemptions,
+    ...(o.time !== undefined ? { timeLimitMs: o.time * 1000 } : {}),
+    ...(o.replay !== undefined ? { replay: parseReplay(o.replay, o.mode) } : {}),
+    traceLines: o.traceLines,
+    json: !!o.json,
+  });
 });
 
 program.parseAsync().catch((e: Error) => {

@@ -157,8 +157,9 @@ export abstract class SeqValidatedDesign implements LockingDesign {
   constructor(
     protected readonly ctx: DesignContext,
     readonly name: string,
+    spec = new SpeculativeFault(ctx),
   ) {
-    this.spec = new SpeculativeFault(ctx);
+    this.spec = spec;
   }
 
   abstract fault(addr: number, flags: number): number;

@@ -1,6 +1,7 @@
 import { DesignStats, type DesignContext, type LockingDesign } from '../mm/design.js';
 import { FaultVma, handleMmFault, VM_FAULT_RETRY } from '../mm/fault.js';
 import type { MmStruct } from '../mm/mm.js';
+import { schedPoint } from '../sync/relax.js';
 import { downReadTrylock, downWrite, upRead, upWrite } from '../sync/rwsem.js';
 import { faultUnderMmapLock } from './common.js';
 
@@ -67,6 +68,7 @@ export class PerVmaLockDesign implements LockingDesign {
       if (t.isDetached(vma)) {
         this.vmaEndRead(vma);
         this.stats.extra.miss++;
+        schedPoint('lock_vma_under_rcu: found detached, walk again');
         continue;
       }
       rcu.readUnlock();
@@ -76,7 +78,7 @@ export class PerVmaLockDesign implements LockingDesign {
     return 0;
   }
 
-  private vmaStartRead(mm: MmStruct, vma: number): boolean {
+  protected vmaStartRead(mm: MmStruct, vma: number): boolean {
     const t = mm.vmas;
     if (Atomics.load(t.i32, t.vmLockSeqWord(vma)) === mm.mmLockSeq) return false;
     if (!downReadTrylock(t.i32, t.vmLockWord(vma))) return false;

@@ -21,12 +21,15 @@ export class RcuFaultDesign extends VmaRefcountDesign {
   /** gfpNowaitFail: the fault would have slept (an allocation or a page-cache miss); mmapLock: ended there. */
   override readonly stats = new DesignStats({ miss: 0, abort: 0, gfpNowaitFail: 0, mmapLock: 0 });
 
+  /** Inside rcu_read_lock() nothing may sleep: allocations are GFP_NOWAIT and page-cache misses give up. */
+  protected readonly gfpNowait: boolean = true;
+
   override fault(addr: number, flags: number): number {
     const { mm, rcu } = this.ctx;
     const spec = this.spec;
     const retries = this.stats.retry;
     rcu.readLock();
-    let r = spec.attempt(mm.tree.findValue(addr), addr, flags, true, this.stats);
+    let r = spec.attempt(mm.tree.findValue(addr), addr, flags, this.gfpNowait, this.stats);
     rcu.readUnlock();
     if (r !== LOCK_MMAP) {
       this.stats.fastPath++;

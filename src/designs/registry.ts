@@ -30,9 +30,20 @@ export const DESIGNS: Readonly<Record<string, DesignInfo>> = {
   'per-vma-lock': { index: 'maple', lockless: true, summary: 'Linux 6.4: per-VMA locks, lock_vma_under_rcu', make: (ctx) => new PerVmaLockDesign(ctx) },
 };
 
+const others: Record<string, DesignInfo> = {};
+
+/**
+ * Makes a design beyond DESIGNS selectable by name (the checker's deliberately broken mutants): every
+ * thread that creates or attaches an address space under it must have registered it. The lab never runs it.
+ */
+export function registerDesign(name: string, info: DesignInfo): void {
+  if (DESIGNS[name]) throw new Error(`design '${name}' already exists`);
+  others[name] = info;
+}
+
 export function designInfo(name: string): DesignInfo {
-  const d = DESIGNS[name];
-  if (!d) throw new Error(`unknown design '${name}' (have: ${Object.keys(DESIGNS).join(', ')})`);
+  const d = DESIGNS[name] ?? others[name];
+  if (!d) throw new Error(`unknown design '${name}' (have: ${[...Object.keys(DESIGNS), ...Object.keys(others)].join(', ')})`);
   return d;
 }
 

@@ -1,6 +1,6 @@
 import type { DesignContext } from '../mm/design.js';
 import type { MmStruct } from '../mm/mm.js';
-import { fastPathOrMmapLock, SeqValidatedDesign } from './common.js';
+import { fastPathOrMmapLock, SeqValidatedDesign, type SpeculativeFault } from './common.js';
 
 /**
  * Speculative page faults (Zijlstra's and Dufour's patches, which the thread points at): every writer
@@ -21,8 +21,8 @@ import { fastPathOrMmapLock, SeqValidatedDesign } from './common.js';
  *   munmap:  detach; call_rcu(vm_area_free)
  */
 export class SpfDesign extends SeqValidatedDesign {
-  constructor(ctx: DesignContext, name = 'spf') {
-    super(ctx, name);
+  constructor(ctx: DesignContext, name = 'spf', spec?: SpeculativeFault) {
+    super(ctx, name, spec);
   }
 
   fault(addr: number, flags: number): number {

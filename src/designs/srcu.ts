@@ -25,7 +25,7 @@ export class SrcuDesign extends SeqValidatedDesign {
   private readonly retired: number[] = [];
   private readonly synchronous: boolean;
 
-  constructor(ctx: DesignContext, name: 'srcu' | 'srcu-sync' = 'srcu') {
+  constructor(ctx: DesignContext, name = 'srcu') {
     super(ctx, name);
     this.synchronous = name === 'srcu-sync';
   }

@@ -33,14 +33,18 @@ export class VmaRefcountDesign extends SeqValidatedDesign {
   /** The fault on a VMA pinned by its reference count; LOCK_MMAP if it has to be done under the mmap_lock. */
   protected faultPinned(addr: number, flags: number): number {
     const { mm, rcu } = this.ctx;
-    const t = mm.vmas;
     rcu.readLock();
     let vma = mm.tree.findValue(addr);
-    if (vma !== 0 && !refcountIncNotZero(t.i32, t.refcountWord(vma))) vma = 0; // dying: as good as gone
+    if (vma !== 0 && !this.vmaTryGet(mm, vma)) vma = 0; // dying: as good as gone
     rcu.readUnlock();
     const r = this.spec.attempt(vma, addr, flags, false, this.stats); // may sleep: the reference holds it
     if (vma !== 0) this.vmaPut(mm, vma);
     return r;
+  }
+
+  /** refcount_inc_not_zero(&vma->refcount): a VMA whose count reached zero is already on its way out. */
+  protected vmaTryGet(mm: MmStruct, vma: number): boolean {
+    return refcountIncNotZero(mm.vmas.i32, mm.vmas.refcountWord(vma));
   }
 
   private vmaPut(mm: MmStruct, vma: number): void {

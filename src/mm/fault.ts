@@ -75,8 +75,10 @@ export function handleMmFault(ctx: FaultContext, v: FaultVma, addr: number, flag
   if (addr < v.start || addr >= v.end) return VM_FAULT_SIGSEGV;
   if (accessError(v, flags)) return VM_FAULT_SIGSEGV;
   addr -= addr % PAGE_SIZE;
-  const slot = ctx.pt.pteAlloc(addr);
-  if (slot < 0) return mayNotSleep ? VM_FAULT_RETRY : VM_FAULT_OOM;
+  // A speculative fault never allocates page tables (as in the SPF patches): its VMA may already be gone,
+  // and tables it added after munmap's free_pgtables() would stay behind outside every VMA.
+  const slot = ctx.speculative ? ctx.pt.pteSlot(addr) : ctx.pt.pteAlloc(addr);
+  if (slot < 0) return ctx.speculative || mayNotSleep ? VM_FAULT_RETRY : VM_FAULT_OOM;
   const pte = Atomics.load(ctx.pt.i32, slot);
   if ((pte & _PAGE_PROTNONE) !== 0) {
     // Mapped but PROT_NONE, and the VMA now allows the access: a racing mprotect made it accessible

@@ -1,4 +1,3 @@
-import { threadId } from 'node:worker_threads';
 import type { RecordLayout } from './layout.js';
 
 /** Byte the kernel's slab debugging writes over freed objects (POISON_FREE); we do the same. */
@@ -76,7 +75,7 @@ export class Arena {
       throw new ArenaError(`arena ${opts.name}: capacity must be an integer >= 2`);
     }
     const words = Math.ceil(opts.capacity / 32);
-    const meta = new SharedArrayBuffer(4 * (words + opts.capacity));
+    const meta = new SharedArrayBuffer(4 * (words + opts.capacity + 1)); // + the count of attachments
     const data = new SharedArrayBuffer(opts.capacity * stride);
     const bitmap = new Int32Array(meta, 0, words);
     bitmap[0] = 1; // record 0 is NULL
@@ -114,8 +113,11 @@ export class Arena {
     this.gen = new Int32Array(h.meta, 4 * this.bitmapWords, h.capacity);
     this.wordsPerRecord = h.stride / 4;
     this.poison = new Uint8Array(h.stride).fill(POISON_FREE);
-    // Spread threads over the bitmap so that concurrent allocators rarely race for one word.
-    this.cursor = (threadId * 977) % this.bitmapWords;
+    // Spread threads over the bitmap so that concurrent allocators rarely race for one word. The n-th
+    // thread to attach gets the n-th position (not one from its thread id), so that a run under the
+    // checker's scheduler allocates the same records every time it is replayed.
+    const attached = Atomics.add(new Int32Array(h.meta, 4 * (this.bitmapWords + h.capacity), 1), 0, 1);
+    this.cursor = (attached * 977) % this.bitmapWords;
   }
 
   handle(): ArenaHandle {

@@ -1,4 +1,5 @@
 export * from './sleep.js';
+export * from './relax.js';
 export * from './callbacks.js';
 export * from './spinlock.js';
 export * from './mutex.js';

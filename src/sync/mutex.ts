@@ -1,3 +1,4 @@
+import { cpuRelax } from './relax.js';
 import { futexWait, futexWake, mightSleep } from './sleep.js';
 
 /**
@@ -18,6 +19,7 @@ export function mutexLock(i32: Int32Array, index: number): void {
 function mutexLockSlow(i32: Int32Array, index: number): void {
   for (let n = 0; n < SPINS; n++) {
     if (Atomics.load(i32, index) === 0 && Atomics.compareExchange(i32, index, 0, 1) === 0) return;
+    cpuRelax();
   }
   const startedAt = performance.now();
   // From here on we take the lock as "2", so that our unlock wakes whoever slept after us.

@@ -1,4 +1,5 @@
 import { CallbackQueue, seqGE } from './callbacks.js';
+import { cpuRelax } from './relax.js';
 import { addSleepObserver, futexWait, removeSleepObserver, SleepInAtomicError, type SleepObserver } from './sleep.js';
 
 /** Everything a worker needs to join an RCU domain. */
@@ -211,7 +212,10 @@ export class Rcu implements SleepObserver {
     if (wasOnline) this.threadOffline(); // our own counter must not hold us up
     const s = this.s;
     try {
-      for (let spin = 0; spin < 64; spin++) if (this.pollState(cookie)) return;
+      for (let spin = 0; spin < 64; spin++) {
+        if (this.pollState(cookie)) return;
+        cpuRelax();
+      }
       const startedAt = performance.now();
       Atomics.add(s, WAITERS, 1);
       try {

@@ -1,3 +1,4 @@
+import { cpuRelax } from './relax.js';
 import { futexWait, futexWake, mightSleep } from './sleep.js';
 
 /**
@@ -58,7 +59,10 @@ function downReadSlow(i32: Int32Array, index: number): void {
       if (Atomics.compareExchange(i32, index, s, (s + RWSEM_READER) & ~HANDOFF) === s) return;
       continue;
     }
-    if (n < SPINS) continue;
+    if (n < SPINS) {
+      cpuRelax();
+      continue;
+    }
     if (startedAt < 0) startedAt = performance.now();
     if ((s & HANDOFF) === 0 && performance.now() - startedAt >= WAIT_TIMEOUT_MS) {
       Atomics.compareExchange(i32, index, s, s | HANDOFF); // if it changed, look again
@@ -111,9 +115,15 @@ function downWriteSlow(i32: Int32Array, index: number): void {
       if (Atomics.compareExchange(i32, index, s, s - WRITER_WAITING + RWSEM_WRITER_LOCKED) === s) return;
       continue;
     }
-    if (n < SPINS) continue;
+    if (n < SPINS) {
+      cpuRelax();
+      continue;
+    }
     if (startedAt < 0) startedAt = performance.now();
-    if (performance.now() - startedAt < SPIN_MS) continue;
+    if (performance.now() - startedAt < SPIN_MS) {
+      cpuRelax();
+      continue;
+    }
     sleepOn(i32, index, s, 'down_write', startedAt);
   }
 }

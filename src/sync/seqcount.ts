@@ -1,3 +1,5 @@
+import { cpuRelax } from './relax.js';
+
 /**
  * seqcount_t over one Int32 word: even when stable, odd while a writer is inside.
  *
@@ -24,6 +26,7 @@ export function readSeqcountBegin(i32: Int32Array, index: number): number {
     if ((s & 1) === 0) return s;
     // The writer may be preempted (no preempt_disable in JS): yield the core after spinning a while.
     if (n % SPINS_BEFORE_YIELD === 0) Atomics.wait(i32, index, s, 0.02);
+    else cpuRelax();
   }
 }
 

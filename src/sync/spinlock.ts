@@ -1,3 +1,5 @@
+import { cpuRelax } from './relax.js';
+
 /**
  * spinlock_t over one Int32 word (0 unlocked, 1 locked), so it can live inside any shared record.
  *
@@ -20,6 +22,7 @@ function spinLockSlow(i32: Int32Array, index: number): void {
     // Test before test-and-set: spin on a load so waiters do not bounce the cache line.
     if (Atomics.load(i32, index) === 0 && Atomics.compareExchange(i32, index, 0, 1) === 0) return;
     if (n % SPINS_BEFORE_YIELD === 0) Atomics.wait(i32, index, 1, YIELD_MS);
+    else cpuRelax();
   }
 }
 

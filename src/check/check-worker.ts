@@ -1,0 +1,53 @@
+// One thread of the checker's address space: attaches to the run's address space, waits for its turn (or,
+// in stress mode, for the start), runs its scenario role and the thread's exit, and reports what its
+// accesses returned — or the violation it hit, with its part of the trace. The scheduler is installed once;
+// a worker serves run after run until a run fails (then the controller replaces it).
+import { parentPort, workerData } from 'node:worker_threads';
+import { AddressSpace, type AddressSpaceHandle } from '../designs/address-space.js';
+import './mutants.js';
+import { checkScenario, type ScenarioParams } from './scenarios.js';
+import { installScheduler, SchedControl, ScheduleAborted, ScheduledThread, setActive } from './sched.js';
+
+export interface RunJob {
+  as: AddressSpaceHandle;
+  scenario: string;
+  params: ScenarioParams;
+  thread: number;
+  /** Under the scheduler, or free on real cores (stress). */
+  scheduled: boolean;
+  trace: boolean;
+}
+
+const ctl = new SchedControl((workerData as { sched: SharedArrayBuffer }).sched);
+const go = new Int32Array((workerData as { go: SharedArrayBuffer }).go);
+installScheduler();
+
+parentPort!.on('message', (job: RunJob) => {
+  const thread = job.scheduled ? new ScheduledThread(ctl, job.thread, job.trace) : null;
+  try {
+    const role = checkScenario(job.scenario).role;
+    const note = (text: string) => thread?.note(text);
+    parentPort!.postMessage({ type: 'ready' });
+    if (thread) thread.awaitTurn();
+    else while (Atomics.load(go, 0) === 0) Atomics.wait(go, 0, 0, 1000);
+    setActive(thread);
+    // Attached under the schedule: which RCU slot and which records each thread gets is part of the run.
+    const as = AddressSpace.attach(job.as);
+    const result = role({ as, params: job.params, thread: job.thread, note });
+    note('exit: barriers, then leaves RCU');
+    as.exit();
+    const stats = { ...as.design.stats, extra: undefined, ...as.design.stats.extra };
+    setActive(null);
+    thread?.finish();
+    parentPort!.postMessage({ type: 'done', result, stats, log: thread?.log ?? [] });
+  } catch (e) {
+    setActive(null);
+    const err = e as Error;
+    const aborted = err instanceof ScheduleAborted;
+    if (!aborted && thread) {
+      thread.note(`✗ ${err.name}: ${err.message}`);
+      ctl.abort();
+    }
+    parentPort!.postMessage({ type: aborted ? 'aborted' : 'failed', error: `${err.name}: ${err.message}`, stack: err.stack, log: thread?.log ?? [] });
+  }
+});

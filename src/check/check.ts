@@ -1,0 +1,347 @@
+/**
+ * The checker's controller: runs a design through a scenario over and over — each run a fresh address
+ * space set up from the run's seed, its threads on real workers, under the deterministic scheduler (pct,
+ * random, dfs) or free on real cores (stress) — and checks each outcome and the invariants after it. The
+ * first violation stops the search and comes back with what replays it: the run's seed (pct, random,
+ * stress setups) or its dfs overrides. replay() runs that one schedule again with tracing on.
+ */
+import { Worker } from 'node:worker_threads';
+import { AddressSpace } from '../designs/address-space.js';
+import { designInfo } from '../designs/registry.js';
+import { Prng } from '../util/prng.js';
+import type { RunJob } from './check-worker.js';
+import { checkQuiescent, checkTeardown } from './invariants.js';
+import './mutants.js';
+import { CHECK_SCENARIOS, checkScenario, type CheckScenario, type RoleResult, type ScenarioParams } from './scenarios.js';
+import { dfsDefault, NOBODY, SchedControl, type Decision, type Strategy, type TraceEntry } from './sched.js';
+
+export type CheckMode = Strategy | 'stress';
+export const CHECK_MODES: readonly CheckMode[] = ['pct', 'random', 'dfs', 'stress'];
+
+export interface CheckOptions {
+  design: string;
+  scenario: string;
+  mode: CheckMode;
+  /** Schedules to try (dfs stops earlier if it has tried them all). */
+  runs: number;
+  /** Where the seeds of the runs start. */
+  seed: number;
+  /** pct: bug depth (d); default 3. */
+  depth?: number;
+  /** dfs: preemptions allowed per schedule; default 2. */
+  preemptions?: number;
+  /** Steps before a run counts as a livelock; default 200,000. */
+  maxSteps?: number;
+  /** Stop searching after this long (ms) even if runs are left. */
+  timeLimitMs?: number;
+  /** A run that has not ended after this long (wall clock) fails as a hang. */
+  runTimeoutMs?: number;
+}
+
+/** How to run one schedule again: the run's seed, and for dfs its overrides. */
+export interface ReplayToken {
+  seed: number;
+  overrides?: [number, number][];
+}
+
+export function formatReplay(t: ReplayToken): string {
+  return t.overrides === undefined ? String(t.seed) : `${t.seed}:${t.overrides.map(([k, th]) => `${k}=${th}`).join(',')}`;
+}
+
+export function parseReplay(s: string, mode: CheckMode): ReplayToken {
+  const m = /^(\d+)(?::((?:\d+=\d+)(?:,\d+=\d+)*)?)?$/.exec(s.trim());
+  if (!m) throw new Error(`bad replay token '${s}' (want SEED, or SEED:DECISION=THREAD,... for dfs)`);
+  const seed = Number(m[1]) >>> 0;
+  if (mode !== 'dfs') {
+    if (s.includes(':')) throw new Error(`replay token '${s}' has dfs overrides but the mode is ${mode}`);
+    return { seed };
+  }
+  return { seed, overrides: m[2] ? m[2].split(',').map((p) => p.split('=').map(Number) as [number, number]) : [] };
+}
+
+export interface Violation {
+  message: string;
+  replay: string;
+  /** Step at which it was seen (0 if after the run). */
+  steps: number;
+  /** The interleaving, when the run was traced. */
+  trace?: TraceEntry[];
+}
+
+export interface CheckReport {
+  design: string;
+  scenario: string;
+  mode: CheckMode;
+  seed: number;
+  runs: number;
+  /** dfs: every schedule within the preemption bound was tried. */
+  exhausted: boolean;
+  elapsedMs: number;
+  schedulesPerMinute: number;
+  /** Means over the runs: yield points, context switches, preemptions. */
+  meanSteps: number;
+  meanSwitches: number;
+  /** How the design's faults went, summed over runs (fastPath, fallback, …). */
+  stats: Record<string, number>;
+  violation?: Violation;
+}
+
+interface RunOutcome {
+  steps: number;
+  switches: number;
+  preemptions: number;
+  decisions: Decision[];
+  stats: Record<string, number>[];
+  violation?: string;
+  trace: TraceEntry[];
+}
+
+const FRAMES = 128;
+
+/** The checker's worker threads, kept from run to run; replaced after a run that failed. */
+class CheckPool {
+  readonly ctl = SchedControl.create();
+  private readonly go = new SharedArrayBuffer(4);
+  private workers: Worker[] = [];
+
+  private ensure(n: number): Worker[] {
+    while (this.workers.length < n) {
+      const w = new Worker(new URL('./check-worker.js', import.meta.url), { workerData: { sched: this.ctl.buffer, go: this.go } });
+      w.unref();
+      this.workers.push(w);
+    }
+    return this.workers.slice(0, n);
+  }
+
+  async replace(): Promise<void> {
+    const old = this.workers;
+    this.workers = [];
+    await Promise.all(old.map((w) => w.terminate()));
+  }
+
+  async close(): Promise<void> {
+    await this.replace();
+  }
+
+  /** One run: set up, let the threads go, collect what they report. */
+  async run(design: string, scenario: CheckScenario, seed: number, mode: CheckMode, opts: { depth: number; expectedSteps: number; overrides?: [number, number][]; maxSteps: number; trace: boolean; timeoutMs: number }): Promise<RunOutcome> {
+    const rnd = new Prng(seed);
+    const as = AddressSpace.create({ design, frames: FRAMES, tables: 64, capacity: 256, debug: true, maxThreads: 16 });
+    const tablesBefore = as.pages.pt.tablesInUse();
+    let params: ScenarioParams;
+    try {
+      params = scenario.setup(as, rnd);
+      as.quiescentState();
+    } catch (e) {
+      // The design failed on the controller alone, before any race: report it like any violation.
+      return { steps: 0, switches: 0, preemptions: 0, decisions: [], stats: [], trace: [], violation: `during setup: ${(e as Error).name}: ${(e as Error).message}` };
+    }
+    const n = scenario.threads;
+    const scheduled = mode !== 'stress';
+    if (scheduled) {
+      this.ctl.reset({ threads: n, strategy: mode, seed: rnd.u32(), maxSteps: opts.maxSteps, depth: opts.depth, expectedSteps: opts.expectedSteps, overrides: opts.overrides });
+    }
+    Atomics.store(new Int32Array(this.go), 0, 0);
+    const workers = this.ensure(n);
+    const handle = as.handle();
+    as.rcu.threadOffline(); // the controller only waits now: it must hold up no grace period
+    let failed = false;
+    const replies: Promise<{ type: string; result?: RoleResult; stats?: Record<string, number>; error?: string; log: TraceEntry[] }>[] = [];
+    const ready: Promise<void>[] = [];
+    workers.forEach((w, thread) => {
+      const job: RunJob = { as: handle, scenario: scenario.name, params, thread, scheduled, trace: opts.trace };
+      ready.push(new Promise((resolve) => w.once('message', () => resolve())));
+      w.postMessage(job);
+    });
+    await Promise.all(ready);
+    workers.forEach((w) => {
+      replies.push(
+        new Promise((resolve) => {
+          const onMessage = (m: { type: string; log: TraceEntry[] }) => {
+            w.off('error', onError);
+            resolve(m);
+          };
+          const onError = (e: Error) => {
+            w.off('message', onMessage);
+            resolve({ type: 'failed', error: `worker crashed: ${e.message}`, log: [] });
+          };
+          w.once('message', onMessage);
+          w.once('error', onError);
+        }),
+      );
+    });
+    if (scheduled) this.ctl.start();
+    else {
+      Atomics.store(new Int32Array(this.go), 0, 1);
+      Atomics.notify(new Int32Array(this.go), 0);
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), opts.timeoutMs)));
+    // The first failure ends the run: the other threads are aborted (or, free-running, finish on their own).
+    const all = await Promise.race([
+      Promise.all(replies.map((p) => p.then((m) => {
+        if (m.type === 'failed' && scheduled) this.ctl.abort();
+        return m;
+      }))),
+      timeout,
+    ]);
+    clearTimeout(timer);
+    as.rcu.threadOnline();
+    const out: RunOutcome = {
+      steps: scheduled ? this.ctl.steps : 0,
+      switches: scheduled ? this.ctl.switches : 0,
+      preemptions: scheduled ? this.ctl.preemptions : 0,
+      decisions: mode === 'dfs' ? this.ctl.decisions() : [],
+      stats: [],
+      trace: [],
+    };
+    if (all === 'timeout') {
+      this.ctl.abort();
+      await this.replace();
+      out.violation = `hang: the run did not end within ${opts.timeoutMs} ms of wall-clock time (${this.ctl.describeThreads()})`;
+      return out;
+    }
+    out.trace = all.flatMap((m) => m.log).sort((a, b) => a.seq - b.seq);
+    const failure = all.find((m) => m.type === 'failed');
+    if (failure || all.some((m) => m.type !== 'done')) {
+      failed = true;
+      out.violation = failure?.error ?? 'a thread was aborted without a failure';
+    }
+    if (failed) {
+      await this.replace();
+      return out;
+    }
+    out.stats = all.map((m) => m.stats!);
+    try {
+      scenario.check(as, params, all.map((m) => m.result!));
+      checkQuiescent(as);
+      checkTeardown(as, scenario.ranges, tablesBefore);
+    } catch (e) {
+      const err = e as Error;
+      out.violation = err.name === 'CheckViolation' ? err.message : `${err.name}: ${err.message}`;
+    }
+    return out;
+  }
+}
+
+/** The seed of run `i` of a search that starts at `seed` (independent of the other runs). */
+export function runSeed(seed: number, scenario: string, i: number): number {
+  let h = seed ^ 0x5bd1e995;
+  for (let k = 0; k < scenario.length; k++) h = Math.imul(h ^ scenario.charCodeAt(k), 0x01000193);
+  return (Math.imul(h ^ i, 0x9e3779b1) ^ (i * 0x85ebca6b)) >>> 0;
+}
+
+/**
+ * pct spreads its change points over the expected length of a run: measured once, deterministically, by
+ * a run of the same scenario that never preempts (so a replay computes the same value).
+ */
+async function expectedSteps(pool: CheckPool, design: string, scenario: CheckScenario, maxSteps: number, timeoutMs: number): Promise<number> {
+  const r = await pool.run(design, scenario, 0, 'dfs', { depth: 1, expectedSteps: 1, overrides: [], maxSteps, trace: false, timeoutMs });
+  return Math.max(10, r.steps);
+}
+
+/** dfs backtracking: the overrides of the next schedule, or undefined when none is left within the bound. */
+export function nextDfsSchedule(decisions: Decision[], overrides: [number, number][], bound: number): [number, number][] | undefined {
+  // Preemptions spent before each decision.
+  const spent: number[] = [];
+  let p = 0;
+  for (const d of decisions) {
+    spent.push(p);
+    if (d.previous !== NOBODY && d.chosen !== d.previous) p++;
+  }
+  for (let j = decisions.length - 1; j >= 0; j--) {
+    const d = decisions[j]!;
+    // Alternatives in order: the default first, then the other enabled threads by index.
+    const order = [dfsDefault(d.enabled, d.previous)];
+    for (let t = 0; t < 8; t++) if ((d.enabled & (1 << t)) !== 0 && t !== order[0]) order.push(t);
+    for (let k = order.indexOf(d.chosen) + 1; k < order.length; k++) {
+      const alt = order[k]!;
+      const cost = d.previous !== NOBODY && alt !== d.previous ? 1 : 0;
+      if (spent[j]! + cost > bound) continue;
+      return [...overrides.filter(([at]) => at < j), [j, alt]];
+    }
+  }
+  return undefined;
+}
+
+function sumStats(into: Record<string, number>, stats: Record<string, number>[]): void {
+  for (const s of stats) for (const [k, v] of Object.entries(s)) if (typeof v === 'number') into[k] = (into[k] ?? 0) + v;
+}
+
+/** Runs the search; resolves with the report (with a violation if one was found). */
+export async function runCheck(o: CheckOptions, progress?: (done: number) => void): Promise<CheckReport> {
+  designInfo(o.design);
+  const scenario = checkScenario(o.scenario);
+  const maxSteps = o.maxSteps ?? 200_000;
+  const timeoutMs = o.runTimeoutMs ?? 30_000;
+  const depth = o.depth ?? 3;
+  const bound = o.preemptions ?? 2;
+  const pool = new CheckPool();
+  const started = performance.now();
+  const stats: Record<string, number> = {};
+  let runs = 0;
+  let steps = 0;
+  let switches = 0;
+  let exhausted = false;
+  let violation: Violation | undefined;
+  try {
+    const k = o.mode === 'pct' ? await expectedSteps(pool, o.design, scenario, maxSteps, timeoutMs) : 0;
+    let overrides: [number, number][] | undefined = [];
+    while (runs < o.runs && (o.timeLimitMs === undefined || performance.now() - started < o.timeLimitMs)) {
+      const seed = o.mode === 'dfs' ? o.seed : runSeed(o.seed, o.scenario, runs);
+      const r = await pool.run(o.design, scenario, seed, o.mode, { depth, expectedSteps: k, overrides, maxSteps, trace: false, timeoutMs });
+      runs++;
+      steps += r.steps;
+      switches += r.switches;
+      sumStats(stats, r.stats);
+      progress?.(runs);
+      if (r.violation !== undefined) {
+        const token: ReplayToken = o.mode === 'dfs' ? { seed, overrides } : { seed };
+        violation = { message: r.violation, replay: formatReplay(token), steps: r.steps };
+        break;
+      }
+      if (o.mode === 'dfs') {
+        overrides = nextDfsSchedule(r.decisions, overrides!, bound);
+        if (overrides === undefined) {
+          exhausted = true;
+          break;
+        }
+      }
+    }
+  } finally {
+    await pool.close();
+  }
+  const elapsedMs = performance.now() - started;
+  return {
+    design: o.design,
+    scenario: o.scenario,
+    mode: o.mode,
+    seed: o.seed,
+    runs,
+    exhausted,
+    elapsedMs,
+    schedulesPerMinute: runs / (elapsedMs / 60_000),
+    meanSteps: runs ? steps / runs : 0,
+    meanSwitches: runs ? switches / runs : 0,
+    stats,
+    ...(violation ? { violation } : {}),
+  };
+}
+
+/** Runs one schedule again, traced: the same violation (or none) and the interleaving that led to it. */
+export async function replay(o: { design: string; scenario: string; mode: CheckMode; token: ReplayToken; depth?: number; maxSteps?: number; runTimeoutMs?: number }): Promise<{ violation?: string; steps: number; trace: TraceEntry[] }> {
+  designInfo(o.design);
+  const scenario = checkScenario(o.scenario);
+  const maxSteps = o.maxSteps ?? 200_000;
+  const timeoutMs = o.runTimeoutMs ?? 30_000;
+  const pool = new CheckPool();
+  try {
+    const k = o.mode === 'pct' ? await expectedSteps(pool, o.design, scenario, maxSteps, timeoutMs) : 0;
+    const r = await pool.run(o.design, scenario, o.token.seed, o.mode, { depth: o.depth ?? 3, expectedSteps: k, overrides: o.token.overrides ?? [], maxSteps, trace: o.mode !== 'stress', timeoutMs });
+    return { ...(r.violation !== undefined ? { violation: r.violation } : {}), steps: r.steps, trace: r.trace };
+  } finally {
+    await pool.close();
+  }
+}
+
+export { CHECK_SCENARIOS };

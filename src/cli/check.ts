@@ -1,0 +1,105 @@
+// `mmsplit check`: explore a design's interleavings scenario by scenario; on a violation, print it with the
+// replay token and the traced interleaving that led to it; `--replay` runs one schedule again, traced.
+import os from 'node:os';
+import { CHECK_SCENARIOS, parseReplay, replay, runCheck, type CheckMode, type CheckReport, type ReplayToken } from '../check/check.js';
+import type { TraceEntry } from '../check/sched.js';
+import { table } from './output.js';
+
+export interface CheckCommandOptions {
+  design: string;
+  scenarios?: string[];
+  mode: CheckMode;
+  runs: number;
+  seed: number;
+  depth: number;
+  preemptions: number;
+  timeLimitMs?: number;
+  replay?: ReplayToken;
+  traceLines: number;
+  json: boolean;
+}
+
+function command(o: CheckCommandOptions, scenario: string, token: string): string {
+  const extra = o.mode === 'pct' && o.depth !== 3 ? ` --depth ${o.depth}` : '';
+  return `mmsplit check --design ${o.design} --scenario ${scenario} --mode ${o.mode}${extra} --replay ${token}`;
+}
+
+/**
+ * The interleaving, each thread in its own column: every line the scenario wrote (calls, accesses, their
+ * results, the violation) and the yield points around each context switch; a long stretch of one thread's
+ * yield points in between is folded into one line. The last `lines` lines (0: all).
+ */
+export function formatTrace(trace: TraceEntry[], lines: number): string {
+  const out: string[] = [];
+  const line = (e: TraceEntry) => `  ${String(e.step).padStart(7)} ${' '.repeat(6 * e.thread)}T${e.thread} ${e.what}`;
+  const KEEP = 2;
+  for (let i = 0; i < trace.length; ) {
+    const e = trace[i]!;
+    if (!e.point) {
+      out.push(line(e));
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < trace.length && trace[j]!.point && trace[j]!.thread === e.thread) j++;
+    if (j - i <= 2 * KEEP + 1) for (let k = i; k < j; k++) out.push(line(trace[k]!));
+    else {
+      for (let k = i; k < i + KEEP; k++) out.push(line(trace[k]!));
+      out.push(`  ${' '.repeat(8)}${' '.repeat(6 * e.thread)}   … ${j - i - 2 * KEEP} more steps of T${e.thread}`);
+      for (let k = j - KEEP; k < j; k++) out.push(line(trace[k]!));
+    }
+    i = j;
+  }
+  if (lines === 0 || out.length <= lines) return out.join('\n');
+  return [`  … ${out.length - lines} earlier lines (--trace-lines 0 shows all)`, ...out.slice(-lines)].join('\n');
+}
+
+function row(r: CheckReport): (string | number)[] {
+  return [r.scenario, r.mode, r.runs, Math.round(r.schedulesPerMinute), Math.round(r.meanSteps), r.meanSwitches, r.violation ? 'VIOLATION' : r.exhausted ? 'ok (all schedules)' : 'ok'];
+}
+
+export async function checkCommand(o: CheckCommandOptions): Promise<number> {
+  const scenarios = o.scenarios?.length ? o.scenarios : CHECK_SCENARIOS.map((s) => s.name);
+  const env = { node: process.version, v8: process.versions.v8, cores: os.availableParallelism() };
+  if (o.replay) {
+    if (scenarios.length !== 1) throw new Error('--replay needs exactly one --scenario');
+    const r = await replay({ design: o.design, scenario: scenarios[0]!, mode: o.mode, token: o.replay, depth: o.depth });
+    if (o.json) console.log(JSON.stringify({ command: 'check', replay: true, design: o.design, scenario: scenarios[0], mode: o.mode, ...env, ...r }, null, 2));
+    else {
+      console.log(`mmsplit check: replaying ${o.design} / ${scenarios[0]} (${o.mode}) — ${r.steps} steps`);
+      console.log(formatTrace(r.trace, o.traceLines));
+      console.log(r.violation ? `\nVIOLATION: ${r.violation}` : '\nno violation in this schedule');
+    }
+    return r.violation ? 1 : 0;
+  }
+  const reports: CheckReport[] = [];
+  if (!o.json) console.log(`mmsplit check: ${o.design}, ${o.mode}, up to ${o.runs.toLocaleString('en-US')} schedules per scenario, seed ${o.seed}`);
+  for (const scenario of scenarios) {
+    const r = await runCheck({ design: o.design, scenario, mode: o.mode, runs: o.runs, seed: o.seed, depth: o.depth, preemptions: o.preemptions, ...(o.timeLimitMs !== undefined ? { timeLimitMs: o.timeLimitMs } : {}) });
+    reports.push(r);
+    if (!o.json) console.log(`  ${scenario}: ${r.violation ? 'VIOLATION' : 'ok'} (${r.runs.toLocaleString('en-US')} schedules, ${Math.round(r.schedulesPerMinute).toLocaleString('en-US')}/min)`);
+    if (r.violation) break;
+  }
+  const failed = reports.find((r) => r.violation);
+  let trace: TraceEntry[] | undefined;
+  if (failed && o.mode !== 'stress') {
+    const token = failed.violation!.replay;
+    trace = (await replay({ design: o.design, scenario: failed.scenario, mode: o.mode, token: parseReplay(token, o.mode), depth: o.depth })).trace;
+  }
+  if (o.json) {
+    console.log(JSON.stringify({ command: 'check', design: o.design, mode: o.mode, seed: o.seed, ...env, reports, ...(failed ? { replayCommand: command(o, failed.scenario, failed.violation!.replay), trace } : {}) }, null, 2));
+  } else {
+    console.log();
+    console.log(table(['scenario', 'mode', 'schedules', 'per min', 'steps', 'switches', 'result'], reports.map(row)));
+    if (failed) {
+      const v = failed.violation!;
+      console.log(`\nVIOLATION in ${failed.scenario} after ${failed.runs} schedules: ${v.message}`);
+      console.log(`seed ${v.replay.split(':')[0]}; replay with:\n  ${command(o, failed.scenario, v.replay)}`);
+      if (trace) console.log(`\nThe interleaving (step, thread, what):\n${formatTrace(trace, o.traceLines)}`);
+    } else {
+      console.log(`\nNo violation (seed ${o.seed}; ${env.node}, V8 ${env.v8}, ${env.cores} cores).`);
+    }
+  }
+  return failed ? 1 : 0;
+}
+

@@ -1,0 +1,102 @@
+// The checker: the deterministic scheduler replays a run exactly from its seed; every real design passes
+// every scenario under pct (a few hundred schedules here; MMSPLIT_LONG=1 runs 10^4 per scenario); every
+// mutant is caught and its violation replays; dfs walks all schedules of a small scenario; stress mode runs
+// free; the command prints the replay line and exits 1 on a violation.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { test } from 'node:test';
+import { promisify } from 'node:util';
+import { CHECK_SCENARIOS, parseReplay, replay, runCheck } from '../src/check/check.js';
+import { MUTANTS } from '../src/check/mutants.js';
+import { DESIGNS } from '../src/designs/index.js';
+import { seedFromEnv } from '../src/util/prng.js';
+
+const LONG = !!process.env.MMSPLIT_LONG;
+const seed = seedFromEnv();
+const run = promisify(execFile);
+const CLI = new URL('../src/cli/main.js', import.meta.url).pathname;
+
+test('a replay is exact: the same seed gives the same interleaving, step for step', { timeout: 60_000 }, async () => {
+  for (const mode of ['pct', 'random'] as const) {
+    const a = await replay({ design: 'srcu', scenario: 'fault-munmap', mode, token: { seed } });
+    const b = await replay({ design: 'srcu', scenario: 'fault-munmap', mode, token: { seed } });
+    assert.ok(a.steps > 100, `seed ${seed}: a run of ${a.steps} steps`);
+    assert.equal(b.steps, a.steps, `seed ${seed} ${mode}: step counts differ`);
+    assert.deepEqual(b.trace.map((e) => `${e.thread} ${e.what}`), a.trace.map((e) => `${e.thread} ${e.what}`), `seed ${seed} ${mode}: traces differ`);
+    assert.ok(new Set(a.trace.map((e) => e.thread)).size === 2);
+  }
+});
+
+for (const design of Object.keys(DESIGNS)) {
+  test(`${design}: no violation in any scenario under pct`, { timeout: LONG ? 3_600_000 : 120_000 }, async () => {
+    for (const s of CHECK_SCENARIOS) {
+      const r = await runCheck({ design, scenario: s.name, mode: 'pct', runs: LONG ? 10_000 : 40, seed });
+      assert.equal(r.violation, undefined, `${design} ${s.name} seed ${seed}: ${r.violation?.message} (replay ${r.violation?.replay})`);
+      assert.equal(r.runs, LONG ? 10_000 : 40);
+      if (LONG) console.log(`# ${design} ${s.name}: ${r.runs} schedules, ${Math.round(r.schedulesPerMinute)}/min`);
+    }
+  });
+}
+
+for (const [name, m] of Object.entries(MUTANTS)) {
+  test(`mutant ${name} (${m.of} broken) is caught, and its violation replays`, { timeout: 120_000 }, async () => {
+    let found: { scenario: string; message: string; replay: string } | undefined;
+    for (const s of CHECK_SCENARIOS) {
+      const r = await runCheck({ design: name, scenario: s.name, mode: 'pct', runs: 3000, seed, timeLimitMs: 20_000 });
+      if (r.violation) {
+        found = { scenario: s.name, message: r.violation.message, replay: r.violation.replay };
+        break;
+      }
+    }
+    assert.ok(found, `seed ${seed}: ${name} was not caught`);
+    for (let i = 0; i < (LONG ? 10 : 2); i++) {
+      const again = await replay({ design: name, scenario: found.scenario, mode: 'pct', token: parseReplay(found.replay, 'pct') });
+      assert.equal(again.violation, found.message, `seed ${seed}: replay ${found.replay} of ${name}/${found.scenario} did not reproduce`);
+    }
+  });
+}
+
+test('dfs tries every schedule of a small scenario within its preemption bound, and finds the mutant in it', { timeout: 120_000 }, async () => {
+  const ok = await runCheck({ design: 'mmap-lock', scenario: 'fault-fault', mode: 'dfs', runs: 5000, seed: 1, preemptions: 1 });
+  assert.equal(ok.violation, undefined, ok.violation?.message);
+  assert.ok(ok.exhausted, `dfs did not finish in ${ok.runs} schedules`);
+  assert.ok(ok.runs > 10);
+  const bad = await runCheck({ design: 'spf-novalidate', scenario: 'fault-mprotect', mode: 'dfs', runs: 5000, seed: 1, preemptions: 1 });
+  assert.ok(bad.violation, 'dfs missed spf-novalidate');
+  const token = parseReplay(bad.violation.replay, 'dfs');
+  assert.ok(token.overrides!.length >= 1);
+  const again = await replay({ design: 'spf-novalidate', scenario: 'fault-mprotect', mode: 'dfs', token });
+  assert.equal(again.violation, bad.violation.message);
+});
+
+test('stress mode: real workers running free, invariants checked after every run', { timeout: 60_000 }, async () => {
+  const r = await runCheck({ design: 'per-vma-lock', scenario: 'fault-mremap', mode: 'stress', runs: 30, seed });
+  assert.equal(r.violation, undefined, r.violation?.message);
+  assert.equal(r.runs, 30);
+  assert.ok(r.stats.fastPath! + r.stats.fallback! > 0);
+});
+
+test('mmsplit check: exit 1 with the seed and the interleaving; --replay reproduces it; bad options get a clear error', { timeout: 120_000 }, async () => {
+  const failed = await run('node', [CLI, 'check', '--design', 'spf-novalidate', '--scenario', 'fault-mprotect', '--runs', '2000', '--seed', String(seed)]).then(
+    () => assert.fail('check passed a mutant'),
+    (e: { code: number; stdout: string }) => e,
+  );
+  assert.equal(failed.code, 1);
+  assert.match(failed.stdout, /VIOLATION in fault-mprotect/);
+  assert.match(failed.stdout, /^ +\d+ +T1 /m); // the interleaving shows both threads
+  assert.match(failed.stdout, /^ +\d+ T0 /m);
+  const cmd = /replay with:\n\s+mmsplit (.*)\n/.exec(failed.stdout)![1]!.split(' ');
+  const again = await run('node', [CLI, ...cmd]).then(() => assert.fail('the replay passed'), (e: { code: number; stdout: string }) => e);
+  assert.equal(again.code, 1);
+  const message = /VIOLATION in fault-mprotect after \d+ schedules: (.*)/.exec(failed.stdout)![1];
+  assert.ok(again.stdout.includes(`VIOLATION: ${message}`), again.stdout.slice(-500));
+  const okRun = await run('node', [CLI, 'check', '--design', 'spf', '--scenario', 'fault-fault', '--runs', '20', '--json']);
+  const json = JSON.parse(okRun.stdout) as { reports: { runs: number; violation?: unknown }[] };
+  assert.equal(json.reports[0]!.runs, 20);
+  for (const args of [['--design', 'nope'], ['--design', 'spf', '--mode', 'bfs'], ['--design', 'spf', '--scenario', 'x'], ['--design', 'spf', '--mode', 'pct', '--replay', '1:2=1', '--scenario', 'fault-fault']]) {
+    const e = await run('node', [CLI, 'check', ...args]).then(() => assert.fail(`accepted ${args.join(' ')}`), (x: { code: number; stderr: string }) => x);
+    assert.notEqual(e.code, 0);
+    assert.match(e.stderr, /unknown|bad|dfs overrides/);
+    assert.doesNotMatch(e.stderr, /at .*\.js:\d+/); // no stack
+  }
+});
