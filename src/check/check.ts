@@ -145,7 +145,6 @@ class CheckPool {
     const workers = this.ensure(n);
     const handle = as.handle();
     as.rcu.threadOffline(); // the controller only waits now: it must hold up no grace period
-    let failed = false;
     const replies: Promise<{ type: string; result?: RoleResult; stats?: Record<string, number>; error?: string; log: TraceEntry[] }>[] = [];
     const ready: Promise<void>[] = [];
     workers.forEach((w, thread) => {
@@ -204,10 +203,7 @@ class CheckPool {
     out.trace = all.flatMap((m) => m.log).sort((a, b) => a.seq - b.seq);
     const failure = all.find((m) => m.type === 'failed');
     if (failure || all.some((m) => m.type !== 'done')) {
-      failed = true;
       out.violation = failure?.error ?? 'a thread was aborted without a failure';
-    }
-    if (failed) {
       await this.replace();
       return out;
     }
