@@ -64,7 +64,8 @@ function addSyntheticFile(as: AddressSpace, path: string, inode: number, bytes: 
  */
 export function plan(workload: WorkloadName, threads: number, churnWorkers = workload === 'churn' || workload === 'io' ? 1 : 0, trace?: TraceProgram): Plan {
   const role = (r: Partial<RoleParams> & Pick<RoleParams, 'role'>): RoleParams => ({ bytes: 0, start: 0, file: 0, ...r });
-  const churners = Array.from({ length: churnWorkers }, () => role({ role: 'churn' }));
+  // io: the latency that matters is munmap's while a fault waits for the disk, not in the moments between.
+  const churners = Array.from({ length: churnWorkers }, () => role({ role: 'churn', timeWhileIoInFlight: workload === 'io' }));
   const faulters = threads - churnWorkers;
   if (faulters < 1) throw new Error(`${workload} needs at least ${churnWorkers + 1} threads`);
   const pages = (b: number) => b / PAGE_SIZE;
@@ -113,7 +114,7 @@ export function plan(workload: WorkloadName, threads: number, churnWorkers = wor
 async function runSamples(design: string, p: Plan, opts: RunOptions): Promise<{ samples: Sample[]; counters: Counters; munmapUs: number[] }> {
   const as = AddressSpace.create({ design, frames: p.frames, cachePages: p.cachePages, tables: Math.ceil(p.frames / 512) * 2 + 4096 }); // tables freed by churn wait a grace period
   p.setup(as);
-  const ctl = new SharedArrayBuffer(8); // [phase, workers running]
+  const ctl = new SharedArrayBuffer(12); // [phase, workers running, io faults in flight]
   const c = new Int32Array(ctl);
   const tallyBuf = new SharedArrayBuffer(p.roles.length * TALLY_STRIDE * 4);
   const tally = new Int32Array(tallyBuf);

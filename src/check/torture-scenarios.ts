@@ -236,14 +236,15 @@ const rwsemStarvation: TortureScenario = {
   },
 };
 
-// Reader starvation: two writers hand the lock to each other back to back (a writer spins, so it is always
-// there first when the other lets go); a reader must still get in, by the hand-off it asks for after
-// RWSEM_WAIT_TIMEOUT. If it starved, the writers would never be told to stop and the run would time out.
+// Reader starvation: two writers take the lock back to back (a writer spins, so it is always there first
+// when the other lets go); a reader must still get in, because the writer that lets go hands the lock to
+// the readers waiting for it. If it starved, the writers would never be told to stop and the run would
+// time out.
 const READER_DONE = 7;
 const READER_ROUNDS = 20;
 const rwsemReaderHandoff: TortureScenario = {
   name: 'rwsem-handoff',
-  description: 'rwsem: writers that take the lock back to back cannot starve a reader (RWSEM_FLAG_HANDOFF)',
+  description: 'rwsem: writers that take the lock back to back cannot starve a reader (up_write hands it to waiting readers)',
   minWorkers: 3,
   setup: () => ({ words: new SharedArrayBuffer(64) }),
   roleOf: (worker) => (worker === 0 ? 'reader' : 'writer'),

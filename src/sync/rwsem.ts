@@ -7,31 +7,35 @@ import { futexWait, futexWake, mightSleep } from './sleep.js';
  * to a reader without letting another writer in.
  *
  * Guarantee: readers and a writer, or two writers, never hold it at once; every acquire and release is a
- * full barrier. Fairness: a writer that waits holds off new readers (down_read and down_read_trylock fail
- * or wait while one is queued), so a stream of overlapping readers cannot starve writers. Unlike the
- * kernel's FIFO wait queue, waiters are not ordered: readers can wait behind an unbroken stream of writers.
- * As in the kernel, a reader must not take the lock for read again while holding it (a queued writer would
- * deadlock it), and all acquisitions may sleep, so none may happen inside rcu_read_lock().
+ * full barrier. Fairness, as the kernel's wait queue gives it: a writer that waits holds off new readers
+ * (they queue behind it, and down_read_trylock fails), so readers cannot starve writers; and readers that
+ * wait are handed the lock by the writer that lets it go — up_write() counts them in as holders before it
+ * wakes them (rwsem_mark_wake()), so the next writer, however quick, finds the lock taken and cannot starve
+ * them. Unlike the kernel's FIFO queue, waiters are not ordered: when a writer lets go, every waiting reader
+ * goes first, then the writers. As in the kernel, a reader must not take the lock for read again while
+ * holding it (a queued writer would deadlock it), and all acquisitions may sleep, so none may happen inside
+ * rcu_read_lock().
  *
- * The word: bits 0-19 count active readers, bits 20-27 count waiting writers, bit 28 is the writer, bit 29
- * says that someone sleeps on the word and the next release must wake it, bit 30 is the kernel's
- * RWSEM_FLAG_HANDOFF for readers: a reader that has waited RWSEM_WAIT_TIMEOUT (4 ms) sets it, and from then
- * on no writer may take the lock until a reader has — so, as in the kernel, writers can starve readers
- * for a few milliseconds but not for ever.
+ * The word: bits 0-11 count active readers, bits 12-19 readers waiting, bits 20-27 writers waiting, bit 28
+ * is the writer, bit 29 says that someone sleeps on the word and the next release must wake it, bit 31
+ * flips each time waiting readers are handed the lock: a waiting reader that sees it flip knows it holds
+ * the lock. It can flip at most once while a reader waits (after that the reader holds the lock, and no
+ * writer can get in to hand it over again until it lets go), so one bit is enough.
  *
  * Spinning, as in the kernel: a writer spins for a while before it sleeps (optimistic spinning), a reader
  * only looks a few times (reader spinning left the kernel in 5.11).
  */
 export const RWSEM_READER = 1;
-const READER_MASK = 0xfffff;
+const READER_MASK = 0xfff;
+const READER_WAITING = 1 << 12;
+const READERS_WAITING_MASK = 0xff << 12;
 const WRITER_WAITING = 1 << 20;
 const WAITING_MASK = 0xff << 20;
 export const RWSEM_WRITER_LOCKED = 1 << 28;
 const SLEEPERS = 1 << 29;
-const HANDOFF = 1 << 30;
-const READ_BLOCKED = RWSEM_WRITER_LOCKED | WAITING_MASK | HANDOFF; // the fast path's RWSEM_READ_FAILED_MASK
-/** RWSEM_WAIT_TIMEOUT, ms: how long a reader waits before it asks for the hand-off. */
-const WAIT_TIMEOUT_MS = 4;
+const HANDED_OVER = 1 << 31; // the generation bit
+/** Why a reader cannot take the lock now (RWSEM_READ_FAILED_MASK): a writer holds or waits, or readers wait. */
+const READ_BLOCKED = RWSEM_WRITER_LOCKED | WAITING_MASK | READERS_WAITING_MASK;
 const SPINS = 64;
 /**
  * How long a writer keeps spinning, ms, before it sleeps (after SPINS quick looks). The kernel's writers
@@ -51,37 +55,44 @@ export function downRead(i32: Int32Array, index: number): void {
 }
 
 function downReadSlow(i32: Int32Array, index: number): void {
-  let startedAt = -1;
+  let s: number;
   for (let n = 0; ; n++) {
-    const s = Atomics.load(i32, index);
-    // Free for readers: no writer, and none waiting unless a reader has asked for the hand-off.
-    if ((s & RWSEM_WRITER_LOCKED) === 0 && ((s & WAITING_MASK) === 0 || (s & HANDOFF) !== 0)) {
-      if (Atomics.compareExchange(i32, index, s, (s + RWSEM_READER) & ~HANDOFF) === s) return;
+    s = Atomics.load(i32, index);
+    if ((s & READ_BLOCKED) === 0) {
+      if (Atomics.compareExchange(i32, index, s, s + RWSEM_READER) === s) return;
       continue;
     }
     if (n < SPINS) {
       cpuRelax();
       continue;
     }
-    if (startedAt < 0) startedAt = performance.now();
-    if ((s & HANDOFF) === 0 && performance.now() - startedAt >= WAIT_TIMEOUT_MS) {
-      Atomics.compareExchange(i32, index, s, s | HANDOFF); // if it changed, look again
-      continue;
+    // Queue: count ourselves among the waiting readers; the writer that lets go hands us the lock.
+    if (Atomics.compareExchange(i32, index, s, s + READER_WAITING) === s) break;
+  }
+  const generation = s & HANDED_OVER; // as it was when we queued
+  const startedAt = performance.now();
+  for (;;) {
+    s = Atomics.load(i32, index);
+    if ((s & HANDED_OVER) !== generation) return; // handed over: we hold it
+    if ((s & (RWSEM_WRITER_LOCKED | WAITING_MASK)) === 0) {
+      // No writer holds or waits, so none will hand over (one gave up, or we queued as it left): take it.
+      if (Atomics.compareExchange(i32, index, s, s - READER_WAITING + RWSEM_READER) === s) return;
+    } else {
+      sleepOn(i32, index, s, 'down_read', startedAt);
     }
-    sleepOn(i32, index, s, 'down_read', startedAt, (s & HANDOFF) === 0 ? WAIT_TIMEOUT_MS : Infinity);
   }
 }
 
 /** Marks the word (seen as `s`) as having a sleeper, then sleeps until it changes. */
-function sleepOn(i32: Int32Array, index: number, s: number, what: string, startedAt: number, timeoutMs = Infinity): void {
+function sleepOn(i32: Int32Array, index: number, s: number, what: string, startedAt: number): void {
   if ((s & SLEEPERS) === 0) {
     if (Atomics.compareExchange(i32, index, s, s | SLEEPERS) !== s) return; // it changed: look again
     s |= SLEEPERS;
   }
-  futexWait(i32, index, s, what, timeoutMs, startedAt);
+  futexWait(i32, index, s, what, Infinity, startedAt);
 }
 
-/** down_read_trylock(): fails if a writer holds the lock or waits for it. */
+/** down_read_trylock(): fails if a writer holds the lock or waits for it, or readers wait for it. */
 export function downReadTrylock(i32: Int32Array, index: number): boolean {
   for (;;) {
     const s = Atomics.load(i32, index);
@@ -102,7 +113,10 @@ export function upRead(i32: Int32Array, index: number): void {
 
 export function downWrite(i32: Int32Array, index: number): void {
   mightSleep('down_write');
-  if (Atomics.compareExchange(i32, index, 0, RWSEM_WRITER_LOCKED) === 0) return; // the HANDOFF bit makes it fail
+  // Free, nobody waiting: the word holds at most the generation bit. A plain read guesses which (the
+  // compare-exchange checks the guess), so the fast path stays one atomic operation.
+  const free = i32[index]! & HANDED_OVER;
+  if (Atomics.compareExchange(i32, index, free, free | RWSEM_WRITER_LOCKED) === free) return;
   downWriteSlow(i32, index);
 }
 
@@ -111,7 +125,7 @@ function downWriteSlow(i32: Int32Array, index: number): void {
   let startedAt = -1;
   for (let n = 0; ; n++) {
     const s = Atomics.load(i32, index);
-    if ((s & (READER_MASK | RWSEM_WRITER_LOCKED | HANDOFF)) === 0) {
+    if ((s & (READER_MASK | RWSEM_WRITER_LOCKED)) === 0) {
       if (Atomics.compareExchange(i32, index, s, s - WRITER_WAITING + RWSEM_WRITER_LOCKED) === s) return;
       continue;
     }
@@ -128,32 +142,45 @@ function downWriteSlow(i32: Int32Array, index: number): void {
   }
 }
 
-/** down_write_trylock(): takes the lock if nobody holds it. */
+/** down_write_trylock(): takes the lock if nobody holds it and no reader waits for it. */
 export function downWriteTrylock(i32: Int32Array, index: number): boolean {
   for (;;) {
     const s = Atomics.load(i32, index);
-    if ((s & (READER_MASK | RWSEM_WRITER_LOCKED | HANDOFF)) !== 0) return false;
+    if ((s & (READER_MASK | RWSEM_WRITER_LOCKED | READERS_WAITING_MASK)) !== 0) return false;
     if (Atomics.compareExchange(i32, index, s, s | RWSEM_WRITER_LOCKED) === s) return true;
   }
 }
 
 export function upWrite(i32: Int32Array, index: number): void {
-  const prev = Atomics.sub(i32, index, RWSEM_WRITER_LOCKED);
-  if ((prev & RWSEM_WRITER_LOCKED) === 0) {
-    Atomics.add(i32, index, RWSEM_WRITER_LOCKED);
-    throw new Error('up_write of an rwsem not held for write');
-  }
-  if ((prev & SLEEPERS) !== 0) wakeAll(i32, index);
+  writerLetsGo(i32, index, 0, 'up_write of an rwsem not held for write');
 }
 
 /** downgrade_write(): the writer becomes a reader, atomically; no other writer can get in between. */
 export function downgradeWrite(i32: Int32Array, index: number): void {
-  const prev = Atomics.add(i32, index, RWSEM_READER - RWSEM_WRITER_LOCKED);
-  if ((prev & RWSEM_WRITER_LOCKED) === 0) {
-    Atomics.sub(i32, index, RWSEM_READER - RWSEM_WRITER_LOCKED);
-    throw new Error('downgrade_write of an rwsem not held for write');
+  writerLetsGo(i32, index, RWSEM_READER, 'downgrade_write of an rwsem not held for write');
+}
+
+/**
+ * The writer lets go (keeping `keep` reader holds for itself): every waiting reader becomes a holder in
+ * the same atomic step (rwsem_mark_wake() granting the read lock before the wake-up), then the sleepers
+ * are woken.
+ */
+function writerLetsGo(i32: Int32Array, index: number, keep: number, misuse: string): void {
+  // The first try works on a plain read (the compare-exchange checks it): one atomic operation when
+  // nobody else touched the word.
+  for (let s = i32[index]!; ; s = Atomics.load(i32, index)) {
+    if ((s & RWSEM_WRITER_LOCKED) === 0) {
+      if (Atomics.load(i32, index) !== s) continue; // a stale plain read, not a misuse
+      throw new Error(misuse);
+    }
+    const waiting = (s & READERS_WAITING_MASK) >>> 12;
+    let next = s - RWSEM_WRITER_LOCKED + keep;
+    if (waiting > 0) next = (next - waiting * READER_WAITING + waiting * RWSEM_READER) ^ HANDED_OVER;
+    if ((s & SLEEPERS) !== 0) next &= ~SLEEPERS;
+    if (Atomics.compareExchange(i32, index, s, next) !== s) continue;
+    if ((s & SLEEPERS) !== 0) futexWake(i32, index);
+    return;
   }
-  if ((prev & SLEEPERS) !== 0) wakeAll(i32, index);
 }
 
 function wakeAll(i32: Int32Array, index: number): void {
@@ -177,6 +204,11 @@ export function rwsemWritersWaiting(i32: Int32Array, index: number): number {
   return (Atomics.load(i32, index) & WAITING_MASK) >>> 20;
 }
 
+/** Readers queued for the lock, to be handed it by the writer that lets go. */
+export function rwsemReadersWaiting(i32: Int32Array, index: number): number {
+  return (Atomics.load(i32, index) & READERS_WAITING_MASK) >>> 12;
+}
+
 /** Readers holding the lock now. */
 export function rwsemReaders(i32: Int32Array, index: number): number {
   return Atomics.load(i32, index) & READER_MASK;
@@ -185,9 +217,10 @@ export function rwsemReaders(i32: Int32Array, index: number): number {
 /** Throws unless the rwsem is free with nobody waiting (call at quiescence). */
 export function rwsemValidateIdle(i32: Int32Array, index: number, what = 'rwsem'): void {
   const s = Atomics.load(i32, index);
-  if ((s & ~SLEEPERS) !== 0) {
+  if ((s & ~(SLEEPERS | HANDED_OVER)) !== 0) {
     throw new Error(
-      `${what}: not idle at quiescence (readers ${s & READER_MASK}, writer ${(s & RWSEM_WRITER_LOCKED) !== 0}, waiting writers ${(s & WAITING_MASK) >>> 20})`,
+      `${what}: not idle at quiescence (readers ${s & READER_MASK}, writer ${(s & RWSEM_WRITER_LOCKED) !== 0}, ` +
+        `waiting readers ${(s & READERS_WAITING_MASK) >>> 12}, waiting writers ${(s & WAITING_MASK) >>> 20})`,
     );
   }
 }

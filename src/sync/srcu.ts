@@ -13,12 +13,17 @@ const IDX = 0; // srcu_idx: flipped once per grace period; its low bit selects t
 const GP_SEQ = 1; // srcu_gp_seq: grace-period counter << 2 | state (the kernel's rcu_seq)
 const GP_SEQ_NEEDED = 2; // srcu_gp_seq_needed: the furthest grace period anyone asked for
 const GP_MUTEX = 3; // srcu_gp_mutex: one thread drives the grace-period state machine at a time
-const FUTEX = 4; // bumped by readers leaving while a synchronizer sleeps
+const FUTEX = 4; // bumped when a grace period ends while a synchronizer sleeps (its completion)
 const WAITERS = 5;
 const SLOTS_HIGH = 6;
 const MAX_THREADS = 7;
 const SLOT_BASE = 8; // per thread slot: [owner, lock[0], lock[1], unlock[0], unlock[1]] (srcu_data)
 const SLOT_WORDS = 5;
+
+// How often a waiting grace period looks at the readers again: first after 20 µs, then twice as long each
+// time, at most 1 ms (one jiffy at HZ=1000; the kernel's srcu_get_delay() counts whole jiffies).
+const SRCU_RETRY_DELAY_MS = 0.02;
+const SRCU_MAX_DELAY_MS = 1;
 
 // rcu_seq states.
 const SEQ_STATE_MASK = 3;
@@ -39,6 +44,13 @@ const STATE_SCAN2 = 2; // flipped; waiting for readers of the index that was act
  * Guarantee: synchronize() returns, and a callSrcu() callback runs, only after every read section that
  * began before the call has ended. Callbacks run on the thread that queued them, from processCallbacks(),
  * synchronize() or barrier(); callSrcu() itself only queues, so it is as cheap as the kernel's.
+ *
+ * As in the kernel, srcu_read_unlock() wakes nobody: a waiting grace period polls the counters, the way
+ * process_srcu() re-queues itself with a delay that grows while readers hold it up (srcu_get_delay()), and
+ * only the end of a grace period wakes its synchronizers (their completion). A reader that woke the
+ * synchronizer would also pay for it: on a 2-core machine the woken thread was placed on the reader's CPU
+ * and kept it from running for ~0.5 ms per wake-up, so the reader spent its time outside its section and
+ * synchronize_srcu() looked nearly free.
  */
 export class Srcu {
   private readonly s: Int32Array;
@@ -77,10 +89,6 @@ export class Srcu {
   readUnlock(idx: number): void {
     if (this.base < 0) this.claimSlot();
     Atomics.add(this.s, this.base + 3 + (idx & 1), 1); // a full barrier first (smp_mb() C), then count out
-    if (Atomics.load(this.s, WAITERS) !== 0) {
-      Atomics.add(this.s, FUTEX, 1);
-      Atomics.notify(this.s, FUTEX);
-    }
   }
 
   /** Releases this thread's counter slot (its counts stay, so the sums stay balanced). */
@@ -174,7 +182,11 @@ export class Srcu {
           break;
         case STATE_SCAN2:
           if (!this.readersGone((Atomics.load(s, IDX) & 1) ^ 1)) return;
-          Atomics.store(s, GP_SEQ, (seq | SEQ_STATE_MASK) + 1); // srcu_gp_end()
+          Atomics.store(s, GP_SEQ, (seq | SEQ_STATE_MASK) + 1); // srcu_gp_end(): complete() the waiters
+          if (Atomics.load(s, WAITERS) !== 0) {
+            Atomics.add(s, FUTEX, 1);
+            Atomics.notify(s, FUTEX);
+          }
           break;
         default:
           throw new Error(`srcu: corrupt grace-period state ${seq & SEQ_STATE_MASK}`);
@@ -218,9 +230,15 @@ export class Srcu {
     this.processCallbacks();
   }
 
+  /**
+   * Drives the grace period of `cookie` to its end: advance as far as the readers allow, then sleep until
+   * another thread ends it or the retry delay passes, and look again. The delay starts at
+   * SRCU_RETRY_DELAY_MS and doubles while readers hold the grace period up, up to SRCU_MAX_DELAY_MS.
+   */
   private waitFor(cookie: number, what: string): void {
     const s = this.s;
     const startedAt = performance.now();
+    let delayMs = SRCU_RETRY_DELAY_MS;
     Atomics.add(s, WAITERS, 1);
     try {
       for (;;) {
@@ -232,8 +250,9 @@ export class Srcu {
           mutexUnlock(s, GP_MUTEX);
         }
         if (this.pollState(cookie)) return;
-        // A reader that leaves from now on bumps FUTEX, so this wait cannot miss it.
-        futexWait(s, FUTEX, v, what, Infinity, startedAt);
+        // A grace period that ends from now on bumps FUTEX, so this wait cannot miss it.
+        futexWait(s, FUTEX, v, what, delayMs, startedAt);
+        delayMs = Math.min(2 * delayMs, SRCU_MAX_DELAY_MS);
       }
     } finally {
       Atomics.sub(s, WAITERS, 1);

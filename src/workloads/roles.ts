@@ -12,10 +12,11 @@
  *   io           read every page of a mapping of a file whose page-cache misses sleep, munmap, drop the
  *                file's cached pages, map it again: faults that are always waiting for "the disk"
  *
- * Control words: ctl[0] 0 warm-up, 1 measuring, 2 stop; ctl[1] counts the workers that have started. A worker publishes its running totals — ops, faults,
- * churn calls — in its three words of `tally` whenever it looks at ctl[0] (at least every 64 pages), so the
- * runner can cut the measured interval into samples without stopping anyone; munmap latencies and the
- * design's counters are kept for the measured interval only.
+ * Control words: ctl[0] 0 warm-up, 1 measuring, 2 stop; ctl[1] counts the workers that have started; ctl[2]
+ * counts io faults in flight (an io worker adds itself around each access). A worker publishes its running
+ * totals — ops, faults, churn calls — in its three words of `tally` whenever it looks at ctl[0] (at least
+ * every 64 pages), so the runner can cut the measured interval into samples without stopping anyone; munmap
+ * latencies and the design's counters are kept for the measured interval only.
  */
 import { PAGE_SIZE } from '../mm/frames.js';
 import { MADV_DONTNEED, sysMadvise } from '../mm/madvise.js';
@@ -37,6 +38,8 @@ export interface RoleParams {
   file: number;
   /** trace: the program, the page-cache file of each of its files, and how many pages a pass may touch. */
   trace?: { program: TraceProgram; fileIds: number[]; pagesPerPass: number };
+  /** Time only the munmaps that begin while an io fault is in flight (ctl[2] > 0). */
+  timeWhileIoInFlight?: boolean;
 }
 
 /** The words of a worker's tally: operations, faults, churn calls, each a running total (wrapping at 2^32). */
@@ -47,7 +50,7 @@ export const TALLY_CHURN = 2;
 export const TALLY_STRIDE = 16;
 
 export interface RoleResult {
-  /** Every munmap measured, microseconds. */
+  /** The munmaps of the measured interval (with timeWhileIoInFlight, those begun while one was), µs. */
   munmapUs: Float64Array;
   /** The design's counters over the measured interval (vma_lock_* deltas). */
   counters: { fastPath: number; retry: number; fallback: number; extra: Record<string, number> };
@@ -68,6 +71,8 @@ function minus(a: Counters, b: Counters): Counters {
 
 const PHASE_MEASURE = 1;
 const PHASE_STOP = 2;
+/** ctl[IO_IN_FLIGHT]: io faults in progress now. */
+export const IO_IN_FLIGHT = 2;
 const RW = 3;
 
 /**
@@ -82,9 +87,10 @@ export function runRole(as: AddressSpace, p: RoleParams, ctl: Int32Array, tally:
   let counters0 = readCounters(as);
   const lat: number[] = [];
   const munmap = (addr: number, len: number): void => {
+    const timed = !p.timeWhileIoInFlight || Atomics.load(ctl, IO_IN_FLIGHT) > 0;
     const s = performance.now();
     const r = sysMunmap(mm, addr, len);
-    if (measuring) lat.push((performance.now() - s) * 1000);
+    if (measuring && timed) lat.push((performance.now() - s) * 1000);
     if (r !== 0) throw new Error(`${p.role}: munmap failed (${r})`);
   };
   const mmap = (len: number, flags: number, file: number): number => {
@@ -165,7 +171,9 @@ export function runRole(as: AddressSpace, p: RoleParams, ctl: Int32Array, tally:
       case 'io': {
         const a = mmap(p.bytes, MAP_PRIVATE, p.file);
         for (let off = 0; off < p.bytes && running(); off += PAGE_SIZE) { // each fault is slow: follow the phase
+          Atomics.add(ctl, IO_IN_FLIGHT, 1);
           user.load8(a + off);
+          Atomics.sub(ctl, IO_IN_FLIGHT, 1);
           ops++;
           as.quiescentState();
         }
