@@ -39,6 +39,7 @@ test('arena: differential against a Set model (seeded)', () => {
   const cap = 300;
   const a = Arena.create({ name: 'diff', capacity: cap, stride: 16, debug: true });
   const model = new Set<number>();
+  const bulk = new Int32Array(32);
   for (let step = 0; step < 20_000; step++) {
     if (model.size > 0 && (rnd.chance(0.45) || model.size === cap - 1)) {
       const victims = [...model];
@@ -46,6 +47,20 @@ test('arena: differential against a Set model (seeded)', () => {
       a.free(r);
       model.delete(r);
     } else {
+      if (rnd.chance(0.1)) {
+        // allocBulk: up to `max` fresh records, ascending, all from one bitmap word.
+        const max = 1 + rnd.below(32);
+        const n = a.allocBulk(bulk, max);
+        if (model.size === cap - 1) assert.equal(n, 0, `seed ${seed}: full arena must give none`);
+        else assert.ok(n >= 1 && n <= max, `seed ${seed} step ${step}: allocBulk gave ${n} of ${max}`);
+        for (let i = 0; i < n; i++) {
+          const r = bulk[i]!;
+          assert.ok(r > 0 && r < cap && !model.has(r), `seed ${seed} step ${step}: allocBulk gave ${r}`);
+          assert.ok(i === 0 || (r > bulk[i - 1]! && r >> 5 === bulk[0]! >> 5), `seed ${seed}: one word, ascending`);
+          model.add(r);
+        }
+        continue;
+      }
       const r = rnd.chance(0.1) ? a.zalloc() : a.alloc();
       if (model.size === cap - 1) assert.equal(r, -1, `seed ${seed}: full arena must fail`);
       else {
