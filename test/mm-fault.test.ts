@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import {
+  _PAGE_ACCESSED,
   accessError,
   changePteRange,
   FAULT_FLAG_WRITE,
@@ -123,6 +124,39 @@ test('fresh anonymous pages read zero even when their frame held data before (no
     assert.equal(page[0], 1);
     assert.ok(page.subarray(1).every((b) => b === 0), `page ${p} leaked old data`);
   }
+  w.done();
+});
+
+test('a spurious fault does not mark a PTE young once a zap has cleared it (no stray bits in an empty PTE)', () => {
+  const w = world();
+  w.vmas.push({ start: BASE, end: BASE + PAGE_SIZE, pgoff: 0, flags: RW, file: 0, anonVma: 0 });
+  w.user.store8(BASE, 9);
+  const slot = w.pt.pteSlot(BASE);
+  Atomics.and(w.pt.i32, slot, ~_PAGE_ACCESSED); // aged, as reclaim's ptep_test_and_clear_young leaves it
+  // The fault reads the PTE (present and writable: another thread handled it first), then a racing
+  // MADV_DONTNEED zaps it before the fault marks it young. Atomics.load is wrapped to zap right after the
+  // fault's read of the slot — the one interleaving that matters, made deterministic.
+  const load = Atomics.load;
+  let armed = true;
+  Atomics.load = ((ta: Int32Array, i: number) => {
+    const v = load(ta, i);
+    if (armed && ta === w.pt.i32 && i === slot) {
+      armed = false;
+      zapPteRange(w.pt, BASE, BASE + PAGE_SIZE, w.tlb);
+    }
+    return v;
+  }) as typeof Atomics.load;
+  let r: number;
+  try {
+    r = w.fault(BASE, FAULT_FLAG_WRITE);
+  } finally {
+    Atomics.load = load;
+  }
+  assert.equal(armed, false, 'the zap ran inside the fault');
+  assert.equal(r, 0);
+  assert.equal(Atomics.load(w.pt.i32, slot), 0, 'the zapped PTE must stay empty');
+  w.pt.validate();
+  w.tlb.finish();
   w.done();
 });
 

@@ -10,6 +10,7 @@
 import type { AddressSpace } from '../designs/address-space.js';
 import { PAGE_SIZE } from '../mm/frames.js';
 import { MAP_ANONYMOUS, MAP_PRIVATE, sysMmap, sysMunmap } from '../mm/mmap.js';
+import { MADV_DONTNEED, sysMadvise } from '../mm/madvise.js';
 import { sysMprotect } from '../mm/mprotect.js';
 import { MREMAP_FIXED, MREMAP_MAYMOVE, sysMremap } from '../mm/mremap.js';
 import { _PAGE_RW, pteMapped, ptePfn } from '../mm/pagetable.js';
@@ -193,6 +194,11 @@ function expectGoneStaysGone(outcomes: Outcome[]): void {
   if (first >= 0 && outcomes.slice(first).some((o) => o !== 'SIGSEGV')) violation(`an access succeeded after an earlier one found the mapping gone: ${outcomes.join(', ')}`);
 }
 
+/** The mapping was there all along: every access must succeed. */
+function expectNoSignals(results: RoleResult[]): void {
+  results.forEach((r, t) => r.outcomes.forEach((o) => typeof o !== 'number' && violation(`T${t}: an access to a mapped page got ${o}`)));
+}
+
 const PAGES = 4;
 
 const faultMunmap: CheckScenario = {
@@ -319,8 +325,31 @@ const faultFault: CheckScenario = {
     return touchPages(ctx, ctx.thread); // each writes its own byte of the same pages
   },
   check(as, p, results) {
-    results.forEach((r, t) => r.outcomes.forEach((o) => typeof o !== 'number' && violation(`T${t}: an access to a mapped page got ${o}`)));
+    expectNoSignals(results);
     expectStoresKept(as, p, results, BASE, (t) => t);
+  },
+};
+
+const faultFaultZap: CheckScenario = {
+  name: 'fault-fault-zap',
+  description: 'two threads fault on the same pages while a third zaps them again and again (MADV_DONTNEED)',
+  threads: 3,
+  ranges: [[BASE, BASE + 2 * PAGE_SIZE]],
+  setup(as, rnd) {
+    const order = () => (rnd.chance(0.5) ? [0, 1, 0, 1] : [1, 0, 1, 0]);
+    const p = params(as, rnd, [order(), order()]);
+    mapAt(as, p, BASE, 2, RW);
+    return p;
+  },
+  role(ctx) {
+    if (ctx.thread < 2) return touchPages(ctx, ctx.thread); // each its own byte of the same pages
+    for (let k = 0; k < 3; k++) {
+      syscall(ctx, `madvise(${hex(BASE)}, 2 pages, MADV_DONTNEED)`, () => sysMadvise(ctx.as.mm, BASE, 2 * PAGE_SIZE, MADV_DONTNEED), 0);
+    }
+    return { outcomes: [] };
+  },
+  check(_as, _p, results) {
+    expectNoSignals(results.slice(0, 2)); // the mapping never goes (its data may be zapped away: allowed)
   },
 };
 
@@ -374,7 +403,7 @@ const ptfreeWalk: CheckScenario = {
   },
 };
 
-export const CHECK_SCENARIOS: readonly CheckScenario[] = [faultMunmap, faultMprotect, faultMremap, faultMerge, faultFault, munmapMunmap, ptfreeWalk];
+export const CHECK_SCENARIOS: readonly CheckScenario[] = [faultMunmap, faultMprotect, faultMremap, faultMerge, faultFault, faultFaultZap, munmapMunmap, ptfreeWalk];
 
 export function checkScenario(name: string): CheckScenario {
   const s = CHECK_SCENARIOS.find((x) => x.name === name);

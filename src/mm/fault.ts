@@ -89,8 +89,11 @@ export function handleMmFault(ctx: FaultContext, v: FaultVma, addr: number, flag
     return v.file === 0 ? doAnonymousPage(ctx, v, addr, slot, flags, mayNotSleep) : doFault(ctx, v, addr, slot, flags, mayNotSleep);
   }
   if ((flags & FAULT_FLAG_WRITE) !== 0 && (pte & _PAGE_RW) === 0) return doWpPage(ctx, v, addr, slot, pte, mayNotSleep);
-  // Present and strong enough: another thread handled it first (a spurious fault). Mark it young.
-  Atomics.or(ctx.pt.i32, slot, _PAGE_ACCESSED);
+  // Present and strong enough: another thread handled it first (a spurious fault). Mark it young — only if
+  // it is still the PTE we read (the kernel does this under the PTE lock, after pte_same): a zap may have
+  // cleared it meanwhile, and a bit set on an empty PTE would leave a non-present entry every later fault
+  // trips over.
+  if ((pte & _PAGE_ACCESSED) === 0) Atomics.compareExchange(ctx.pt.i32, slot, pte, pte | _PAGE_ACCESSED);
   return 0;
 }
 

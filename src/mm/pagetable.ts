@@ -287,8 +287,11 @@ export class PageTables {
       for (let i = 0; i < PTRS_PER_TABLE; i++) {
         const e = Atomics.load(this.i32, TABLE.i32Base(t) + i);
         if (e === 0) continue;
-        if (level === LEVEL_PTE) ptes++;
-        else walk(e, level - 1);
+        if (level === LEVEL_PTE) {
+          // Empty, or mapping a page: anything else (bits left on a cleared PTE) every fault would trip on.
+          if (!pteMapped(e)) throw new Error(`page tables: PTE ${i} of table ${t} holds 0x${e.toString(16)}, which maps nothing`);
+          ptes++;
+        } else walk(e, level - 1);
       }
     };
     walk(Atomics.load(this.control, PGD), LEVEL_PGD);
