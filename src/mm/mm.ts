@@ -19,7 +19,7 @@
 import { attachVmaIndex, createVmaIndex, type VmaIndex, type VmaIndexHandle, type VmaIndexKind } from './vma-index.js';
 import { Arena, type ArenaHandle } from '../shm/arena.js';
 import type { Rcu } from '../sync/rcu.js';
-import { downRead, downWrite, upRead, upWrite } from '../sync/rwsem.js';
+import { downgradeWrite, downRead, downWrite, upRead, upWrite } from '../sync/rwsem.js';
 import {
   VM_ACCESS_FLAGS, VM_GROWSDOWN, VM_IO, VM_MAYEXEC, VM_MAYREAD, VM_MAYSHARE,
   VM_MAYWRITE, VM_PFNMAP, VM_READ, VM_SHARED, VM_SPECIAL, VM_WRITE, VM_EXEC,
@@ -216,6 +216,12 @@ export class MmStruct {
     this.hooks.vmaEndWriteAll(this);
     Atomics.add(this.words, I_MM_LOCK_SEQ, 1);
     upWrite(this.words, I_MMAP_LOCK);
+  }
+  /** mmap_write_downgrade(): the writer keeps the lock for read; VMAs it write-marked are released. */
+  mmapWriteDowngrade(): void {
+    this.hooks.vmaEndWriteAll(this);
+    Atomics.add(this.words, I_MM_LOCK_SEQ, 1);
+    downgradeWrite(this.words, I_MMAP_LOCK);
   }
 
   get mapCount(): number { return this.words[I_MAP_COUNT]!; }
@@ -502,9 +508,12 @@ export class MmStruct {
 
   /**
    * do_vmi_align_munmap() for a page-aligned [start, end): splits the VMAs at the ends, detaches those
-   * inside and retires them. Returns 0 or -ENOMEM (map-count limit on a split).
+   * inside, retires them, and zaps their pages and page tables. With `downgrade` (munmap, as the kernel's
+   * `unlock`), once the VMAs have left the tree the mmap_lock is downgraded to read for the slow part —
+   * zapping the pages and freeing the page tables — so faults elsewhere run meanwhile; returns 1 when it
+   * did (the caller then holds the lock for read), else 0 or -ENOMEM (map-count limit on a split).
    */
-  unmapRange(start: number, end: number): number {
+  unmapRange(start: number, end: number, downgrade = false): number {
     const t = this.vmas;
     let v = this.findVmaIntersection(start, end);
     if (v === 0) return 0;
@@ -524,6 +533,15 @@ export class MmStruct {
       v = t.end(v) >= end ? 0 : this.tree.findValue(t.end(v));
     }
     this.tree.storeRange(start, end - 1, 0);
+    if (downgrade) {
+      // vms_complete_munmap_vmas(): the VMAs are retired while the lock is still held for write (the
+      // designs' retire hooks expect it), their freeing waits for a grace period, and the pages go after
+      // the downgrade; nothing can map the hole meanwhile, so the page-table bounds stay right.
+      for (const g of gone) this.retire(g);
+      this.mmapWriteDowngrade();
+      this.pages?.unmapRegion(start, end);
+      return 1;
+    }
     this.pages?.unmapRegion(start, end); // unmap_vmas + free_pgtables, freed after a grace period
     for (const g of gone) this.retire(g);
     return 0;

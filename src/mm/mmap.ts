@@ -130,21 +130,20 @@ export function mmapRegion(mm: MmStruct, file: number, addr: number, len: number
   return addr;
 }
 
-/** The munmap system call (__vm_munmap → do_vmi_munmap). */
+/** The munmap system call (__vm_munmap → do_vmi_munmap): the pages go with the mmap_lock downgraded to read. */
 export function sysMunmap(mm: MmStruct, addr: number, len: number): number {
-  mm.mmapWriteLock();
-  try {
-    return doMunmapLocked(mm, addr, len);
-  } finally {
-    mm.mmapWriteUnlock();
-  }
-}
-
-function doMunmapLocked(mm: MmStruct, addr: number, len: number): number {
   if (addr % PAGE_SIZE || addr > mm.taskSize || len > mm.taskSize - addr) return -EINVAL;
   const end = addr + pageAlign(len);
   if (end === addr) return -EINVAL;
-  return mm.unmapRange(addr, end);
+  mm.mmapWriteLock();
+  let r = 0;
+  try {
+    r = mm.unmapRange(addr, end, true);
+  } finally {
+    if (r === 1) mm.mmapReadUnlock();
+    else mm.mmapWriteUnlock();
+  }
+  return r === 1 ? 0 : r;
 }
 
 /** VM_DATA_DEFAULT_FLAGS | VM_ACCOUNT: what do_brk_flags() gives the heap. */
