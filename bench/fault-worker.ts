@@ -1,4 +1,6 @@
-// A will-it-scale style task for bench/fault: map a region, touch every page, unmap — again and again.
+// A will-it-scale style task for bench/fault: map a region, touch every page, unmap — again and again. A
+// touch is a write (page_fault1/2: a zeroed or copied page per fault) or, with `read`, a load (an anonymous
+// read fault maps the shared zero page: the fault path alone, no page to fill).
 import { parentPort, workerData } from 'node:worker_threads';
 import { AddressSpace, type AddressSpaceHandle } from '../src/designs/address-space.js';
 import { MAP_ANONYMOUS, MAP_PRIVATE, sysMmap, sysMunmap } from '../src/mm/mmap.js';
@@ -8,6 +10,7 @@ interface Job {
   bytes: number;
   /** 0: anonymous (page_fault1); otherwise the file id to map MAP_PRIVATE and write (page_fault2). */
   file: number;
+  read: boolean;
   ctl: SharedArrayBuffer; // [phase: 0 warm-up, 1 measure, 2 stop]
 }
 
@@ -33,7 +36,8 @@ for (;;) {
   if (a < 0) throw new Error(`mmap failed: ${a}`);
   const touchStart = performance.now();
   for (let off = 0; off < job.bytes; off += 4096) {
-    user.store8(a + off, 1);
+    if (job.read) user.load8(a + off);
+    else user.store8(a + off, 1);
     if ((off & 0xfffff) === 0) as.quiescentState();
   }
   touchMs += performance.now() - touchStart;

@@ -1,0 +1,18 @@
+// bench/fault's memory ceiling: one thread zeroing 4 KiB pages of its own 128 MiB, in address order, as the
+// page_fault1 pattern zeroes them — nothing else. Reports pages per second.
+import { parentPort, workerData } from 'node:worker_threads';
+
+const { sab, slice, ms } = workerData as { sab: SharedArrayBuffer; slice: number; ms: number };
+const PAGE = 4096;
+const BYTES = 128 * 1024 * 1024;
+const bytes = new Uint8Array(sab, slice * BYTES, BYTES);
+const zero = new Uint8Array(PAGE);
+let pages = 0;
+const t0 = performance.now();
+let t = t0;
+while (t - t0 < ms) {
+  for (let off = 0; off < BYTES; off += PAGE) bytes.set(zero, off);
+  pages += BYTES / PAGE;
+  t = performance.now();
+}
+parentPort!.postMessage((pages / (t - t0)) * 1000);
