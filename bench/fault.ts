@@ -75,11 +75,18 @@ async function run(design: string, workers: number, p: Pattern, separate = false
   };
 }
 
+/** REPS runs of `f`, one after another (runs must not overlap: each takes the cores). */
+async function repeat<T>(f: () => Promise<T>): Promise<T[]> {
+  const runs: T[] = [];
+  for (let r = 0; r < REPS; r++) runs.push(await f());
+  return runs;
+}
+
 /** Pages per second that `threads` threads zero together, each streaming through 128 MiB of its own. */
 async function zeroing(threads: number): Promise<number> {
   const sab = new SharedArrayBuffer(threads * BYTES);
   const rates = await Promise.all(Array.from({ length: threads }, (_, slice) => new Promise<number>((resolve, reject) => {
-    const t = new Worker(new URL('./zero-worker.js', import.meta.url), { workerData: { sab, slice, ms: seconds * 1000 } });
+    const t = new Worker(new URL('./zero-worker.js', import.meta.url), { workerData: { sab, slice, bytes: BYTES, ms: seconds * 1000 } });
     t.once('message', resolve);
     t.once('error', reject);
   })));
@@ -94,8 +101,7 @@ for (const design of designs) {
     const perWorkers: number[] = [];
     let touch1 = 0;
     for (const workers of [1, 2]) {
-      const runs = [];
-      for (let r = 0; r < REPS; r++) runs.push(await run(design, workers, p));
+      const runs = await repeat(() => run(design, workers, p));
       const med = median(runs.map((x) => x.faultsPerSec));
       const touch = median(runs.map((x) => x.touchFaultsPerSec));
       if (workers === 1) touch1 = touch;
@@ -107,17 +113,12 @@ for (const design of designs) {
 }
 
 // The machine's ceiling for two workers, whatever the design: memory bandwidth, and nothing shared at all.
-const repeat = async (f: () => Promise<number>) => {
-  const xs: number[] = [];
-  for (let r = 0; r < REPS; r++) xs.push(await f());
-  return median(xs);
-};
-const zero1 = await repeat(() => zeroing(1));
-const zero2 = await repeat(() => zeroing(2));
+const zero1 = median(await repeat(() => zeroing(1)));
+const zero2 = median(await repeat(() => zeroing(2)));
 const CEILING_DESIGN = designs[0]!;
 const PF1 = PATTERNS[0]!;
-const alone1 = await repeat(async () => (await run(CEILING_DESIGN, 1, PF1)).faultsPerSec);
-const separate2 = await repeat(async () => (await run(CEILING_DESIGN, 2, PF1, true)).faultsPerSec);
+const alone1 = median((await repeat(() => run(CEILING_DESIGN, 1, PF1))).map((x) => x.faultsPerSec));
+const separate2 = median((await repeat(() => run(CEILING_DESIGN, 2, PF1, true))).map((x) => x.faultsPerSec));
 const ceiling = { design: CEILING_DESIGN, zeroPagesPerSec1: zero1, zeroPagesPerSec2: zero2, pageFault1Alone: alone1, pageFault1Separate2: separate2 };
 
 if (wantsJson) {

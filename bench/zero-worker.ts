@@ -1,10 +1,9 @@
-// bench/fault's memory ceiling: one thread zeroing 4 KiB pages of its own 128 MiB, in address order, as the
+// bench/fault's memory ceiling: one thread zeroing 4 KiB pages of its own slice of `sab`, in address order, as the
 // page_fault1 pattern zeroes them — nothing else. Reports pages per second.
 import { parentPort, workerData } from 'node:worker_threads';
 
-const { sab, slice, ms } = workerData as { sab: SharedArrayBuffer; slice: number; ms: number };
+const { sab, slice, bytes: BYTES, ms } = workerData as { sab: SharedArrayBuffer; slice: number; bytes: number; ms: number };
 const PAGE = 4096;
-const BYTES = 128 * 1024 * 1024;
 const bytes = new Uint8Array(sab, slice * BYTES, BYTES);
 const zero = new Uint8Array(PAGE);
 let pages = 0;
