@@ -41,6 +41,49 @@ export interface Sample {
   faults: number;
   /** churn only: mmap/munmap/mprotect calls completed by the churn workers in the interval. */
   churnOps?: number;
+  /** How much CPU the workers got over the interval, and how busy the rest of the machine was (Linux only). */
+  cpu?: SampleCpu;
+}
+
+/**
+ * CPU accounting of one sample, read by the runner at the sample's two ends without stopping anyone: the
+ * workers' own threads from /proc/self/task/TID/schedstat (the scheduler's run and run-queue delay, in ns),
+ * the machine from /proc/stat less this process's own /proc/self/stat.
+ */
+export interface SampleCpu {
+  /** Sum over the workers of time spent running on a CPU, milliseconds. */
+  workersOnCpuMs: number;
+  /** Sum over the workers of time spent runnable but waiting for a CPU that something else held, ms. */
+  workersRunqueueMs: number;
+  /** CPUs kept busy by other processes, on average over the interval (0 … machine.cores). */
+  otherBusyCpus: number;
+}
+
+/**
+ * Whether the machine took CPU away from the point's workers while it was measured, and what the runner did
+ * about it. A disturbed point was re-run (at most configuration.reruns times); the attempt kept is the
+ * least disturbed one, and it is marked if even that one was disturbed.
+ */
+export interface Interference {
+  /** True if the kept attempt's workers lost clearly more than their share of CPU to others (see reason). */
+  disturbed: boolean;
+  /** Attempts run for this point (1: the first was clean). */
+  attempts: number;
+  /** Median over samples of workersOnCpuMs / (threads × elapsedMs): 1 means every worker ran all the time. */
+  cpuShare: number;
+  /** Median over samples of workersRunqueueMs / (threads × elapsedMs): time the workers wanted a CPU and got none. */
+  runqueueShare: number;
+  /** Median over samples of otherBusyCpus. */
+  otherBusyCpus: number;
+  /** Why it is marked disturbed, in words (present when disturbed). */
+  reason?: string;
+}
+
+/** A point that could not be measured to its end: what stopped it. Its samples are those taken before. */
+export interface Failure {
+  /** 'oom': the address space really ran out of frames (nothing left to reclaim); 'error': anything else. */
+  kind: 'oom' | 'error';
+  message: string;
 }
 
 /** Counters summed over the measured repetitions (warm-up excluded), like deltas of /proc/vmstat. */
@@ -94,6 +137,10 @@ export interface Entry {
   munmapLatencyUs?: LatencyPercentiles;
   /** Present exactly for workload 'churn'. */
   churn?: ChurnInfo;
+  /** Present where the runner could read the CPU accounting (Linux). */
+  interference?: Interference;
+  /** Present when the point stopped early; samples may then be fewer than configuration.repetitions. */
+  failure?: Failure;
 }
 
 export interface Machine {
@@ -124,6 +171,8 @@ export interface Configuration {
   repetitions: number;
   /** Unmeasured run before the repetitions of each point, milliseconds (0: none). */
   warmupMs: number;
+  /** How often a disturbed point was run again at most (0: never). */
+  reruns?: number;
   /** Seed of every random choice (MMSPLIT_SEED reproduces the run). */
   seed: number;
   /** Workloads the summary table shows (default: every workload). */
