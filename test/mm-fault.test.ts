@@ -34,6 +34,7 @@ import {
   zapPteRange,
   type FaultContext,
 } from '../src/mm/index.js';
+import { DeferredFree } from '../src/mm/deferred-free.js';
 import { Rcu } from '../src/sync/rcu.js';
 import { setWaitLimit } from '../src/sync/sleep.js';
 
@@ -75,7 +76,9 @@ function world(opts: { frames?: number; debug?: boolean } = {}) {
     return handleMmFault(ctx, snap, addr, flags, false);
   };
   const user = new UserAccess(pt, frames, rcu, fault);
-  const tlb = new MmuGather(frames, pt, rcu);
+  const deferred = DeferredFree.create(frames.nframes + pt.arena.capacity + 1);
+  deferred.bind(frames, pt);
+  const tlb = new MmuGather(frames, pt, rcu, deferred);
   const done = () => {
     rcu.barrier();
     rcu.unregisterThread();

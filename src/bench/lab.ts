@@ -15,6 +15,8 @@ export interface LabConfig {
   durationMs: number;
   warmupMs: number;
   repetitions: number;
+  /** How often a point whose workers were kept off their CPUs is run again at most. */
+  reruns: number;
   /** Workload 'trace': the program replayed. */
   trace?: TraceProgram;
   /** The workloads the summary shows (default: all). */
@@ -30,6 +32,7 @@ export const LAB_DEFAULTS = {
   durationMs: 300,
   warmupMs: 600,
   repetitions: 5,
+  reruns: 2,
 };
 
 /** 1, 2, …, the cores present. */
@@ -74,7 +77,8 @@ export function machineInfo(): Machine {
 
 /**
  * Runs every point; `progress` hears of each before it starts and after it ends. Returns the validated
- * results. A point whose workers fail (a lost wake-up, a broken invariant) fails the whole run.
+ * results. A point whose workers fail (out of frames, a lost wake-up, a broken invariant) is recorded with
+ * its failure and the run goes on, so that no point already measured is lost.
  */
 export async function runLab(cfg: LabConfig, progress?: (done: number, total: number, point: LabPoint, entry?: Entry) => void): Promise<LabResults> {
   const points = labPoints(cfg);
@@ -83,7 +87,7 @@ export async function runLab(cfg: LabConfig, progress?: (done: number, total: nu
   const entries: Entry[] = [];
   for (const [i, p] of points.entries()) {
     progress?.(i, points.length, p);
-    const e = await runPoint(p.design, p.workload, p.threads, { durationMs: cfg.durationMs, warmupMs: cfg.warmupMs, repetitions: cfg.repetitions, ...(cfg.trace ? { trace: cfg.trace } : {}) });
+    const e = await runPoint(p.design, p.workload, p.threads, { durationMs: cfg.durationMs, warmupMs: cfg.warmupMs, repetitions: cfg.repetitions, reruns: cfg.reruns, ...(cfg.trace ? { trace: cfg.trace } : {}) });
     entries.push(e);
     progress?.(i + 1, points.length, p, e);
   }
@@ -101,6 +105,7 @@ export async function runLab(cfg: LabConfig, progress?: (done: number, total: nu
       durationMs: cfg.durationMs,
       repetitions: cfg.repetitions,
       warmupMs: cfg.warmupMs,
+      reruns: cfg.reruns,
       seed: 0, // the workloads make no random choices
       ...(headline.length ? { headlineWorkloads: headline } : {}),
       workloadParams: Object.fromEntries(workloads.map((w) => [w, workloadParams(w, cfg.trace)])),

@@ -55,6 +55,10 @@ export interface SampleCpu {
   workersOnCpuMs: number;
   /** Sum over the workers of time spent runnable but waiting for a CPU that something else held, ms. */
   workersRunqueueMs: number;
+  /** Sum over the workers of the times they went to sleep (voluntary context switches: futex waits). */
+  workersSleeps: number;
+  /** Sum over the workers of the times the host took a CPU from them (involuntary context switches). */
+  workersPreemptions: number;
   /** CPUs kept busy by other processes, on average over the interval (0 … machine.cores). */
   otherBusyCpus: number;
 }

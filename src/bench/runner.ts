@@ -7,9 +7,10 @@ import { Worker } from 'node:worker_threads';
 import { AddressSpace } from '../designs/address-space.js';
 import { PAGE_SIZE } from '../mm/frames.js';
 import { MAP_ANONYMOUS, MAP_PRIVATE, sysMmap } from '../mm/mmap.js';
-import { TALLY_CHURN, TALLY_FAULTS, TALLY_OPS, TALLY_STRIDE, type RoleParams, type RoleResult } from '../workloads/roles.js';
+import { TALLY_CHURN, TALLY_EXTRA, TALLY_FALLBACK, TALLY_FAST_PATH, TALLY_FAULTS, TALLY_OPS, TALLY_RETRY, TALLY_STRIDE, type RoleParams, type RoleResult } from '../workloads/roles.js';
 import type { TraceProgram } from '../workloads/trace.js';
-import { median, type ChurnInfo, type Counters, type DesignName, type Entry, type LatencyPercentiles, type Sample, type WorkloadName } from './results.js';
+import { cpuBetween, readCpu } from './cpu.js';
+import { median, type ChurnInfo, type Counters, type DesignName, type Entry, type Failure, type Interference, type LatencyPercentiles, type Sample, type WorkloadName } from './results.js';
 
 export interface RunOptions {
   durationMs: number;
@@ -19,6 +20,8 @@ export interface RunOptions {
   waitLimitMs?: number;
   /** The program workload 'trace' replays (compileTrace). */
   trace?: TraceProgram;
+  /** How often a disturbed point is run again at most (default 0). */
+  reruns?: number;
 }
 
 const MiB = 1024 * 1024;
@@ -105,64 +108,81 @@ export function plan(workload: WorkloadName, threads: number, churnWorkers = wor
   }
 }
 
+/** What one run of a point measured, and how it ended. */
+interface Run {
+  samples: Sample[];
+  counters: Counters;
+  munmapUs: number[];
+  failure?: Failure;
+}
+
 /**
  * One run of a point: a fresh address space, the plan's workers, a warm-up, then `repetitions` measured
  * intervals back to back — the workers keep running across them, as will-it-scale's do, so each sample is
- * taken from warm code and a settled address space. Returns the samples, the design's counters and the
- * timed munmaps (µs) of the measured intervals.
+ * taken from warm code and a settled address space. Every figure of a sample — ops, faults, the design's
+ * counters, the CPU its workers got — is cut at the same two instants. The counters are the fault workers'
+ * (those whose faults the samples count), so that they add up to the faults beside them.
+ *
+ * A worker that fails ends the run early with the samples taken so far and a Failure (kind 'oom' when the
+ * address space truly ran out of frames), never with an exception that would lose the lab's other points.
  */
-async function runSamples(design: string, p: Plan, opts: RunOptions): Promise<{ samples: Sample[]; counters: Counters; munmapUs: number[] }> {
-  const as = AddressSpace.create({ design, frames: p.frames, cachePages: p.cachePages, tables: Math.ceil(p.frames / 512) * 2 + 4096 }); // tables freed by churn wait a grace period
+async function runSamples(design: string, p: Plan, opts: RunOptions): Promise<Run> {
+  // Tables freed by churn wait a grace period: room for many. Populated, so that no sample pays the host's first touch.
+  const as = AddressSpace.create({ design, frames: p.frames, cachePages: p.cachePages, tables: Math.ceil(p.frames / 512) * 2 + 4096, populate: true });
   p.setup(as);
+  const n = p.roles.length;
   const ctl = new SharedArrayBuffer(12); // [phase, workers running, io faults in flight]
   const c = new Int32Array(ctl);
-  const tallyBuf = new SharedArrayBuffer(p.roles.length * TALLY_STRIDE * 4);
+  const tallyBuf = new SharedArrayBuffer(n * TALLY_STRIDE * 4);
   const tally = new Int32Array(tallyBuf);
+  const tidsBuf = new SharedArrayBuffer(n * 4);
+  const tids = new Int32Array(tidsBuf);
   const waitLimitMs = opts.waitLimitMs ?? 60_000;
-  const workers = p.roles.map((r, index) => new Worker(new URL('../workloads/worker.js', import.meta.url), { workerData: { ...r, as: as.handle(), ctl, tally: tallyBuf, index, waitLimitMs } }));
+  const workers = p.roles.map((r, index) => new Worker(new URL('../workloads/worker.js', import.meta.url), { workerData: { ...r, as: as.handle(), ctl, tally: tallyBuf, tids: tidsBuf, index, waitLimitMs } }));
   // This thread only waits from now on: offline, it holds up no grace period.
   as.rcu.threadOffline();
-  let failed: Error | undefined;
-  const results = workers.map((w, i) => new Promise<RoleResult>((resolve, reject) => {
-    const fail = (e: Error) => {
-      failed ??= e;
+  let failure: Failure | undefined;
+  const results = workers.map((w, i) => new Promise<RoleResult | undefined>((resolve) => {
+    const fail = (f: Failure) => {
+      failure ??= f;
       Atomics.store(c, 0, 2); // stop the others
-      reject(e);
+      resolve(undefined);
     };
-    w.once('message', (m: { ok: boolean; result: RoleResult; error: string }) => (m.ok ? resolve(m.result) : fail(new Error(`${design} ${p.roles[i]!.role} worker: ${m.error}`))));
-    w.once('error', fail);
+    w.once('message', (m: { ok: boolean; result: RoleResult; error: string; oom?: boolean }) =>
+      m.ok ? resolve(m.result) : fail({ kind: m.oom ? 'oom' : 'error', message: `${design} ${p.roles[i]!.role} worker: ${m.error}` }));
+    w.once('error', (e) => fail({ kind: 'error', message: `${design} ${p.roles[i]!.role} worker: ${e.stack ?? e}` }));
   }));
-  results.forEach((r) => r.catch(() => {})); // awaited below; a failure must not go unhandled meanwhile
   const isFault = p.roles.map((r) => r.role !== 'churn');
   const read = () => {
     const t = performance.now();
-    let ops = 0, faults = 0, churnOps = 0;
-    for (let i = 0; i < p.roles.length; i++) {
+    const words = new Float64Array(TALLY_STRIDE); // fault workers' totals, word by word; churn calls from the churners
+    for (let i = 0; i < n; i++) {
       const b = i * TALLY_STRIDE;
-      if (isFault[i]) {
-        ops += tally[b + TALLY_OPS]! >>> 0;
-        faults += tally[b + TALLY_FAULTS]! >>> 0;
-      } else {
-        churnOps += tally[b + TALLY_CHURN]! >>> 0;
-      }
+      if (isFault[i]) for (let w = 0; w < TALLY_STRIDE; w++) words[w] += tally[b + w]! >>> 0;
+      else words[TALLY_CHURN] += tally[b + TALLY_CHURN]! >>> 0;
     }
-    return { t, ops, faults, churnOps };
+    return { t, words, cpu: readCpu(tids) };
   };
-  const wrap = (d: number) => (d < 0 ? d + 2 ** 32 : d); // totals are 32-bit words
+  const delta = (a: number, b: number) => { const d = (b - a) % 2 ** 32; return d < 0 ? d + 2 ** 32 : d; }; // totals are 32-bit words
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
   const samples: Sample[] = [];
+  const window = new Float64Array(TALLY_STRIDE); // the counters over the samples
   const withChurn = p.roles.some((r) => r.role === 'churn') && p.roles.some((r) => r.role === 'region');
   try {
     // A worker needs a while to load its modules and attach: the warm-up starts once every one runs.
-    while (Atomics.load(c, 1) < p.roles.length && !failed) await sleep(2);
+    while (Atomics.load(c, 1) < n && !failure) await sleep(2);
     await sleep(opts.warmupMs);
     Atomics.store(c, 0, 1);
     let prev = read();
-    for (let i = 0; i < opts.repetitions && !failed; i++) {
+    for (let i = 0; i < opts.repetitions && !failure; i++) {
       await sleep(opts.durationMs);
       const now = read();
-      const s: Sample = { elapsedMs: now.t - prev.t, ops: wrap(now.ops - prev.ops), faults: wrap(now.faults - prev.faults) };
-      if (withChurn) s.churnOps = wrap(now.churnOps - prev.churnOps);
+      if (failure) break; // a worker died inside the interval: it is not a sample
+      const s: Sample = { elapsedMs: now.t - prev.t, ops: delta(prev.words[TALLY_OPS]!, now.words[TALLY_OPS]!), faults: delta(prev.words[TALLY_FAULTS]!, now.words[TALLY_FAULTS]!) };
+      if (withChurn) s.churnOps = delta(prev.words[TALLY_CHURN]!, now.words[TALLY_CHURN]!);
+      const cpu = cpuBetween(prev.cpu, now.cpu);
+      if (cpu) s.cpu = cpu;
+      for (let w = TALLY_FAST_PATH; w < TALLY_STRIDE; w++) window[w] += delta(prev.words[w]!, now.words[w]!);
       samples.push(s);
       prev = now;
     }
@@ -172,20 +192,14 @@ async function runSamples(design: string, p: Plan, opts: RunOptions): Promise<{ 
   const rs = await Promise.all(results).finally(() => Promise.all(workers.map((w) => w.terminate())));
   as.rcu.threadOnline();
   as.exit();
-  const counters: Counters = { fastPath: 0, retry: 0, fallback: 0, extra: {} };
-  for (const r of rs) addCounters(counters, r.counters);
+  const extraNames = rs.find((r) => r !== undefined)?.extraNames ?? [];
+  const counters: Counters = { fastPath: window[TALLY_FAST_PATH]!, retry: window[TALLY_RETRY]!, fallback: window[TALLY_FALLBACK]!, extra: {} };
+  extraNames.forEach((name, i) => (counters.extra![name] = window[TALLY_EXTRA + i]!));
   const munmapUs: number[] = [];
   rs.forEach((r, i) => {
-    if (p.timed(p.roles[i]!)) for (const us of r.munmapUs) munmapUs.push(us);
+    if (r && p.timed(p.roles[i]!)) for (const us of r.munmapUs) munmapUs.push(us);
   });
-  return { samples, counters, munmapUs };
-}
-
-function addCounters(into: Counters, c: Counters): void {
-  into.fastPath += c.fastPath;
-  into.retry += c.retry;
-  into.fallback += c.fallback;
-  for (const [k, v] of Object.entries(c.extra ?? {})) into.extra![k] = (into.extra![k] ?? 0) + v;
+  return { samples, counters, munmapUs, ...(failure ? { failure } : {}) };
 }
 
 export function percentiles(us: number[]): LatencyPercentiles | undefined {
@@ -195,30 +209,78 @@ export function percentiles(us: number[]): LatencyPercentiles | undefined {
   return { count: s.length, p50: at(0.5), p90: at(0.9), p99: at(0.99), max: s[s.length - 1]! };
 }
 
+/**
+ * The point is disturbed when its workers spent more than DISTURBED_RUNQUEUE_SHARE of their time runnable
+ * but waiting for a CPU, while other processes kept more than DISTURBED_OTHER_CPUS busy. Both are needed: a
+ * design's own threads also make each other wait on a run queue (a woken waiter placed on the CPU of the
+ * thread that woke it waits until that one sleeps — up to 9% here, quiet, for the mmap_lock baseline), and
+ * other processes that leave every worker its core take nothing from it (one busy process beside one
+ * worker on two cores). Measured on 2 cores: quiet, under 0.1 CPUs of others and under 10% waiting; beside
+ * one busy process, 2 workers wait about a third of the time; beside two, about half.
+ */
+export const DISTURBED_RUNQUEUE_SHARE = 0.1;
+export const DISTURBED_OTHER_CPUS = 0.25;
+
+/** How much the machine took from the workers of these runs (each with its own thread count). */
+export function judgeInterference(runs: { samples: Sample[]; threads: number }[], attempts: number): Interference | undefined {
+  const per = runs.flatMap((r) => r.samples.filter((s) => s.cpu).map((s) => ({ s, cpu: s.cpu!, threads: r.threads })));
+  if (per.length === 0) return undefined;
+  const cpuShare = median(per.map((x) => x.cpu.workersOnCpuMs / (x.threads * x.s.elapsedMs)));
+  const runqueueShare = median(per.map((x) => x.cpu.workersRunqueueMs / (x.threads * x.s.elapsedMs)));
+  const otherBusyCpus = median(per.map((x) => x.cpu.otherBusyCpus));
+  const pct = (x: number) => `${(x * 100).toFixed(0)}%`;
+  const reason = runqueueShare > DISTURBED_RUNQUEUE_SHARE && otherBusyCpus > DISTURBED_OTHER_CPUS
+    ? `its workers waited for a CPU ${pct(runqueueShare)} of the time while other processes kept ${otherBusyCpus.toFixed(1)} CPUs busy`
+    : undefined;
+  return { disturbed: reason !== undefined, attempts, cpuShare, runqueueShare, otherBusyCpus, ...(reason ? { reason } : {}) };
+}
+
 /** Runs a point and returns its entry in the results format. */
 export async function runPoint(design: DesignName, workload: WorkloadName, threads: number, opts: RunOptions): Promise<Entry> {
-  const { samples, counters, munmapUs } = await runSamples(design, plan(workload, threads, undefined, opts.trace), opts);
+  // A disturbed attempt is run again, up to opts.reruns times; the least disturbed one is kept.
+  let kept: Entry | undefined;
+  let attempts = 0;
+  while (attempts <= (opts.reruns ?? 0)) {
+    const entry = await measurePoint(design, workload, threads, opts);
+    attempts++;
+    if (!kept || entry.failure || (entry.interference?.runqueueShare ?? 0) < (kept.interference?.runqueueShare ?? 0)) kept = entry;
+    if (entry.failure || !entry.interference?.disturbed) break;
+  }
+  if (kept!.interference) kept!.interference.attempts = attempts;
+  return kept!;
+}
+
+async function measurePoint(design: DesignName, workload: WorkloadName, threads: number, opts: RunOptions): Promise<Entry> {
+  const run = await runSamples(design, plan(workload, threads, undefined, opts.trace), opts);
+  const rate = (key: 'ops' | 'faults', ss: Sample[]) => (ss.length ? median(ss.map((s) => s[key] / (s.elapsedMs / 1000))) : 0);
   const entry: Entry = {
     design,
     workload,
     threads,
-    samples,
-    median: { opsPerSec: median(samples.map((s) => s.ops / (s.elapsedMs / 1000))), faultsPerSec: median(samples.map((s) => s.faults / (s.elapsedMs / 1000))) },
-    counters,
+    samples: run.samples,
+    median: { opsPerSec: rate('ops', run.samples), faultsPerSec: rate('faults', run.samples) },
+    counters: run.counters,
   };
-  const lat = percentiles(munmapUs);
+  const lat = percentiles(run.munmapUs);
   if (lat) entry.munmapLatencyUs = lat;
-  if (workload === 'churn') {
+  const judged = [{ samples: run.samples, threads }];
+  let failure = run.failure;
+  if (workload === 'churn' && !failure) {
     // The churn-free baseline: the same fault workers, no churn worker.
     const base = await runSamples(design, plan(workload, threads - 1, 0, opts.trace), opts);
+    judged.push({ samples: base.samples, threads: threads - 1 });
+    failure = base.failure && { ...base.failure, message: `churn-free baseline: ${base.failure.message}` };
     const churn: ChurnInfo = {
       faultWorkers: threads - 1,
       churnWorkers: 1,
-      churnOpsPerSec: median(samples.map((s) => (s.churnOps ?? 0) / (s.elapsedMs / 1000))),
-      baselineFaultsPerSec: median(base.samples.map((s) => s.faults / (s.elapsedMs / 1000))),
+      churnOpsPerSec: median(run.samples.map((s) => (s.churnOps ?? 0) / (s.elapsedMs / 1000))),
+      baselineFaultsPerSec: rate('faults', base.samples),
       baselineSamples: base.samples,
     };
     entry.churn = churn;
   }
+  const interference = judgeInterference(judged, 1);
+  if (interference) entry.interference = interference;
+  if (failure) entry.failure = failure;
   return entry;
 }

@@ -21,6 +21,7 @@ export interface BenchOptions {
   durationMs: number;
   warmupMs: number;
   repetitions: number;
+  reruns: number;
   trace?: string;
   out: string;
   json: boolean;
@@ -73,6 +74,7 @@ export async function benchCommand(o: BenchOptions): Promise<number> {
     durationMs: o.durationMs,
     warmupMs: o.warmupMs,
     repetitions: o.repetitions,
+    reruns: o.reruns,
     ...(trace ? { trace } : {}),
     command: ['mmsplit', ...process.argv.slice(2)].join(' '),
     notes,

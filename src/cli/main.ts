@@ -91,9 +91,13 @@ addReportOptions(
     .option('--duration <s>', 'seconds per measured repetition', seconds, LAB_DEFAULTS.durationMs / 1000)
     .option('--warmup <s>', 'seconds of unmeasured run before each point', nonNegativeSeconds, LAB_DEFAULTS.warmupMs / 1000)
     .option('--repetitions <n>', 'measured repetitions per point (the median is reported)', positiveInt, LAB_DEFAULTS.repetitions)
+    .option('--reruns <n>', 'times a point whose workers were kept off their CPUs by other processes is run again at most (0: never)', (v: string) => {
+      if (!/^\d+$/.test(v)) throw new InvalidArgumentError('expected a whole number');
+      return Number(v);
+    }, LAB_DEFAULTS.reruns)
     .option('--trace <file>', 'the strace log workload trace replays (strace -f -y -e trace=memory; default: a Python run shipped in test/fixtures)')
     .option('--out <dir>', 'folder to write results.json and index.html into', 'report'),
-).action(async (o: { designs?: DesignName[]; workloads?: WorkloadName[]; threads?: number[]; duration: number; warmup: number; repetitions: number; trace?: string; out: string; json?: boolean }) => {
+).action(async (o: { designs?: DesignName[]; workloads?: WorkloadName[]; threads?: number[]; duration: number; warmup: number; repetitions: number; reruns: number; trace?: string; out: string; json?: boolean }) => {
   const { benchCommand } = await import('./bench.js'); // vega is large: only the lab loads it
   process.exitCode = await benchCommand({
     designs: o.designs ?? LAB_DEFAULTS.designs,
@@ -103,6 +107,7 @@ addReportOptions(
     durationMs: o.duration * 1000,
     warmupMs: o.warmup * 1000,
     repetitions: o.repetitions,
+    reruns: o.reruns,
     ...(o.trace !== undefined ? { trace: o.trace } : {}),
     out: o.out,
     json: !!o.json,

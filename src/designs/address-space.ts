@@ -23,6 +23,8 @@ export interface AddressSpaceOptions {
   capacity?: number;
   /** Threads that may attach at most (RCU and SRCU slots). */
   maxThreads?: number;
+  /** Back the frames and page tables with host memory now, before anything is measured (the lab does). */
+  populate?: boolean;
 }
 
 /** What a worker passes to AddressSpace.attach (post it in workerData). */
@@ -55,7 +57,7 @@ export class AddressSpace {
     const rcu = Rcu.create({ maxThreads: opts.maxThreads ?? 64 });
     rcu.registerThread();
     const srcu = Srcu.create({ maxThreads: opts.maxThreads ?? 64 });
-    const pages = MmPages.create({ frames: opts.frames, tables: opts.tables, cachePages: opts.cachePages, debug: opts.debug }, rcu);
+    const pages = MmPages.create({ frames: opts.frames, tables: opts.tables, cachePages: opts.cachePages, debug: opts.debug, populate: opts.populate }, rcu);
     const mm = new MmStruct({ mmapBase: opts.mmapBase ?? 0x7ffff7fff000, pages, index: info.index, debug: opts.debug, capacity: opts.capacity });
     return new AddressSpace(opts.design, mm, pages, rcu, srcu);
   }

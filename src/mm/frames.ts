@@ -40,8 +40,14 @@ const DRAIN = 2; // bumped by an allocator that found the pool empty: every thre
 
 const CACHE_BATCH = 16;
 const CACHE_MAX = 2 * CACHE_BATCH;
-/** How long a GFP_KERNEL allocation waits for frames before it reports OOM. */
+/**
+ * How long a GFP_KERNEL allocation goes on waiting once nothing is left to reclaim — no frame waits for a
+ * grace period — and nobody has freed a frame meanwhile, before it reports OOM: time for other threads to
+ * give back the frames their caches hold (they do at their next allocation).
+ */
 const OOM_WAIT_MS = 50;
+/** How often a waiting allocation reclaims again (frees whose grace period ended meanwhile). */
+const RECLAIM_POLL_MS = 1;
 
 /**
  * Physical memory: N frames of 4 KiB in one SharedArrayBuffer, with a struct page per frame.
@@ -49,8 +55,11 @@ const OOM_WAIT_MS = 50;
  * Guarantee: a frame is handed to one owner at a time; it returns to the pool only when its last
  * reference is dropped (putPage). Each thread keeps a small cache of free frames (the kernel's per-cpu
  * page lists), so the common allocation touches no shared word; a thread that finds the pool empty asks
- * every thread to drain its cache. GFP_NOWAIT allocations never wait; GFP_KERNEL ones wait a while for
- * frames to be freed, then fail (the fault's VM_FAULT_OOM).
+ * every thread to drain its cache. GFP_NOWAIT allocations never wait. GFP_KERNEL ones reclaim and wait as
+ * the kernel's do (__alloc_pages_slowpath): as long as unmapped frames still wait for a grace period they
+ * free what is ready and sleep, however long another thread takes to let the grace period end (a reader
+ * preempted by the host, say); only when nothing is left to reclaim and nothing is freed for a while do
+ * they fail (the fault's VM_FAULT_OOM) — memory is really gone.
  *
  * Anonymous pages come out zeroed: allocZeroed() copies a zero page over the frame, which runs at memset
  * speed (typed-array set), unlike fill().
@@ -69,15 +78,14 @@ export class FrameTable {
   private cached = 0;
   private drainSeen = 0;
   /**
-   * This thread's direct reclaim: called when the pool is empty, before a GFP_KERNEL allocation waits;
-   * returns true if it may have freed frames. (Unmapped frames wait for a grace period: running this
-   * thread's RCU callbacks is what frees them.)
+   * This thread's direct reclaim: called when the pool is empty, before a GFP_KERNEL allocation waits; frees
+   * the unmapped frames whose grace period has ended and returns how many still wait for one.
    */
-  reclaim: (() => boolean) | undefined;
+  reclaim: (() => number) | undefined;
   private static readonly zeroPage = new Uint8Array(PAGE_SIZE);
 
-  static create(opts: { frames: number; debug?: boolean }): FrameTable {
-    const frames = Arena.create({ name: 'page frame', capacity: opts.frames + 1, stride: PAGE_SIZE, debug: opts.debug ?? false });
+  static create(opts: { frames: number; debug?: boolean; populate?: boolean }): FrameTable {
+    const frames = Arena.create({ name: 'page frame', capacity: opts.frames + 1, stride: PAGE_SIZE, debug: opts.debug ?? false, populate: opts.populate ?? false });
     // Frame 0 is the arena's reserved record: never allocated, left zero: the shared zero page.
     frames.u8.fill(0, 0, PAGE_SIZE);
     return new FrameTable({
@@ -159,19 +167,23 @@ export class FrameTable {
   private allocSlow(): number {
     const c = this.control;
     const startedAt = performance.now();
+    let progressAt = startedAt; // when a frame was last freed, or reclaim had something to wait for
     Atomics.add(c, WAITERS, 1);
     try {
       Atomics.add(c, DRAIN, 1); // ask every thread to give back the frames it keeps cached
-      for (;;) {
-        const seen = Atomics.load(c, FREED);
-        if (this.reclaim?.()) {
-          if (this.cached > 0) return this.cache[--this.cached]!;
-        }
+      for (let seen = Atomics.load(c, FREED); ; ) {
+        const pending = this.reclaim?.() ?? 0;
+        if (this.cached > 0) return this.cache[--this.cached]!;
         const pfn = this.arena.alloc();
         if (pfn > 0) return pfn;
-        const left = OOM_WAIT_MS - (performance.now() - startedAt);
-        if (left <= 0) return -1;
-        futexWait(c, FREED, seen, 'alloc_pages', Math.min(left, 1));
+        const now = performance.now();
+        const freed = Atomics.load(c, FREED);
+        if (pending > 0 || freed !== seen) progressAt = now;
+        else if (now - progressAt >= OOM_WAIT_MS) return -1;
+        seen = freed;
+        // Sleeps (offline for RCU) until a frame is freed or it is time to reclaim again; the thread's wait
+        // limit, if any, bounds the whole wait (a grace period that never ends is a bug, not an OOM).
+        futexWait(c, FREED, seen, 'alloc_pages', RECLAIM_POLL_MS, startedAt);
       }
     } finally {
       Atomics.sub(c, WAITERS, 1);

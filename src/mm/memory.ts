@@ -1,4 +1,5 @@
 import type { Rcu } from '../sync/rcu.js';
+import { DeferredFree } from './deferred-free.js';
 import { FaultVma, handleMmFault, FAULT_FLAG_WRITE, VM_FAULT_ERROR, VM_FAULT_OOM, VM_FAULT_SIGBUS, VM_FAULT_SIGSEGV, type FaultContext } from './fault.js';
 import { FrameTable, PAGE_SIZE, ZERO_PFN } from './frames.js';
 import type { MmStruct } from './mm.js';
@@ -13,6 +14,7 @@ export interface MmPagesHandle {
   readonly frames: ReturnType<FrameTable['handle']>;
   readonly pt: ReturnType<PageTables['handle']>;
   readonly pagecache: ReturnType<PageCache['handle']>;
+  readonly deferred: ReturnType<DeferredFree['handle']>;
 }
 
 /**
@@ -21,46 +23,55 @@ export interface MmPagesHandle {
  * `pages` calls in here at the points where the kernel touches pages; without it (replay) VMAs alone change.
  *
  * Pages and page tables leave through an mmu_gather whose "TLB flush" is an RCU grace period of `rcu` —
- * the domain user accesses walk the page tables under — so nothing is freed under a reader.
+ * the domain user accesses walk the page tables under — so nothing is freed under a reader. They wait on a
+ * list every thread shares (DeferredFree), which an allocator short of frames drains itself.
  */
 export class MmPages implements FaultContext {
   readonly frames: FrameTable;
   readonly pt: PageTables;
   readonly pagecache: PageCache;
+  readonly deferred: DeferredFree;
   private readonly tlb: MmuGather;
   private readonly snap = new FaultVma();
   private mm: MmStruct | undefined;
 
-  static create(opts: { frames: number; tables?: number; cachePages?: number; debug?: boolean }, rcu: Rcu | null): MmPages {
-    const frames = FrameTable.create({ frames: opts.frames, debug: opts.debug ?? false });
-    const pt = PageTables.create({ tables: opts.tables ?? Math.max(64, (opts.frames >> 9) * 4 + 64), debug: opts.debug ?? false });
+  /** `populate`: back the frames and page tables with host memory now (Arena's MAP_POPULATE). */
+  static create(opts: { frames: number; tables?: number; cachePages?: number; debug?: boolean; populate?: boolean }, rcu: Rcu | null): MmPages {
+    const frames = FrameTable.create({ frames: opts.frames, debug: opts.debug ?? false, populate: opts.populate ?? false });
+    const pt = PageTables.create({ tables: opts.tables ?? Math.max(64, (opts.frames >> 9) * 4 + 64), debug: opts.debug ?? false, populate: opts.populate ?? false });
     const pagecache = PageCache.create(frames, { pages: opts.cachePages ?? opts.frames, debug: opts.debug ?? false });
-    return new MmPages(frames, pt, pagecache, rcu);
+    // Room for every frame and table at once: each can wait for a grace period only once at a time.
+    const deferred = DeferredFree.create(frames.nframes + pt.arena.capacity + 1);
+    return new MmPages(frames, pt, pagecache, deferred, rcu);
   }
 
   static attach(h: MmPagesHandle, rcu: Rcu | null): MmPages {
     if (h?.kind !== 'mmsplit.mmpages') throw new TypeError('not an mm pages handle');
     const frames = FrameTable.attach(h.frames);
-    return new MmPages(frames, PageTables.attach(h.pt), PageCache.attach(h.pagecache, frames), rcu);
+    return new MmPages(frames, PageTables.attach(h.pt), PageCache.attach(h.pagecache, frames), DeferredFree.attach(h.deferred), rcu);
   }
 
-  private constructor(frames: FrameTable, pt: PageTables, pagecache: PageCache, readonly rcu: Rcu | null) {
+  private constructor(frames: FrameTable, pt: PageTables, pagecache: PageCache, deferred: DeferredFree, readonly rcu: Rcu | null) {
     this.frames = frames;
     this.pt = pt;
     this.pagecache = pagecache;
-    this.tlb = new MmuGather(frames, pt, rcu);
+    this.deferred = deferred;
+    deferred.bind(frames, pt);
+    this.tlb = new MmuGather(frames, pt, rcu, deferred);
     if (rcu) {
       // Direct reclaim: a GFP_KERNEL allocation may sleep, so this thread is outside any RCU read
       // section and may report a quiescent state; then the frames its own unmaps queued can be freed.
       frames.reclaim = () => {
         if (rcu.online && rcu.readDepth === 0) rcu.quiescentState();
-        return rcu.processCallbacks() > 0;
+        rcu.processCallbacks();
+        deferred.process(rcu);
+        return deferred.framesPending;
       };
     }
   }
 
   handle(): MmPagesHandle {
-    return { kind: 'mmsplit.mmpages', frames: this.frames.handle(), pt: this.pt.handle(), pagecache: this.pagecache.handle() };
+    return { kind: 'mmsplit.mmpages', frames: this.frames.handle(), pt: this.pt.handle(), pagecache: this.pagecache.handle(), deferred: this.deferred.handle() };
   }
 
   /** Called by the MmStruct that owns these pages. */

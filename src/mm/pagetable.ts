@@ -68,8 +68,8 @@ export class PageTables {
   readonly i32: Int32Array;
   private readonly control: Int32Array;
 
-  static create(opts: { tables: number; debug?: boolean }): PageTables {
-    const tables = Arena.create({ name: 'page table', capacity: opts.tables, layout: TABLE, debug: opts.debug ?? false });
+  static create(opts: { tables: number; debug?: boolean; populate?: boolean }): PageTables {
+    const tables = Arena.create({ name: 'page table', capacity: opts.tables, layout: TABLE, debug: opts.debug ?? false, populate: opts.populate ?? false });
     const control = new SharedArrayBuffer(16);
     const pt = new PageTables({ kind: 'mmsplit.pagetables', tables: tables.handle(), control });
     const pgd = pt.newTable(LEVEL_PGD);

@@ -1,4 +1,5 @@
 import type { Rcu } from '../sync/rcu.js';
+import type { DeferredFree } from './deferred-free.js';
 import { FrameTable, PAGE_SIZE, ZERO_PFN } from './frames.js';
 import { _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_RW, PageTables, pteMapped, ptePfn } from './pagetable.js';
 
@@ -18,6 +19,8 @@ export class MmuGather {
     private readonly pt: PageTables,
     /** The RCU domain lockless walkers read under; null when nothing walks without a lock. */
     private readonly rcu: Rcu | null,
+    /** Where pages and tables wait for the grace period, for whichever thread frees them first. */
+    private readonly deferred: DeferredFree,
   ) {}
 
   /** tlb_remove_page(): the page loses the reference its PTE held, once the grace period is over. */
@@ -34,19 +37,22 @@ export class MmuGather {
     return this.pfns.length + this.tables.length;
   }
 
-  /** tlb_finish_mmu(): the "TLB flush" is a grace period; then pages and tables are freed. */
+  /**
+   * tlb_finish_mmu(): the "TLB flush" is a grace period; then pages and tables are freed — by this thread's
+   * RCU callback, or sooner by any thread whose allocation needs them (DeferredFree).
+   */
   finish(): void {
     if (this.pfns.length === 0 && this.tables.length === 0) return;
-    const pfns = this.pfns;
-    const tables = this.tables;
-    this.pfns = [];
-    this.tables = [];
-    const free = () => {
-      for (let i = 0; i < pfns.length; i++) this.frames.putPage(pfns[i]!);
-      for (let i = 0; i < tables.length; i++) this.pt.freeTable(tables[i]!);
-    };
-    if (this.rcu) this.rcu.callRcu(free);
-    else free();
+    const rcu = this.rcu;
+    if (rcu) {
+      this.deferred.push(rcu, this.pfns, this.tables);
+      rcu.callRcu(() => this.deferred.process(rcu));
+    } else {
+      for (let i = 0; i < this.pfns.length; i++) this.frames.putPage(this.pfns[i]!);
+      for (let i = 0; i < this.tables.length; i++) this.pt.freeTable(this.tables[i]!);
+    }
+    this.pfns.length = 0;
+    this.tables.length = 0;
   }
 }
 

@@ -10,6 +10,9 @@ import { cpuRelax } from './relax.js';
  * typed-array accesses in program order around them, so the reads between begin and retry are covered.
  */
 const SPINS_BEFORE_YIELD = 256;
+/** A reader that spun long sleeps this long, then twice as long each time, up to YIELD_MAX_MS. */
+const YIELD_MS = 0.02;
+const YIELD_MAX_MS = 1;
 
 export function writeSeqcountBegin(i32: Int32Array, index: number): void {
   if ((Atomics.add(i32, index, 1) & 1) !== 0) throw new Error('write_seqcount_begin: another writer is inside');
@@ -21,12 +24,16 @@ export function writeSeqcountEnd(i32: Int32Array, index: number): void {
 
 /** read_seqcount_begin(): waits out a writer that is inside, returns the even count. */
 export function readSeqcountBegin(i32: Int32Array, index: number): number {
+  let yieldMs = YIELD_MS;
   for (let n = 1; ; n++) {
     const s = Atomics.load(i32, index);
     if ((s & 1) === 0) return s;
-    // The writer may be preempted (no preempt_disable in JS): yield the core after spinning a while.
-    if (n % SPINS_BEFORE_YIELD === 0) Atomics.wait(i32, index, s, 0.02);
-    else cpuRelax();
+    // The writer may be preempted (no preempt_disable in JS): after spinning a while, give the core away
+    // for longer and longer, so that a writer off its CPU is not raced for the CPU by its own readers.
+    if (n % SPINS_BEFORE_YIELD === 0) {
+      Atomics.wait(i32, index, s, yieldMs);
+      yieldMs = Math.min(2 * yieldMs, YIELD_MAX_MS);
+    } else cpuRelax();
   }
 }
 

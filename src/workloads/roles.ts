@@ -14,9 +14,9 @@
  *
  * Control words: ctl[0] 0 warm-up, 1 measuring, 2 stop; ctl[1] counts the workers that have started; ctl[2]
  * counts io faults in flight (an io worker adds itself around each access). A worker publishes its running
- * totals — ops, faults, churn calls — in its three words of `tally` whenever it looks at ctl[0] (at least
- * every 64 pages), so the runner can cut the measured interval into samples without stopping anyone; munmap
- * latencies and the design's counters are kept for the measured interval only.
+ * totals — ops, faults, churn calls, the design's counters — in its words of `tally` whenever it looks at
+ * ctl[0] (at least every 64 pages), so the runner can cut the measured interval into samples without
+ * stopping anyone; munmap latencies are kept for the measured interval only.
  */
 import { PAGE_SIZE } from '../mm/frames.js';
 import { MADV_DONTNEED, sysMadvise } from '../mm/madvise.js';
@@ -42,31 +42,27 @@ export interface RoleParams {
   timeWhileIoInFlight?: boolean;
 }
 
-/** The words of a worker's tally: operations, faults, churn calls, each a running total (wrapping at 2^32). */
+/**
+ * The words of a worker's tally, each a running total wrapping at 2^32: operations, faults, churn calls, and
+ * the design's counters (vma_lock_success, _retry, the fallbacks, then its own extra counters in the order
+ * of RoleResult.extraNames), so that the runner can cut every figure, counts included, at the same instants.
+ */
 export const TALLY_OPS = 0;
 export const TALLY_FAULTS = 1;
 export const TALLY_CHURN = 2;
+export const TALLY_FAST_PATH = 3;
+export const TALLY_RETRY = 4;
+export const TALLY_FALLBACK = 5;
+export const TALLY_EXTRA = 6;
 /** Words per worker in the tally (one cache line, so that workers do not share one). */
 export const TALLY_STRIDE = 16;
+const MAX_EXTRA = TALLY_STRIDE - TALLY_EXTRA;
 
 export interface RoleResult {
   /** The munmaps of the measured interval (with timeWhileIoInFlight, those begun while one was), µs. */
   munmapUs: Float64Array;
-  /** The design's counters over the measured interval (vma_lock_* deltas). */
-  counters: { fastPath: number; retry: number; fallback: number; extra: Record<string, number> };
-}
-
-type Counters = RoleResult['counters'];
-
-function readCounters(as: AddressSpace): Counters {
-  const s = as.design.stats;
-  return { fastPath: s.fastPath, retry: s.retry, fallback: s.fallback, extra: { ...s.extra } };
-}
-
-function minus(a: Counters, b: Counters): Counters {
-  const extra: Record<string, number> = {};
-  for (const k of Object.keys(a.extra)) extra[k] = a.extra[k]! - (b.extra[k] ?? 0);
-  return { fastPath: a.fastPath - b.fastPath, retry: a.retry - b.retry, fallback: a.fallback - b.fallback, extra };
+  /** Names of the design's extra counters, as laid out from TALLY_EXTRA on. */
+  extraNames: string[];
 }
 
 const PHASE_MEASURE = 1;
@@ -84,7 +80,8 @@ export function runRole(as: AddressSpace, p: RoleParams, ctl: Int32Array, tally:
   let ops = 0;
   let churnOps = 0;
   let measuring = false;
-  let counters0 = readCounters(as);
+  const stats = as.design.stats;
+  const extraNames = Object.keys(stats.extra).slice(0, MAX_EXTRA);
   const lat: number[] = [];
   const munmap = (addr: number, len: number): void => {
     const timed = !p.timeWhileIoInFlight || Atomics.load(ctl, IO_IN_FLIGHT) > 0;
@@ -103,11 +100,12 @@ export function runRole(as: AddressSpace, p: RoleParams, ctl: Int32Array, tally:
     tally[TALLY_OPS] = ops;
     tally[TALLY_FAULTS] = user.faults;
     tally[TALLY_CHURN] = churnOps;
+    tally[TALLY_FAST_PATH] = stats.fastPath;
+    tally[TALLY_RETRY] = stats.retry;
+    tally[TALLY_FALLBACK] = stats.fallback;
+    for (let i = 0; i < extraNames.length; i++) tally[TALLY_EXTRA + i] = stats.extra[extraNames[i]!]!;
     const phase = Atomics.load(ctl, 0);
-    if (phase === PHASE_MEASURE && !measuring) {
-      measuring = true;
-      counters0 = readCounters(as);
-    }
+    if (phase === PHASE_MEASURE) measuring = true;
     return phase !== PHASE_STOP;
   };
   Atomics.add(ctl, 1, 1); // running
@@ -185,5 +183,5 @@ export function runRole(as: AddressSpace, p: RoleParams, ctl: Int32Array, tally:
     as.quiescentState();
   }
   running();
-  return { munmapUs: Float64Array.from(lat), counters: minus(readCounters(as), counters0) };
+  return { munmapUs: Float64Array.from(lat), extraNames };
 }

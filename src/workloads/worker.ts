@@ -1,6 +1,8 @@
 // A lab worker thread: attaches to the address space, runs its role, reports what it measured.
+import fs from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { AddressSpace, type AddressSpaceHandle } from '../designs/address-space.js';
+import { UserFaultError } from '../mm/uaccess.js';
 import { setWaitLimit } from '../sync/sleep.js';
 import { runRole, TALLY_STRIDE, type RoleParams } from './roles.js';
 
@@ -9,11 +11,23 @@ interface Job extends RoleParams {
   ctl: SharedArrayBuffer;
   /** The tallies of all workers; this one's words start at index * TALLY_STRIDE. */
   tally: SharedArrayBuffer;
+  /** Each worker's kernel thread id, by index, so the runner can read its CPU accounting. */
+  tids: SharedArrayBuffer;
   index: number;
   waitLimitMs: number;
 }
 
 const job = workerData as Job;
+/** This thread's kernel thread id (gettid()), or 0 where /proc/thread-self is not there (not Linux). */
+function currentThreadId(): number {
+  try {
+    const m = /task\/(\d+)$/.exec(fs.readlinkSync('/proc/thread-self'));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+Atomics.store(new Int32Array(job.tids), job.index, currentThreadId());
 setWaitLimit(job.waitLimitMs); // a lost wake-up ends the run with an error instead of hanging it
 const as = AddressSpace.attach(job.as);
 try {
@@ -23,5 +37,7 @@ try {
 } catch (e) {
   as.rcu.unregisterThread();
   as.srcu.unregisterThread();
-  parentPort!.postMessage({ ok: false, error: String((e as Error).stack ?? e) });
+  // Running out of frames is a finding about the run, reported in its results; anything else is a bug.
+  const oom = e instanceof UserFaultError && e.signal === 'OOM';
+  parentPort!.postMessage({ ok: false, oom, error: String((e as Error).stack ?? e) });
 }

@@ -1,0 +1,135 @@
+// bench/interference: how much of each lab point's figure survives a busy machine. Every point runs quiet,
+// then beside one and beside two CPU-bound processes (`node -e 'for(;;){}'`, nice 0), back to back, in one
+// run; per point it prints kept = disturbed / quiet (of the lab's own figure: ops/s, faults/s for churn),
+// whether the runner marked it disturbed, and whether each design's order against the mmap-lock baseline
+// on churn and trace held. A fair share of the CPUs is cores / (busy + workers): on 2 cores, 67% for one
+// worker beside two busy processes and 50% for two.
+// Run: npm run bench:interference [-- --designs a,b --workloads w,x --threads 1,2 --busy 1,2 --seconds S --reps N --json]
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { LAB_DEFAULTS, minThreadsOf } from '../src/bench/lab.js';
+import { runPoint, type RunOptions } from '../src/bench/runner.js';
+import { DESIGN_NAMES, median, WORKLOAD_NAMES, type DesignName, type Entry, type WorkloadName } from '../src/bench/results.js';
+import { compileTrace } from '../src/workloads/trace.js';
+import { machine, printMachine, printTable, wantsJson } from './harness.js';
+
+const args = process.argv.slice(2);
+const arg = (name: string) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+};
+function list<T extends string>(name: string, allowed: readonly T[], dflt: readonly T[]): T[] {
+  const v = arg(name);
+  if (v === undefined) return [...dflt];
+  const xs = v.split(',');
+  const bad = xs.find((x) => !allowed.includes(x as T));
+  if (bad !== undefined) {
+    console.error(`bench:interference: ${name}: unknown name ${bad} (one of ${allowed.join(', ')})`);
+    process.exit(2);
+  }
+  return xs as T[];
+}
+function numbers(name: string, dflt: number[]): number[] {
+  const v = arg(name);
+  const xs = v === undefined ? dflt : v.split(',').map(Number);
+  if (xs.some((x) => !Number.isInteger(x) || x < 0)) {
+    console.error(`bench:interference: ${name}: expected whole numbers, comma-separated`);
+    process.exit(2);
+  }
+  return xs;
+}
+
+const designs = list('--designs', DESIGN_NAMES, DESIGN_NAMES);
+const workloads = list('--workloads', WORKLOAD_NAMES, LAB_DEFAULTS.workloads);
+const threads = numbers('--threads', [1, 2]).filter((t) => t >= 1);
+const busyLevels = [0, ...numbers('--busy', [1, 2]).filter((b) => b > 0)];
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const opts: RunOptions = {
+  durationMs: Number(arg('--seconds') ?? LAB_DEFAULTS.durationMs / 1000) * 1000,
+  warmupMs: LAB_DEFAULTS.warmupMs,
+  repetitions: Number(arg('--reps') ?? LAB_DEFAULTS.repetitions),
+  reruns: 0, // the point is to see what a disturbed run measures
+  ...(workloads.includes('trace') ? { trace: compileTrace(fs.readFileSync(path.join(ROOT, 'test/fixtures/strace/python3/trace.txt'), 'utf8'), 'test/fixtures/strace/python3/trace.txt') } : {}),
+};
+
+/** `n` CPU-bound processes at nice 0; resolves once each one runs. */
+async function busy(n: number): Promise<ChildProcess[]> {
+  const ps = Array.from({ length: n }, () => spawn(process.execPath, ['-e', "process.stdout.write('x'); for(;;){}"], { stdio: ['ignore', 'pipe', 'ignore'] }));
+  await Promise.all(ps.map((p) => new Promise((r) => p.stdout!.once('data', r))));
+  return ps;
+}
+function stop(ps: ChildProcess[]): void {
+  for (const p of ps) p.kill('SIGKILL');
+}
+
+/** The lab's figure of an entry: faults/s for churn (what the fault workers keep), ops/s otherwise. */
+const figure = (e: Entry) => (e.workload === 'churn' ? e.median.faultsPerSec : e.median.opsPerSec);
+
+interface Row { design: DesignName; workload: WorkloadName; threads: number; byBusy: Entry[] }
+const rows: Row[] = [];
+const children = new Set<ChildProcess>();
+process.on('exit', () => stop([...children]));
+for (const workload of workloads) {
+  for (const design of designs) {
+    for (const t of threads) {
+      if (t < minThreadsOf(workload)) continue;
+      const row: Row = { design, workload, threads: t, byBusy: [] };
+      for (const b of busyLevels) {
+        const ps = await busy(b);
+        ps.forEach((p) => children.add(p));
+        try {
+          row.byBusy.push(await runPoint(design, workload, t, opts));
+        } finally {
+          stop(ps);
+          ps.forEach((p) => children.delete(p));
+        }
+      }
+      rows.push(row);
+      if (!wantsJson) process.stderr.write(`${design} ${workload} ${t}w: ${row.byBusy.map((e) => (figure(e) / 1e3).toFixed(0) + 'K').join(' / ')}\n`);
+    }
+  }
+}
+
+/** Whether a design stands on the same side of the baseline (mmap-lock) beside `b` busy processes as quiet. */
+function orderHeld(r: Row, bi: number): string {
+  if (r.workload !== 'churn' && r.workload !== 'trace') return '';
+  const base = rows.find((x) => x.design === 'mmap-lock' && x.workload === r.workload && x.threads === r.threads);
+  if (!base || base === r) return '';
+  const side = (i: number) => Math.sign(figure(r.byBusy[i]!) - figure(base.byBusy[i]!));
+  return side(bi) === side(0) ? 'held' : 'FLIPPED';
+}
+
+const pct = (x: number) => `${(x * 100).toFixed(0)}%`;
+const mark = (e: Entry) => (e.failure ? `failed (${e.failure.kind})` : e.interference?.disturbed ? 'disturbed' : e.interference ? 'quiet' : '?');
+if (wantsJson) {
+  console.log(JSON.stringify({ bench: 'interference', machine: machine(), options: { ...opts, trace: opts.trace?.source }, busyLevels, rows }, null, 1));
+} else {
+  printMachine(machine());
+  console.log(`\nEach point: median of ${opts.repetitions} × ${opts.durationMs / 1000} s after ${opts.warmupMs / 1000} s warm-up, quiet then beside ${busyLevels.slice(1).join(' and ')} busy processes, no re-runs.`);
+  console.log('kept: the lab\'s figure (ops/s; faults/s for churn) beside busy processes / quiet, same run. cpu: the workers\' time on a CPU / (workers × wall).');
+  const headers = ['workload', 'design', 'w', 'quiet', 'cpu', 'mark'];
+  for (const b of busyLevels.slice(1)) headers.push(`kept ${b}b`, `cpu ${b}b`, `mark ${b}b`, `order ${b}b`);
+  printTable(headers, rows.map((r) => {
+    const q = r.byBusy[0]!;
+    const cells: string[] = [r.workload, r.design, String(r.threads), `${(figure(q) / 1e3).toFixed(0)}K`, q.interference ? pct(q.interference.cpuShare) : '?', mark(q)];
+    r.byBusy.slice(1).forEach((e, i) => cells.push(pct(figure(e) / figure(q)), e.interference ? pct(e.interference.cpuShare) : '?', mark(e), orderHeld(r, i + 1)));
+    return cells;
+  }));
+  console.log('');
+  busyLevels.forEach((b, i) => {
+    const es = rows.map((r) => r.byBusy[i]!);
+    const disturbed = es.filter((e) => e.interference?.disturbed).length;
+    const line = [`beside ${b} busy: ${disturbed} of ${es.length} points marked disturbed`];
+    if (b > 0) {
+      for (const t of threads) {
+        const kept = rows.filter((r) => r.threads === t).map((r) => figure(r.byBusy[i]!) / figure(r.byBusy[0]!));
+        if (kept.length) line.push(`${t}w kept min ${pct(Math.min(...kept))}, median ${pct(median(kept))}`);
+      }
+      const flips = rows.filter((r) => orderHeld(r, i) === 'FLIPPED').length;
+      line.push(`${flips} order flips on churn and trace`);
+    }
+    console.log(line.join('; '));
+  });
+}
