@@ -9,7 +9,11 @@
  */
 
 export const RESULTS_FORMAT = 'mmsplit-lab-results';
-export const RESULTS_VERSION = 1;
+/** The version this mmsplit writes. 2 added Sample.cpu, Entry.interference, Entry.failure, Configuration.reruns. */
+export const RESULTS_VERSION = 2;
+/** The versions this mmsplit reads: a version-1 file is a version-2 file without the fields 2 added. */
+export const READABLE_VERSIONS = [1, RESULTS_VERSION] as const;
+export type ResultsVersion = (typeof READABLE_VERSIONS)[number];
 
 /** The locking designs, in the order the report draws them (baselines first, then the thread's phases). */
 export const DESIGN_NAMES = [
@@ -84,9 +88,10 @@ export interface Interference {
 }
 
 /** A point that could not be measured to its end: what stopped it. Its samples are those taken before. */
+export const FAILURE_KINDS = ['oom', 'error'] as const;
 export interface Failure {
   /** 'oom': the address space really ran out of frames (nothing left to reclaim); 'error': anything else. */
-  kind: 'oom' | 'error';
+  kind: (typeof FAILURE_KINDS)[number];
   message: string;
 }
 
@@ -132,9 +137,9 @@ export interface Entry {
   workload: WorkloadName;
   /** Worker threads running the workload (for churn: faultWorkers + churnWorkers). */
   threads: number;
-  /** One per measured repetition (configuration.repetitions of them). */
+  /** One per measured repetition (configuration.repetitions of them; 0 … that many when `failure` is set). */
   samples: Sample[];
-  /** Medians over the samples of ops/elapsed and faults/elapsed, per second. */
+  /** Medians over the samples of ops/elapsed and faults/elapsed, per second; 0 when there are no samples. */
   median: { opsPerSec: number; faultsPerSec: number };
   counters: Counters;
   /** Present for workloads that unmap (page_fault*, mmap1, mmap2, churn, trace). */
@@ -189,7 +194,8 @@ export interface Configuration {
 
 export interface LabResults {
   format: typeof RESULTS_FORMAT;
-  version: typeof RESULTS_VERSION;
+  /** As read: a version-1 file stays version 1 (it carries none of version 2's fields). */
+  version: ResultsVersion;
   /** When the run finished, ISO 8601 (UTC). */
   createdAt: string;
   /** True for made-up numbers (test fixtures, demonstrations); the report says so on top. */
@@ -218,6 +224,40 @@ export function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/**
+ * The entry's medians of its samples' rates (what `Entry.median` must hold). A failed point may have no
+ * samples: its medians are then 0 by definition, and the report shows it as failed, never as a rate.
+ */
+export function sampleMedians(samples: readonly Sample[]): { opsPerSec: number; faultsPerSec: number } {
+  if (samples.length === 0) return { opsPerSec: 0, faultsPerSec: 0 };
+  const rates = samples.map(sampleRates);
+  return { opsPerSec: median(rates.map((r) => r.opsPerSec)), faultsPerSec: median(rates.map((r) => r.faultsPerSec)) };
+}
+
+/** A sample's CPU accounting as shares of what `workers` threads could have had over its interval. */
+export function sampleCpuShares(s: Sample & { cpu: SampleCpu }, workers: number): { cpuShare: number; runqueueShare: number } {
+  const possible = workers * s.elapsedMs;
+  return { cpuShare: s.cpu.workersOnCpuMs / possible, runqueueShare: s.cpu.workersRunqueueMs / possible };
+}
+
+/**
+ * What `Entry.interference` must hold besides `disturbed`, `attempts` and `reason`: the medians over the
+ * samples of their CPU shares (`workers` is the entry's threads) and of otherBusyCpus. Undefined when there
+ * are no samples or one lacks `cpu`.
+ */
+export function interferenceMedians(
+  samples: readonly Sample[],
+  workers: number,
+): Pick<Interference, 'cpuShare' | 'runqueueShare' | 'otherBusyCpus'> | undefined {
+  if (samples.length === 0 || !samples.every((s): s is Sample & { cpu: SampleCpu } => s.cpu !== undefined)) return undefined;
+  const shares = samples.map((s) => sampleCpuShares(s, workers));
+  return {
+    cpuShare: median(shares.map((x) => x.cpuShare)),
+    runqueueShare: median(shares.map((x) => x.runqueueShare)),
+    otherBusyCpus: median(samples.map((s) => s.cpu.otherBusyCpus)),
+  };
 }
 
 /** Per-second rates of one sample. */
@@ -336,11 +376,21 @@ function validateMachine(v: unknown, path: string): Machine {
   };
 }
 
-function validateConfiguration(v: unknown, path: string): Configuration {
+/** What the validators below need to know besides the value: the file's version and what it declared. */
+interface Context {
+  version: ResultsVersion;
+  /** machine.cores: bounds otherBusyCpus. */
+  cores: number;
+}
+
+/** Fields a version-1 file could not carry: they are unknown fields there. */
+const since2 = (ctx: Context, keys: readonly string[]): readonly string[] => (ctx.version >= 2 ? keys : []);
+
+function validateConfiguration(v: unknown, path: string, ctx: Context): Configuration {
   const o = obj(v, path);
   noUnknownKeys(
     o,
-    ['designs', 'workloads', 'threads', 'durationMs', 'repetitions', 'warmupMs', 'seed', 'headlineWorkloads', 'workloadParams', 'command'],
+    ['designs', 'workloads', 'threads', 'durationMs', 'repetitions', 'warmupMs', ...since2(ctx, ['reruns']), 'seed', 'headlineWorkloads', 'workloadParams', 'command'],
     path,
   );
   const designs = names(o['designs'], DESIGN_NAMES, 'design', join(path, 'designs'));
@@ -371,6 +421,7 @@ function validateConfiguration(v: unknown, path: string): Configuration {
     }
     return out;
   });
+  const reruns = optional(o, 'reruns', () => count(o, 'reruns', path));
   const command = optional(o, 'command', () => str(o, 'command', path));
   return {
     designs,
@@ -379,6 +430,7 @@ function validateConfiguration(v: unknown, path: string): Configuration {
     durationMs: num(o, 'durationMs', path, { positive: true }),
     repetitions: num(o, 'repetitions', path, { int: true, min: 1 }),
     warmupMs: num(o, 'warmupMs', path, { min: 0 }),
+    ...(reruns !== undefined ? { reruns } : {}),
     seed: num(o, 'seed', path, { int: true, min: 0 }),
     ...(headline ? { headlineWorkloads: headline } : {}),
     ...(params ? { workloadParams: params } : {}),
@@ -386,17 +438,73 @@ function validateConfiguration(v: unknown, path: string): Configuration {
   };
 }
 
-function validateSample(v: unknown, path: string, churn: boolean): Sample {
+/**
+ * The most a CPU share may read. Shares are ≤ 1 in principle, but the runner reads schedstat and the clock
+ * at a sample's ends one after the other, not at one instant: the slack keeps that skew from failing a file,
+ * and anything beyond it is a unit or bookkeeping error (ns as ms, the wrong number of workers).
+ */
+export const MAX_SHARE = 1.5;
+
+/** otherBusyCpus: 0 … the CPUs present, plus one CPU of slack for the same skew between /proc readings. */
+function busyCpus(o: Obj, key: string, path: string, ctx: Context): number {
+  const x = num(o, key, path, { min: 0 });
+  if (x > ctx.cores + 1) fail(join(path, key), `expected at most machine.cores + 1 = ${ctx.cores + 1} CPUs, got ${x}`);
+  return x;
+}
+
+function share(o: Obj, key: string, path: string): number {
+  const x = num(o, key, path, { min: 0 });
+  if (x > MAX_SHARE) fail(join(path, key), `expected a share in [0, ${MAX_SHARE}] (1: every worker all the time), got ${x}`);
+  return x;
+}
+
+/** `workers`: the threads the sample's CPU accounting is summed over (the entry's, or a churn baseline's). */
+function validateSample(v: unknown, path: string, churn: boolean, workers: number, ctx: Context): Sample {
   const o = obj(v, path);
-  noUnknownKeys(o, ['elapsedMs', 'ops', 'faults', 'churnOps'], path);
+  noUnknownKeys(o, ['elapsedMs', 'ops', 'faults', 'churnOps', ...since2(ctx, ['cpu'])], path);
   const churnOps = optional(o, 'churnOps', () => count(o, 'churnOps', path));
   if (churnOps !== undefined && !churn) fail(join(path, 'churnOps'), 'only churn entries carry churnOps');
-  return {
+  const s: Sample = {
     elapsedMs: num(o, 'elapsedMs', path, { positive: true }),
     ops: count(o, 'ops', path),
     faults: count(o, 'faults', path),
     ...(churnOps !== undefined ? { churnOps } : {}),
   };
+  if (o['cpu'] !== undefined) {
+    const cp = join(path, 'cpu');
+    const co = obj(o['cpu'], cp);
+    noUnknownKeys(co, ['workersOnCpuMs', 'workersRunqueueMs', 'otherBusyCpus'], cp);
+    const cpu: SampleCpu = {
+      workersOnCpuMs: num(co, 'workersOnCpuMs', cp, { min: 0 }),
+      workersRunqueueMs: num(co, 'workersRunqueueMs', cp, { min: 0 }),
+      otherBusyCpus: busyCpus(co, 'otherBusyCpus', cp, ctx),
+    };
+    // A worker is running, waiting for a CPU or asleep: the first two together fit in its interval.
+    const most = MAX_SHARE * workers * s.elapsedMs;
+    if (cpu.workersOnCpuMs + cpu.workersRunqueueMs > most) {
+      fail(
+        cp,
+        `workersOnCpuMs + workersRunqueueMs = ${cpu.workersOnCpuMs + cpu.workersRunqueueMs} ms, more than ${MAX_SHARE} × ${workers} workers × elapsedMs (${most} ms)`,
+      );
+    }
+    s.cpu = cpu;
+  }
+  return s;
+}
+
+/** Samples of one run: each valid, all with `cpu` or none (a runner reads it for every sample or cannot). */
+function validateSamples(v: unknown, path: string, churn: boolean, workers: number, ctx: Context): Sample[] {
+  const samples = arr(v, path).map((s, i) => validateSample(s, join(path, i), churn, workers, ctx));
+  const without = samples.findIndex((s) => s.cpu === undefined);
+  if (without >= 0 && samples.some((s) => s.cpu !== undefined)) fail(join(join(path, without), 'cpu'), 'missing while other samples carry it');
+  return samples;
+}
+
+/** A failed point may stop before its last repetition: fewer samples, none at all if it failed at once. */
+function checkSampleCount(samples: Sample[], path: string, reps: number, failed: boolean): void {
+  if (failed ? samples.length > reps : samples.length !== reps) {
+    fail(path, `expected ${failed ? `at most ` : ''}${reps} samples (configuration.repetitions${failed ? ', the point failed' : ''}), got ${samples.length}`);
+  }
 }
 
 function validateCounters(v: unknown, path: string): Counters {
@@ -440,7 +548,7 @@ function validateLatency(v: unknown, path: string): LatencyPercentiles {
   return l;
 }
 
-function validateChurn(v: unknown, path: string, threads: number, reps: number): ChurnInfo {
+function validateChurn(v: unknown, path: string, threads: number, reps: number, failed: boolean, ctx: Context): ChurnInfo {
   const o = obj(v, path);
   noUnknownKeys(o, ['faultWorkers', 'churnWorkers', 'churnOpsPerSec', 'baselineFaultsPerSec', 'baselineSamples'], path);
   const faultWorkers = num(o, 'faultWorkers', path, { int: true, min: 1 });
@@ -450,12 +558,14 @@ function validateChurn(v: unknown, path: string, threads: number, reps: number):
   }
   const baselineSamples = optional(o, 'baselineSamples', () => {
     const bp = join(path, 'baselineSamples');
-    return arr(o['baselineSamples'], bp, 1).map((s, i) => validateSample(s, join(bp, i), false));
+    // The baseline runs only the fault workers: its CPU shares are of faultWorkers threads.
+    const ss = validateSamples(o['baselineSamples'], bp, false, faultWorkers, ctx);
+    checkSampleCount(ss, bp, reps, failed);
+    return ss;
   });
   const baselineFaultsPerSec = num(o, 'baselineFaultsPerSec', path, { min: 0 });
   if (baselineSamples) {
-    if (baselineSamples.length !== reps) fail(join(path, 'baselineSamples'), `expected ${reps} samples (configuration.repetitions), got ${baselineSamples.length}`);
-    const m = median(baselineSamples.map((s) => sampleRates(s).faultsPerSec));
+    const m = sampleMedians(baselineSamples).faultsPerSec;
     if (!closeTo(m, baselineFaultsPerSec)) fail(join(path, 'baselineFaultsPerSec'), `is ${baselineFaultsPerSec} but the median of baselineSamples is ${m}`);
   }
   return {
@@ -467,9 +577,41 @@ function validateChurn(v: unknown, path: string, threads: number, reps: number):
   };
 }
 
-function validateEntry(v: unknown, path: string, cfg: Configuration): Entry {
+function validateInterference(v: unknown, path: string, samples: Sample[], threads: number, cfg: Configuration, ctx: Context): Interference {
   const o = obj(v, path);
-  noUnknownKeys(o, ['design', 'workload', 'threads', 'samples', 'median', 'counters', 'munmapLatencyUs', 'churn'], path);
+  noUnknownKeys(o, ['disturbed', 'attempts', 'cpuShare', 'runqueueShare', 'otherBusyCpus', 'reason'], path);
+  if (typeof o['disturbed'] !== 'boolean') fail(join(path, 'disturbed'), `expected true or false, got ${show(o['disturbed'])}`);
+  const disturbed = o['disturbed'];
+  const attempts = num(o, 'attempts', path, { int: true, min: 1 });
+  const reruns = cfg.reruns ?? 0;
+  if (attempts > 1 + reruns) fail(join(path, 'attempts'), `${attempts} attempts, but configuration.reruns allows at most ${1 + reruns}`);
+  const i: Interference = {
+    disturbed,
+    attempts,
+    cpuShare: share(o, 'cpuShare', path),
+    runqueueShare: share(o, 'runqueueShare', path),
+    otherBusyCpus: busyCpus(o, 'otherBusyCpus', path, ctx),
+  };
+  if (disturbed) i.reason = str(o, 'reason', path);
+  else if (o['reason'] !== undefined) fail(join(path, 'reason'), 'only a disturbed point carries a reason');
+  const m = interferenceMedians(samples, threads);
+  if (m) {
+    for (const k of ['cpuShare', 'runqueueShare', 'otherBusyCpus'] as const) {
+      if (!closeTo(m[k], i[k])) fail(join(path, k), `is ${i[k]} but the median over the samples' cpu is ${m[k]}`);
+    }
+  }
+  return i;
+}
+
+function validateFailure(v: unknown, path: string): Failure {
+  const o = obj(v, path);
+  noUnknownKeys(o, ['kind', 'message'], path);
+  return { kind: nameOf(o['kind'], FAILURE_KINDS, 'failure kind', join(path, 'kind')), message: str(o, 'message', path) };
+}
+
+function validateEntry(v: unknown, path: string, cfg: Configuration, ctx: Context): Entry {
+  const o = obj(v, path);
+  noUnknownKeys(o, ['design', 'workload', 'threads', 'samples', 'median', 'counters', 'munmapLatencyUs', 'churn', ...since2(ctx, ['interference', 'failure'])], path);
   const design = nameOf(o['design'], DESIGN_NAMES, 'design', join(path, 'design'));
   if (!cfg.designs.includes(design)) fail(join(path, 'design'), `${design} is not in configuration.designs`);
   const workload = nameOf(o['workload'], WORKLOAD_NAMES, 'workload', join(path, 'workload'));
@@ -477,19 +619,19 @@ function validateEntry(v: unknown, path: string, cfg: Configuration): Entry {
   const threads = num(o, 'threads', path, { int: true, min: 1 });
   if (!cfg.threads.includes(threads)) fail(join(path, 'threads'), `${threads} is not in configuration.threads (${cfg.threads.join(', ')})`);
   const isChurn = workload === 'churn';
+  const failure = optional(o, 'failure', () => validateFailure(o['failure'], join(path, 'failure')));
 
   const sp = join(path, 'samples');
-  const samples = arr(o['samples'], sp, 1).map((s, i) => validateSample(s, join(sp, i), isChurn));
-  if (samples.length !== cfg.repetitions) fail(sp, `expected ${cfg.repetitions} samples (configuration.repetitions), got ${samples.length}`);
+  const samples = validateSamples(o['samples'], sp, isChurn, threads, ctx);
+  checkSampleCount(samples, sp, cfg.repetitions, failure !== undefined);
 
   const mp = join(path, 'median');
   const mo = obj(o['median'], mp);
   noUnknownKeys(mo, ['opsPerSec', 'faultsPerSec'], mp);
   const med = { opsPerSec: num(mo, 'opsPerSec', mp, { min: 0 }), faultsPerSec: num(mo, 'faultsPerSec', mp, { min: 0 }) };
-  const rates = samples.map(sampleRates);
+  const expected = sampleMedians(samples);
   for (const k of ['opsPerSec', 'faultsPerSec'] as const) {
-    const m = median(rates.map((r) => r[k]));
-    if (!closeTo(m, med[k])) fail(join(mp, k), `is ${med[k]} but the median of the samples is ${m}`);
+    if (!closeTo(expected[k], med[k])) fail(join(mp, k), `is ${med[k]} but the median of the samples is ${expected[k]}${samples.length ? '' : ' (none: 0)'}`);
   }
 
   const counters = validateCounters(o['counters'], join(path, 'counters'));
@@ -497,10 +639,11 @@ function validateEntry(v: unknown, path: string, cfg: Configuration): Entry {
   let churn: ChurnInfo | undefined;
   if (isChurn) {
     if (o['churn'] === undefined) fail(join(path, 'churn'), 'churn entries must carry faultWorkers, churnWorkers, churnOpsPerSec and baselineFaultsPerSec');
-    churn = validateChurn(o['churn'], join(path, 'churn'), threads, cfg.repetitions);
+    churn = validateChurn(o['churn'], join(path, 'churn'), threads, cfg.repetitions, failure !== undefined, ctx);
   } else if (o['churn'] !== undefined) {
     fail(join(path, 'churn'), `only churn entries carry this (workload is ${workload})`);
   }
+  const interference = optional(o, 'interference', () => validateInterference(o['interference'], join(path, 'interference'), samples, threads, cfg, ctx));
   return {
     design,
     workload,
@@ -510,19 +653,23 @@ function validateEntry(v: unknown, path: string, cfg: Configuration): Entry {
     counters,
     ...(munmap ? { munmapLatencyUs: munmap } : {}),
     ...(churn ? { churn } : {}),
+    ...(interference ? { interference } : {}),
+    ...(failure ? { failure } : {}),
   };
 }
 
 /**
  * Checks a parsed results document and returns it typed (a fresh copy, without unknown fields — there are
  * none: unknown fields are errors, so a typo in the runner is caught here rather than drawn as nothing).
+ * Reads every version in READABLE_VERSIONS; a version-1 document may not carry version 2's fields.
  * Throws ResultsFormatError naming the first bad field.
  */
 export function validateResults(json: unknown): LabResults {
   const o = obj(json, '');
   if (o['format'] !== RESULTS_FORMAT) fail('format', `expected ${JSON.stringify(RESULTS_FORMAT)}, got ${show(o['format'])}`);
-  if (o['version'] !== RESULTS_VERSION) {
-    fail('version', `unsupported version ${show(o['version'])} (this mmsplit reads version ${RESULTS_VERSION})`);
+  const version = o['version'];
+  if (!(READABLE_VERSIONS as readonly unknown[]).includes(version)) {
+    fail('version', `unsupported version ${show(version)} (this mmsplit reads versions ${READABLE_VERSIONS.join(' and ')})`);
   }
   noUnknownKeys(o, ['format', 'version', 'createdAt', 'synthetic', 'notes', 'machine', 'configuration', 'entries'], '');
   const createdAt = str(o, 'createdAt', '');
@@ -535,8 +682,9 @@ export function validateResults(json: unknown): LabResults {
   });
   const notes = optional(o, 'notes', () => arr(o['notes'], 'notes').map((n, i) => strAt(n, join('notes', i))));
   const machine = validateMachine(o['machine'], 'machine');
-  const configuration = validateConfiguration(o['configuration'], 'configuration');
-  const entries = arr(o['entries'], 'entries', 1).map((e, i) => validateEntry(e, join('entries', i), configuration));
+  const ctx: Context = { version: version as ResultsVersion, cores: machine.cores };
+  const configuration = validateConfiguration(o['configuration'], 'configuration', ctx);
+  const entries = arr(o['entries'], 'entries', 1).map((e, i) => validateEntry(e, join('entries', i), configuration, ctx));
   const seen = new Map<string, number>();
   entries.forEach((e, i) => {
     const key = `${e.design} ${e.workload} ${e.threads}`;
@@ -546,7 +694,7 @@ export function validateResults(json: unknown): LabResults {
   });
   return {
     format: RESULTS_FORMAT,
-    version: RESULTS_VERSION,
+    version: ctx.version,
     createdAt,
     ...(synthetic !== undefined ? { synthetic } : {}),
     ...(notes ? { notes } : {}),
