@@ -1,7 +1,8 @@
 /**
  * The report in a real browser: chromium (Debian's, driven by playwright-core) opens the rendered synthetic
- * sample from disk, and we check that every chart drew visible SVG marks at its natural size, that nothing was
- * fetched and nothing failed or logged an error; a full-page screenshot goes to report/screenshot-test.png.
+ * sample from disk, and we check that every chart drew visible SVG marks at its natural size, that the banner
+ * and the marks of its disturbed points show, that nothing was fetched and nothing failed or logged an error; a
+ * full-page screenshot goes to report/screenshot-test.png.
  * Skipped where chromium is not installed (CHROMIUM_PATH overrides /usr/bin/chromium).
  */
 import { test } from 'node:test';
@@ -93,6 +94,9 @@ test('the report renders in chromium: marks visible, no errors, nothing fetched'
       assert.ok(m.shown >= 8, `${id}: ${m.shown} marks with an area`);
       assert.ok(m.scale > 0.97, `${id}: drawn at ${Math.round(m.scale * 100)}% of its size, legible`);
     }
+    // The fixture has disturbed points: the banner that says so is on screen, and the marks in the summary.
+    assert.ok(await page.locator('.banner.disturbed').isVisible(), 'the disturbed-run banner is visible');
+    assert.ok((await page.locator('#summary .mark:not(.quiet)').filter({ visible: true }).count()) > 0, 'disturbed marks visible');
     const overflow = await page.evaluate(() => {
       const w = globalThis as unknown as Dom;
       return w.document.documentElement.scrollWidth - w.innerWidth;

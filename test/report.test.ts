@@ -1,7 +1,9 @@
 /**
  * The lab's results format (src/bench/results.ts) and the report (src/report/): validation of the committed
- * synthetic sample and of broken variants (each error names the bad field), the four charts rendered to SVG
- * with real marks, the page self-contained, the terminal summary, and `mmsplit report` on good and bad files.
+ * synthetic sample and of broken variants (each error names the bad field), version-1 files still read, the
+ * four charts rendered to SVG with real marks (spread whiskers, disturbed and failed points) and at a bounded
+ * width, the page self-contained, the terminal summary with its spread, marks and interference warning, and
+ * `mmsplit report` on good and bad files.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,11 +17,13 @@ import {
   ResultsFormatError,
   churnKeptPct,
   median,
+  sampleRates,
   validateResults,
   type LabResults,
 } from '../src/bench/results.js';
-import { DESIGN_COLORS, renderReport, summaryRows, summaryTable, writeReport } from '../src/report/index.js';
-import { textWidth } from '../src/report/charts.js';
+import { DESIGN_COLORS, interferenceWarning, renderReport, summaryRows, summaryTable, writeReport } from '../src/report/index.js';
+import { chartSpecs, renderSvg, textWidth } from '../src/report/charts.js';
+import { esc } from '../src/report/html.js';
 
 // Compiled to dist*/test/, so the repository root is two levels up.
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -46,10 +50,40 @@ function markGroups(svg: string, type: string): string[][] {
   const out: string[][] = [];
   const open = `<g class="mark-${type} role-mark`;
   for (let i = svg.indexOf(open); i >= 0; i = svg.indexOf(open, i + 1)) {
-    const body = svg.slice(svg.indexOf('>', i) + 1, svg.indexOf('</g>', i));
+    const end = svg.indexOf('>', i);
+    // A layer with nothing to draw (no failed point in the panel) is an empty <g …/>.
+    const body = svg[end - 1] === '/' ? '' : svg.slice(end + 1, svg.indexOf('</g>', i));
     out.push(body.match(/<(path|line|text)\b[^>]*>/g) ?? []);
   }
   return out;
+}
+
+/** The width an SVG declares, px. */
+const svgWidth = (svg: string): number => Number(/<svg[^>]*\bwidth="([\d.]+)"/.exec(svg)![1]);
+
+/** A version-1 document: the sample without the fields version 2 added. */
+function version1(d: any): any {
+  d.version = 1;
+  delete d.configuration.reruns;
+  for (const e of d.entries) {
+    delete e.interference;
+    delete e.failure;
+    for (const s of [...e.samples, ...(e.churn?.baselineSamples ?? [])]) delete s.cpu;
+  }
+  // Version 1 has no failed points: the one failed point's missing repetitions are filled in.
+  const f = d.entries.find((e: any) => e.samples.length < d.configuration.repetitions);
+  while (f.samples.length < d.configuration.repetitions) f.samples.push(f.samples[0]);
+  return d;
+}
+
+/** The sample as a quiet machine would have measured it: nothing disturbed. */
+function quiet(r: LabResults): LabResults {
+  for (const e of r.entries) {
+    if (!e.interference) continue;
+    e.interference.disturbed = false;
+    delete e.interference.reason;
+  }
+  return validateResults(r);
 }
 
 /** Elements that actually draw something: a path with a non-empty d, a line, a text with content. */
@@ -90,10 +124,14 @@ test('sample.json is what generate.mjs writes (the fixture is reproducible)', T,
 test('validateResults rejects broken documents, naming the bad field', T, () => {
   const churnAt = raw().entries.findIndex((e: any) => e.workload === 'churn');
   const munmapAt = raw().entries.findIndex((e: any) => e.munmapLatencyUs);
+  const disturbedAt = raw().entries.findIndex((e: any) => e.interference.disturbed);
+  const failedAt = raw().entries.findIndex((e: any) => e.failure);
+  assert.equal(raw().entries[9].interference.disturbed, false, 'entries[9] is a quiet 2-thread point');
+  assert.equal(raw().entries[9].threads, 2);
   const cases: [string, (d: any) => unknown, string, RegExp?][] = [
     ['not an object', () => [], '', /expected an object/],
     ['wrong format', (d) => ((d.format = 'other'), d), 'format'],
-    ['future version', (d) => ((d.version = 2), d), 'version', /unsupported version 2/],
+    ['future version', (d) => ((d.version = 3), d), 'version', /unsupported version 3 \(this mmsplit reads versions 1 and 2\)/],
     ['bad date', (d) => ((d.createdAt = 'yesterday'), d), 'createdAt'],
     ['unknown top-level field', (d) => ((d.result = []), d), 'result', /unknown field/],
     ['machine missing', (d) => (delete d.machine, d), 'machine'],
@@ -120,6 +158,31 @@ test('validateResults rejects broken documents, naming the bad field', T, () => 
     ['churn info on another workload', (d) => ((d.entries[0].churn = d.entries[churnAt].churn), d), 'entries[0].churn'],
     ['churn baseline disagrees', (d) => ((d.entries[churnAt].churn.baselineFaultsPerSec = 1), d), `entries[${churnAt}].churn.baselineFaultsPerSec`],
     ['duplicate entry', (d) => (d.entries.push(structuredClone(d.entries[4])), d), `entries[${raw().entries.length}]`, /entries\[4\]/],
+    // Version 2's fields: CPU accounting, interference, failed points, reruns.
+    ['negative reruns', (d) => ((d.configuration.reruns = -1), d), 'configuration.reruns', /≥ 0/],
+    ['cpu time negative', (d) => ((d.entries[9].samples[1].cpu.workersOnCpuMs = -1), d), 'entries[9].samples[1].cpu.workersOnCpuMs', /≥ 0/],
+    ['cpu time in ns', (d) => ((d.entries[9].samples[1].cpu.workersOnCpuMs *= 1e6), d), 'entries[9].samples[1].cpu', /more than 1.5 × 2 workers × elapsedMs/],
+    ['busy CPUs beyond the machine', (d) => ((d.entries[9].samples[1].cpu.otherBusyCpus = 9.5), d), 'entries[9].samples[1].cpu.otherBusyCpus', /machine.cores \+ 1 = 9/],
+    ['misspelt cpu field', (d) => ((d.entries[9].samples[1].cpu.steal = 0), d), 'entries[9].samples[1].cpu.steal', /unknown field/],
+    ['cpu on some samples only', (d) => (delete d.entries[9].samples[2].cpu, d), 'entries[9].samples[2].cpu', /missing while other samples carry it/],
+    ['baseline cpu of the wrong workers', (d) => ((d.entries[churnAt].churn.baselineSamples[0].cpu.workersRunqueueMs = 2.9 * d.entries[churnAt].churn.baselineSamples[0].elapsedMs), d), `entries[${churnAt}].churn.baselineSamples[0].cpu`, /1 workers/],
+    ['share beyond 1.5', (d) => ((d.entries[9].interference.cpuShare = 1.6), d), 'entries[9].interference.cpuShare', /\[0, 1.5\]/],
+    ['negative share', (d) => ((d.entries[9].interference.runqueueShare = -0.01), d), 'entries[9].interference.runqueueShare', /≥ 0/],
+    ['share disagrees with samples', (d) => ((d.entries[9].interference.cpuShare *= 0.99), d), 'entries[9].interference.cpuShare', /median over the samples' cpu/],
+    ['busy CPUs disagree', (d) => ((d.entries[9].interference.otherBusyCpus += 0.5), d), 'entries[9].interference.otherBusyCpus', /median over the samples' cpu/],
+    ['disturbed not a boolean', (d) => ((d.entries[9].interference.disturbed = 'yes'), d), 'entries[9].interference.disturbed', /true or false/],
+    ['no attempt', (d) => ((d.entries[9].interference.attempts = 0), d), 'entries[9].interference.attempts', /≥ 1/],
+    ['fractional attempts', (d) => ((d.entries[9].interference.attempts = 1.5), d), 'entries[9].interference.attempts', /integer/],
+    ['more attempts than reruns allow', (d) => ((d.entries[9].interference.attempts = 4), d), 'entries[9].interference.attempts', /at most 3/],
+    ['disturbed without a reason', (d) => (delete d.entries[disturbedAt].interference.reason, d), `entries[${disturbedAt}].interference.reason`, /non-empty string/],
+    ['a quiet point with a reason', (d) => ((d.entries[9].interference.reason = 'busy'), d), 'entries[9].interference.reason', /only a disturbed point/],
+    ['unknown failure kind', (d) => ((d.entries[failedAt].failure.kind = 'crash'), d), `entries[${failedAt}].failure.kind`, /oom, error/],
+    ['failure without a message', (d) => ((d.entries[failedAt].failure.message = ''), d), `entries[${failedAt}].failure.message`],
+    ['failure with unknown fields', (d) => ((d.entries[failedAt].failure.signal = 9), d), `entries[${failedAt}].failure.signal`, /unknown field/],
+    ['failed point with too many samples', (d) => (d.entries[failedAt].samples.push(...d.entries[9].samples.slice(0, 3)), d), `entries[${failedAt}].samples`, /at most 3 samples/],
+    ['failed point without samples but a median', (d) => ((d.entries[failedAt].samples = []), delete d.entries[failedAt].interference, d), `entries[${failedAt}].median.opsPerSec`, /\(none: 0\)/],
+    ['version 1 with a version-2 field', (d) => ((d.version = 1), d), 'configuration.reruns', /unknown field/],
+    ['version 1 with cpu', (d) => ((d = version1(d)), (d.entries[3].samples[0].cpu = { workersOnCpuMs: 1, workersRunqueueMs: 0, otherBusyCpus: 0 }), d), 'entries[3].samples[0].cpu', /unknown field/],
   ];
   for (const [what, mutate, path, problem] of cases) {
     const doc = mutate(raw());
@@ -130,6 +193,24 @@ test('validateResults rejects broken documents, naming the bad field', T, () => 
     }
   }
   expectError(null, '', /expected an object, got null/);
+});
+
+test('validateResults reads version 1, and failed points with fewer samples or none (medians 0)', T, () => {
+  const v1 = validateResults(version1(raw()));
+  assert.equal(v1.version, 1);
+  assert.ok(v1.entries.every((e) => !e.interference && !e.failure && e.samples.every((s) => !s.cpu)));
+
+  const d = raw();
+  const f = d.entries.find((e: any) => e.failure);
+  assert.equal(f.samples.length, 1, 'the sample fails after one repetition of three');
+  f.samples = [];
+  f.median = { opsPerSec: 0, faultsPerSec: 0 };
+  delete f.interference; // its medians would be of no samples
+  const r = validateResults(d);
+  const failed = r.entries.find((e) => e.failure)!;
+  assert.deepEqual(failed.samples, []);
+  assert.match(summaryTable(r), /srcu-sync\s+8\s+failed \(oom\)/);
+  assert.match(summaryTable(r), /after 0 of 3 repetitions\): out of frames/);
 });
 
 test('median: middle value, mean of the two middle values for an even count', T, () => {
@@ -166,12 +247,47 @@ test('renderReport draws the four charts as inline SVG with marks', T, async () 
   assert.ok(rateBars.every((g) => g.length === designs.length));
   assert.match(fast, /every fault takes mmap_lock/);
 
+  // The spread: a whisker (the errorbar's rule) per point that has samples and did not fail.
+  const r = sample();
+  const whiskers = markGroups(throughput, 'rule').flat().filter((e) => /aria-roledescription="errorbar"/.test(e));
+  assert.equal(whiskers.length, r.entries.filter((e) => !e.failure).length, 'a whisker per measured point');
+  // Disturbed points hollow (a white ring shown over them), the failed one a cross on the axis.
+  const rings = markGroups(throughput, 'symbol').flat().filter((e) => /fill="white"/.test(e) && /opacity="1"/.test(e));
+  assert.equal(rings.length, r.entries.filter((e) => e.interference?.disturbed && !e.failure).length, 'a visible ring per disturbed point');
+  assert.equal(markGroups(throughput, 'symbol').flat().filter((e) => /design: srcu-sync/.test(e) && /d="M-[\d.]+,-[\d.]+L/.test(e)).length, 1, 'one cross');
+  const filled = markGroups(throughput, 'symbol').flat().filter((e) => /aria-roledescription="point"/.test(e) && /fill="#/.test(e));
+  assert.equal(filled.length, r.entries.length - 1, 'a point per entry but the failed one: no point at its partial rate');
+  assert.match(throughput, /Hollow points: 35 disturbed points/);
+  assert.match(throughput, /✕ on the axis, no figure: failed: srcu-sync io at 8 threads \(oom: out of frames/);
+  // Faded bars and marked labels for disturbed points; the failed point labelled, with no bar.
+  assert.match(fast, /failed \(oom\)/);
+  assert.match(fast, />99\.99% !</);
+  assert.ok(markGroups(fast, 'rect').flat().some((e) => /opacity="0\.4"/.test(e)), 'faded bars');
+  assert.match(churn, /whiskers span the lowest and highest repetition/);
+
   // Every chart is an <svg> that draws each design in its own colour, the same colour in every chart.
   for (const id of ['throughput', 'churn', 'munmap', 'fastpath']) {
     const f = figure(page, id);
     assert.equal(f.match(/<svg /g)?.length, 1, `${id}: one svg`);
     for (const d of designs) assert.ok(f.includes(DESIGN_COLORS[d]), `${id}: ${d} drawn in ${DESIGN_COLORS[d]}`);
   }
+});
+
+test('the page shows interference: a banner on top, marks in the tables, failed points as failed', T, async () => {
+  const page = await html();
+  const banner = /<div class="banner disturbed" role="alert">(.*?)<\/div>/.exec(page);
+  assert.ok(banner, 'a banner');
+  assert.ok(page.indexOf(banner[0]) < page.indexOf('<section id="summary">'), 'on top');
+  assert.equal(banner[1], esc(interferenceWarning(sample())!).replace(/^WARNING:/, '<b>Disturbed run:</b>'));
+  const summary = page.slice(page.indexOf('<section id="summary">'), page.indexOf('</section>', page.indexOf('<section id="summary">')));
+  const marks = summary.match(/<span class="mark" title="workers waited for a CPU \d+% of the time; other processes kept [\d.]+ CPUs busy">!<\/span>/g) ?? [];
+  assert.equal(marks.length, summaryRows(sample()).filter((x) => x.disturbed).length, 'a mark with its reason per disturbed row');
+  assert.match(summary, /<td class="failed">failed \(oom\)<\/td>/);
+  assert.match(summary, /<li>srcu-sync io at 8 threads failed \(oom, after 1 of 3 repetitions\): out of frames/);
+  assert.match(summary, /\d\.\d\d M \(\d\.\d\d–\d\.\d\d\)/, 'the spread beside the median');
+  const all = page.slice(page.indexOf('<details id="all-points">'));
+  assert.match(all, /<td class="failed">failed \(oom\)<\/td><td class="na">—<\/td>/);
+  assert.match(all, /<td class="note">oom: out of frames[^<]*; workers waited for a CPU \d+% of the time/);
 });
 
 test('the report is self-contained: no script, no stylesheet link, nothing fetched', T, async () => {
@@ -210,7 +326,8 @@ test('a report renders from partial results: no churn, one thread count, no fast
   r.entries = r.entries.filter((e) => e.design.startsWith('mmap-lock') && ['page_fault1', 'mmap1'].includes(e.workload) && e.threads === 2);
   const page = await renderReport(r);
   assert.match(figure(page, 'churn'), /class="missing">The results hold no churn entries/);
-  assert.equal(markGroups(figure(page, 'throughput'), 'symbol').flat().length, 4);
+  const points = markGroups(figure(page, 'throughput'), 'symbol').flat().filter((e) => !/fill="white"/.test(e));
+  assert.equal(points.length, 4, 'a filled point per entry (the rings that hollow disturbed points are white)');
   assert.ok(markGroups(figure(page, 'munmap'), 'rule').flat().length > 0);
   assert.match(figure(page, 'fastpath'), /every fault takes mmap_lock/);
   const text = summaryTable(r);
@@ -222,8 +339,9 @@ test('summaryTable: every design for each headline workload, aligned, with the d
   const text = summaryTable(r);
   const lines = text.split('\n');
   assert.match(lines[0]!, /^SYNTHETIC DATA/);
-  const table = lines.slice(2).filter((l) => l !== '');
-  assert.match(table[0]!, /^workload\s+design\s+threads\s+ops\/s\s+scaling\s+churn kept\s+×mmap-lock\s+fallback$/);
+  const end = lines.findIndex((l) => l.startsWith('ops/s: '));
+  const table = lines.slice(2, end).filter((l) => l !== '');
+  assert.match(table[0]!, /^workload\s+design\s+threads\s+ops\/s \(min–max\)\s+cpu wait\s+scaling\s+churn kept\s+×mmap-lock\s+fallback$/);
   assert.ok(table.every((l) => l.length === table[0]!.length), 'every row as wide as the header');
   for (const d of DESIGN_NAMES) assert.equal(table.filter((l) => l.split(/\s+/)[1] === d).length, 3, `${d}: a row per headline workload`);
 
@@ -242,6 +360,77 @@ test('summaryTable: every design for each headline workload, aligned, with the d
   assert.equal(pvl.fallbackPct, (e.counters.fallback / faults) * 100);
   assert.ok(text.includes(`${pvl.churnKeptPct!.toFixed(1)}%`));
   assert.equal(rows.find((x) => x.design === 'mmap-lock')!.fallbackPct, null);
+
+  // The spread: the samples' lowest and highest rate, in the median's unit, beside it.
+  const rates = e.samples.map((s) => sampleRates(s).faultsPerSec);
+  assert.deepEqual(pvl.spread, { lo: Math.min(...rates), hi: Math.max(...rates) });
+  const line = (w: string, d: string) => table.find((l) => l.split(/\s+/)[0] === w && l.split(/\s+/)[1] === d)!;
+  const cells = (l: string) => l.split(/\s{2,}/);
+  const fmt = (x: number) => (x / 1e6).toFixed(2);
+  assert.ok(text.includes(`${fmt(e.median.faultsPerSec)} M (${fmt(Math.min(...rates))}–${fmt(Math.max(...rates))})`), 'churn per-vma-lock: median (min–max)');
+  for (const l of table.slice(2)) assert.match(cells(l)[3]!, /^(\d+(\.\d+)? [kM]? ?\(\d+(\.\d+)?–\d+(\.\d+)?\)|failed \(oom\))$/, l);
+
+  // Disturbed points: the mark after their CPU wait, a legend line; quiet points: none.
+  const pf = r.entries.filter((x) => x.workload === 'page_fault1' && x.threads === 8);
+  for (const x of pf) {
+    const l = line('page_fault1', x.design);
+    assert.equal(cells(l)[4], `${(x.interference!.runqueueShare * 100).toFixed(x.interference!.runqueueShare >= 0.1 ? 0 : 1)}%${x.interference!.disturbed ? ' !' : ''}`, l);
+  }
+  assert.ok(pf.some((x) => x.interference!.disturbed) && pf.some((x) => !x.interference!.disturbed), 'the fixture has both');
+  assert.ok(lines.some((l) => l.startsWith('! disturbed: ')), 'the mark is explained');
+
+  // The failed point: the word, never a number, and its message on a line of its own.
+  assert.match(line('io', 'srcu-sync'), /srcu-sync\s+8\s+failed \(oom\)\s+39% !\s+—\s+—\s+—\s+—$/);
+  assert.ok(lines.includes('srcu-sync io at 8 threads failed (oom, after 1 of 3 repetitions): out of frames: 262144 in use, nothing left to reclaim (a fault at 0x7f3a2c400000)'));
+  assert.equal(rows.find((x) => x.failure)!.opsPerSec, null);
+
+  // One warning line at the end, with the data's numbers: medians over the disturbed points.
+  const disturbed = r.entries.filter((x) => x.interference?.disturbed).map((x) => x.interference!);
+  const warning = lines[lines.length - 1]!;
+  assert.equal(warning, interferenceWarning(r));
+  assert.equal(lines.filter((l) => l.startsWith('WARNING')).length, 1);
+  assert.ok(warning.startsWith(`WARNING: ${disturbed.length} of ${r.entries.length} points were disturbed even after up to 2 re-runs: `), warning);
+  assert.ok(warning.includes(`waited for a CPU ${(median(disturbed.map((i) => i.runqueueShare)) * 100).toFixed(0)}% of the time`), warning);
+  assert.ok(warning.includes(`kept ${median(disturbed.map((i) => i.otherBusyCpus)).toFixed(1)} CPUs busy`), warning);
+  assert.match(warning, /re-run on a quiet machine/);
+});
+
+test('a quiet run: no warning, no mark, no banner', T, async () => {
+  const r = quiet(sample());
+  assert.equal(interferenceWarning(r), undefined);
+  const text = summaryTable(r);
+  assert.doesNotMatch(text, /WARNING|disturbed| !/);
+  const page = await renderReport(r);
+  assert.doesNotMatch(page, /class="banner disturbed"|class="mark"|disturbed point/);
+  // A version-1 file has no CPU accounting at all: no warning either, and the wait column is empty.
+  const v1 = validateResults(version1(raw()));
+  assert.equal(interferenceWarning(v1), undefined);
+  assert.ok(summaryRows(v1).every((x) => x.runqueueShare === null && !x.disturbed));
+});
+
+test('chart d keeps a fixed width for 8 designs × 4 workloads, even with counters that disagree with the samples', T, async () => {
+  const r = sample();
+  r.configuration.workloads = ['page_fault1', 'churn', 'io', 'trace'];
+  delete r.configuration.headlineWorkloads;
+  r.entries = r.entries.filter((e) => r.configuration.workloads.includes(e.workload));
+  // Counters over a wider window than the samples': the fast path at 265% of the faults, 130 retries each.
+  for (const e of r.entries) {
+    if (!e.counters.fastPath) continue;
+    const faults = e.samples.reduce((a, s) => a + s.faults, 0);
+    e.counters.fastPath = Math.round(faults * 2.65);
+    e.counters.retry = faults * 130;
+  }
+  for (const c of chartSpecs(validateResults(r))) {
+    const svg = await renderSvg(c.spec!);
+    // The page's column is 1176 px; the fast-path grid is three 190 px panels and their labels.
+    assert.ok(svgWidth(svg) <= (c.id === 'fastpath' ? 1000 : 1176), `${c.id}: ${svgWidth(svg)} px wide`);
+    if (c.id === 'fastpath') {
+      assert.equal(markGroups(svg, 'rect').length, 12, 'three panels for each of the four workloads');
+      const shares = [...svg.matchAll(/>(\d+(\.\d+)?)%( !)?<\/text>/g)].map((m) => Number(m[1]));
+      assert.ok(shares.some((x) => x > 100), 'retries per 100 faults may exceed 100');
+      assert.match(c.notes!.join(' '), /the counters saw 26\d\.\d%–\d+\.\d% of the faults the samples counted/);
+    }
+  }
 });
 
 test('chart text widths follow the font (vega would guess 0.8 em a character)', T, () => {

@@ -7,7 +7,8 @@ import cliProgress from 'cli-progress';
 import { runLab, type LabConfig, type LabPoint } from '../bench/lab.js';
 import type { DesignName, Entry, WorkloadName } from '../bench/results.js';
 import { compileTrace } from '../workloads/trace.js';
-import { summaryTable, writeReport } from '../report/index.js';
+import { interferenceWarning, summaryTable, writeReport } from '../report/index.js';
+import { failedLabel, fmtSpread, isDisturbed, throughput, throughputSpread } from '../report/data.js';
 
 /** The trace the lab replays when none is named: Python running a mixed script (see its README). */
 export const DEFAULT_TRACE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../test/fixtures/strace/python3/trace.txt');
@@ -27,9 +28,11 @@ export interface BenchOptions {
   json: boolean;
 }
 
+/** A point's outcome for the progress line: its rate with the repetitions' range, or why it has none. */
 const rate = (e: Entry) => {
-  const x = e.workload === 'churn' ? e.median.faultsPerSec : e.median.opsPerSec;
-  return x >= 1e6 ? `${(x / 1e6).toFixed(2)} M/s` : `${(x / 1e3).toFixed(1)} K/s`;
+  if (e.failure) return `${failedLabel(e)}: ${e.failure.message}`;
+  const r = `${fmtSpread(throughput(e), throughputSpread(e))}/s`;
+  return isDisturbed(e) ? `${r} (disturbed)` : r;
 };
 const name = (p: LabPoint) => `${p.design} ${p.workload} ${p.threads}w`;
 
@@ -90,6 +93,9 @@ export async function benchCommand(o: BenchOptions): Promise<number> {
   const seconds = ((performance.now() - t0) / 1000).toFixed(0);
   if (o.json) {
     console.log(JSON.stringify(results, null, 1));
+    // stdout is the results file; the warning the table would have ended with goes beside it.
+    const warning = interferenceWarning(results);
+    if (warning) console.error(warning);
   } else {
     console.log(summaryTable(results));
     console.log(`\n${results.entries.length} points in ${seconds} s on ${results.machine.cores} cores (${results.machine.cpuModel}), Node ${results.machine.node}, V8 ${results.machine.v8}`);

@@ -5,26 +5,29 @@
  */
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
-import type { DesignName, LabResults, WorkloadName } from '../bench/results.js';
+import type { DesignName, Entry, LabResults, WorkloadName } from '../bench/results.js';
 import {
   DESIGN_COLORS,
   WORKLOAD_UNITS,
   churnKeptPct,
   designsOf,
+  failedLabel,
   findEntry,
   fmtPct,
   fmtRatio,
   fmtSi,
   fmtUs,
   isBaseline,
+  isDisturbed,
   maxThreads,
   outcomeRates,
   throughput,
+  throughputSpread,
   timesMmapLock,
   totalFaults,
   workloadsOf,
 } from './data.js';
-import { headlineWorkloads } from './summary.js';
+import { DISTURBED_MARK, headlineWorkloads } from './summary.js';
 
 export type ChartId = 'throughput' | 'churn' | 'munmap' | 'fastpath';
 
@@ -36,6 +39,8 @@ export interface ChartSpec {
   missing?: string;
   /** Which workloads and thread counts the chart shows, for the caption. */
   shows: string;
+  /** How to read the marks this chart's data needed (disturbed, failed, miscounted points), for the caption. */
+  notes?: string[];
 }
 
 /** Helvetica's metrics, which Arial and Liberation Sans share: the widths the layout below is computed with. */
@@ -100,6 +105,26 @@ const designAxis = (designs: DesignName[], labels = true) => ({
   axis: labels ? { title: null, labelFontSize: 12, labelPadding: 6, ticks: false } : null,
 });
 
+/**
+ * Disturbed points are drawn faded, and their labels carry the tables' mark: their figures measure the
+ * machine as much as the design. Data rows say so in a boolean `disturbed`.
+ */
+const DISTURBED_OPACITY = 0.4;
+const fadeDisturbed = (solid = 1) => ({ condition: { test: 'datum.disturbed', value: DISTURBED_OPACITY }, value: solid });
+const marked = (label: string, e: Entry) => (isDisturbed(e) ? `${label} ${DISTURBED_MARK}` : label);
+
+/** The caption line for a chart's disturbed points, when it draws any; `how` says how they look. */
+function disturbedNote(entries: Entry[], how = `Faded marks and ${DISTURBED_MARK}`): string[] {
+  const n = entries.filter(isDisturbed).length;
+  return n ? [`${how}: ${n} disturbed point${n === 1 ? '' : 's'} (their workers waited for a CPU that other processes held).`] : [];
+}
+
+/** The caption line for a chart's failed points, when it has any; `how` says how they look. */
+function failedNote(entries: Entry[], how = 'Labelled failed, no figure'): string[] {
+  const failed = entries.filter((e) => e.failure);
+  return failed.length ? [`${how}: ${failed.map((e) => `${e.design} ${e.workload} at ${e.threads} threads (${e.failure!.kind}: ${e.failure!.message})`).join('; ')}.`] : [];
+}
+
 /** Log-scale domain covering [lo, hi], widened to whole decades. */
 function decades(lo: number, hi: number): [number, number] {
   const a = Math.pow(10, Math.floor(Math.log10(Math.max(lo, 1e-3))));
@@ -113,14 +138,30 @@ function decades(lo: number, hi: number): [number, number] {
 export function throughputSpec(r: LabResults): ChartSpec {
   const designs = designsOf(r);
   const workloads = workloadsOf(r);
-  const values = r.entries.map((e) => ({ design: e.design, workload: e.workload, threads: e.threads, value: throughput(e) }));
+  // A failed point has no throughput: it is drawn as a cross on the axis, never at its partial samples' rate.
+  const values = r.entries.map((e) => {
+    const spread = e.failure ? undefined : throughputSpread(e);
+    return {
+      design: e.design,
+      workload: e.workload,
+      threads: e.threads,
+      value: e.failure ? null : throughput(e),
+      lo: spread?.lo ?? null,
+      hi: spread?.hi ?? null,
+      disturbed: isDisturbed(e),
+      failed: !!e.failure,
+    };
+  });
   const threads = [...new Set(r.entries.map((e) => e.threads))].sort((a, b) => a - b);
+  // A little room beyond the fewest and most threads, so that the points there and their whiskers show whole.
+  const EDGE = 2 ** 0.12;
   const lo = threads[0]!;
   const hi = threads[threads.length - 1]!;
   const x =
     hi > lo
-      ? { field: 'threads', type: 'quantitative' as const, scale: { type: 'log' as const, base: 2, domain: [lo, hi], nice: false }, axis: { values: threads, format: 'd', title: 'threads', grid: true } }
+      ? { field: 'threads', type: 'quantitative' as const, scale: { type: 'log' as const, base: 2, domain: [lo / EDGE, hi * EDGE], nice: false }, axis: { values: threads, format: 'd', title: 'threads', grid: true } }
       : { field: 'threads', type: 'quantitative' as const, scale: { domain: [0, hi + 1] }, axis: { values: threads, format: 'd', title: 'threads' } };
+  const color = designColor(designs, 'top');
   const panel = (w: WorkloadName) => ({
     title: { text: w, subtitle: WORKLOAD_UNITS[w].what, limit: 250 },
     width: 212,
@@ -129,11 +170,25 @@ export function throughputSpec(r: LabResults): ChartSpec {
     encoding: {
       x,
       y: { field: 'value', type: 'quantitative' as const, scale: { zero: true }, axis: { labelExpr: SI_LABELS, title: WORKLOAD_UNITS[w].ops, tickCount: 5 } },
-      color: designColor(designs, 'top'),
+      color,
     },
     layer: [
+      // Whiskers: the lowest and highest repetition behind each median.
+      {
+        mark: { type: 'errorbar' as const, ticks: { size: 7 }, thickness: 1.5, clip: true },
+        encoding: { y: { field: 'lo', type: 'quantitative' as const, title: WORKLOAD_UNITS[w].ops }, y2: { field: 'hi' }, opacity: fadeDisturbed(0.8) },
+      },
       { mark: { type: 'line' as const, strokeWidth: 2, clip: true } },
       { mark: { type: 'point' as const, filled: true, size: 36, opacity: 1, clip: true } },
+      // Disturbed points are hollowed by a white-filled ring over them (drawn, invisible, over every point, so
+      // that no layer's data is empty): the line still runs through them, the eye sees which ones to doubt.
+      { mark: { type: 'point' as const, filled: false, fill: 'white', size: 40, strokeWidth: 1.8, clip: true }, encoding: { opacity: { condition: { test: 'datum.disturbed', value: 1 }, value: 0 } } },
+      {
+        transform: [{ filter: 'datum.failed' }],
+        // (invalid: null: vega-lite would drop these rows for the panel's y field, null for a failed point.)
+        mark: { type: 'point' as const, shape: 'M-1,-1L1,1M1,-1L-1,1', filled: false, size: 70, strokeWidth: 2.2, opacity: 1, invalid: null },
+        encoding: { y: { datum: 0 } },
+      },
     ],
   });
   const spec = {
@@ -142,7 +197,12 @@ export function throughputSpec(r: LabResults): ChartSpec {
     columns: Math.min(4, workloads.length),
     concat: workloads.map(panel),
   } as unknown as TopLevelSpec;
-  return { id: 'throughput', spec, shows: `every workload, ${threads.join(', ')} threads` };
+  const notes = [
+    'Each point is a median; whiskers span the lowest and highest repetition.',
+    ...disturbedNote(r.entries, 'Hollow points'),
+    ...failedNote(r.entries, '✕ on the axis, no figure: failed'),
+  ];
+  return { id: 'throughput', spec, shows: `every workload, ${threads.join(', ')} threads`, notes };
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -152,18 +212,36 @@ export function churnSpec(r: LabResults): ChartSpec {
   const T = maxThreads(r, 'churn');
   if (T === undefined) return { id: 'churn', spec: null, missing: 'The results hold no churn entries.', shows: '' };
   const designs = designsOf(r);
-  const rows = designs.flatMap((d) => {
-    const e = findEntry(r, d, 'churn', T);
-    if (!e) return [];
+  const shown = designs.flatMap((d) => findEntry(r, d, 'churn', T) ?? []);
+  const base = findEntry(r, 'mmap-lock', 'churn', T);
+  const rows = shown.map((e) => {
+    if (e.failure) return { design: e.design, kept: null, keptLo: null, keptHi: null, keptAt: 0, keptLabel: failedLabel(e), x: null, xLo: null, xHi: null, xAt: 1, xLabel: failedLabel(e), disturbed: isDisturbed(e) };
     const kept = churnKeptPct(e);
     const x = timesMmapLock(r, e);
-    const xLabel = `${fmtRatio(x)}  ${fmtSi(throughput(e))}/s`;
-    return [{ design: d, kept: kept ?? null, keptLabel: fmtPct(kept), x: x ?? null, xAt: x === undefined ? null : Math.max(x, 1), xLabel }];
+    // Whiskers: the repetitions' lowest and highest rate over the same denominator as the bar, a median
+    // (the churn-free run's, mmap-lock's), whose own spread is not folded in.
+    const s = throughputSpread(e);
+    const over = (d: number | undefined, k: number) => (s && d && d > 0 ? { lo: (s.lo / d) * k, hi: (s.hi / d) * k } : undefined);
+    const keptRange = over(e.churn!.baselineFaultsPerSec, 100);
+    const xRange = x === undefined ? undefined : over(throughput(base!), 1);
+    return {
+      design: e.design,
+      kept: kept ?? null,
+      keptLo: keptRange?.lo ?? null,
+      keptHi: keptRange?.hi ?? null,
+      keptAt: Math.max(kept ?? 0, keptRange?.hi ?? 0),
+      keptLabel: marked(fmtPct(kept), e),
+      x: x ?? null,
+      xLo: xRange?.lo ?? null,
+      xHi: xRange?.hi ?? null,
+      xAt: x === undefined ? null : Math.max(x, xRange?.hi ?? 0, 1),
+      xLabel: marked(`${fmtRatio(x)}  ${fmtSi(throughput(e))}/s`, e),
+      disturbed: isDisturbed(e),
+    };
   });
-  const e0 = findEntry(r, designs.find((d) => findEntry(r, d, 'churn', T))!, 'churn', T)!;
-  const { faultWorkers, churnWorkers } = e0.churn!;
+  const { faultWorkers, churnWorkers } = shown[0]!.churn!;
   const height = rows.length * 24;
-  const maxKept = Math.max(100, ...rows.map((x) => x.kept ?? 0));
+  const maxKept = Math.max(100, ...rows.map((x) => x.keptHi ?? x.kept ?? 0));
   /** A dashed goal line with its label above the plot, drawn under the bars. */
   const goal = (v: number, label: string) => ({
     data: { values: [{ v, label }] },
@@ -175,27 +253,28 @@ export function churnSpec(r: LabResults): ChartSpec {
       },
     ],
   });
+  /** The bar, its whisker and its label for one panel's fields. */
+  const bars = (field: string, x: Record<string, unknown>, extra: Record<string, unknown> = {}) => [
+    { mark: { type: 'bar' as const, height: 16 }, encoding: { y: designAxis(designs), x: { field, ...x }, ...extra, color: designColor(designs), opacity: fadeDisturbed() } },
+    {
+      mark: { type: 'rule' as const, color: INK, strokeWidth: 1.5 },
+      encoding: { y: designAxis(designs), x: { field: `${field}Lo`, type: 'quantitative' as const }, x2: { field: `${field}Hi` }, opacity: fadeDisturbed(0.8) },
+    },
+    {
+      mark: { type: 'text' as const, align: 'left' as const, dx: 5, fontSize: 11.5, color: INK },
+      encoding: { y: designAxis(designs), x: { field: `${field}At`, type: 'quantitative' as const }, text: { field: `${field}Label` } },
+    },
+  ];
   const keptPanel = {
     title: { text: 'Fault throughput kept under churn', subtitle: 'faults/s with churn workers, as % of the same design without them' },
     width: 300,
     height,
     layer: [
       goal(90, '90%'),
-      {
-        mark: { type: 'bar' as const, height: 16 },
-        encoding: {
-          y: designAxis(designs),
-          x: { field: 'kept', type: 'quantitative' as const, scale: { domain: [0, Math.ceil((maxKept * 1.18) / 10) * 10] }, axis: { title: '% of churn-free faults/s', values: [0, 20, 40, 60, 80, 100] } },
-          color: designColor(designs),
-        },
-      },
-      {
-        mark: { type: 'text' as const, align: 'left' as const, dx: 4, fontSize: 11.5, color: INK },
-        encoding: { y: designAxis(designs), x: { field: 'kept', type: 'quantitative' as const }, text: { field: 'keptLabel' } },
-      },
+      ...bars('kept', { type: 'quantitative' as const, scale: { domain: [0, Math.ceil((maxKept * 1.18) / 10) * 10] }, axis: { title: '% of churn-free faults/s', values: [0, 20, 40, 60, 80, 100] } }),
     ],
   };
-  const xs = rows.map((x) => x.x).filter((x): x is number => x !== null && x > 0);
+  const xs = rows.flatMap((x) => [x.x, x.xLo, x.xHi]).filter((x): x is number => x !== null && x > 0);
   const panels: unknown[] = [keptPanel];
   if (xs.length) {
     const [lo, hi] = decades(Math.min(0.5, ...xs), Math.max(...xs) * 6);
@@ -205,24 +284,17 @@ export function churnSpec(r: LabResults): ChartSpec {
       height,
       layer: [
         goal(5, '5×'),
-        {
-          mark: { type: 'bar' as const, height: 16 },
-          encoding: {
-            y: designAxis(designs),
-            x: { field: 'x', type: 'quantitative' as const, scale: { type: 'log' as const, domain: [lo, hi] }, axis: { title: '× mmap-lock faults/s (log scale; bars start at 1×)', format: '~g' } },
-            x2: { datum: 1 },
-            color: designColor(designs),
-          },
-        },
-        {
-          mark: { type: 'text' as const, align: 'left' as const, dx: 4, fontSize: 11.5, color: INK },
-          encoding: { y: designAxis(designs), x: { field: 'xAt', type: 'quantitative' as const }, text: { field: 'xLabel' } },
-        },
+        ...bars(
+          'x',
+          { type: 'quantitative' as const, scale: { type: 'log' as const, domain: [lo, hi] }, axis: { title: '× mmap-lock faults/s (log scale; bars start at 1×)', format: '~g' } },
+          { x2: { datum: 1 } },
+        ),
       ],
     });
   }
   const spec = { config: CONFIG, data: { values: rows }, hconcat: panels } as unknown as TopLevelSpec;
-  return { id: 'churn', spec, shows: `churn at ${T} threads: ${faultWorkers} fault + ${churnWorkers} churn workers` };
+  const notes = ['Bars are medians; whiskers span the lowest and highest repetition over the same denominator.', ...disturbedNote(shown), ...failedNote(shown)];
+  return { id: 'churn', spec, shows: `churn at ${T} threads: ${faultWorkers} fault + ${churnWorkers} churn workers`, notes };
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -234,8 +306,11 @@ export function churnSpec(r: LabResults): ChartSpec {
  */
 const MUNMAP_PREFERENCE: WorkloadName[] = ['io', 'churn', 'mmap1', 'mmap2', 'trace', 'page_fault1', 'page_fault2', 'page_fault3'];
 
+/** A latency the chart may draw: a failed point's percentiles are of its partial run, and it is labelled failed. */
+const hasLatency = (e: Entry) => !!e.munmapLatencyUs && !e.failure;
+
 export function munmapWorkloads(r: LabResults): WorkloadName[] {
-  const have = (w: WorkloadName) => r.entries.some((e) => e.workload === w && e.munmapLatencyUs);
+  const have = (w: WorkloadName) => r.entries.some((e) => e.workload === w && hasLatency(e));
   const small = MUNMAP_PREFERENCE.filter((w) => have(w) && !w.startsWith('page_fault'));
   return (small.length ? small : MUNMAP_PREFERENCE.filter(have)).slice(0, 4);
 }
@@ -247,14 +322,22 @@ export function munmapSpec(r: LabResults): ChartSpec {
   const ranges: Record<string, unknown>[] = [];
   const points: Record<string, unknown>[] = [];
   const shown: string[] = [];
+  const drawn: Entry[] = [];
   for (const w of workloads) {
-    const T = Math.max(...r.entries.filter((e) => e.workload === w && e.munmapLatencyUs).map((e) => e.threads));
+    const T = Math.max(...r.entries.filter((e) => e.workload === w && hasLatency(e)).map((e) => e.threads));
     shown.push(`${w} at ${T} threads`);
     for (const d of designs) {
-      const l = findEntry(r, d, w, T)?.munmapLatencyUs;
-      if (!l) continue;
-      ranges.push({ workload: w, design: d, lo: l.p50, hi: l.max, label: `p50 ${fmtUs(l.p50)} · p99 ${fmtUs(l.p99)}` });
-      for (const p of ['p50', 'p90', 'p99', 'max'] as const) points.push({ workload: w, design: d, percentile: p, us: l[p] });
+      const e = findEntry(r, d, w, T);
+      if (!e || !(e.munmapLatencyUs || e.failure)) continue;
+      drawn.push(e);
+      const disturbed = isDisturbed(e);
+      const l = e.munmapLatencyUs;
+      if (!l || e.failure) {
+        ranges.push({ workload: w, design: d, lo: null, hi: null, label: failedLabel(e), disturbed });
+        continue;
+      }
+      ranges.push({ workload: w, design: d, lo: l.p50, hi: l.max, label: marked(`p50 ${fmtUs(l.p50)} · p99 ${fmtUs(l.p99)}`, e), disturbed });
+      for (const p of ['p50', 'p90', 'p99', 'max'] as const) points.push({ workload: w, design: d, percentile: p, us: l[p], disturbed });
     }
   }
   const all = points.map((p) => p['us'] as number).filter((x) => x > 0);
@@ -276,8 +359,8 @@ export function munmapSpec(r: LabResults): ChartSpec {
         {
           data: { values: ranges },
           transform: [{ filter: { field: 'workload', equal: w } }],
-          mark: { type: 'rule' as const, strokeWidth: 2.5, opacity: 0.6 },
-          encoding: { y: designAxis(ds), x: x('lo'), x2: { field: 'hi' }, color: designColor(designs) },
+          mark: { type: 'rule' as const, strokeWidth: 2.5 },
+          encoding: { y: designAxis(ds), x: x('lo'), x2: { field: 'hi' }, color: designColor(designs), opacity: fadeDisturbed(0.6) },
         },
         {
           data: { values: points },
@@ -287,6 +370,7 @@ export function munmapSpec(r: LabResults): ChartSpec {
             y: designAxis(ds),
             x: x('us'),
             color: designColor(designs),
+            opacity: fadeDisturbed(),
             shape: {
               field: 'percentile',
               type: 'nominal' as const,
@@ -305,17 +389,33 @@ export function munmapSpec(r: LabResults): ChartSpec {
     };
   };
   const spec = { config: CONFIG, vconcat: workloads.map(panel) } as unknown as TopLevelSpec;
-  return { id: 'munmap', spec, shows: shown.join('; ') };
+  return { id: 'munmap', spec, shows: shown.join('; '), notes: [...disturbedNote(drawn), ...failedNote(drawn)] };
 }
 
 // ---------------------------------------------------------------------------------------------------------
 // (d) fast path / retry / fallback per design
 
+/**
+ * The shares are of the faults the counters saw (fastPath + fallback: a fault of a design with a fast path
+ * ends one way or the other), so that fast path and fell back add up to 100% whatever window the counters
+ * covered; the caption says where that window's faults differ from the samples'.
+ */
 const OUTCOMES = [
-  { key: 'fastPathPct', title: 'fast path', subtitle: '% of faults (vma_lock_success)' },
-  { key: 'retryPct', title: 'retried', subtitle: 'retries per 100 faults (vma_lock_retry)' },
-  { key: 'fallbackPct', title: 'fell back', subtitle: '% of faults (vma_lock_abort + miss)' },
+  { key: 'fastPathPct', title: 'fast path', subtitle: '% of counted faults (vma_lock_success)', axis: '% of counted faults' },
+  { key: 'retryPct', title: 'retried', subtitle: 'per 100 counted faults (vma_lock_retry)', axis: 'per 100 counted faults' },
+  { key: 'fallbackPct', title: 'fell back', subtitle: '% of counted faults (abort + miss)', axis: '% of counted faults' },
 ] as const;
+
+/**
+ * Each rate panel is RATE_PANEL px wide and its bars span at most RATE_BARS of it: the labels beside the
+ * bars fit in the rest, inside the panel, so that neither they nor the bars set the chart's width — the grid
+ * is as wide for 3 designs as for 8, for one workload as for all, whatever the counters say.
+ */
+const RATE_PANEL = 210;
+const RATE_BARS = 150;
+
+/** Counted and sampled faults may differ by this much (%) before the caption says so. */
+const COUNTED_TOLERANCE_PCT = 2;
 
 /** Workloads for the fast-path chart: the headline workloads that fault, else every workload that faults. */
 export function fastPathWorkloads(r: LabResults): WorkloadName[] {
@@ -324,14 +424,17 @@ export function fastPathWorkloads(r: LabResults): WorkloadName[] {
   return h.length ? h : workloadsOf(r).filter(faults);
 }
 
-/** A nice upper bound for a rate axis (never a degenerate [0, 0]). */
-function rateMax(values: number[], key: string): number {
+/**
+ * The upper end of a rate axis: 100 for the shares, which cannot exceed it; for retries, which can (a fault
+ * may retry many times), a nice bound above the largest, so that no bar runs past its panel — vega would
+ * widen the whole chart to make room for it.
+ */
+function rateMax(values: number[], key: (typeof OUTCOMES)[number]['key']): number {
+  if (key !== 'retryPct') return 100;
   const m = Math.max(0, ...values);
-  if (key === 'fastPathPct') return 100;
   if (m <= 0) return 1;
   const p = Math.pow(10, Math.floor(Math.log10(m)));
-  for (const k of [1, 2, 2.5, 5, 10]) if (k * p >= m * 1.0001) return Math.min(100, k * p);
-  return 100;
+  return [1, 2, 2.5, 5, 10].find((k) => k * p >= m * 1.0001)! * p;
 }
 
 export function fastPathSpec(r: LabResults): ChartSpec {
@@ -339,51 +442,59 @@ export function fastPathSpec(r: LabResults): ChartSpec {
   if (!workloads.length) return { id: 'fastpath', spec: null, missing: 'No entry handled a page fault.', shows: '' };
   const designs = designsOf(r);
   const shown: string[] = [];
+  const entries: Entry[] = [];
   const rows = workloads.map((w) => {
     const T = maxThreads(r, w)!;
     shown.push(`${w} at ${T} threads`);
-    const data = designs.flatMap((d) => {
-      const e = findEntry(r, d, w, T);
-      if (!e) return [];
-      const rates = outcomeRates(e);
-      return [{ design: d, rates, baseline: isBaseline(d) }];
-    });
+    const data = designs.flatMap((d) => findEntry(r, d, w, T) ?? []);
+    entries.push(...data);
     const cells = OUTCOMES.map((o, i) => {
-      const values = data.map((x) => ({
-        design: x.design,
-        v: x.rates ? x.rates[o.key] : 0,
-        label: x.rates ? fmtPct(x.rates[o.key]) : x.baseline ? (i === 0 ? 'none: every fault takes mmap_lock' : '') : 'no faults',
-      }));
-      const max = rateMax(
-        values.map((v) => v.v),
-        o.key,
-      );
+      const values = data.map((e) => {
+        const rates = outcomeRates(e);
+        const first = i === 0;
+        const label = e.failure
+          ? first ? failedLabel(e) : ''
+          : rates ? marked(fmtPct(rates[o.key]), e)
+          : isBaseline(e.design) ? (first ? 'none: every fault takes mmap_lock' : '')
+          : 'no faults counted';
+        return { design: e.design, v: rates ? rates[o.key] : 0, label, disturbed: isDisturbed(e) };
+      });
+      const x = { field: 'v', type: 'quantitative' as const, scale: { domain: [0, rateMax(values.map((v) => v.v), o.key)], range: [0, RATE_BARS], nice: false } };
       return {
         title: { text: i === 0 ? `${w} · ${o.title}` : o.title, subtitle: o.subtitle },
-        width: 200,
+        width: RATE_PANEL,
         height: data.length * 20,
         data: { values },
         encoding: { y: designAxis(designs, i === 0) },
         layer: [
           {
             mark: { type: 'bar' as const, height: 14 },
-            encoding: {
-              x: { field: 'v', type: 'quantitative' as const, scale: { domain: [0, max], nice: false }, axis: { title: i === 1 ? 'per 100 faults' : '% of faults', tickCount: 4 } },
-              color: designColor(designs, null),
-            },
+            encoding: { x: { ...x, axis: { title: o.axis, tickCount: 4 } }, color: designColor(designs, null), opacity: fadeDisturbed() },
           },
-          {
-            mark: { type: 'text' as const, align: 'left' as const, dx: 4, fontSize: 11, color: INK },
-            encoding: { x: { field: 'v', type: 'quantitative' as const, scale: { domain: [0, max], nice: false } }, text: { field: 'label' } },
-          },
+          { mark: { type: 'text' as const, align: 'left' as const, dx: 4, fontSize: 11, color: INK }, encoding: { x, text: { field: 'label' } } },
         ],
       };
     });
     return cells;
   });
-  // One grid, so the three columns line up from row to row.
-  const spec = { config: CONFIG, columns: OUTCOMES.length, concat: rows.flat(), spacing: { row: 30, column: 70 } } as unknown as TopLevelSpec;
-  return { id: 'fastpath', spec, shows: shown.join('; ') };
+  const miscounted = entries.flatMap((e) => {
+    const c = outcomeRates(e)?.countedPct;
+    return c !== undefined && Math.abs(c - 100) > COUNTED_TOLERANCE_PCT ? [c] : [];
+  });
+  const notes = [
+    ...(miscounted.length
+      ? [
+          `At ${miscounted.length} point${miscounted.length === 1 ? '' : 's'} the counters saw ${fmtPct(Math.min(...miscounted))}` +
+            `${miscounted.length > 1 ? `–${fmtPct(Math.max(...miscounted))}` : ''} of the faults the samples counted ` +
+            '(they should count the same window and workers): shares there are of what the counters saw.',
+        ]
+      : []),
+    ...disturbedNote(entries),
+    ...failedNote(entries),
+  ];
+  // One grid, so the three columns line up from row to row; its width depends on neither designs nor workloads.
+  const spec = { config: CONFIG, columns: OUTCOMES.length, concat: rows.flat(), spacing: { row: 30, column: 24 } } as unknown as TopLevelSpec;
+  return { id: 'fastpath', spec, shows: shown.join('; '), notes };
 }
 
 // ---------------------------------------------------------------------------------------------------------

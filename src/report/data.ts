@@ -6,9 +6,12 @@ import {
   BASELINE_DESIGNS,
   DESIGN_NAMES,
   churnKeptPct,
+  median,
+  sampleRates,
   type DesignName,
   type Entry,
   type LabResults,
+  type Sample,
   type WorkloadName,
 } from '../bench/results.js';
 
@@ -75,20 +78,95 @@ export function totalFaults(e: Entry): number {
 }
 
 export interface OutcomeRates {
-  /** % of faults completed on the fast path. */
+  /** % of the counted faults completed on the fast path. */
   fastPathPct: number;
-  /** Fast-path retries per 100 faults. */
+  /** Fast-path retries per 100 counted faults. */
   retryPct: number;
-  /** % of faults that fell back to the slower path. */
+  /** % of the counted faults that fell back to the slower path. */
   fallbackPct: number;
+  /** The counted faults (fastPath + fallback) as % of the samples' faults: 100 when both count the same window. */
+  countedPct: number;
 }
 
-/** Fast-path outcome rates of an entry; undefined for baselines (no fast path) and entries without faults. */
+/**
+ * Fast-path outcome rates of an entry, as shares of the faults the counters saw (fastPath + fallback: every
+ * fault of a design with a fast path ends one way or the other), so that the shares add up to 100% even
+ * when the counters' window is not the samples' (countedPct says by how much it differs). Undefined for
+ * baselines (no fast path), failed points, and entries whose counters saw no fault.
+ */
 export function outcomeRates(e: Entry): OutcomeRates | undefined {
-  const faults = totalFaults(e);
-  if (isBaseline(e.design) || faults === 0) return undefined;
   const c = e.counters;
-  return { fastPathPct: (c.fastPath / faults) * 100, retryPct: (c.retry / faults) * 100, fallbackPct: (c.fallback / faults) * 100 };
+  const counted = c.fastPath + c.fallback;
+  const faults = totalFaults(e);
+  if (isBaseline(e.design) || e.failure || counted === 0 || faults === 0) return undefined;
+  return {
+    fastPathPct: (c.fastPath / counted) * 100,
+    retryPct: (c.retry / counted) * 100,
+    fallbackPct: (c.fallback / counted) * 100,
+    countedPct: (counted / faults) * 100,
+  };
+}
+
+/** The runner marked the point: even its least disturbed attempt lost CPU to other processes. */
+export function isDisturbed(e: Entry): boolean {
+  return e.interference?.disturbed === true;
+}
+
+/**
+ * The disturbed points, and what the machine did to them: medians over those points of the share of time
+ * their workers waited for a CPU and of the CPUs other processes kept busy. Undefined for a quiet run.
+ */
+export function disturbance(r: LabResults): { points: number; runqueueShare: number; otherBusyCpus: number } | undefined {
+  const hit = r.entries.flatMap((e) => (e.interference?.disturbed ? [e.interference] : []));
+  if (!hit.length) return undefined;
+  return { points: hit.length, runqueueShare: median(hit.map((i) => i.runqueueShare)), otherBusyCpus: median(hit.map((i) => i.otherBusyCpus)) };
+}
+
+/**
+ * One line, the way pyperf and hyperfine warn, when any point was disturbed (undefined for a quiet run): how
+ * many points, how long their workers waited for a CPU, how busy the rest of the machine kept it.
+ */
+export function interferenceWarning(r: LabResults): string | undefined {
+  const d = disturbance(r);
+  if (!d) return undefined;
+  const reruns = r.configuration.reruns ?? 0;
+  return (
+    `WARNING: ${d.points} of ${r.entries.length} points were disturbed${reruns ? ` even after up to ${reruns} re-run${reruns === 1 ? '' : 's'}` : ''}: ` +
+    `their workers waited for a CPU ${fmtShare(d.runqueueShare)} of the time (other processes kept ${d.otherBusyCpus.toFixed(1)} CPUs busy; medians over those points). ` +
+    `Their figures measure the machine, not the design: re-run on a quiet machine (mmsplit bench --reruns N re-runs disturbed points).`
+  );
+}
+
+/** Per-sample throughput, the rate throughput() takes the median of. */
+export function sampleThroughput(e: Entry, s: Sample): number {
+  const r = sampleRates(s);
+  return e.workload === 'churn' ? r.faultsPerSec : r.opsPerSec;
+}
+
+/** Lowest and highest of a point's per-sample rates: how far apart the repetitions behind a median lie. */
+export interface Spread {
+  lo: number;
+  hi: number;
+}
+
+/** The spread of an entry's throughput; undefined when it has no samples. */
+export function throughputSpread(e: Entry): Spread | undefined {
+  if (!e.samples.length) return undefined;
+  const xs = e.samples.map((s) => sampleThroughput(e, s));
+  return { lo: Math.min(...xs), hi: Math.max(...xs) };
+}
+
+/** How a failed point is shown wherever a number would be: never its partial samples' rate. */
+export function failedLabel(e: Entry): string {
+  return `failed (${e.failure!.kind})`;
+}
+
+/** One line per failed point for notes under a table: which point, what stopped it, how far it got. */
+export function failureNotes(r: LabResults): string[] {
+  const reps = r.configuration.repetitions;
+  return r.entries
+    .filter((e) => e.failure)
+    .map((e) => `${e.design} ${e.workload} at ${e.threads} threads failed (${e.failure!.kind}, after ${e.samples.length} of ${reps} repetitions): ${e.failure!.message}`);
 }
 
 /** The entry's throughput as compared across designs: faults/s for churn (its ops), ops/s otherwise. */
@@ -96,19 +174,19 @@ export function throughput(e: Entry): number {
   return e.workload === 'churn' ? e.median.faultsPerSec : e.median.opsPerSec;
 }
 
-/** Throughput relative to mmap-lock on the same workload and threads. */
+/** Throughput relative to mmap-lock on the same workload and threads (none where either point failed). */
 export function timesMmapLock(r: LabResults, e: Entry): number | undefined {
   const base = findEntry(r, 'mmap-lock', e.workload, e.threads);
-  if (!base || !(throughput(base) > 0)) return undefined;
+  if (e.failure || !base || base.failure || !(throughput(base) > 0)) return undefined;
   return throughput(e) / throughput(base);
 }
 
-/** Throughput at this entry's threads over the same design's at the fewest threads measured. */
+/** Throughput at this entry's threads over the same design's at the fewest threads measured (none if either failed). */
 export function scaling(r: LabResults, e: Entry): number | undefined {
   const t0 = minThreads(r, e.workload);
   if (t0 === undefined) return undefined;
   const first = findEntry(r, e.design, e.workload, t0);
-  if (!first || !(throughput(first) > 0)) return undefined;
+  if (e.failure || !first || first.failure || !(throughput(first) > 0)) return undefined;
   return throughput(e) / throughput(first);
 }
 
@@ -153,13 +231,37 @@ export function fmtUs(x: number): string {
   return `${Number(x.toPrecision(3))} µs`;
 }
 
+/** The SI prefix a value is written with, and its divisor. */
+function siPrefix(x: number): [number, string] {
+  const a = Math.abs(x);
+  if (a >= 1e9) return [1e9, ' G'];
+  if (a >= 1e6) return [1e6, ' M'];
+  if (a >= 1e3) return [1e3, ' k'];
+  return [1, ''];
+}
+
 /** 1234567 → "1.23 M". */
 export function fmtSi(x: number): string {
-  const a = Math.abs(x);
-  if (a >= 1e9) return `${(x / 1e9).toPrecision(3)} G`;
-  if (a >= 1e6) return `${(x / 1e6).toPrecision(3)} M`;
-  if (a >= 1e3) return `${(x / 1e3).toPrecision(3)} k`;
-  return `${x.toPrecision(3)}`;
+  const [div, prefix] = siPrefix(x);
+  return `${(x / div).toPrecision(3)}${prefix}`;
+}
+
+/**
+ * A median and its samples' range in the median's unit and precision: 2081234 (1951000–2130000) →
+ * "2.08 M (1.95–2.13)". The range is what a reader needs to judge a difference between two medians.
+ */
+export function fmtSpread(x: number, s: Spread | undefined): string {
+  const [div, prefix] = siPrefix(x);
+  const m = Math.abs(x / div);
+  const digits = m >= 100 ? 0 : m >= 10 ? 1 : 2;
+  const f = (v: number) => (v / div).toFixed(digits);
+  return `${f(x)}${prefix}${s ? ` (${f(s.lo)}–${f(s.hi)})` : ''}`;
+}
+
+/** A share (1 = all of it) as a short percentage: 0.413 → "41%", 0.0042 → "0.4%". */
+export function fmtShare(x: number): string {
+  const p = x * 100;
+  return p >= 10 ? `${p.toFixed(0)}%` : `${p.toFixed(1)}%`;
 }
 
 export function fmtBytes(n: number): string {

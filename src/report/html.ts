@@ -2,21 +2,29 @@
  * The report page: one HTML file with inline CSS and inline SVG — no script, no font, no image, nothing
  * fetched — so it opens from disk, offline, in any browser, and can be mailed or attached to a bug.
  */
-import type { LabResults } from '../bench/results.js';
+import type { Entry, LabResults } from '../bench/results.js';
 import type { ChartId, ChartSpec } from './charts.js';
 import {
   DESIGN_COLORS,
   DESIGN_DESCRIPTIONS,
   designsOf,
+  failedLabel,
+  failureNotes,
+  findEntry,
   fmtBytes,
   fmtCount,
   fmtMs,
   fmtPct,
+  fmtSpread,
   fmtUs,
+  interferenceWarning,
+  isDisturbed,
   outcomeRates,
+  throughput,
+  throughputSpread,
   workloadsOf,
 } from './data.js';
-import { SUMMARY_HEADERS, summaryCaption, summaryCells, summaryRows } from './summary.js';
+import { DISTURBED_LEGEND, DISTURBED_MARK, SUMMARY_HEADERS, SUMMARY_LEGEND, summaryCaption, summaryCells, summaryRows, waitCell } from './summary.js';
 
 export function esc(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
@@ -27,7 +35,8 @@ export const CHART_TEXT: Record<ChartId, { title: string; read: string }> = {
   throughput: {
     title: 'Throughput against threads',
     read:
-      'One panel per workload, one line per design; each point is the median of the repetitions. Under ' +
+      'One panel per workload, one line per design; each point is the median of the repetitions, its whisker the ' +
+      'lowest and highest of them (a difference between two designs smaller than their whiskers is noise). Under ' +
       '<code>mmap_lock</code> every fault takes <code>down_read(&amp;mm-&gt;mmap_lock)</code>: the rwsem count is one ' +
       'cache line that every CPU writes, and every <code>mmap</code>/<code>munmap</code> takes it for write and stalls ' +
       'all faults, so the baselines flatten as threads are added. Designs that find the VMA without the lock ' +
@@ -59,7 +68,8 @@ export const CHART_TEXT: Record<ChartId, { title: string; read: string }> = {
   fastpath: {
     title: 'Fast path, retry and fallback',
     read:
-      'Per design, the fault outcomes summed over the repetitions at the most threads, named like ' +
+      'Per design, the fault outcomes summed over the repetitions at the most threads, as shares of the faults the ' +
+      'counters saw (fast path + fell back, which every fault of a design with a fast path ends as), named like ' +
       '<code>/proc/vmstat</code>: <em>fast path</em> is <code>vma_lock_success</code> (the fault completed without ' +
       '<code>mmap_lock</code>); <em>retried</em> counts fast-path attempts repeated (<code>vma_lock_retry</code>, a ' +
       'speculative fault whose validation failed); <em>fell back</em> is <code>vma_lock_abort</code> + ' +
@@ -81,6 +91,14 @@ h2 .n { color: var(--muted); font-weight: normal; margin-right: 6px; }
 p.lead { margin: 0 0 18px; color: var(--muted); }
 code { white-space: nowrap; font: 13px/1.4 ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; background: var(--soft); padding: 0 3px; border-radius: 3px; }
 .banner { background: var(--warnbg); color: var(--warn); border: 1px solid #f5c99b; border-radius: 6px; padding: 10px 14px; margin: 14px 0; font-weight: 600; }
+.banner.disturbed { font-weight: normal; }
+.banner.disturbed b { font-weight: 700; }
+.mark { color: var(--warn); font-weight: 700; padding-left: 3px; }
+.mark.quiet { visibility: hidden; }
+td.disturbed { background: var(--warnbg); }
+td.failed { color: #b42318; font-weight: 600; }
+td.note { white-space: normal; text-align: left; min-width: 280px; max-width: 480px; }
+ul.failures { color: #b42318; font-size: 13px; margin: 6px 0 0; }
 .meta { display: grid; grid-template-columns: repeat(auto-fit, minmax(340px, 1fr)); gap: 12px 28px; margin: 18px 0 8px; align-items: start; }
 .meta section { background: var(--soft); border: 1px solid var(--line); border-radius: 6px; padding: 10px 14px; }
 .meta h3 { margin: 0 0 6px; font-size: 13px; text-transform: uppercase; letter-spacing: 0.05em; color: var(--muted); }
@@ -114,8 +132,33 @@ footer { margin-top: 40px; color: var(--muted); font-size: 13px; border-top: 1px
 @media print { body { max-width: none; padding: 0; } h2 { break-before: auto; } figure { break-inside: avoid; } }
 `;
 
-function row(cells: string[], cls: (i: number) => string = (i) => (i < 2 ? 'l' : '')): string {
-  return `<tr>${cells.map((c, i) => `<td class="${[cls(i), c === '—' || c === 'no data' ? 'na' : ''].filter(Boolean).join(' ')}">${esc(c)}</td>`).join('')}</tr>`;
+/** Cells that say there is no figure are greyed. */
+const NO_FIGURE = ['—', 'no data', 'no fast path'];
+
+/**
+ * One table cell. A figure ending in the disturbed mark gets the mark styled, with the runner's reason as its
+ * tooltip; a quiet figure of a column that can carry the mark keeps an invisible one, so the digits line up.
+ */
+function td(text: string, cls: string[], o: { markable?: boolean; reason?: string; html?: string } = {}): string {
+  const mark = ` ${DISTURBED_MARK}`;
+  const disturbed = o.markable && text.endsWith(mark);
+  const shown = disturbed ? text.slice(0, -mark.length) : text.trimEnd();
+  let body = o.html ?? esc(shown);
+  if (disturbed) body += `<span class="mark" title="${esc(o.reason ?? 'disturbed')}">${DISTURBED_MARK}</span>`;
+  else if (o.markable && !NO_FIGURE.includes(shown)) body += `<span class="mark quiet">${DISTURBED_MARK}</span>`;
+  const all = [...cls, NO_FIGURE.includes(shown) ? 'na' : '', disturbed ? 'disturbed' : '', text.startsWith('failed') ? 'failed' : ''].filter(Boolean);
+  return `<td${all.length ? ` class="${all.join(' ')}"` : ''}>${body}</td>`;
+}
+
+/** What the word "failed" and the mark stand for: the failure's message, the runner's reason for the mark. */
+function why(e: Entry): string {
+  return [e.failure ? `${e.failure.kind}: ${e.failure.message}` : '', e.interference?.reason ?? ''].filter(Boolean).join('; ');
+}
+
+/** The banner over the report when any point was disturbed: the terminal's warning, in the page. */
+function disturbedBanner(r: LabResults): string {
+  const w = interferenceWarning(r);
+  return w ? `<div class="banner disturbed" role="alert">${esc(w).replace(/^WARNING:/, '<b>Disturbed run:</b>')}</div>` : '';
 }
 
 function swatch(d: keyof typeof DESIGN_COLORS): string {
@@ -156,6 +199,7 @@ function header(r: LabResults, title: string): string {
 <h1>${esc(title)}</h1>
 <p class="lead">The address-space locking designs of “Splitting the mmap_sem” (LKML, 2020), run on real worker threads and measured side by side.</p>
 ${r.synthetic ? '<div class="banner" role="note">SYNTHETIC DATA — these numbers were made up to exercise the report; they are not a measurement.</div>' : ''}
+${disturbedBanner(r)}
 <div class="meta">
 <section><h3>Machine</h3>${dl(machine)}</section>
 <section><h3>Run</h3>${dl(run)}</section>
@@ -169,6 +213,7 @@ ${r.notes?.length ? `<ul class="notes">${r.notes.map((n) => `<li>${esc(n)}</li>`
 function summarySection(r: LabResults): string {
   const rows = summaryRows(r);
   const groups = [...new Set(rows.map((x) => x.workload))];
+  const wait = SUMMARY_HEADERS.indexOf('cpu wait');
   const bodies = groups
     .map(
       (w) =>
@@ -177,28 +222,26 @@ function summarySection(r: LabResults): string {
           .map((x, k) => {
             const cells = summaryCells(x);
             if (k > 0) cells[0] = '';
-            return `<tr>${cells
-              .map((c, i) => {
-                const cls = [i < 2 ? 'l' : '', c === '—' || c === 'no data' || c === 'no fast path' ? 'na' : ''].filter(Boolean).join(' ');
-                const body = i === 1 ? `${swatch(x.design)}${esc(c)}` : esc(c);
-                return `<td${cls ? ` class="${cls}"` : ''}>${body}</td>`;
-              })
-              .join('')}</tr>`;
+            const reason = findEntry(r, x.design, x.workload, x.threads)?.interference?.reason;
+            return `<tr>${cells.map((c, i) => td(c, i < 2 ? ['l'] : [], { markable: i === wait, ...(reason ? { reason } : {}), ...(i === 1 ? { html: `${swatch(x.design)}${esc(c)}` } : {}) })).join('')}</tr>`;
           })
           .join('')}</tbody>`,
     )
     .join('');
+  const failures = failureNotes(r);
   return `<section id="summary">
 <h2>Summary</h2>
-<p class="caption">${esc(summaryCaption(r))}. <em>scaling</em>: against the same design at 1 thread (or the fewest threads measured);
-<em>churn kept</em>: % of the design's churn-free fault rate; <em>fallback</em>: % of faults that left the fast path.</p>
+<p class="caption">${esc(summaryCaption(r))}. ${esc(SUMMARY_LEGEND)}; <em>scaling</em>: against the same design at 1 thread (or the fewest threads measured);
+<em>churn kept</em>: % of the design's churn-free fault rate; <em>fallback</em>: % of counted faults that left the fast path.${rows.some((x) => x.disturbed) ? ` <span class="mark">${DISTURBED_MARK}</span>${esc(DISTURBED_LEGEND.slice(DISTURBED_MARK.length))}` : ''}</p>
 <table class="summary"><thead><tr>${SUMMARY_HEADERS.map((h, i) => `<th${i < 2 ? ' class="l"' : ''}>${esc(h)}</th>`).join('')}</tr></thead>${bodies}</table>
+${failures.length ? `<ul class="failures">${failures.map((f) => `<li>${esc(f)}</li>`).join('')}</ul>` : ''}
 </section>`;
 }
 
 function chartSection(n: number, c: ChartSpec, svg: string | null): string {
   const t = CHART_TEXT[c.id];
-  const body = svg ? `<div class="chart">${svg}</div><figcaption>Shows: ${esc(c.shows)}.</figcaption>` : `<div class="missing">${esc(c.missing ?? 'No data.')}</div>`;
+  const notes = (c.notes ?? []).map((n) => ` ${esc(n)}`).join('');
+  const body = svg ? `<div class="chart">${svg}</div><figcaption>Shows: ${esc(c.shows)}.${notes}</figcaption>` : `<div class="missing">${esc(c.missing ?? 'No data.')}</div>`;
   return `<section id="chart-${c.id}">
 <h2><span class="n">${String.fromCharCode(96 + n)}.</span>${esc(t.title)}</h2>
 <p class="read">${t.read}</p>
@@ -212,32 +255,36 @@ function allPoints(r: LabResults): string {
   const sorted = [...r.entries].sort(
     (a, b) => workloads.indexOf(a.workload) - workloads.indexOf(b.workload) || designs.indexOf(a.design) - designs.indexOf(b.design) || a.threads - b.threads,
   );
-  const heads = ['workload', 'design', 'threads', 'ops/s', 'faults/s', 'fast path', 'retry', 'fallback', 'own counters', 'munmap p50', 'p99', 'max'];
+  const heads = ['workload', 'design', 'threads', 'ops/s (min–max)', 'faults/s', 'cpu wait', 'attempts', 'fast path', 'retry', 'fallback', 'own counters', 'munmap p50', 'p99', 'max', 'note'];
+  const left = (i: number) => i < 2 || i === 10 ? ['l'] : i === 14 ? ['note'] : [];
   const rows = sorted.map((e) => {
     const rates = outcomeRates(e);
-    const l = e.munmapLatencyUs;
+    const l = e.failure ? undefined : e.munmapLatencyUs;
     const extra = e.counters.extra ? Object.entries(e.counters.extra).map(([k, v]) => `${k}=${fmtCount(v)}`).join(' ') : '';
-    return row(
-      [
-        e.workload,
-        e.design,
-        String(e.threads),
-        fmtCount(e.median.opsPerSec),
-        fmtCount(e.median.faultsPerSec),
-        rates ? fmtPct(rates.fastPathPct) : '—',
-        rates ? fmtPct(rates.retryPct) : '—',
-        rates ? fmtPct(rates.fallbackPct) : '—',
-        extra || '—',
-        l ? fmtUs(l.p50) : '—',
-        l ? fmtUs(l.p99) : '—',
-        l ? fmtUs(l.max) : '—',
-      ],
-      (i) => (i < 2 || i === 8 ? 'l' : ''),
-    );
+    const i = e.interference;
+    const cells = [
+      e.workload,
+      e.design,
+      String(e.threads),
+      e.failure ? failedLabel(e) : fmtSpread(throughput(e), throughputSpread(e)),
+      e.failure ? '—' : fmtCount(e.median.faultsPerSec),
+      waitCell(i?.runqueueShare ?? null, isDisturbed(e)),
+      i ? String(i.attempts) : '—',
+      rates ? fmtPct(rates.fastPathPct) : '—',
+      rates ? fmtPct(rates.retryPct) : '—',
+      rates ? fmtPct(rates.fallbackPct) : '—',
+      extra || '—',
+      l ? fmtUs(l.p50) : '—',
+      l ? fmtUs(l.p99) : '—',
+      l ? fmtUs(l.max) : '—',
+      why(e),
+    ];
+    const reason = e.interference?.reason;
+    return `<tr>${cells.map((c, k) => td(c, left(k), { markable: k === 5, ...(reason ? { reason } : {}) })).join('')}</tr>`;
   });
   return `<details id="all-points">
-<summary>Every point (${r.entries.length} entries): medians, counters as shares of faults, munmap percentiles</summary>
-<table><thead><tr>${heads.map((h, i) => `<th${i < 2 || i === 8 ? ' class="l"' : ''}>${esc(h)}</th>`).join('')}</tr></thead><tbody>${rows.join('')}</tbody></table>
+<summary>Every point (${r.entries.length} entries): medians with the repetitions' range, CPU wait and attempts, counters as shares of counted faults, munmap percentiles</summary>
+<table><thead><tr>${heads.map((h, i) => `<th${left(i).includes('l') || i === 14 ? ' class="l"' : ''}>${esc(h)}</th>`).join('')}</tr></thead><tbody>${rows.join('')}</tbody></table>
 </details>`;
 }
 

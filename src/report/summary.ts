@@ -1,24 +1,31 @@
 /**
  * The summary: for each headline workload and each design, the point at the most threads measured —
- * throughput, scaling against the fewest threads, churn kept %, ratio to mmap-lock, fallback rate. As rows
+ * throughput with the samples' spread, how long the workers waited for a CPU (and whether the point was
+ * disturbed), scaling against the fewest threads, churn kept %, ratio to mmap-lock, fallback rate. As rows
  * (for --json and the HTML table) and as an aligned plain-text table (for the terminal).
  */
-import type { DesignName, LabResults, WorkloadName } from '../bench/results.js';
+import type { DesignName, Failure, LabResults, WorkloadName } from '../bench/results.js';
 import {
   churnKeptPct,
   designsOf,
+  failureNotes,
   findEntry,
-  fmtCount,
   fmtPct,
   fmtRatio,
+  fmtShare,
+  fmtSpread,
+  interferenceWarning,
   isBaseline,
+  isDisturbed,
   maxThreads,
   minThreads,
   outcomeRates,
   scaling,
   throughput,
+  throughputSpread,
   timesMmapLock,
   workloadsOf,
+  type Spread,
 } from './data.js';
 
 export interface SummaryRow {
@@ -26,8 +33,16 @@ export interface SummaryRow {
   design: DesignName;
   /** The most threads measured for this workload. */
   threads: number;
-  /** Median ops/s (churn: faults/s of the fault workers); null where the design has no entry at `threads`. */
+  /** Median ops/s (churn: faults/s of the fault workers); null where the design has no entry at `threads` or it failed. */
   opsPerSec: number | null;
+  /** The samples' lowest and highest ops/s (same rate as opsPerSec); null where opsPerSec is. */
+  spread: Spread | null;
+  /** Median share of the workers' time spent waiting for a CPU (Entry.interference); null where not recorded. */
+  runqueueShare: number | null;
+  /** The runner marked the point disturbed: its figure measures the machine as much as the design. */
+  disturbed: boolean;
+  /** What stopped the point, when it failed (it then has no opsPerSec). */
+  failure: Failure | null;
   /** opsPerSec over the same design's at `scalingBaseThreads`. */
   scaling: number | null;
   /** The fewest threads measured for this workload (1, or 2 for churn when it needs one of each worker). */
@@ -55,11 +70,16 @@ export function summaryRows(r: LabResults): SummaryRow[] {
     for (const design of designsOf(r)) {
       const e = findEntry(r, design, workload, threads);
       const rates = e ? outcomeRates(e) : undefined;
+      const ok = e && !e.failure;
       rows.push({
         workload,
         design,
         threads,
-        opsPerSec: e ? throughput(e) : null,
+        opsPerSec: ok ? throughput(e) : null,
+        spread: (ok && throughputSpread(e)) || null,
+        runqueueShare: e?.interference?.runqueueShare ?? null,
+        disturbed: !!e && isDisturbed(e),
+        failure: e?.failure ?? null,
         scaling: (e && scaling(r, e)) ?? null,
         scalingBaseThreads: t0,
         churnKeptPct: (e && churnKeptPct(e)) ?? null,
@@ -71,7 +91,25 @@ export function summaryRows(r: LabResults): SummaryRow[] {
   return rows;
 }
 
-export const SUMMARY_HEADERS = ['workload', 'design', 'threads', 'ops/s', 'scaling', 'churn kept', '×mmap-lock', 'fallback'] as const;
+export const SUMMARY_HEADERS = ['workload', 'design', 'threads', 'ops/s (min–max)', 'cpu wait', 'scaling', 'churn kept', '×mmap-lock', 'fallback'] as const;
+
+/** Marks a disturbed point in tables, after its CPU wait; DISTURBED_LEGEND says what it means. */
+export const DISTURBED_MARK = '!';
+export const DISTURBED_LEGEND =
+  `${DISTURBED_MARK} disturbed: even the least disturbed attempt's workers waited for a CPU that other processes held; ` +
+  'its figures measure the machine as much as the design.';
+/** What the columns that are not self-explanatory hold (the terminal prints it under the table, the HTML above). */
+export const SUMMARY_LEGEND =
+  'ops/s: median of the repetitions, the lowest and highest in brackets; cpu wait: share of the workers\' time spent ' +
+  'runnable but waiting for a CPU (schedstat run delay, median over the repetitions)';
+
+/**
+ * A point's CPU wait as tables show it: the mark goes after the wait it explains, and a quiet point keeps the
+ * mark's width so that the percentages line up.
+ */
+export function waitCell(runqueueShare: number | null, disturbed: boolean): string {
+  return runqueueShare === null ? '—' : `${fmtShare(runqueueShare)} ${disturbed ? DISTURBED_MARK : ' '}`;
+}
 
 /** The cells of one summary row as the terminal and the HTML show them. */
 export function summaryCells(row: SummaryRow): string[] {
@@ -80,7 +118,8 @@ export function summaryCells(row: SummaryRow): string[] {
     row.workload,
     row.design,
     String(row.threads),
-    na ? 'no data' : fmtCount(row.opsPerSec!),
+    row.failure ? `failed (${row.failure.kind})` : na ? 'no data' : fmtSpread(row.opsPerSec!, row.spread ?? undefined),
+    waitCell(row.runqueueShare, row.disturbed),
     row.scaling === null ? '—' : `${fmtRatio(row.scaling)}${row.scalingBaseThreads !== 1 ? ` (vs ${row.scalingBaseThreads})` : ''}`,
     row.workload === 'churn' && row.churnKeptPct !== null ? fmtPct(row.churnKeptPct) : '—',
     fmtRatio(row.timesMmapLock ?? undefined),
@@ -116,10 +155,20 @@ export function summaryCaption(r: LabResults): string {
   );
 }
 
-/** The terminal summary: a caption line and the aligned table. */
+/**
+ * The terminal summary: a caption line, the aligned table, what its columns and marks mean, one line per
+ * failed point, and at the end the interference warning when any point of the run was disturbed.
+ */
 export function summaryTable(r: LabResults): string {
   const rows = summaryRows(r);
   const groups: string[][][] = [];
   for (const w of headlineWorkloads(r)) groups.push(rows.filter((x) => x.workload === w).map(summaryCells));
-  return `${summaryCaption(r)}\n\n${align(SUMMARY_HEADERS, groups, 2)}`;
+  const warning = interferenceWarning(r);
+  const after = [
+    SUMMARY_LEGEND,
+    ...(rows.some((x) => x.disturbed) ? [DISTURBED_LEGEND] : []),
+    ...failureNotes(r),
+    ...(warning ? ['', warning] : []),
+  ];
+  return `${summaryCaption(r)}\n\n${align(SUMMARY_HEADERS, groups, 2)}\n\n${after.join('\n')}`;
 }
