@@ -17,6 +17,7 @@ import {
   ResultsFormatError,
   churnKeptPct,
   median,
+  interferenceMedians,
   sampleRates,
   validateResults,
   type LabResults,
@@ -164,7 +165,17 @@ test('validateResults rejects broken documents, naming the bad field', T, () => 
     ['cpu time in ns', (d) => ((d.entries[9].samples[1].cpu.workersOnCpuMs *= 1e6), d), 'entries[9].samples[1].cpu', /more than 1.5 × 2 workers × elapsedMs/],
     ['busy CPUs beyond the machine', (d) => ((d.entries[9].samples[1].cpu.otherBusyCpus = 9.5), d), 'entries[9].samples[1].cpu.otherBusyCpus', /machine.cores \+ 1 = 9/],
     ['misspelt cpu field', (d) => ((d.entries[9].samples[1].cpu.steal = 0), d), 'entries[9].samples[1].cpu.steal', /unknown field/],
-    ['cpu on some samples only', (d) => (delete d.entries[9].samples[2].cpu, d), 'entries[9].samples[2].cpu', /missing while other samples carry it/],
+    ['fractional sleeps', (d) => ((d.entries[9].samples[1].cpu.workersSleeps = 2.5), d), 'entries[9].samples[1].cpu.workersSleeps', /integer/],
+    ['preemptions missing', (d) => (delete d.entries[9].samples[1].cpu.workersPreemptions, d), 'entries[9].samples[1].cpu.workersPreemptions', /finite number/],
+    [
+      "churn's interference without its baseline's samples",
+      (d) => {
+        for (const b of d.entries[churnAt].churn.baselineSamples) b.cpu.workersRunqueueMs = 0.4 * b.elapsedMs;
+        return d;
+      },
+      `entries[${churnAt}].interference.runqueueShare`,
+      /with the churn-free baseline's/,
+    ],
     ['baseline cpu of the wrong workers', (d) => ((d.entries[churnAt].churn.baselineSamples[0].cpu.workersRunqueueMs = 2.9 * d.entries[churnAt].churn.baselineSamples[0].elapsedMs), d), `entries[${churnAt}].churn.baselineSamples[0].cpu`, /1 workers/],
     ['share beyond 1.5', (d) => ((d.entries[9].interference.cpuShare = 1.6), d), 'entries[9].interference.cpuShare', /\[0, 1.5\]/],
     ['negative share', (d) => ((d.entries[9].interference.runqueueShare = -0.01), d), 'entries[9].interference.runqueueShare', /≥ 0/],
@@ -195,7 +206,7 @@ test('validateResults rejects broken documents, naming the bad field', T, () => 
   expectError(null, '', /expected an object, got null/);
 });
 
-test('validateResults reads version 1, and failed points with fewer samples or none (medians 0)', T, () => {
+test('validateResults reads version 1, failed points with fewer samples or none (medians 0), samples without cpu', T, async () => {
   const v1 = validateResults(version1(raw()));
   assert.equal(v1.version, 1);
   assert.ok(v1.entries.every((e) => !e.interference && !e.failure && e.samples.every((s) => !s.cpu)));
@@ -206,8 +217,19 @@ test('validateResults reads version 1, and failed points with fewer samples or n
   f.samples = [];
   f.median = { opsPerSec: 0, faultsPerSec: 0 };
   delete f.interference; // its medians would be of no samples
+  // A churn point that failed before its baseline ran has no churn object.
+  const churn = d.entries.find((e: any) => e.workload === 'churn' && e.threads === 8 && e.design === 'spf');
+  churn.failure = { kind: 'error', message: 'a worker died: lost wake-up' };
+  delete churn.churn;
+  Object.assign(churn.interference, interferenceMedians([{ samples: churn.samples, workers: 8 }]));
+  // A sample may lack cpu (a worker's /proc entries gone): the medians are over the others.
+  const pf = d.entries.find((e: any) => e.workload === 'page_fault1' && e.threads === 4 && e.design === 'srcu');
+  delete pf.samples[1].cpu;
+  Object.assign(pf.interference, interferenceMedians([{ samples: pf.samples, workers: 4 }]));
   const r = validateResults(d);
-  const failed = r.entries.find((e) => e.failure)!;
+  assert.match(summaryTable(r), /churn\s+spf\s+8\s+failed \(error\)/);
+  await renderReport(r);
+  const failed = r.entries.find((e) => e.failure && e.workload === 'io')!;
   assert.deepEqual(failed.samples, []);
   assert.match(summaryTable(r), /srcu-sync\s+8\s+failed \(oom\)/);
   assert.match(summaryTable(r), /after 0 of 3 repetitions\): out of frames/);
@@ -380,7 +402,7 @@ test('summaryTable: every design for each headline workload, aligned, with the d
   assert.ok(lines.some((l) => l.startsWith('! disturbed: ')), 'the mark is explained');
 
   // The failed point: the word, never a number, and its message on a line of its own.
-  assert.match(line('io', 'srcu-sync'), /srcu-sync\s+8\s+failed \(oom\)\s+39% !\s+—\s+—\s+—\s+—$/);
+  assert.match(line('io', 'srcu-sync'), /srcu-sync\s+8\s+failed \(oom\)\s+\d+% !\s+—\s+—\s+—\s+—$/);
   assert.ok(lines.includes('srcu-sync io at 8 threads failed (oom, after 1 of 3 repetitions): out of frames: 262144 in use, nothing left to reclaim (a fault at 0x7f3a2c400000)'));
   assert.equal(rows.find((x) => x.failure)!.opsPerSec, null);
 

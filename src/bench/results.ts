@@ -70,7 +70,9 @@ export interface SampleCpu {
 /**
  * Whether the machine took CPU away from the point's workers while it was measured, and what the runner did
  * about it. A disturbed point was re-run (at most configuration.reruns times); the attempt kept is the
- * least disturbed one, and it is marked if even that one was disturbed.
+ * least disturbed one, and it is marked if even that one was disturbed. The medians are over every sample of
+ * the kept attempt that carries `cpu`; for churn, the churn-free baseline's samples too, over its faultWorkers
+ * (see interferenceMedians).
  */
 export interface Interference {
   /** True if the kept attempt's workers lost clearly more than their share of CPU to others (see reason). */
@@ -144,7 +146,7 @@ export interface Entry {
   counters: Counters;
   /** Present for workloads that unmap (page_fault*, mmap1, mmap2, churn, trace). */
   munmapLatencyUs?: LatencyPercentiles;
-  /** Present exactly for workload 'churn'. */
+  /** Present exactly for workload 'churn' (but a churn point that failed before its baseline ran has none). */
   churn?: ChurnInfo;
   /** Present where the runner could read the CPU accounting (Linux). */
   interference?: Interference;
@@ -242,21 +244,26 @@ export function sampleCpuShares(s: Sample & { cpu: SampleCpu }, workers: number)
   return { cpuShare: s.cpu.workersOnCpuMs / possible, runqueueShare: s.cpu.workersRunqueueMs / possible };
 }
 
+/** Samples of one run and the workers their CPU accounting is summed over. */
+export interface CpuRun {
+  samples: readonly Sample[];
+  workers: number;
+}
+
 /**
- * What `Entry.interference` must hold besides `disturbed`, `attempts` and `reason`: the medians over the
- * samples of their CPU shares (`workers` is the entry's threads) and of otherBusyCpus. Undefined when there
- * are no samples or one lacks `cpu`.
+ * What `Entry.interference` must hold besides `disturbed`, `attempts` and `reason`: medians of the CPU shares
+ * and of otherBusyCpus over every sample that carries `cpu`, of every run the point took — the entry's own
+ * (over its threads) and, for churn, the churn-free baseline's (over its faultWorkers): a figure built on
+ * both is disturbed if either was. Undefined when no sample carries `cpu`.
  */
-export function interferenceMedians(
-  samples: readonly Sample[],
-  workers: number,
-): Pick<Interference, 'cpuShare' | 'runqueueShare' | 'otherBusyCpus'> | undefined {
-  if (samples.length === 0 || !samples.every((s): s is Sample & { cpu: SampleCpu } => s.cpu !== undefined)) return undefined;
-  const shares = samples.map((s) => sampleCpuShares(s, workers));
+export function interferenceMedians(runs: readonly CpuRun[]): Pick<Interference, 'cpuShare' | 'runqueueShare' | 'otherBusyCpus'> | undefined {
+  const per = runs.flatMap((r) => r.samples.flatMap((s) => (s.cpu ? [{ s: s as Sample & { cpu: SampleCpu }, workers: r.workers }] : [])));
+  if (per.length === 0) return undefined;
+  const shares = per.map((x) => sampleCpuShares(x.s, x.workers));
   return {
     cpuShare: median(shares.map((x) => x.cpuShare)),
     runqueueShare: median(shares.map((x) => x.runqueueShare)),
-    otherBusyCpus: median(samples.map((s) => s.cpu.otherBusyCpus)),
+    otherBusyCpus: median(per.map((x) => x.s.cpu.otherBusyCpus)),
   };
 }
 
@@ -473,10 +480,12 @@ function validateSample(v: unknown, path: string, churn: boolean, workers: numbe
   if (o['cpu'] !== undefined) {
     const cp = join(path, 'cpu');
     const co = obj(o['cpu'], cp);
-    noUnknownKeys(co, ['workersOnCpuMs', 'workersRunqueueMs', 'otherBusyCpus'], cp);
+    noUnknownKeys(co, ['workersOnCpuMs', 'workersRunqueueMs', 'workersSleeps', 'workersPreemptions', 'otherBusyCpus'], cp);
     const cpu: SampleCpu = {
       workersOnCpuMs: num(co, 'workersOnCpuMs', cp, { min: 0 }),
       workersRunqueueMs: num(co, 'workersRunqueueMs', cp, { min: 0 }),
+      workersSleeps: count(co, 'workersSleeps', cp),
+      workersPreemptions: count(co, 'workersPreemptions', cp),
       otherBusyCpus: busyCpus(co, 'otherBusyCpus', cp, ctx),
     };
     // A worker is running, waiting for a CPU or asleep: the first two together fit in its interval.
@@ -492,19 +501,17 @@ function validateSample(v: unknown, path: string, churn: boolean, workers: numbe
   return s;
 }
 
-/** Samples of one run: each valid, all with `cpu` or none (a runner reads it for every sample or cannot). */
-function validateSamples(v: unknown, path: string, churn: boolean, workers: number, ctx: Context): Sample[] {
+/**
+ * The samples of one run, one per repetition; a failed point may stop before its last repetition: fewer
+ * samples, none at all if it failed at once. (A sample may lack `cpu` where another has it: the runner
+ * leaves it out when a worker's /proc entries could not be read, e.g. the worker had died.)
+ */
+function validateSamples(v: unknown, path: string, churn: boolean, workers: number, reps: number, failed: boolean, ctx: Context): Sample[] {
   const samples = arr(v, path).map((s, i) => validateSample(s, join(path, i), churn, workers, ctx));
-  const without = samples.findIndex((s) => s.cpu === undefined);
-  if (without >= 0 && samples.some((s) => s.cpu !== undefined)) fail(join(join(path, without), 'cpu'), 'missing while other samples carry it');
-  return samples;
-}
-
-/** A failed point may stop before its last repetition: fewer samples, none at all if it failed at once. */
-function checkSampleCount(samples: Sample[], path: string, reps: number, failed: boolean): void {
   if (failed ? samples.length > reps : samples.length !== reps) {
     fail(path, `expected ${failed ? `at most ` : ''}${reps} samples (configuration.repetitions${failed ? ', the point failed' : ''}), got ${samples.length}`);
   }
+  return samples;
 }
 
 function validateCounters(v: unknown, path: string): Counters {
@@ -558,10 +565,8 @@ function validateChurn(v: unknown, path: string, threads: number, reps: number, 
   }
   const baselineSamples = optional(o, 'baselineSamples', () => {
     const bp = join(path, 'baselineSamples');
-    // The baseline runs only the fault workers: its CPU shares are of faultWorkers threads.
-    const ss = validateSamples(o['baselineSamples'], bp, false, faultWorkers, ctx);
-    checkSampleCount(ss, bp, reps, failed);
-    return ss;
+    // The baseline runs only the fault workers: its CPU time is theirs.
+    return validateSamples(o['baselineSamples'], bp, false, faultWorkers, reps, failed, ctx);
   });
   const baselineFaultsPerSec = num(o, 'baselineFaultsPerSec', path, { min: 0 });
   if (baselineSamples) {
@@ -577,7 +582,7 @@ function validateChurn(v: unknown, path: string, threads: number, reps: number, 
   };
 }
 
-function validateInterference(v: unknown, path: string, samples: Sample[], threads: number, cfg: Configuration, ctx: Context): Interference {
+function validateInterference(v: unknown, path: string, runs: CpuRun[], cfg: Configuration, ctx: Context): Interference {
   const o = obj(v, path);
   noUnknownKeys(o, ['disturbed', 'attempts', 'cpuShare', 'runqueueShare', 'otherBusyCpus', 'reason'], path);
   if (typeof o['disturbed'] !== 'boolean') fail(join(path, 'disturbed'), `expected true or false, got ${show(o['disturbed'])}`);
@@ -594,10 +599,10 @@ function validateInterference(v: unknown, path: string, samples: Sample[], threa
   };
   if (disturbed) i.reason = str(o, 'reason', path);
   else if (o['reason'] !== undefined) fail(join(path, 'reason'), 'only a disturbed point carries a reason');
-  const m = interferenceMedians(samples, threads);
+  const m = interferenceMedians(runs);
   if (m) {
     for (const k of ['cpuShare', 'runqueueShare', 'otherBusyCpus'] as const) {
-      if (!closeTo(m[k], i[k])) fail(join(path, k), `is ${i[k]} but the median over the samples' cpu is ${m[k]}`);
+      if (!closeTo(m[k], i[k])) fail(join(path, k), `is ${i[k]} but the median over the samples' cpu is ${m[k]}${runs.length > 1 ? ' (with the churn-free baseline\'s)' : ''}`);
     }
   }
   return i;
@@ -622,8 +627,7 @@ function validateEntry(v: unknown, path: string, cfg: Configuration, ctx: Contex
   const failure = optional(o, 'failure', () => validateFailure(o['failure'], join(path, 'failure')));
 
   const sp = join(path, 'samples');
-  const samples = validateSamples(o['samples'], sp, isChurn, threads, ctx);
-  checkSampleCount(samples, sp, cfg.repetitions, failure !== undefined);
+  const samples = validateSamples(o['samples'], sp, isChurn, threads, cfg.repetitions, failure !== undefined, ctx);
 
   const mp = join(path, 'median');
   const mo = obj(o['median'], mp);
@@ -638,12 +642,14 @@ function validateEntry(v: unknown, path: string, cfg: Configuration, ctx: Contex
   const munmap = optional(o, 'munmapLatencyUs', () => validateLatency(o['munmapLatencyUs'], join(path, 'munmapLatencyUs')));
   let churn: ChurnInfo | undefined;
   if (isChurn) {
-    if (o['churn'] === undefined) fail(join(path, 'churn'), 'churn entries must carry faultWorkers, churnWorkers, churnOpsPerSec and baselineFaultsPerSec');
-    churn = validateChurn(o['churn'], join(path, 'churn'), threads, cfg.repetitions, failure !== undefined, ctx);
+    // A churn point that failed before its churn-free baseline ran has none to report.
+    if (o['churn'] === undefined && !failure) fail(join(path, 'churn'), 'churn entries must carry faultWorkers, churnWorkers, churnOpsPerSec and baselineFaultsPerSec');
+    if (o['churn'] !== undefined) churn = validateChurn(o['churn'], join(path, 'churn'), threads, cfg.repetitions, failure !== undefined, ctx);
   } else if (o['churn'] !== undefined) {
     fail(join(path, 'churn'), `only churn entries carry this (workload is ${workload})`);
   }
-  const interference = optional(o, 'interference', () => validateInterference(o['interference'], join(path, 'interference'), samples, threads, cfg, ctx));
+  const runs: CpuRun[] = [{ samples, workers: threads }, ...(churn?.baselineSamples ? [{ samples: churn.baselineSamples, workers: churn.faultWorkers }] : [])];
+  const interference = optional(o, 'interference', () => validateInterference(o['interference'], join(path, 'interference'), runs, cfg, ctx));
   return {
     design,
     workload,

@@ -215,14 +215,14 @@ export function churnSpec(r: LabResults): ChartSpec {
   const shown = designs.flatMap((d) => findEntry(r, d, 'churn', T) ?? []);
   const base = findEntry(r, 'mmap-lock', 'churn', T);
   const rows = shown.map((e) => {
-    if (e.failure) return { design: e.design, kept: null, keptLo: null, keptHi: null, keptAt: 0, keptLabel: failedLabel(e), x: null, xLo: null, xHi: null, xAt: 1, xLabel: failedLabel(e), disturbed: isDisturbed(e) };
+    if (e.failure || !e.churn) return { design: e.design, kept: null, keptLo: null, keptHi: null, keptAt: 0, keptLabel: failedLabel(e), x: null, xLo: null, xHi: null, xAt: 1, xLabel: failedLabel(e), disturbed: isDisturbed(e) };
     const kept = churnKeptPct(e);
     const x = timesMmapLock(r, e);
     // Whiskers: the repetitions' lowest and highest rate over the same denominator as the bar, a median
     // (the churn-free run's, mmap-lock's), whose own spread is not folded in.
     const s = throughputSpread(e);
     const over = (d: number | undefined, k: number) => (s && d && d > 0 ? { lo: (s.lo / d) * k, hi: (s.hi / d) * k } : undefined);
-    const keptRange = over(e.churn!.baselineFaultsPerSec, 100);
+    const keptRange = over(e.churn.baselineFaultsPerSec, 100);
     const xRange = x === undefined ? undefined : over(throughput(base!), 1);
     return {
       design: e.design,
@@ -239,7 +239,8 @@ export function churnSpec(r: LabResults): ChartSpec {
       disturbed: isDisturbed(e),
     };
   });
-  const { faultWorkers, churnWorkers } = shown[0]!.churn!;
+  // (A churn point that failed before its baseline has no churn object; one that has it tells the split.)
+  const split = shown.find((e) => e.churn)?.churn;
   const height = rows.length * 24;
   const maxKept = Math.max(100, ...rows.map((x) => x.keptHi ?? x.kept ?? 0));
   /** A dashed goal line with its label above the plot, drawn under the bars. */
@@ -294,7 +295,7 @@ export function churnSpec(r: LabResults): ChartSpec {
   }
   const spec = { config: CONFIG, data: { values: rows }, hconcat: panels } as unknown as TopLevelSpec;
   const notes = ['Bars are medians; whiskers span the lowest and highest repetition over the same denominator.', ...disturbedNote(shown), ...failedNote(shown)];
-  return { id: 'churn', spec, shows: `churn at ${T} threads: ${faultWorkers} fault + ${churnWorkers} churn workers`, notes };
+  return { id: 'churn', spec, shows: `churn at ${T} threads${split ? `: ${split.faultWorkers} fault + ${split.churnWorkers} churn workers` : ''}`, notes };
 }
 
 // ---------------------------------------------------------------------------------------------------------
