@@ -10,7 +10,7 @@ import { MAP_ANONYMOUS, MAP_PRIVATE, sysMmap } from '../mm/mmap.js';
 import { TALLY_CHURN, TALLY_EXTRA, TALLY_FALLBACK, TALLY_FAST_PATH, TALLY_FAULTS, TALLY_OPS, TALLY_RETRY, TALLY_STRIDE, type RoleParams, type RoleResult } from '../workloads/roles.js';
 import type { TraceProgram } from '../workloads/trace.js';
 import { cpuBetween, readCpu } from './cpu.js';
-import { median, type ChurnInfo, type Counters, type DesignName, type Entry, type Failure, type Interference, type LatencyPercentiles, type Sample, type WorkloadName } from './results.js';
+import { interferenceMedians, median, sampleMedians, type ChurnInfo, type Counters, type CpuRun, type DesignName, type Entry, type Failure, type Interference, type LatencyPercentiles, type Sample, type WorkloadName } from './results.js';
 
 export interface RunOptions {
   durationMs: number;
@@ -221,18 +221,15 @@ export function percentiles(us: number[]): LatencyPercentiles | undefined {
 export const DISTURBED_RUNQUEUE_SHARE = 0.1;
 export const DISTURBED_OTHER_CPUS = 0.25;
 
-/** How much the machine took from the workers of these runs (each with its own thread count). */
-export function judgeInterference(runs: { samples: Sample[]; threads: number }[], attempts: number): Interference | undefined {
-  const per = runs.flatMap((r) => r.samples.filter((s) => s.cpu).map((s) => ({ s, cpu: s.cpu!, threads: r.threads })));
-  if (per.length === 0) return undefined;
-  const cpuShare = median(per.map((x) => x.cpu.workersOnCpuMs / (x.threads * x.s.elapsedMs)));
-  const runqueueShare = median(per.map((x) => x.cpu.workersRunqueueMs / (x.threads * x.s.elapsedMs)));
-  const otherBusyCpus = median(per.map((x) => x.cpu.otherBusyCpus));
+/** How much the machine took from the workers of these runs (each with its own worker count). */
+export function judgeInterference(runs: CpuRun[], attempts: number): Interference | undefined {
+  const m = interferenceMedians(runs);
+  if (!m) return undefined;
   const pct = (x: number) => `${(x * 100).toFixed(0)}%`;
-  const reason = runqueueShare > DISTURBED_RUNQUEUE_SHARE && otherBusyCpus > DISTURBED_OTHER_CPUS
-    ? `its workers waited for a CPU ${pct(runqueueShare)} of the time while other processes kept ${otherBusyCpus.toFixed(1)} CPUs busy`
+  const reason = m.runqueueShare > DISTURBED_RUNQUEUE_SHARE && m.otherBusyCpus > DISTURBED_OTHER_CPUS
+    ? `its workers waited for a CPU ${pct(m.runqueueShare)} of the time while other processes kept ${m.otherBusyCpus.toFixed(1)} CPUs busy`
     : undefined;
-  return { disturbed: reason !== undefined, attempts, cpuShare, runqueueShare, otherBusyCpus, ...(reason ? { reason } : {}) };
+  return { disturbed: reason !== undefined, attempts, ...m, ...(reason ? { reason } : {}) };
 }
 
 /** Runs a point and returns its entry in the results format. */
@@ -252,29 +249,28 @@ export async function runPoint(design: DesignName, workload: WorkloadName, threa
 
 async function measurePoint(design: DesignName, workload: WorkloadName, threads: number, opts: RunOptions): Promise<Entry> {
   const run = await runSamples(design, plan(workload, threads, undefined, opts.trace), opts);
-  const rate = (key: 'ops' | 'faults', ss: Sample[]) => (ss.length ? median(ss.map((s) => s[key] / (s.elapsedMs / 1000))) : 0);
   const entry: Entry = {
     design,
     workload,
     threads,
     samples: run.samples,
-    median: { opsPerSec: rate('ops', run.samples), faultsPerSec: rate('faults', run.samples) },
+    median: sampleMedians(run.samples),
     counters: run.counters,
   };
   const lat = percentiles(run.munmapUs);
   if (lat) entry.munmapLatencyUs = lat;
-  const judged = [{ samples: run.samples, threads }];
+  const judged: CpuRun[] = [{ samples: run.samples, workers: threads }];
   let failure = run.failure;
   if (workload === 'churn' && !failure) {
     // The churn-free baseline: the same fault workers, no churn worker.
     const base = await runSamples(design, plan(workload, threads - 1, 0, opts.trace), opts);
-    judged.push({ samples: base.samples, threads: threads - 1 });
+    judged.push({ samples: base.samples, workers: threads - 1 });
     failure = base.failure && { ...base.failure, message: `churn-free baseline: ${base.failure.message}` };
     const churn: ChurnInfo = {
       faultWorkers: threads - 1,
       churnWorkers: 1,
       churnOpsPerSec: median(run.samples.map((s) => (s.churnOps ?? 0) / (s.elapsedMs / 1000))),
-      baselineFaultsPerSec: rate('faults', base.samples),
+      baselineFaultsPerSec: sampleMedians(base.samples).faultsPerSec,
       baselineSamples: base.samples,
     };
     entry.churn = churn;

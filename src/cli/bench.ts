@@ -102,5 +102,7 @@ export async function benchCommand(o: BenchOptions): Promise<number> {
     console.log(`results: ${path.resolve(json)}`);
     console.log(`report: ${path.resolve(html)}`);
   }
-  return 0;
+  // A point whose workers broke (a lost wake-up, an invariant) is a finding; running out of memory is a
+  // result of the run, reported in it like any other.
+  return results.entries.some((e) => e.failure?.kind === 'error') ? 1 : 0;
 }
