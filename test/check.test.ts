@@ -9,10 +9,10 @@ import { promisify } from 'node:util';
 import { CHECK_SCENARIOS, parseReplay, replay, runCheck } from '../src/check/check.js';
 import { MUTANTS } from '../src/check/mutants.js';
 import { DESIGNS } from '../src/designs/index.js';
-import { seedFromEnv } from '../src/util/prng.js';
+import { testSeed } from './support/seed.js';
 
 const LONG = !!process.env.MMSPLIT_LONG;
-const seed = seedFromEnv();
+const seed = testSeed();
 const run = promisify(execFile);
 const CLI = new URL('../src/cli/main.js', import.meta.url).pathname;
 

@@ -18,7 +18,8 @@ import { PG_anon, ZERO_PFN } from '../src/mm/frames.js';
 import { pteMapped, ptePfn } from '../src/mm/pagetable.js';
 import { MAP_FIXED, MAP_SHARED } from '../src/mm/unmapped.js';
 import { setWaitLimit } from '../src/sync/sleep.js';
-import { Prng, seedFromEnv } from '../src/util/prng.js';
+import { Prng } from '../src/util/prng.js';
+import { testSeed } from './support/seed.js';
 
 const LONG = !!process.env.MMSPLIT_LONG;
 const WAIT_LIMIT = 20_000;
@@ -48,7 +49,7 @@ function snapshot(pages: MmPages, addr: number, workers: number): number[] | und
 
 for (const design of Object.keys(DESIGNS)) {
   test(`${design}: faults on 2 workers against mmap/munmap/mprotect/mremap/madvise of the same pages`, { timeout: 120_000 }, async () => {
-    const seed = seedFromEnv();
+    const seed = testSeed();
     const rnd = new Prng(seed);
     const as = AddressSpace.create({ design, frames: 8192, debug: true });
     const { mm, pages, rcu } = as;

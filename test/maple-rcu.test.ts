@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import { MapleTree } from '../src/maple/index.js';
 import { Rcu } from '../src/sync/rcu.js';
-import { Prng, seedFromEnv } from '../src/util/prng.js';
+import { Prng } from '../src/util/prng.js';
+import { testSeed } from './support/seed.js';
 import { BASE, BLOCK, BLOCKS, encode, PERM_LEN, permValue } from './support/maple-rcu-shared.js';
 
 const LONG = process.env.MMSPLIT_LONG === '1';
@@ -97,7 +98,7 @@ async function churn(readers: number, durationMs: number, seed: number): Promise
 }
 
 test('RCU mode: 2 lockless readers against a churning writer', { timeout: LONG ? 120_000 : 30_000 }, async (t) => {
-  const seed = seedFromEnv();
+  const seed = testSeed();
   try {
     const out = await churn(2, LONG ? 20_000 : 1_500, seed);
     for (const r of out) assert.ok((r.ops ?? 0) > 1000, `a reader made only ${r.ops} operations`);

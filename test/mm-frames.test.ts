@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import { FrameTable, GFP_NOWAIT, PAGE_SIZE, PG_locked, ZERO_PFN } from '../src/mm/frames.js';
 import { mkPte, PageTables, PMD_SIZE, ptePfn, ptePresent, PUD_SIZE, TASK_SIZE } from '../src/mm/pagetable.js';
 import { setWaitLimit } from '../src/sync/sleep.js';
-import { Prng, seedFromEnv } from '../src/util/prng.js';
+import { Prng } from '../src/util/prng.js';
+import { testSeed } from './support/seed.js';
 import { eventually, onWorker } from './support/threads.js';
 
 setWaitLimit(10_000);
@@ -71,7 +72,7 @@ test('frames: lock_page waiters sleep until unlock_page', async () => {
 });
 
 test('page tables: differential against a Map of PTEs, with table freeing (seeded)', () => {
-  const seed = seedFromEnv();
+  const seed = testSeed();
   const rnd = new Prng(seed);
   const pt = PageTables.create({ tables: 4096, debug: true });
   const model = new Map<number, number>(); // addr -> pte

@@ -2,11 +2,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { runTorture, TORTURE_SCENARIOS } from '../src/check/torture.js';
-import { seedFromEnv } from '../src/util/prng.js';
+import { testSeed } from './support/seed.js';
 
 const long = !!process.env.MMSPLIT_LONG;
 const durationMs = long ? 15_000 : 250;
-const seed = seedFromEnv();
+const seed = testSeed();
 
 for (const s of TORTURE_SCENARIOS) {
   for (const workers of long ? [Math.max(2, s.minWorkers), s.minWorkers + 2] : [Math.max(2, s.minWorkers)]) {
