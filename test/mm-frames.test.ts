@@ -42,16 +42,22 @@ test('frames: a waiting allocator gets a frame another thread frees; thread cach
   const mine: number[] = [];
   for (let f = ft.alloc(GFP_NOWAIT); f > 0; f = ft.alloc(GFP_NOWAIT)) mine.push(f);
   assert.equal(mine.length, 64);
+  // The worker says when it found the pool empty and is about to wait (its direct reclaim runs then). An
+  // allocation gives up after OOM_WAIT_MS (50 ms): if this thread is kept off the CPU that long, the
+  // worker asks again rather than fail the test.
+  const waiting = new Int32Array(new SharedArrayBuffer(4));
   const { done } = onWorker<number>(
     `const { FrameTable } = await import(${JSON.stringify(new URL('../src/mm/frames.js', import.meta.url).href)});
-     const ft = FrameTable.attach(data); return ft.alloc();`,
-    ft.handle(),
+     const ft = FrameTable.attach(data.h); const waiting = new Int32Array(data.waiting);
+     ft.reclaim = () => (Atomics.store(waiting, 0, 1), false);
+     for (;;) { const f = ft.alloc(); if (f > 0) return f; }`,
+    { h: ft.handle(), waiting: waiting.buffer },
   );
-  await new Promise((r) => setTimeout(r, 5));
+  await eventually(() => Atomics.load(waiting, 0) === 1, 'the worker to wait for a frame');
   ft.putPage(mine.pop()!); // lands in this thread's cache ...
   ft.drainCache(); // ... which the worker's DRAIN request makes us return (done here explicitly)
   const got = await done;
-  assert.ok(got > 0, 'the worker got the freed frame instead of OOM');
+  assert.ok(got > 0, 'the worker got the freed frame');
 });
 
 test('frames: lock_page waiters sleep until unlock_page', async () => {
