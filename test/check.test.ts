@@ -92,7 +92,7 @@ test('mmsplit check: exit 1 with the seed and the interleaving; --replay reprodu
   assert.equal(again.code, 1);
   const message = /VIOLATION in fault-mprotect after \d+ schedules: (.*)/.exec(failed.stdout)![1];
   assert.ok(again.stdout.includes(`VIOLATION: ${message}`), again.stdout.slice(-500));
-  const okRun = await run('node', [CLI, 'check', '--design', 'spf', '--scenario', 'fault-fault', '--runs', '20', '--json']);
+  const okRun = await run('node', [CLI, 'check', '--design', 'spf', '--scenario', 'fault-fault', '--runs', '20', '--seed', String(seed), '--json']);
   const json = JSON.parse(okRun.stdout) as { reports: { runs: number; violation?: unknown }[] };
   assert.equal(json.reports[0]!.runs, 20);
   for (const args of [['--design', 'nope'], ['--design', 'spf', '--mode', 'bfs'], ['--design', 'spf', '--scenario', 'x'], ['--design', 'spf', '--mode', 'pct', '--replay', '1:2=1', '--scenario', 'fault-fault']]) {

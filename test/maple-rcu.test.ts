@@ -45,10 +45,6 @@ async function churn(readers: number, writerOps: number, seed: number): Promise<
         w.once('exit', (code) => resolve({ ok: false, error: `reader exited with code ${code}` }));
       }),
   );
-  const timeout = new Promise<never>((_, reject) => {
-    const t = setTimeout(() => reject(new Error('maple RCU test timed out')), WAIT_LIMIT);
-    t.unref();
-  });
   try {
     // Wait (on the event loop, bounded) for every reader to be online before churning.
     const readyBy = Date.now() + 15_000;
@@ -95,6 +91,7 @@ async function churn(readers: number, writerOps: number, seed: number): Promise<
       if (ops % 2000 === 0) tree.validate();
     }
     Atomics.store(ctl, 0, 1);
+    const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the readers did not report')), WAIT_LIMIT).unref());
     const out = await Promise.race([Promise.all(results), timeout]);
     for (const r of out) assert.ok(r.ok, r.error);
     tree.validate();
