@@ -17,12 +17,16 @@ import { MREMAP_FIXED, MREMAP_MAYMOVE, sysMremap } from '../src/mm/mremap.js';
 import { PG_anon, ZERO_PFN } from '../src/mm/frames.js';
 import { pteMapped, ptePfn } from '../src/mm/pagetable.js';
 import { MAP_FIXED, MAP_SHARED } from '../src/mm/unmapped.js';
-import { setWaitLimit } from '../src/sync/sleep.js';
-import { Prng, seedFromEnv } from '../src/util/prng.js';
+import { setWaitLimit, sleepMs } from '../src/sync/sleep.js';
+import { Prng } from '../src/util/prng.js';
+import { eventually } from './support/threads.js';
+import { testSeed } from './support/seed.js';
 
 const LONG = !!process.env.MMSPLIT_LONG;
 const WAIT_LIMIT = 20_000;
 setWaitLimit(WAIT_LIMIT);
+/** The writer's storm: this many operations, however long the machine takes. */
+const STORM_OPS = LONG ? 100_000 : 4_000;
 
 const PAGE = 4096;
 const RW = 3;
@@ -48,7 +52,7 @@ function snapshot(pages: MmPages, addr: number, workers: number): number[] | und
 
 for (const design of Object.keys(DESIGNS)) {
   test(`${design}: faults on 2 workers against mmap/munmap/mprotect/mremap/madvise of the same pages`, { timeout: 120_000 }, async () => {
-    const seed = seedFromEnv();
+    const seed = testSeed();
     const rnd = new Prng(seed);
     const as = AddressSpace.create({ design, frames: 8192, debug: true });
     const { mm, pages, rcu } = as;
@@ -58,7 +62,7 @@ for (const design of Object.keys(DESIGNS)) {
     const scratch = sysMmap(mm, 0, NPAGES * PAGE, RW, ANON, 0, 0); // where mremap moves pages to and back
     assert.ok(region > 0 && scratch > 0);
     const workers = 2;
-    const ctl = new SharedArrayBuffer(8); // [stop, a worker failed]
+    const ctl = new SharedArrayBuffer(16); // [stop, a worker failed, accesses made by worker 0, by worker 1]
     const threads = Array.from({ length: workers }, (_, worker) =>
       new Worker(new URL('./support/fault-worker.js', import.meta.url), {
         workerData: { as: as.handle(), region, npages: NPAGES, file, filePages: FILE_PAGES, worker, seed, ctl, waitLimitMs: WAIT_LIMIT },
@@ -71,7 +75,18 @@ for (const design of Object.keys(DESIGNS)) {
           t.once('error', reject);
         }),
     );
-    await new Promise((r) => setTimeout(r, 100)); // let the workers start faulting
+    const c = new Int32Array(ctl);
+    const behind = (n: number) => Atomics.load(c, 1) === 0 && [0, 1].some((w) => Atomics.load(c, 2 + w) < n);
+    await eventually(() => !behind(1), 'the workers to start faulting', WAIT_LIMIT);
+    // However the machine schedules them, the workers stay in the storm: every 64 operations the writer
+    // waits, asleep (offline for RCU), until each has made at least as many accesses as it made operations.
+    const keepPace = (ops: number) => {
+      const deadline = performance.now() + WAIT_LIMIT;
+      while (behind(ops)) {
+        assert.ok(performance.now() < deadline, `seed ${seed}: a worker made no progress for ${WAIT_LIMIT} ms`);
+        sleepMs(1, 'the writer waiting for the fault workers');
+      }
+    };
     // Pages made read-only, with what the workers' words held once every access in flight was over.
     const readOnly = new Map<number, number[] | undefined | null>();
     const checkReadOnly = (from: number, to: number) => {
@@ -81,11 +96,10 @@ for (const design of Object.keys(DESIGNS)) {
         if (addr >= from && addr < to) readOnly.delete(addr);
       }
     };
-    const until = performance.now() + (LONG ? 20_000 : 1_500); // the writer's storm lasts this long
     let ops = 0;
     try {
-      const failed = new Int32Array(ctl);
-      for (; performance.now() < until && Atomics.load(failed, 1) === 0; ops++) {
+      for (; ops < STORM_OPS && Atomics.load(c, 1) === 0; ops++) {
+        if ((ops & 63) === 0) keepPace(ops);
         const a = region + rnd.below(NPAGES) * PAGE;
         const len = (1 + rnd.below(Math.min(8, (region + NPAGES * PAGE - a) / PAGE))) * PAGE;
         const kind = rnd.below(8);
@@ -128,7 +142,7 @@ for (const design of Object.keys(DESIGNS)) {
         as.quiescentState();
       }
     } finally {
-      Atomics.store(new Int32Array(ctl), 0, 1);
+      Atomics.store(c, 0, 1);
     }
     rcu.threadOffline(); // only waiting now: hold up no grace period the exiting workers wait for
     const stats = await Promise.all(results);

@@ -3,7 +3,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { MapleTree } from '../src/maple/index.js';
 import { mmEntries, parseMaps } from '../src/trace/maps.js';
-import { Prng, seedFromEnv } from '../src/util/prng.js';
+import { Prng } from '../src/util/prng.js';
+import { testSeed } from './support/seed.js';
 import { RangeModel } from './support/maple-model.js';
 
 const PAGE = 4096;
@@ -25,7 +26,7 @@ function layouts(): Array<{ name: string; text: string }> {
 
 for (const { name, text } of layouts()) {
   test(`real layout ${name}: load, query, mmap/munmap, iterate`, () => {
-    const seed = seedFromEnv();
+    const seed = testSeed();
     try {
       const rng = new Prng(seed);
       const vmas = mmEntries(parseMaps(text, name));

@@ -3,10 +3,14 @@ import { test } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import { MapleTree } from '../src/maple/index.js';
 import { Rcu } from '../src/sync/rcu.js';
-import { Prng, seedFromEnv } from '../src/util/prng.js';
+import { sleepMs } from '../src/sync/sleep.js';
+import { Prng } from '../src/util/prng.js';
+import { testSeed } from './support/seed.js';
 import { BASE, BLOCK, BLOCKS, encode, PERM_LEN, permValue } from './support/maple-rcu-shared.js';
 
 const LONG = process.env.MMSPLIT_LONG === '1';
+/** How long the writer may wait for a reader that makes no progress, and the readers for their reports. */
+const WAIT_LIMIT = 20_000;
 
 interface ReaderResult {
   ok: boolean;
@@ -17,20 +21,20 @@ interface ReaderResult {
 
 /**
  * RCU mode: `readers` workers read with no lock while this thread churns the tree (stores that trim, split
- * and span nodes, erases, mmap-like gap searches), in a poisoned arena. Every answer is checked by the
- * readers; at the end the tree and the arena (poison of every free node) are validated.
+ * and span nodes, erases, mmap-like gap searches) `writerOps` times, in a poisoned arena. Every answer is
+ * checked by the readers; at the end the tree and the arena (poison of every free node) are validated.
  */
-async function churn(readers: number, durationMs: number, seed: number): Promise<ReaderResult[]> {
+async function churn(readers: number, writerOps: number, seed: number): Promise<ReaderResult[]> {
   const rcu = Rcu.create();
   const tree = new MapleTree({ allocRange: true, capacity: 1 << 14, debug: true, rcu, name: 'rcu-test' });
   for (let k = 0; k < BLOCKS; k++) tree.storeRange(BASE + k * BLOCK, BASE + k * BLOCK + PERM_LEN - 1, permValue(k));
-  const control = new SharedArrayBuffer(8);
+  const control = new SharedArrayBuffer(4 * (2 + readers)); // [stop, readers ready, operations of each reader]
   const ctl = new Int32Array(control);
   const workers = Array.from(
     { length: readers },
     (_, i) =>
       new Worker(new URL('./support/maple-reader.js', import.meta.url), {
-        workerData: { tree: tree.handle(), rcu: rcu.handle(), control, seed: seed + 1 + i },
+        workerData: { tree: tree.handle(), rcu: rcu.handle(), control, index: i, seed: seed + 1 + i },
       }),
   );
   const results = workers.map(
@@ -41,10 +45,6 @@ async function churn(readers: number, durationMs: number, seed: number): Promise
         w.once('exit', (code) => resolve({ ok: false, error: `reader exited with code ${code}` }));
       }),
   );
-  const timeout = new Promise<never>((_, reject) => {
-    const t = setTimeout(() => reject(new Error('maple RCU test timed out')), durationMs + 20_000);
-    t.unref();
-  });
   try {
     // Wait (on the event loop, bounded) for every reader to be online before churning.
     const readyBy = Date.now() + 15_000;
@@ -52,12 +52,22 @@ async function churn(readers: number, durationMs: number, seed: number): Promise
       if (Date.now() > readyBy || Atomics.load(ctl, 0) !== 0) throw new Error('readers did not start');
       await new Promise((r) => setTimeout(r, 2));
     }
+    // However the machine schedules them, the readers stay in the churn: every 256 changes the writer waits
+    // until each has made at least a quarter as many operations as it made changes.
+    const behind = (n: number) => Atomics.load(ctl, 0) === 0 && workers.some((_, i) => Atomics.load(ctl, 2 + i) < n / 4);
+    const keepPace = (n: number) => {
+      const deadline = performance.now() + WAIT_LIMIT;
+      while (behind(n)) {
+        if (performance.now() > deadline) throw new Error(`a reader made no progress for ${WAIT_LIMIT} ms`);
+        sleepMs(1);
+      }
+    };
     const rng = new Prng(seed);
-    const end = Date.now() + durationMs;
     let ops = 0;
     // The writer: churns everything but the permanent entries (the first PERM_LEN indices of each block).
     const block = (): number => BASE + rng.below(BLOCKS) * BLOCK;
-    while (Atomics.load(ctl, 0) === 0 && (ops & 255 || Date.now() < end)) {
+    while (Atomics.load(ctl, 0) === 0 && ops < writerOps) {
+      if ((ops & 255) === 0) keepPace(ops);
       const b = block();
       const r = rng.below(100);
       if (r < 35) {
@@ -81,6 +91,7 @@ async function churn(readers: number, durationMs: number, seed: number): Promise
       if (ops % 2000 === 0) tree.validate();
     }
     Atomics.store(ctl, 0, 1);
+    const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the readers did not report')), WAIT_LIMIT).unref());
     const out = await Promise.race([Promise.all(results), timeout]);
     for (const r of out) assert.ok(r.ok, r.error);
     tree.validate();
@@ -97,9 +108,9 @@ async function churn(readers: number, durationMs: number, seed: number): Promise
 }
 
 test('RCU mode: 2 lockless readers against a churning writer', { timeout: LONG ? 120_000 : 30_000 }, async (t) => {
-  const seed = seedFromEnv();
+  const seed = testSeed();
   try {
-    const out = await churn(2, LONG ? 20_000 : 1_500, seed);
+    const out = await churn(2, LONG ? 1_000_000 : 60_000, seed);
     for (const r of out) assert.ok((r.ops ?? 0) > 1000, `a reader made only ${r.ops} operations`);
     t.diagnostic(`seed ${seed}; reader operations: ${out.map((r) => JSON.stringify(r.counts)).join(' ')}`);
   } catch (e) {

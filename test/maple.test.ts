@@ -2,14 +2,15 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { EEXIST, MAPLE_MAX, MapleMap, MapleTree } from '../src/maple/index.js';
 import { MH, MN } from '../src/maple/layout.js';
-import { Prng, seedFromEnv } from '../src/util/prng.js';
+import { Prng } from '../src/util/prng.js';
+import { testSeed } from './support/seed.js';
 import { differential } from './support/maple-diff.js';
 
 const LONG = process.env.MMSPLIT_LONG === '1';
 
 /** Runs `body` with a seed; a failure names the seed so that MMSPLIT_SEED=... reproduces it. */
 function seeded(name: string, body: (rng: Prng, seed: number) => void, runs = 1): void {
-  const first = seedFromEnv();
+  const first = testSeed();
   for (let k = 0; k < runs; k++) seededOnce(name, body, (first + k) >>> 0);
 }
 

@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import { FrameTable, GFP_NOWAIT, PAGE_SIZE, PG_locked, ZERO_PFN } from '../src/mm/frames.js';
 import { mkPte, PageTables, PMD_SIZE, ptePfn, ptePresent, PUD_SIZE, TASK_SIZE } from '../src/mm/pagetable.js';
 import { setWaitLimit } from '../src/sync/sleep.js';
-import { Prng, seedFromEnv } from '../src/util/prng.js';
+import { Prng } from '../src/util/prng.js';
+import { testSeed } from './support/seed.js';
 import { eventually, onWorker } from './support/threads.js';
 
 setWaitLimit(10_000);
@@ -41,16 +42,22 @@ test('frames: a waiting allocator gets a frame another thread frees; thread cach
   const mine: number[] = [];
   for (let f = ft.alloc(GFP_NOWAIT); f > 0; f = ft.alloc(GFP_NOWAIT)) mine.push(f);
   assert.equal(mine.length, 64);
+  // The worker says when it found the pool empty and is about to wait (its direct reclaim runs then). An
+  // allocation gives up after OOM_WAIT_MS (50 ms): if this thread is kept off the CPU that long, the
+  // worker asks again rather than fail the test.
+  const waiting = new Int32Array(new SharedArrayBuffer(4));
   const { done } = onWorker<number>(
     `const { FrameTable } = await import(${JSON.stringify(new URL('../src/mm/frames.js', import.meta.url).href)});
-     const ft = FrameTable.attach(data); return ft.alloc();`,
-    ft.handle(),
+     const ft = FrameTable.attach(data.h); const waiting = new Int32Array(data.waiting);
+     ft.reclaim = () => (Atomics.store(waiting, 0, 1), false);
+     for (;;) { const f = ft.alloc(); if (f > 0) return f; }`,
+    { h: ft.handle(), waiting: waiting.buffer },
   );
-  await new Promise((r) => setTimeout(r, 5));
+  await eventually(() => Atomics.load(waiting, 0) === 1, 'the worker to wait for a frame');
   ft.putPage(mine.pop()!); // lands in this thread's cache ...
   ft.drainCache(); // ... which the worker's DRAIN request makes us return (done here explicitly)
   const got = await done;
-  assert.ok(got > 0, 'the worker got the freed frame instead of OOM');
+  assert.ok(got > 0, 'the worker got the freed frame');
 });
 
 test('frames: lock_page waiters sleep until unlock_page', async () => {
@@ -71,7 +78,7 @@ test('frames: lock_page waiters sleep until unlock_page', async () => {
 });
 
 test('page tables: differential against a Map of PTEs, with table freeing (seeded)', () => {
-  const seed = seedFromEnv();
+  const seed = testSeed();
   const rnd = new Prng(seed);
   const pt = PageTables.create({ tables: 4096, debug: true });
   const model = new Map<number, number>(); // addr -> pte

@@ -8,10 +8,11 @@ import { MAP_ANONYMOUS, MAP_PRIVATE, sysMmap, sysMunmap } from '../src/mm/mmap.j
 import { sysMprotect } from '../src/mm/mprotect.js';
 import { MREMAP_MAYMOVE, sysMremap } from '../src/mm/mremap.js';
 import { MAP_FIXED } from '../src/mm/unmapped.js';
-import { Prng, seedFromEnv } from '../src/util/prng.js';
+import { Prng } from '../src/util/prng.js';
+import { testSeed } from './support/seed.js';
 
 test('maple-tree mm and rbtree mm agree on every call (seeded)', () => {
-  const seed = seedFromEnv();
+  const seed = testSeed();
   const rnd = new Prng(seed);
   const mms = [new MmStruct({ mmapBase: 0x7ffff7fff000 }), new MmStruct({ mmapBase: 0x7ffff7fff000, index: 'rbtree' })];
   const base = 0x7ff000000000;

@@ -10,7 +10,8 @@ import { sysBrk, sysMmap, sysMunmap } from '../src/mm/mmap.js';
 import { sysMprotect } from '../src/mm/mprotect.js';
 import { sysMadvise, MADV_DONTFORK, MADV_DOFORK, MADV_POPULATE_WRITE } from '../src/mm/madvise.js';
 import { sysMremap } from '../src/mm/mremap.js';
-import { Prng, seedFromEnv } from '../src/util/prng.js';
+import { Prng } from '../src/util/prng.js';
+import { testSeed } from './support/seed.js';
 
 const P = 4096;
 const BASE = 0x7ffff7fff000;
@@ -143,7 +144,7 @@ test('the retire seam: removed VMAs go through retireVma, changed ones through v
 });
 
 test('differential: random mmap/munmap/mprotect against a page model (seed printed)', (t) => {
-  const seed = seedFromEnv();
+  const seed = testSeed();
   t.diagnostic(`seed ${seed} (MMSPLIT_SEED=${seed} reproduces)`);
   const rng = new Prng(seed);
   const mm = new MmStruct({ mmapBase: BASE });

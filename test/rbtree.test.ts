@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { EEXIST, RB_MAX, RbTree, RbTreeError, type RbEntry } from '../src/rbtree/index.js';
 import { mmEntries, parseMaps } from '../src/trace/maps.js';
-import { Prng, seedFromEnv } from '../src/util/prng.js';
+import { Prng } from '../src/util/prng.js';
+import { testSeed } from './support/seed.js';
 
 const LONG = !!process.env.MMSPLIT_LONG;
 
@@ -216,13 +217,13 @@ function differential(seed: number, ops: number, space: number, target: number):
 }
 
 test('differential against a sorted array (random ops, seeded)', () => {
-  const seed = seedFromEnv();
+  const seed = testSeed();
   const ops = LONG ? 1_000_000 : 100_000;
   differential(seed, ops, 1 << 20, 400);
 });
 
 test('differential, small key space (dense, tiny holes) and a large tree', () => {
-  const seed = (seedFromEnv() + 1) >>> 0;
+  const seed = (testSeed() + 1) >>> 0;
   differential(seed, LONG ? 300_000 : 30_000, 1 << 12, 150);
   differential((seed + 1) >>> 0, LONG ? 200_000 : 20_000, 1 << 26, 3000);
 });
@@ -249,7 +250,7 @@ test('sequential insertions and erasures keep the tree balanced', () => {
 });
 
 test('gap searches visit O(log n) nodes (rb_subtree_gap pruning)', () => {
-  const seed = seedFromEnv();
+  const seed = testSeed();
   const rng = new Prng(seed);
   const n = 1 << 15;
   const t = new RbTree({ capacity: n + 2 });
@@ -395,7 +396,7 @@ for (const f of fixtures) {
     const { t, m } = loadLayout(f);
     t.validate();
     sameEntries(t, m, f);
-    const seed = seedFromEnv();
+    const seed = testSeed();
     const rng = new Prng(seed);
     const mmapMin = 0x10000; // vm.mmap_min_addr
     const taskSize = 2 ** 47 - 4096; // TASK_SIZE on x86-64 with 4-level paging

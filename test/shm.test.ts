@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Arena, ArenaError, defineLayout, POISON_WORD } from '../src/shm/index.js';
-import { Prng, seedFromEnv } from '../src/util/prng.js';
+import { Prng } from '../src/util/prng.js';
+import { testSeed } from './support/seed.js';
 
 test('defineLayout places f64 fields first, then i32 fields, 8-byte aligned', () => {
   const L = defineLayout({ f64: ['start', 'end'], i32: ['lock', 'slots[3]', 'flags'] });
@@ -34,7 +35,7 @@ test('arena: index 0 is never handed out; alloc returns -1 when full', () => {
 });
 
 test('arena: differential against a Set model (seeded)', () => {
-  const seed = seedFromEnv();
+  const seed = testSeed();
   const rnd = new Prng(seed);
   const cap = 300;
   const a = Arena.create({ name: 'diff', capacity: cap, stride: 16, debug: true });

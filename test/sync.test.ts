@@ -128,8 +128,9 @@ test('rwsem: a waiting writer holds off new readers, then gets the lock when the
     'const w = new Int32Array(data); sync.downRead(w, 0); Atomics.store(w, 2, 1); const v = w[1]; sync.upRead(w, 0); return "read " + v;',
     w.buffer,
   );
-  await new Promise((r) => setTimeout(r, 20));
-  // (Not the reader count: a reader's optimistic increment, backed out at once, may be seen in passing.)
+  // Queued, not inside: a waiting writer holds off new readers. (Not the reader count: a reader's optimistic
+  // increment, backed out at once, may be seen in passing.)
+  await eventually(() => rwsemReadersWaiting(w, 0) === 1, 'the late reader to queue');
   assert.equal(Atomics.load(w, 2), 0, 'the late reader must wait behind the writer');
   w[1] = 7;
   upRead(w, 0);
@@ -235,8 +236,9 @@ test('rcu: a reader asleep outside its read section never holds up synchronize_r
     { rcu: rcu.handle(), ctl: ctl.buffer },
   );
   await eventually(() => Atomics.load(ctl, 0) === 1, 'the reader to register');
-  await new Promise((r) => setTimeout(r, 10)); // let it fall asleep
-  rcu.synchronize(); // with the sleeper online this would deadlock (and hit the wait limit)
+  // The reader passes no quiescent state before it wakes, so only its sleep, which takes it offline, lets
+  // this grace period end: were the sleeper online, this would deadlock (and hit the wait limit).
+  rcu.synchronize();
   rcu.barrier();
   Atomics.store(ctl, 1, 1);
   Atomics.notify(ctl, 1);
@@ -283,12 +285,16 @@ test('srcu: synchronize_srcu sleeps until a blocked reader leaves', async () => 
     { s: s.handle(), ctl: ctl.buffer },
   );
   await eventually(() => Atomics.load(ctl, 0) === 1, 'the reader to enter');
+  // The synchronizer asks for a grace period, which cannot end while the reader is inside, and says so
+  // before it waits for one.
   const syncer = onWorker<number>(
     `const s = sync.Srcu.attach(data.s); const ctl = new Int32Array(data.ctl);
+     const cookie = s.startPoll(); Atomics.store(ctl, 3, s.pollState(cookie) ? 2 : 1);
      s.synchronize(); return Atomics.load(ctl, 2);`,
     { s: s.handle(), ctl: ctl.buffer },
   );
-  await new Promise((r) => setTimeout(r, 20));
+  await eventually(() => Atomics.load(ctl, 3) !== 0, 'the synchronizer to start a grace period');
+  assert.equal(Atomics.load(ctl, 3), 1, 'a grace period ended with a reader inside');
   Atomics.store(ctl, 1, 1);
   Atomics.notify(ctl, 1);
   assert.equal(await syncer.done, 1, 'synchronize_srcu returned before the reader left');

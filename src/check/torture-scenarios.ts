@@ -30,8 +30,11 @@ export interface TortureContext {
   readonly worker: number;
   readonly seed: number;
   readonly shared: Record<string, unknown>;
-  /** True once the main thread asks the workers to stop. */
-  stopped(): boolean;
+  /**
+   * Whether a worker that has done `done` operations goes on: in a counted run until it has done its
+   * share, in a timed run until the main thread asks the workers to stop (but at least one operation).
+   */
+  more(done: number): boolean;
 }
 
 /** What a worker reports back. */
@@ -42,6 +45,10 @@ export interface TortureScenario {
   readonly description: string;
   /** Minimum number of workers that makes the scenario meaningful. */
   readonly minWorkers: number;
+  /** Operations per worker in a counted run (npm test's): about 0.1 s on an idle 2-core machine. */
+  readonly testOps: number;
+  /** Roles that run until another role has done its share, instead of a share of their own. */
+  readonly openEnded?: readonly string[];
   setup(workers: number): Record<string, unknown>;
   roleOf(worker: number, workers: number): string;
   run(ctx: TortureContext): TortureStats;
@@ -82,13 +89,14 @@ function exclusion(name: string, lock: (i32: Int32Array, i: number) => void, unl
     name,
     description: `${name}: workers increment a plain counter inside the lock; no two are ever inside at once`,
     minWorkers: 2,
+    testOps: 500_000,
     setup: () => ({ words: new SharedArrayBuffer(64) }),
     roleOf: () => 'locker',
     run(ctx) {
       const w = new Int32Array(ctx.shared.words as SharedArrayBuffer);
       const me = ctx.worker + 1;
       let ops = 0;
-      while (!ctx.stopped()) {
+      while (ctx.more(ops)) {
         for (let k = 0; k < 64; k++) {
           lock(w, LOCK);
           if (w[OWNER] !== 0) fail(`${name}: worker ${me} entered while worker ${w[OWNER]} was inside`);
@@ -120,6 +128,7 @@ const rwsemTorture: TortureScenario = {
   name: 'rwsem',
   description: 'rwsem: readers and writers (with trylocks and downgrade_write) never overlap wrongly',
   minWorkers: 2,
+  testOps: 300_000,
   setup: () => ({ words: new SharedArrayBuffer(64) }),
   roleOf: () => 'mixed',
   run(ctx) {
@@ -145,7 +154,7 @@ const rwsemTorture: TortureScenario = {
       Atomics.sub(w, WRITERS_IN, 1);
       writes++;
     };
-    while (!ctx.stopped()) {
+    while (ctx.more(reads + writes)) {
       const r = rnd.below(100);
       if (r < 60) {
         downRead(w, LOCK);
@@ -185,13 +194,15 @@ const rwsemTorture: TortureScenario = {
 };
 
 // Writer starvation: readers keep the lock held by at least one of them at all times; a writer must still
-// get in. If it starved, the readers would never be told to stop and the run would time out.
+// get in. If it starved, it would never finish its share, nor the readers, and the run would time out.
 const WRITER_DONE = 5;
 const READERS_TRYING = 6;
 const rwsemStarvation: TortureScenario = {
   name: 'rwsem-starvation',
   description: 'rwsem: overlapping readers that never let the count drop to zero cannot starve a writer',
   minWorkers: 3,
+  testOps: 200,
+  openEnded: ['reader'],
   setup: () => ({ words: new SharedArrayBuffer(64) }),
   roleOf: (worker) => (worker === 0 ? 'writer' : 'reader'),
   run(ctx): TortureStats {
@@ -200,7 +211,7 @@ const rwsemStarvation: TortureScenario = {
       let writes = 0;
       // Let the readers build up an unbroken chain of read holds first.
       while (Atomics.load(w, READERS_IN) === 0) dawdle(100);
-      for (let i = 0; i < 200; i++) {
+      while (ctx.more(writes)) {
         downWrite(w, LOCK);
         if (Atomics.load(w, READERS_IN) !== 0) fail('rwsem-starvation: writer inside with readers');
         w[COUNTER] = w[COUNTER]! + 1;
@@ -231,34 +242,37 @@ const rwsemStarvation: TortureScenario = {
   },
   verify(shared, reports) {
     const w = new Int32Array(shared.words as SharedArrayBuffer);
-    if (w[COUNTER] !== 200 || sum(reports, 'writes') !== 200) fail('rwsem-starvation: the writer did not finish');
+    if (w[WRITER_DONE] !== 1 || w[COUNTER] !== sum(reports, 'writes')) fail('rwsem-starvation: the writer did not finish');
     rwsemValidateIdle(w, LOCK);
   },
 };
 
 // Reader starvation: two writers take the lock back to back (a writer spins, so it is always there first
 // when the other lets go); a reader must still get in, because the writer that lets go hands the lock to
-// the readers waiting for it. If it starved, the writers would never be told to stop and the run would
-// time out.
+// the readers waiting for it. If it starved, it would never finish its share, nor the writers, and the run
+// would time out.
 const READER_DONE = 7;
-const READER_ROUNDS = 20;
 const rwsemReaderHandoff: TortureScenario = {
   name: 'rwsem-handoff',
   description: 'rwsem: writers that take the lock back to back cannot starve a reader (up_write hands it to waiting readers)',
   minWorkers: 3,
+  testOps: 20,
+  openEnded: ['writer'],
   setup: () => ({ words: new SharedArrayBuffer(64) }),
   roleOf: (worker) => (worker === 0 ? 'reader' : 'writer'),
   run(ctx): TortureStats {
     const w = new Int32Array(ctx.shared.words as SharedArrayBuffer);
     if (ctx.role === 'reader') {
       while (Atomics.load(w, COUNTER) < 1000) dawdle(100); // until both writers are at it
-      for (let i = 0; i < READER_ROUNDS; i++) {
+      let reads = 0;
+      while (ctx.more(reads)) {
         downRead(w, LOCK);
         if (Atomics.load(w, WRITERS_IN) !== 0) fail('rwsem-handoff: reader inside with a writer');
         upRead(w, LOCK);
+        reads++;
       }
       Atomics.store(w, READER_DONE, 1);
-      return { ops: READER_ROUNDS, reads: READER_ROUNDS };
+      return { ops: reads, reads };
     }
     let writes = 0;
     while (Atomics.load(w, READER_DONE) === 0) {
@@ -272,9 +286,9 @@ const rwsemReaderHandoff: TortureScenario = {
     }
     return { ops: writes, writes };
   },
-  verify(shared, reports) {
+  verify(shared) {
     const w = new Int32Array(shared.words as SharedArrayBuffer);
-    if (sum(reports, 'reads') !== READER_ROUNDS) fail('rwsem-handoff: the reader did not finish');
+    if (w[READER_DONE] !== 1) fail('rwsem-handoff: the reader did not finish');
     rwsemValidateIdle(w, LOCK);
   },
 };
@@ -284,6 +298,7 @@ const seqcountTorture: TortureScenario = {
   name: 'seqcount',
   description: 'seqcount: readers never accept a torn snapshot of a record a writer keeps rewriting',
   minWorkers: 2,
+  testOps: 1_000_000,
   setup() {
     const words = new SharedArrayBuffer(64);
     new Int32Array(words)[2] = ~0; // the initial record (a, ~a, x, 2x) = (0, -1, 0, 0)
@@ -296,7 +311,7 @@ const seqcountTorture: TortureScenario = {
     const SEQ = 0;
     if (ctx.role === 'writer') {
       let writes = 0;
-      while (!ctx.stopped()) {
+      while (ctx.more(writes)) {
         writeSeqcountBegin(w, SEQ);
         const a = writes + 1;
         w[1] = a;
@@ -311,7 +326,7 @@ const seqcountTorture: TortureScenario = {
     }
     let accepted = 0;
     let retries = 0;
-    while (!ctx.stopped()) {
+    while (ctx.more(accepted)) {
       let a: number, b: number, x: number, y: number;
       for (;;) {
         const seq = readSeqcountBegin(w, SEQ);
@@ -390,7 +405,7 @@ function publishWriter(
 ): TortureStats {
   let seq = 1;
   let syncs = 0;
-  while (!ctx.stopped()) {
+  while (ctx.more(seq - 1)) {
     let rec = arena.alloc();
     if (rec < 0) {
       sync(); // every record is waiting for a grace period: wait for one, which runs the callbacks
@@ -415,6 +430,7 @@ const rcuTorture: TortureScenario = {
   name: 'rcu',
   description: 'rcu: readers never see a record freed (and poisoned) by call_rcu or after synchronize_rcu',
   minWorkers: 2,
+  testOps: 100_000,
   setup: () => publishSetup('rcu'),
   roleOf: (worker) => (worker === 0 ? 'writer' : 'reader'),
   run(ctx) {
@@ -437,7 +453,7 @@ const rcuTorture: TortureScenario = {
     const rnd = new Prng(ctx.seed + ctx.worker);
     let reads = 0;
     let offline = 0;
-    while (!ctx.stopped()) {
+    while (ctx.more(reads)) {
       rcu.readLock();
       const rec = Atomics.load(ptr, 0);
       const seq = checkRecord(arena, rec, 'rcu');
@@ -467,6 +483,7 @@ const srcuTorture: TortureScenario = {
   name: 'srcu',
   description: 'srcu: readers, some asleep inside their section, never see a record freed by call_srcu',
   minWorkers: 2,
+  testOps: 5_000,
   setup: () => publishSetup('srcu'),
   roleOf: (worker) => (worker === 0 ? 'writer' : 'reader'),
   run(ctx) {
@@ -488,7 +505,7 @@ const srcuTorture: TortureScenario = {
     const rnd = new Prng(ctx.seed + ctx.worker);
     let reads = 0;
     let sleeps = 0;
-    while (!ctx.stopped()) {
+    while (ctx.more(reads)) {
       const idx = srcu.readLock();
       const rec = Atomics.load(ptr, 0);
       const seq = checkRecord(arena, rec, 'srcu');
@@ -517,6 +534,7 @@ const arenaTorture: TortureScenario = {
   name: 'arena',
   description: 'arena: concurrent alloc/free from every worker never hands one record to two owners',
   minWorkers: 2,
+  testOps: 50_000,
   setup: () => ({
     arena: Arena.create({ name: 'torture_arena', capacity: ARENA_RECORDS, stride: 16, debug: true }).handle(),
     owners: new SharedArrayBuffer(4 * ARENA_RECORDS),
@@ -530,7 +548,7 @@ const arenaTorture: TortureScenario = {
     const mine: number[] = [];
     let allocs = 0;
     let full = 0;
-    while (!ctx.stopped()) {
+    while (ctx.more(allocs)) {
       if (mine.length === 0 || (mine.length < 600 && rnd.chance(0.55))) {
         const rec = arena.alloc();
         if (rec < 0) {

@@ -1,5 +1,6 @@
 // The worker side of a torture run: attach to the shared state, wait for every worker to be ready, run the
-// role until told to stop, report statistics (or the violation) back.
+// role for its share (a number of operations, or until told to stop), report statistics (or the violation)
+// back.
 import { parentPort, workerData } from 'node:worker_threads';
 import { setWaitLimit } from '../sync/sleep.js';
 import { tortureScenario } from './torture-scenarios.js';
@@ -12,6 +13,8 @@ interface Job {
   seed: number;
   shared: Record<string, unknown>;
   control: SharedArrayBuffer;
+  /** Operations per worker in a counted run; undefined in a timed run. */
+  opsPerWorker: number | undefined;
   waitLimitMs: number;
 }
 
@@ -30,7 +33,10 @@ try {
     worker: job.worker,
     seed: job.seed,
     shared: job.shared,
-    stopped: () => Atomics.load(control, STOP) !== 0,
+    more:
+      job.opsPerWorker !== undefined
+        ? (done) => done < job.opsPerWorker!
+        : (done) => done === 0 || Atomics.load(control, STOP) === 0,
   });
   parentPort!.postMessage({ ok: true, stats });
 } catch (e) {

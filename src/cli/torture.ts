@@ -12,9 +12,9 @@ export interface TortureCommandOptions {
   json?: boolean;
 }
 
-function describe(r: TortureResult): (string | number)[] {
+function describe(r: TortureResult, durationMs: number): (string | number)[] {
   const perRole = Object.entries(r.ops)
-    .map(([role, ops]) => `${role} ${Math.round(ops / (r.durationMs / 1000)).toLocaleString('en-US')}/s`)
+    .map(([role, ops]) => `${role} ${Math.round(ops / (durationMs / 1000)).toLocaleString('en-US')}/s`)
     .join(', ');
   const extra = r.reports
     .flatMap((rep) => Object.entries(rep).filter(([k]) => !['ops', 'reads', 'writes', 'allocs', 'publishes', 'accepted'].includes(k)))
@@ -31,7 +31,7 @@ export async function tortureCommand(opts: TortureCommandOptions): Promise<numbe
   const results: TortureResult[] = [];
   const workers = opts.workers ?? Math.max(2, os.availableParallelism());
   if (!opts.json) {
-    console.log(`mmsplit: synchronization primitives under torture on real worker threads (${opts.durationMs} ms each)`);
+    console.log(`mmsplit: synchronization primitives under torture on real worker threads (${opts.durationMs} ms each, from the moment all workers run)`);
   }
   for (const name of names) {
     const r = await runTorture(name, { workers, durationMs: opts.durationMs, ...(opts.seed !== undefined ? { seed: opts.seed } : {}) });
@@ -42,7 +42,7 @@ export async function tortureCommand(opts: TortureCommandOptions): Promise<numbe
     console.log(JSON.stringify({ command: 'torture', node: process.version, v8: process.versions.v8, cores: os.availableParallelism(), results }, null, 2));
   } else {
     console.log();
-    console.log(table(['scenario', 'workers', 'throughput per role', 'events', 'checks'], results.map(describe)));
+    console.log(table(['scenario', 'workers', 'throughput per role', 'events', 'checks'], results.map((r) => describe(r, opts.durationMs))));
     console.log(`\nEvery scenario verified its invariant in every critical section (seed ${results[0]?.seed}).`);
     console.log('Costs per primitive: npm run bench:sync. Long torture runs: npm run torture.');
   }

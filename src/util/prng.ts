@@ -64,8 +64,11 @@ function rotl(x: number, k: number): number {
   return (x << k) | (x >>> (32 - k));
 }
 
-/** A seed from the environment (MMSPLIT_SEED) or the clock, for tests that print the seed they used. */
-export function seedFromEnv(): number {
+/**
+ * A seed from the environment (MMSPLIT_SEED), else `fallback`: by default a fresh one from the clock, for
+ * runs that explore and print the seed they used; the tests pass a fixed one.
+ */
+export function seedFromEnv(fallback = (Date.now() ^ (process.pid << 16)) >>> 0): number {
   const s = process.env.MMSPLIT_SEED;
-  return s !== undefined && s !== '' ? Number(s) >>> 0 : (Date.now() ^ (process.pid << 16)) >>> 0;
+  return s !== undefined && s !== '' ? Number(s) >>> 0 : fallback;
 }

@@ -23,7 +23,7 @@ interface Job {
 
 const job = workerData as Job;
 setWaitLimit(job.waitLimitMs);
-const ctl = new Int32Array(job.ctl); // [stop, failed]
+const ctl = new Int32Array(job.ctl); // [stop, failed, accesses made by each worker]
 let as: AddressSpace | undefined;
 try {
   as = AddressSpace.attach(job.as);
@@ -57,6 +57,7 @@ try {
       segv++; // unmapped or read-only at that moment
     }
     as.quiescentState();
+    Atomics.store(ctl, 2 + job.worker, n); // the writer keeps pace with it
   }
   const stats = { stores, segv, stale, faults: user.faults, fastPath: as.design.stats.fastPath, retry: as.design.stats.retry, fallback: as.design.stats.fallback, ...as.design.stats.extra };
   as.exit();

@@ -1,6 +1,6 @@
 /**
  * A lockless maple tree reader for the RCU concurrency test: it attaches to the tree and the RCU domain,
- * then loads, finds, iterates and searches gaps until told to stop, checking every answer against the
+ * then loads, finds, iterates and searches gaps until told to stop, publishing how many it made, checking every answer against the
  * encoding of the stored values (each value names the range it was stored over) and against the
  * permanent entries the writer never touches. Reports its counts or the first violation.
  */
@@ -13,7 +13,8 @@ import { BLOCK, BLOCKS, BASE, decodeFirst, decodeLast, PERM_LEN, permValue } fro
 interface ReaderData {
   tree: MapleTreeHandle;
   rcu: RcuHandle;
-  control: SharedArrayBuffer; // [stop, ready]
+  control: SharedArrayBuffer; // [stop, readers ready, operations of each reader]
+  index: number;
   seed: number;
 }
 
@@ -156,7 +157,7 @@ try {
     oneOp();
     rcu.readUnlock();
     rcu.quiescentState();
-    ops++;
+    Atomics.store(ctl, 2 + data.index, ++ops); // the writer keeps pace with it
   }
   rcu.unregisterThread();
   parentPort!.postMessage({ ok: true, ops, counts });
