@@ -3,19 +3,18 @@
 // `mmsplit bench` command end to end (a results file the report reads, clear errors for bad options).
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { Worker } from 'node:worker_threads';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { AddressSpace } from '../src/designs/address-space.js';
-import { plan } from '../src/bench/runner.js';
+import { plan, startCrew } from '../src/bench/runner.js';
 import { validateResults, WORKLOAD_NAMES, type LabResults, type WorkloadName } from '../src/bench/results.js';
 import { PAGE_SIZE } from '../src/mm/frames.js';
 import { MAP_ANONYMOUS, MAP_PRIVATE, sysMmap, sysMunmap } from '../src/mm/mmap.js';
 import { StraceParseError } from '../src/trace/strace.js';
-import { TALLY_CHURN, TALLY_FAULTS, TALLY_OPS, TALLY_STRIDE, type RoleParams, type RoleResult } from '../src/workloads/roles.js';
+import { TALLY_CHURN, TALLY_FAST_PATH, TALLY_FAULTS, TALLY_OPS, TALLY_STRIDE, type RoleParams } from '../src/workloads/roles.js';
 import { compileTrace, TraceReplayer } from '../src/workloads/trace.js';
 import { setWaitLimit } from '../src/sync/sleep.js';
 import { eventually } from './support/threads.js';
@@ -96,28 +95,11 @@ function quota(r: RoleParams): number {
  */
 async function runRoles(design: string, workload: WorkloadName, threads: number, churnWorkers?: number) {
   const p = plan(workload, threads, churnWorkers, trace);
-  const as = AddressSpace.create({ design, frames: p.frames, cachePages: p.cachePages, tables: Math.ceil(p.frames / 512) * 2 + 4096 });
-  p.setup(as);
-  const ctl = new SharedArrayBuffer(12); // [phase, workers running, io faults in flight]
-  const c = new Int32Array(ctl);
-  Atomics.store(c, 0, 1); // measuring from the start: every munmap is timed, every counter counts
-  const tallyBuf = new SharedArrayBuffer(p.roles.length * TALLY_STRIDE * 4);
-  const tally = new Int32Array(tallyBuf);
-  const workers = p.roles.map((r, index) => new Worker(new URL('../src/workloads/worker.js', import.meta.url), { workerData: { ...r, as: as.handle(), ctl, tally: tallyBuf, index, waitLimitMs: 20_000 } }));
-  as.rcu.threadOffline(); // only waiting from now on: hold up no grace period
-  let failed = false;
-  const results = workers.map((w, i) => new Promise<RoleResult>((resolve, reject) => {
-    const fail = (e: Error) => {
-      failed = true;
-      Atomics.store(c, 0, 2); // stop the others
-      reject(e);
-    };
-    w.once('message', (m: { ok: boolean; result: RoleResult; error: string }) => (m.ok ? resolve(m.result) : fail(new Error(`${design} ${workload} ${p.roles[i]!.role} worker: ${m.error}`))));
-    w.once('error', fail);
-  }));
-  results.forEach((r) => r.catch(() => {})); // awaited below; a failure must not go unhandled meanwhile
-  const word = (i: number, k: number) => tally[i * TALLY_STRIDE + k]!;
+  const crew = startCrew(design, p, 20_000, false);
+  Atomics.store(crew.ctl, 0, 1); // measuring from the start: every munmap is timed
+  const word = (i: number, k: number) => crew.tally[i * TALLY_STRIDE + k]!;
   const done = (i: number) => word(i, p.roles[i]!.role === 'churn' ? TALLY_CHURN : TALLY_OPS);
+  let rs: Awaited<ReturnType<typeof crew.stop>>;
   try {
     let total = -1;
     let progressAt = performance.now();
@@ -125,19 +107,17 @@ async function runRoles(design: string, workload: WorkloadName, threads: number,
       const now = p.roles.reduce((n, _, i) => n + done(i), 0);
       if (now !== total) [total, progressAt] = [now, performance.now()];
       if (performance.now() - progressAt > 20_000) throw new Error(`${design} ${workload}: no progress for 20 s`);
-      return failed || p.roles.every((r, i) => done(i) >= quota(r));
+      return crew.failure !== undefined || p.roles.every((r, i) => done(i) >= quota(r));
     }, `${design} ${workload}: every worker's quota`, Infinity);
   } finally {
-    Atomics.store(c, 0, 2);
+    rs = await crew.stop();
   }
-  const rs = await Promise.all(results).finally(() => Promise.all(workers.map((w) => w.terminate())));
-  as.rcu.threadOnline();
-  as.exit();
+  if (crew.failure) throw new Error(crew.failure.message);
   const sum = (f: (i: number) => number) => p.roles.reduce((n, _, i) => n + f(i), 0);
   return {
     faults: sum((i) => word(i, TALLY_FAULTS)),
     churnOps: sum((i) => word(i, TALLY_CHURN)),
-    fastPath: sum((i) => rs[i]!.counters.fastPath),
+    fastPath: sum((i) => word(i, TALLY_FAST_PATH)),
     timedMunmaps: sum((i) => (p.timed(p.roles[i]!) ? rs[i]!.munmapUs.length : 0)),
   };
 }
@@ -165,7 +145,7 @@ function cli(args: string[]): { status: number | null; stdout: string; stderr: s
 
 test('mmsplit bench writes a results file the report reads, and a report', { timeout: 180_000 }, () => {
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'mmsplit-bench-'));
-  const r = cli(['bench', '--designs', 'mmap-lock,spf', '--workloads', 'page_fault1,churn', '--threads', '1,2', '--duration', '0.1', '--warmup', '0.05', '--repetitions', '2', '--out', out]);
+  const r = cli(['bench', '--designs', 'mmap-lock,spf', '--workloads', 'page_fault1,churn', '--threads', '1,2', '--duration', '0.1', '--warmup', '0.05', '--repetitions', '2', '--reruns', '0', '--out', out]);
   assert.equal(r.status, 0, r.stderr);
   const results: LabResults = validateResults(JSON.parse(fs.readFileSync(path.join(out, 'results.json'), 'utf8')));
   assert.deepEqual(results.configuration.designs, ['mmap-lock', 'spf']);
@@ -173,6 +153,14 @@ test('mmsplit bench writes a results file the report reads, and a report', { tim
   // churn needs a fault worker and a churn worker: only at 2 threads
   assert.equal(results.entries.length, 2 * 2 + 2);
   assert.equal(results.machine.node, process.version);
+  assert.equal(results.configuration.reruns, 0);
+  if (fs.existsSync('/proc/thread-self/schedstat')) {
+    // Linux: every sample says how much CPU its workers got, and every point whether the machine interfered.
+    for (const e of results.entries) {
+      assert.ok(e.samples.every((x) => x.cpu !== undefined), `${e.design} ${e.workload} ${e.threads}: no CPU accounting`);
+      assert.equal(e.interference?.attempts, 1);
+    }
+  }
   assert.ok(fs.readFileSync(path.join(out, 'index.html'), 'utf8').includes('<svg'));
   assert.match(r.stdout, /spf/);
   assert.match(r.stdout, /report: /);
@@ -185,6 +173,7 @@ test('mmsplit bench refuses bad options with a clear message', { timeout: 60_000
     [['--threads', '0'], /thread counts/],
     [['--threads', '2,1'], /ascending/],
     [['--duration', '-1'], /seconds/],
+    [['--reruns', 'x'], /--reruns/],
     [['--workloads', 'trace', '--trace', '/nonexistent/trace.txt'], /\/nonexistent\/trace\.txt/],
   ] as const) {
     const r = cli(['bench', ...args]);

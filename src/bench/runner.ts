@@ -117,27 +117,33 @@ interface Run {
 }
 
 /**
- * One run of a point: a fresh address space, the plan's workers, a warm-up, then `repetitions` measured
- * intervals back to back — the workers keep running across them, as will-it-scale's do, so each sample is
- * taken from warm code and a settled address space. Every figure of a sample — ops, faults, the design's
- * counters, the CPU its workers got — is cut at the same two instants. The counters are the fault workers'
- * (those whose faults the samples count), so that they add up to the faults beside them.
- *
- * A worker that fails ends the run early with the samples taken so far and a Failure (kind 'oom' when the
- * address space truly ran out of frames), never with an exception that would lose the lab's other points.
+ * A plan's workers, started on a fresh address space: the control words, their tallies and thread ids, and
+ * how they ended. The runner cuts samples out of a crew's tallies; a test can let one run to a quota.
  */
-async function runSamples(design: string, p: Plan, opts: RunOptions): Promise<Run> {
-  // Tables freed by churn wait a grace period: room for many. Populated, so that no sample pays the host's first touch.
-  const as = AddressSpace.create({ design, frames: p.frames, cachePages: p.cachePages, tables: Math.ceil(p.frames / 512) * 2 + 4096, populate: true });
+export interface Crew {
+  readonly as: AddressSpace;
+  /** [phase (0 warm-up, 1 measuring, 2 stop), workers running, io faults in flight]. */
+  readonly ctl: Int32Array;
+  /** Each worker's TALLY_STRIDE words (roles.ts). */
+  readonly tally: Int32Array;
+  /** Each worker's kernel thread id once it runs (0 before, or where there is none). */
+  readonly tids: Int32Array;
+  /** The first worker failure, once there is one (the others are told to stop). */
+  readonly failure: Failure | undefined;
+  /** Tells the workers to stop, waits for them and leaves the address space; each one's result, if it had one. */
+  stop(): Promise<(RoleResult | undefined)[]>;
+}
+
+/** Starts `p`'s workers under `design`; `populate` backs the memory first (what the lab measures does). */
+export function startCrew(design: string, p: Plan, waitLimitMs: number, populate: boolean): Crew {
+  // Tables freed by churn wait a grace period: room for many.
+  const as = AddressSpace.create({ design, frames: p.frames, cachePages: p.cachePages, tables: Math.ceil(p.frames / 512) * 2 + 4096, populate });
   p.setup(as);
   const n = p.roles.length;
-  const ctl = new SharedArrayBuffer(12); // [phase, workers running, io faults in flight]
+  const ctl = new SharedArrayBuffer(12);
   const c = new Int32Array(ctl);
   const tallyBuf = new SharedArrayBuffer(n * TALLY_STRIDE * 4);
-  const tally = new Int32Array(tallyBuf);
   const tidsBuf = new SharedArrayBuffer(n * 4);
-  const tids = new Int32Array(tidsBuf);
-  const waitLimitMs = opts.waitLimitMs ?? 60_000;
   const workers = p.roles.map((r, index) => new Worker(new URL('../workloads/worker.js', import.meta.url), { workerData: { ...r, as: as.handle(), ctl, tally: tallyBuf, tids: tidsBuf, index, waitLimitMs } }));
   // This thread only waits from now on: offline, it holds up no grace period.
   as.rcu.threadOffline();
@@ -152,6 +158,39 @@ async function runSamples(design: string, p: Plan, opts: RunOptions): Promise<Ru
       m.ok ? resolve(m.result) : fail({ kind: m.oom ? 'oom' : 'error', message: `${design} ${p.roles[i]!.role} worker: ${m.error}` }));
     w.once('error', (e) => fail({ kind: 'error', message: `${design} ${p.roles[i]!.role} worker: ${e.stack ?? e}` }));
   }));
+  return {
+    as,
+    ctl: c,
+    tally: new Int32Array(tallyBuf),
+    tids: new Int32Array(tidsBuf),
+    get failure() {
+      return failure;
+    },
+    async stop() {
+      Atomics.store(c, 0, 2);
+      const rs = await Promise.all(results).finally(() => Promise.all(workers.map((w) => w.terminate())));
+      as.rcu.threadOnline();
+      as.exit();
+      return rs;
+    },
+  };
+}
+
+/**
+ * One run of a point: the plan's crew on a populated address space (so that no sample pays the host's first
+ * touch of its memory), a warm-up, then `repetitions` measured intervals back to back — the workers keep
+ * running across them, as will-it-scale's do, so each sample is taken from warm code and a settled address
+ * space. Every figure of a sample — ops, faults, the design's counters, the CPU its workers got — is cut at
+ * the same two instants. The counters are the fault workers' (those whose faults the samples count), so
+ * that they add up to the faults beside them.
+ *
+ * A worker that fails ends the run early with the samples taken so far and a Failure (kind 'oom' when the
+ * address space truly ran out of frames), never with an exception that would lose the lab's other points.
+ */
+async function runSamples(design: string, p: Plan, opts: RunOptions): Promise<Run> {
+  const crew = startCrew(design, p, opts.waitLimitMs ?? 60_000, true);
+  const { ctl: c, tally, tids } = crew;
+  const n = p.roles.length;
   const isFault = p.roles.map((r) => r.role !== 'churn');
   const read = () => {
     const t = performance.now();
@@ -170,14 +209,14 @@ async function runSamples(design: string, p: Plan, opts: RunOptions): Promise<Ru
   const withChurn = p.roles.some((r) => r.role === 'churn') && p.roles.some((r) => r.role === 'region');
   try {
     // A worker needs a while to load its modules and attach: the warm-up starts once every one runs.
-    while (Atomics.load(c, 1) < n && !failure) await sleep(2);
+    while (Atomics.load(c, 1) < n && !crew.failure) await sleep(2);
     await sleep(opts.warmupMs);
     Atomics.store(c, 0, 1);
     let prev = read();
-    for (let i = 0; i < opts.repetitions && !failure; i++) {
+    for (let i = 0; i < opts.repetitions && !crew.failure; i++) {
       await sleep(opts.durationMs);
       const now = read();
-      if (failure) break; // a worker died inside the interval: it is not a sample
+      if (crew.failure) break; // a worker died inside the interval: it is not a sample
       const s: Sample = { elapsedMs: now.t - prev.t, ops: delta(prev.words[TALLY_OPS]!, now.words[TALLY_OPS]!), faults: delta(prev.words[TALLY_FAULTS]!, now.words[TALLY_FAULTS]!) };
       if (withChurn) s.churnOps = delta(prev.words[TALLY_CHURN]!, now.words[TALLY_CHURN]!);
       const cpu = cpuBetween(prev.cpu, now.cpu);
@@ -189,9 +228,8 @@ async function runSamples(design: string, p: Plan, opts: RunOptions): Promise<Ru
   } finally {
     Atomics.store(c, 0, 2);
   }
-  const rs = await Promise.all(results).finally(() => Promise.all(workers.map((w) => w.terminate())));
-  as.rcu.threadOnline();
-  as.exit();
+  const rs = await crew.stop();
+  const failure = crew.failure;
   const extraNames = rs.find((r) => r !== undefined)?.extraNames ?? [];
   const counters: Counters = { fastPath: window[TALLY_FAST_PATH]!, retry: window[TALLY_RETRY]!, fallback: window[TALLY_FALLBACK]!, extra: {} };
   extraNames.forEach((name, i) => (counters.extra![name] = window[TALLY_EXTRA + i]!));
