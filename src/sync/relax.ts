@@ -25,3 +25,28 @@ export function cpuRelax(): void {
 export function schedPoint(label: string): void {
   if (hooks !== null) hooks.point(label);
 }
+
+/** Quick looks a waiter takes before it starts timing its spin. */
+const SPIN_LOOKS = 64;
+/**
+ * How long a waiter spins, ms, before it sleeps: longer than a critical section held on a running CPU. The
+ * kernel spins while the owner runs (rwsem_optimistic_spin); we cannot see whether it runs, so we bound the
+ * spin by time instead.
+ */
+export const SPIN_MS = 0.02;
+/** spinTurn()'s answer when the waiter has spun long enough and should sleep. */
+export const SPIN_DONE = -2;
+
+/**
+ * One turn of a bounded spin: SPIN_LOOKS quick looks, then looks for up to SPIN_MS. Pass -1 on the first
+ * turn and the returned value on the next ones; SPIN_DONE means stop spinning and sleep. Allocates nothing.
+ */
+export function spinTurn(n: number, spunSince: number): number {
+  if (n >= SPIN_LOOKS) {
+    const now = performance.now();
+    if (spunSince < 0) spunSince = now;
+    else if (now - spunSince >= SPIN_MS) return SPIN_DONE;
+  }
+  cpuRelax();
+  return spunSince;
+}

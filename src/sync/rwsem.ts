@@ -1,4 +1,4 @@
-import { cpuRelax } from './relax.js';
+import { SPIN_DONE, spinTurn } from './relax.js';
 import { futexWait, futexWake, mightSleep } from './sleep.js';
 
 /**
@@ -28,7 +28,7 @@ import { futexWait, futexWake, mightSleep } from './sleep.js';
  * slice of the host's scheduler before the woken thread runs. A reader that slept behind every short
  * writer section (an mmap of 16 KiB, an mprotect) made each fault pay that: the mmap_lock baseline under
  * churn kept 45% of its quiet rate beside two busy processes, 57% with the spin; on a quiet machine its
- * 2-worker trace replay went from 72–84 to 122–136 K calls/s. Both spins are bounded by time (SPIN_MS),
+ * 2-worker trace replay went from 72–84 to 122–136 K calls/s. Both spins are bounded by time (relax.ts's spinTurn),
  * since we cannot see whether the holder is on a CPU; then the waiter queues and sleeps as before.
  */
 export const RWSEM_READER = 1;
@@ -42,14 +42,6 @@ const SLEEPERS = 1 << 29;
 const HANDED_OVER = 1 << 31; // the generation bit
 /** Why a reader cannot take the lock now (RWSEM_READ_FAILED_MASK): a writer holds or waits, or readers wait. */
 const READ_BLOCKED = RWSEM_WRITER_LOCKED | WAITING_MASK | READERS_WAITING_MASK;
-const SPINS = 64;
-/**
- * How long a waiter keeps spinning, ms, before it sleeps (after SPINS quick looks). The kernel's writers
- * spin while the owner runs (rwsem_optimistic_spin); we cannot see whether it runs, so we bound the spin
- * by time instead. A futex sleep and wake-up costs tens of µs here (a few in the kernel): without the spin,
- * every contended down_write would pay that for holds of a microsecond or two.
- */
-const SPIN_MS = 0.02;
 
 export function downRead(i32: Int32Array, index: number): void {
   mightSleep('down_read');
@@ -62,20 +54,15 @@ export function downRead(i32: Int32Array, index: number): void {
 
 function downReadSlow(i32: Int32Array, index: number): void {
   let s: number;
-  let spunSince = -1;
+  let spun = -1;
   for (let n = 0; ; n++) {
     s = Atomics.load(i32, index);
     if ((s & READ_BLOCKED) === 0) {
       if (Atomics.compareExchange(i32, index, s, s + RWSEM_READER) === s) return;
       continue;
     }
-    if (n < SPINS) {
-      cpuRelax();
-      continue;
-    }
-    if (spunSince < 0) spunSince = performance.now();
-    if (performance.now() - spunSince < SPIN_MS) {
-      cpuRelax();
+    if (spun !== SPIN_DONE) {
+      spun = spinTurn(n, spun);
       continue;
     }
     // Queue: count ourselves among the waiting readers; the writer that lets go hands us the lock.
@@ -134,6 +121,7 @@ export function downWrite(i32: Int32Array, index: number): void {
 
 function downWriteSlow(i32: Int32Array, index: number): void {
   Atomics.add(i32, index, WRITER_WAITING); // from now on new readers wait behind us
+  let spun = -1;
   let startedAt = -1;
   for (let n = 0; ; n++) {
     const s = Atomics.load(i32, index);
@@ -141,15 +129,13 @@ function downWriteSlow(i32: Int32Array, index: number): void {
       if (Atomics.compareExchange(i32, index, s, s - WRITER_WAITING + RWSEM_WRITER_LOCKED) === s) return;
       continue;
     }
-    if (n < SPINS) {
-      cpuRelax();
+    // A futex sleep and wake-up costs tens of µs here (a few in the kernel): without the spin, every
+    // contended down_write would pay that for holds of a microsecond or two.
+    if (spun !== SPIN_DONE) {
+      spun = spinTurn(n, spun);
       continue;
     }
     if (startedAt < 0) startedAt = performance.now();
-    if (performance.now() - startedAt < SPIN_MS) {
-      cpuRelax();
-      continue;
-    }
     sleepOn(i32, index, s, 'down_write', startedAt);
   }
 }

@@ -1,4 +1,4 @@
-import { cpuRelax } from './relax.js';
+import { SPIN_DONE, spinTurn } from './relax.js';
 
 /**
  * spinlock_t over one Int32 word (0 unlocked, 1 locked, 2 locked and a waiter may be asleep), so it can
@@ -12,13 +12,10 @@ import { cpuRelax } from './relax.js';
  * a waiter spins for at most a critical section. Ours can be preempted by the host while it holds the lock,
  * and then a waiter that went on spinning would burn its time slice for nothing, or keep waking to look
  * — what made the lab collapse on a busy machine. So a waiter spins for about as long as a critical section
- * lasts (SPIN_MS), then marks the word 2 and sleeps on it until the holder's unlock wakes it (Drepper's
+ * lasts (relax.ts's SPIN_MS), then marks the word 2 and sleeps on it until the holder's unlock wakes it (Drepper's
  * futex mutex, as mutex.ts). That sleep is not a sleep in the RCU sense — it goes straight to Atomics.wait,
  * not through futexWait() — so taking a spinlock inside rcu_read_lock() stays legal, as in the kernel.
  */
-const SPINS = 64;
-/** How long a waiter spins, ms, before it sleeps: longer than any critical section held on a running CPU. */
-const SPIN_MS = 0.02;
 /** A sleeping waiter looks again after this long even if no unlock woke it (it cannot miss one: robustness). */
 const SLEEP_MS = 2;
 
@@ -28,21 +25,10 @@ export function spinLock(i32: Int32Array, index: number): void {
 }
 
 function spinLockSlow(i32: Int32Array, index: number): void {
-  let spunSince = -1;
-  for (let n = 0; ; n++) {
+  for (let n = 0, spun = -1; spun !== SPIN_DONE; n++) {
     // Test before test-and-set: spin on a load so waiters do not bounce the cache line.
-    const v = Atomics.load(i32, index);
-    if (v === 0 && Atomics.compareExchange(i32, index, 0, 1) === 0) return;
-    if (n < SPINS) {
-      cpuRelax();
-      continue;
-    }
-    if (spunSince < 0) spunSince = performance.now();
-    if (performance.now() - spunSince < SPIN_MS) {
-      cpuRelax();
-      continue;
-    }
-    break;
+    if (Atomics.load(i32, index) === 0 && Atomics.compareExchange(i32, index, 0, 1) === 0) return;
+    spun = spinTurn(n, spun);
   }
   // From here on we take the lock as "2", so that our unlock wakes whoever slept after us.
   while (Atomics.exchange(i32, index, 2) !== 0) Atomics.wait(i32, index, 2, SLEEP_MS);
