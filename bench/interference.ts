@@ -1,16 +1,18 @@
 // bench/interference: how much of each lab point's figure survives a busy machine. Every point runs quiet,
-// then beside one and beside two CPU-bound processes (`node -e 'for(;;){}'`, nice 0), back to back, in one
-// run; per point it prints kept = disturbed / quiet (of the lab's own figure: ops/s, faults/s for churn),
+// beside one and beside two CPU-bound processes (`node -e 'for(;;){}'`, nice 0), in one run, in rounds as
+// the lab runs them (each round: every point quiet, then every point beside one, then beside two), so that
+// a slow spell of the host falls on one round of a point at one level and the medians ride over it; per
+// point it prints kept = disturbed / quiet (of the lab's own figure: ops/s, faults/s for churn),
 // whether the runner marked it disturbed, and whether each design's order against the mmap-lock baseline
-// on churn and trace held. A fair share of the CPUs is cores / (busy + workers): on 2 cores, 67% for one
-// worker beside two busy processes and 50% for two.
-// Run: npm run bench:interference [-- --designs a,b --workloads w,x --threads 1,2 --busy 1,2 --seconds S --reps N --json]
+// on churn and trace held (where the samples' ranges tell the two apart at all). A fair share of the CPUs
+// is cores / (busy + workers): on 2 cores, 67% for one worker beside two busy processes and 50% for two.
+// Run: npm run bench:interference [-- --designs a,b --workloads w,x --threads 1,2 --busy 1,2 --seconds S --reps N --rounds R --json]
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LAB_DEFAULTS, minThreadsOf } from '../src/bench/lab.js';
-import { runPoint, type RunOptions } from '../src/bench/runner.js';
+import { entryOf, measureRound, samplesOfRound, type Point, type Round, type RunOptions } from '../src/bench/runner.js';
 import { DESIGN_NAMES, median, WORKLOAD_NAMES, type DesignName, type Entry, type WorkloadName } from '../src/bench/results.js';
 import { compileTrace } from '../src/workloads/trace.js';
 import { machine, printMachine, printTable, wantsJson } from './harness.js';
@@ -49,7 +51,8 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const opts: RunOptions = {
   durationMs: Number(arg('--seconds') ?? LAB_DEFAULTS.durationMs / 1000) * 1000,
   warmupMs: LAB_DEFAULTS.warmupMs,
-  repetitions: Number(arg('--reps') ?? LAB_DEFAULTS.repetitions),
+  repetitions: numbers('--reps', [LAB_DEFAULTS.repetitions])[0]!,
+  rounds: numbers('--rounds', [LAB_DEFAULTS.rounds])[0]!,
   reruns: 0, // the point is to see what a disturbed run measures
   ...(workloads.includes('trace') ? { trace: compileTrace(fs.readFileSync(path.join(ROOT, 'test/fixtures/strace/python3/trace.txt'), 'utf8'), 'test/fixtures/strace/python3/trace.txt') } : {}),
 };
@@ -68,37 +71,69 @@ function stop(ps: ChildProcess[]): void {
 const figure = (e: Entry) => (e.workload === 'churn' ? e.median.faultsPerSec : e.median.opsPerSec);
 
 interface Row { design: DesignName; workload: WorkloadName; threads: number; byBusy: Entry[] }
-const rows: Row[] = [];
-const children = new Set<ChildProcess>();
-process.on('exit', () => stop([...children]));
+const points: Point[] = [];
 for (const workload of workloads) {
   for (const design of designs) {
-    for (const t of threads) {
-      if (t < minThreadsOf(workload)) continue;
-      const row: Row = { design, workload, threads: t, byBusy: [] };
-      for (const b of busyLevels) {
-        const ps = await busy(b);
-        ps.forEach((p) => children.add(p));
-        try {
-          row.byBusy.push(await runPoint(design, workload, t, opts));
-        } finally {
-          stop(ps);
-          ps.forEach((p) => children.delete(p));
-        }
-      }
-      rows.push(row);
-      if (!wantsJson) process.stderr.write(`${design} ${workload} ${t}w: ${row.byBusy.map((e) => (figure(e) / 1e3).toFixed(0) + 'K').join(' / ')}\n`);
-    }
+    for (const t of threads) if (t >= minThreadsOf(workload)) points.push({ design, workload, threads: t });
   }
 }
+if (opts.repetitions < 1 || opts.rounds! < 1) {
+  console.error('bench:interference: --reps and --rounds: expected whole numbers ≥ 1');
+  process.exit(2);
+}
+const rounds = Math.min(opts.rounds!, opts.repetitions);
+/** done[point][level]: the rounds measured so far. */
+const done: Round[][][] = points.map(() => busyLevels.map(() => []));
+const failed = (rs: Round[]) => rs.some((r) => r.run.failure || r.base?.failure);
+const children = new Set<ChildProcess>();
+process.on('exit', () => stop([...children]));
+for (let r = 0; r < rounds; r++) {
+  for (const [li, b] of busyLevels.entries()) {
+    const ps = await busy(b);
+    ps.forEach((p) => children.add(p));
+    try {
+      for (const [pi, p] of points.entries()) {
+        if (failed(done[pi]![li]!)) continue;
+        done[pi]![li]!.push(await measureRound(p, samplesOfRound(opts.repetitions, rounds, r), opts));
+      }
+    } finally {
+      stop(ps);
+      ps.forEach((p) => children.delete(p));
+    }
+    if (!wantsJson) process.stderr.write(`round ${r + 1}/${rounds}, beside ${b} busy: done\n`);
+  }
+}
+const rows: Row[] = points.map((p, pi) => ({ ...p, byBusy: busyLevels.map((_, li) => entryOf(p, done[pi]![li]!)) }));
+if (!wantsJson) for (const row of rows) process.stderr.write(`${row.design} ${row.workload} ${row.threads}w: ${row.byBusy.map((e) => (figure(e) / 1e3).toFixed(0) + 'K').join(' / ')}\n`);
 
-/** Whether a design stands on the same side of the baseline (mmap-lock) beside `b` busy processes as quiet. */
+/** The lowest and highest per-sample figure of an entry. */
+function range(e: Entry): [number, number] {
+  const xs = e.samples.map((s) => (e.workload === 'churn' ? s.faults : s.ops) / (s.elapsedMs / 1000));
+  return xs.length ? [Math.min(...xs), Math.max(...xs)] : [0, 0];
+}
+
+/**
+ * Where a design stands against the baseline (mmap-lock) beside busy level `bi`: 1 above, -1 below, 0 when
+ * their samples' ranges overlap — the run does not tell them apart, so there is no order to keep or lose.
+ */
+function sideOf(r: Row, base: Row, bi: number): number {
+  const [lo, hi] = range(r.byBusy[bi]!);
+  const [blo, bhi] = range(base.byBusy[bi]!);
+  return lo > bhi ? 1 : hi < blo ? -1 : 0;
+}
+
+/**
+ * Whether a design stayed on the same side of the baseline beside `bi` busy processes as quiet: 'held',
+ * 'FLIPPED'; 'tie' when quiet could not tell them apart (no order to hold), 'blurred' when the busy run
+ * could not (the order is neither kept nor contradicted).
+ */
 function orderHeld(r: Row, bi: number): string {
   if (r.workload !== 'churn' && r.workload !== 'trace') return '';
   const base = rows.find((x) => x.design === 'mmap-lock' && x.workload === r.workload && x.threads === r.threads);
   if (!base || base === r) return '';
-  const side = (i: number) => Math.sign(figure(r.byBusy[i]!) - figure(base.byBusy[i]!));
-  return side(bi) === side(0) ? 'held' : 'FLIPPED';
+  const quiet = sideOf(r, base, 0);
+  const busy = sideOf(r, base, bi);
+  return quiet === 0 ? 'tie' : busy === 0 ? 'blurred' : busy === quiet ? 'held' : 'FLIPPED';
 }
 
 const pct = (x: number) => `${(x * 100).toFixed(0)}%`;
@@ -107,7 +142,7 @@ if (wantsJson) {
   console.log(JSON.stringify({ bench: 'interference', machine: machine(), options: { ...opts, trace: opts.trace?.source }, busyLevels, rows }, null, 1));
 } else {
   printMachine(machine());
-  console.log(`\nEach point: median of ${opts.repetitions} × ${opts.durationMs / 1000} s after ${opts.warmupMs / 1000} s warm-up, quiet then beside ${busyLevels.slice(1).join(' and ')} busy processes, no re-runs.`);
+  console.log(`\nEach point: median of ${opts.repetitions} × ${opts.durationMs / 1000} s in ${rounds} rounds (a fresh crew and ${opts.warmupMs / 1000} s of warm-up each), quiet and beside ${busyLevels.slice(1).join(' and ')} busy processes, no re-runs.`);
   console.log('kept: the lab\'s figure (ops/s; faults/s for churn) beside busy processes / quiet, same run. cpu: the workers\' time on a CPU / (workers × wall).');
   const headers = ['workload', 'design', 'w', 'quiet', 'cpu', 'mark'];
   for (const b of busyLevels.slice(1)) headers.push(`kept ${b}b`, `cpu ${b}b`, `mark ${b}b`, `order ${b}b`);
@@ -127,8 +162,9 @@ if (wantsJson) {
         const kept = rows.filter((r) => r.threads === t).map((r) => figure(r.byBusy[i]!) / figure(r.byBusy[0]!));
         if (kept.length) line.push(`${t}w kept min ${pct(Math.min(...kept))}, median ${pct(median(kept))}`);
       }
-      const flips = rows.filter((r) => orderHeld(r, i) === 'FLIPPED').length;
-      line.push(`${flips} order flips on churn and trace`);
+      const orders = rows.map((r) => orderHeld(r, i));
+      const count = (o: string) => orders.filter((x) => x === o).length;
+      line.push(`orders against the baseline on churn and trace: ${count('FLIPPED')} flipped, ${count('held')} held, ${count('blurred')} blurred, ${count('tie')} ties quiet`);
     }
     console.log(line.join('; '));
   });

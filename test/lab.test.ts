@@ -9,7 +9,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { AddressSpace } from '../src/designs/address-space.js';
-import { plan, startCrew } from '../src/bench/runner.js';
+import { plan, runPoints, samplesOfRound, startCrew, type Point } from '../src/bench/runner.js';
 import { validateResults, WORKLOAD_NAMES, type LabResults, type WorkloadName } from '../src/bench/results.js';
 import { PAGE_SIZE } from '../src/mm/frames.js';
 import { MAP_ANONYMOUS, MAP_PRIVATE, sysMmap, sysMunmap } from '../src/mm/mmap.js';
@@ -145,7 +145,7 @@ function cli(args: string[]): { status: number | null; stdout: string; stderr: s
 
 test('mmsplit bench writes a results file the report reads, and a report', { timeout: 180_000 }, () => {
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'mmsplit-bench-'));
-  const r = cli(['bench', '--designs', 'mmap-lock,spf', '--workloads', 'page_fault1,churn', '--threads', '1,2', '--duration', '0.1', '--warmup', '0.05', '--repetitions', '2', '--reruns', '0', '--out', out]);
+  const r = cli(['bench', '--designs', 'mmap-lock,spf', '--workloads', 'page_fault1,churn', '--threads', '1,2', '--duration', '0.1', '--warmup', '0.05', '--repetitions', '3', '--rounds', '2', '--reruns', '0', '--out', out]);
   assert.equal(r.status, 0, r.stderr);
   const results: LabResults = validateResults(JSON.parse(fs.readFileSync(path.join(out, 'results.json'), 'utf8')));
   assert.deepEqual(results.configuration.designs, ['mmap-lock', 'spf']);
@@ -154,16 +154,52 @@ test('mmsplit bench writes a results file the report reads, and a report', { tim
   assert.equal(results.entries.length, 2 * 2 + 2);
   assert.equal(results.machine.node, process.version);
   assert.equal(results.configuration.reruns, 0);
+  assert.equal(results.configuration.rounds, 2);
+  for (const e of results.entries) {
+    // three samples from two runs (2 + 1); churn's baseline the same
+    assert.equal(e.samples.length, 3);
+    if (e.churn) assert.equal(e.churn.baselineSamples?.length, 3);
+  }
   if (fs.existsSync('/proc/thread-self/schedstat')) {
     // Linux: every sample says how much CPU its workers got, and every point whether the machine interfered.
     for (const e of results.entries) {
       assert.ok(e.samples.every((x) => x.cpu !== undefined), `${e.design} ${e.workload} ${e.threads}: no CPU accounting`);
-      assert.equal(e.interference?.attempts, 1);
+      assert.equal(e.interference?.attempts, 2, 'one attempt per round');
     }
   }
   assert.ok(fs.readFileSync(path.join(out, 'index.html'), 'utf8').includes('<svg'));
   assert.match(r.stdout, /spf/);
   assert.match(r.stdout, /report: /);
+});
+
+test('samplesOfRound splits the repetitions as evenly as they go, the earlier rounds taking one more', () => {
+  const split = (reps: number, rounds: number) => Array.from({ length: rounds }, (_, r) => samplesOfRound(reps, rounds, r));
+  assert.deepEqual(split(6, 3), [2, 2, 2]);
+  assert.deepEqual(split(5, 3), [2, 2, 1]);
+  assert.deepEqual(split(3, 1), [3]);
+  assert.deepEqual(split(3, 3), [1, 1, 1]);
+});
+
+test('runPoints interleaves the rounds of the points and merges each point\'s rounds into one entry', { timeout: 120_000 }, async () => {
+  const points: Point[] = [
+    { design: 'mmap-lock', workload: 'page_fault1', threads: 1 },
+    { design: 'spf', workload: 'churn', threads: 2 },
+  ];
+  const order: string[] = [];
+  const entries = await runPoints(points, { durationMs: 50, warmupMs: 20, repetitions: 3, rounds: 2, reruns: 0 }, (_done, total, p, e) => {
+    assert.equal(total, 4);
+    order.push(`${e ? 'entry' : 'round'} ${p.design}`);
+  });
+  assert.deepEqual(order, ['round mmap-lock', 'round spf', 'round mmap-lock', 'entry mmap-lock', 'round spf', 'entry spf']);
+  for (const e of entries) {
+    assert.equal(e.samples.length, 3);
+    assert.ok(e.samples.every((s) => s.faults > 0), `${e.design}: a round took no faults`);
+  }
+  // spf counts each fault once, on its fast path or in its fallback: over the rounds, the samples' faults
+  const spf = entries[1]!;
+  assert.equal(spf.counters.fastPath + spf.counters.fallback, spf.samples.reduce((n, s) => n + s.faults, 0));
+  assert.equal(entries[1]!.churn?.baselineSamples?.length, 3);
+  assert.ok(entries[1]!.samples.every((s) => (s.churnOps ?? 0) > 0), 'churn: a round with no churn calls');
 });
 
 test('mmsplit bench refuses bad options with a clear message', { timeout: 60_000 }, () => {
@@ -174,6 +210,7 @@ test('mmsplit bench refuses bad options with a clear message', { timeout: 60_000
     [['--threads', '2,1'], /ascending/],
     [['--duration', '-1'], /seconds/],
     [['--reruns', 'x'], /--reruns/],
+    [['--rounds', '0'], /--rounds/],
     [['--workloads', 'trace', '--trace', '/nonexistent/trace.txt'], /\/nonexistent\/trace\.txt/],
   ] as const) {
     const r = cli(['bench', ...args]);

@@ -18,11 +18,12 @@ import {
   churnKeptPct,
   median,
   interferenceMedians,
+  sampleMedians,
   sampleRates,
   validateResults,
   type LabResults,
 } from '../src/bench/results.js';
-import { DESIGN_COLORS, interferenceWarning, renderReport, summaryRows, summaryTable, writeReport } from '../src/report/index.js';
+import { DESIGN_COLORS, instabilityWarning, interferenceWarning, renderReport, summaryRows, summaryTable, writeReport } from '../src/report/index.js';
 import { chartSpecs, renderSvg, textWidth } from '../src/report/charts.js';
 import { esc } from '../src/report/html.js';
 
@@ -141,6 +142,8 @@ test('validateResults rejects broken documents, naming the bad field', T, () => 
     ['unknown design', (d) => ((d.configuration.designs[2] = 'maple'), d), 'configuration.designs[2]', /per-vma-lock/],
     ['threads descending', (d) => ((d.configuration.threads = [1, 4, 2, 8]), d), 'configuration.threads[2]', /ascending/],
     ['fractional repetitions', (d) => ((d.configuration.repetitions = 2.5), d), 'configuration.repetitions', /integer/],
+    ['more rounds than repetitions', (d) => ((d.configuration.rounds = 4), d), 'configuration.rounds', /only 3 repetitions/],
+    ['zero rounds', (d) => ((d.configuration.rounds = 0), d), 'configuration.rounds', /≥ 1/],
     ['headline not configured', (d) => ((d.configuration.workloads = ['page_fault1']), (d.entries = []), d), 'configuration.headlineWorkloads[1]'],
     ['no entries', (d) => ((d.entries = []), d), 'entries', /at least 1/],
     ['ops/s not a number', (d) => ((d.entries[3].median.opsPerSec = 'fast'), d), 'entries[3].median.opsPerSec', /"fast"/],
@@ -185,6 +188,7 @@ test('validateResults rejects broken documents, naming the bad field', T, () => 
     ['no attempt', (d) => ((d.entries[9].interference.attempts = 0), d), 'entries[9].interference.attempts', /≥ 1/],
     ['fractional attempts', (d) => ((d.entries[9].interference.attempts = 1.5), d), 'entries[9].interference.attempts', /integer/],
     ['more attempts than reruns allow', (d) => ((d.entries[9].interference.attempts = 4), d), 'entries[9].interference.attempts', /at most 3/],
+    ['more attempts than rounds and reruns allow', (d) => ((d.configuration.rounds = 3), (d.entries[9].interference.attempts = 6), d), 'entries[9].interference.attempts', /at most 5 \(3 rounds and 2 re-runs\)/],
     ['disturbed without a reason', (d) => (delete d.entries[disturbedAt].interference.reason, d), `entries[${disturbedAt}].interference.reason`, /non-empty string/],
     ['a quiet point with a reason', (d) => ((d.entries[9].interference.reason = 'busy'), d), 'entries[9].interference.reason', /only a disturbed point/],
     ['unknown failure kind', (d) => ((d.entries[failedAt].failure.kind = 'crash'), d), `entries[${failedAt}].failure.kind`, /oom, error/],
@@ -428,6 +432,21 @@ test('a quiet run: no warning, no mark, no banner', T, async () => {
   const v1 = validateResults(version1(raw()));
   assert.equal(interferenceWarning(v1), undefined);
   assert.ok(summaryRows(v1).every((x) => x.runqueueShare === null && !x.disturbed));
+});
+
+test('a point whose samples lie more than 1.5× apart is called unstable, in the summary and the page', T, async () => {
+  const r = quiet(sample());
+  assert.equal(instabilityWarning(r), undefined);
+  const e = r.entries.find((x) => x.workload === 'page_fault1' && x.threads === 1 && x.design === 'spf')!;
+  e.samples[0]!.ops = Math.round(e.samples[1]!.ops / 2); // a spell at half speed
+  e.median = sampleMedians(e.samples);
+  const w = instabilityWarning(r)!;
+  assert.match(w, /^WARNING: 1 of \d+ points were unstable: .* \(worst spf page_fault1 at 1 threads, 2\.\d×\)/);
+  assert.ok(summaryTable(r).trimEnd().endsWith(w), 'the summary ends with it');
+  assert.match(await renderReport(r), /class="banner unstable"/);
+  // a failed point is not measured: never unstable
+  e.failure = { kind: 'oom', message: 'out of frames' };
+  assert.equal(instabilityWarning(r), undefined);
 });
 
 test('chart d keeps a fixed width for 8 designs × 4 workloads, even with counters that disagree with the samples', T, async () => {

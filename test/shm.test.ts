@@ -125,3 +125,25 @@ test('arena: a worker attaches by handle and sees the same records', async () =>
   assert.equal(a.i32[theirs * 2], 1235);
   assert.equal(a.inUse(), 2);
 });
+
+test('arena: a released populated arena backs the next one, zeroed, never a debug one', () => {
+  const a = Arena.create({ name: 'big', capacity: 64, stride: 4096, populate: true });
+  for (let r = 1; r < 64; r++) assert.ok(a.alloc() > 0);
+  a.u8.fill(0xa5);
+  a.release();
+  assert.throws(() => a.release(), /released twice/);
+  // a smaller arena takes the larger buffer: it sees only its own records, all zero, as new memory reads
+  const b = Arena.create({ name: 'small', capacity: 16, stride: 4096, populate: true });
+  assert.equal(b.data, a.data);
+  assert.equal(b.u8.length, 16 * 4096);
+  assert.ok(b.u8.every((x) => x === 0));
+  for (let r = 1; r < 16; r++) assert.ok(b.alloc() > 0);
+  assert.equal(b.alloc(), -1, 'capacity is the arena\'s, not the buffer\'s');
+  // taken once: the next populated arena gets new memory, as does any arena not populated
+  assert.notEqual(Arena.create({ name: 'c', capacity: 16, stride: 4096, populate: true }).data, a.data);
+  b.release();
+  assert.notEqual(Arena.create({ name: 'd', capacity: 16, stride: 4096 }).data, a.data);
+  assert.notEqual(Arena.create({ name: 'e', capacity: 16, stride: 4096, populate: true, debug: true }).data, a.data);
+  // too small a spare is not used
+  assert.notEqual(Arena.create({ name: 'f', capacity: 128, stride: 4096, populate: true }).data, a.data);
+});

@@ -3,7 +3,7 @@
  * machine, gathered into a results file (docs/results-format.md) with the machine and the configuration.
  */
 import os from 'node:os';
-import { runPoint, workloadParams } from './runner.js';
+import { runPoints, workloadParams, type Point } from './runner.js';
 import { DESIGN_NAMES, RESULTS_FORMAT, RESULTS_VERSION, validateResults, type DesignName, type Entry, type LabResults, type Machine, type WorkloadName } from './results.js';
 import type { TraceProgram } from '../workloads/trace.js';
 
@@ -14,8 +14,11 @@ export interface LabConfig {
   threads: number[];
   durationMs: number;
   warmupMs: number;
+  /** Measured samples per point, in all. */
   repetitions: number;
-  /** How often a point whose workers were kept off their CPUs is run again at most. */
+  /** How many separate runs (crews) a point's repetitions are split over, interleaved with the other points'. */
+  rounds: number;
+  /** How often a round whose workers were kept off their CPUs is run again at most. */
   reruns: number;
   /** Workload 'trace': the program replayed. */
   trace?: TraceProgram;
@@ -31,7 +34,11 @@ export const LAB_DEFAULTS = {
   workloads: ['page_fault1', 'churn', 'io', 'trace'] as WorkloadName[],
   durationMs: 300,
   warmupMs: 600,
-  repetitions: 5,
+  repetitions: 6,
+  // Three crews per point, each at a different moment of the run: the host slows this machine down in
+  // spells (half speed for seconds, every worker on its CPU, nothing in /proc/stat), and one spell must not
+  // make a design's figure.
+  rounds: 3,
   reruns: 2,
 };
 
@@ -45,11 +52,7 @@ export function minThreadsOf(workload: WorkloadName): number {
   return workload === 'churn' || workload === 'io' ? 2 : 1;
 }
 
-export interface LabPoint {
-  design: DesignName;
-  workload: WorkloadName;
-  threads: number;
-}
+export type LabPoint = Point;
 
 /** Every point of the configuration that can run, in the order they are run (by workload, then design). */
 export function labPoints(cfg: Pick<LabConfig, 'designs' | 'workloads' | 'threads'>): LabPoint[] {
@@ -76,21 +79,15 @@ export function machineInfo(): Machine {
 }
 
 /**
- * Runs every point; `progress` hears of each before it starts and after it ends. Returns the validated
- * results. A point whose workers fail (out of frames, a lost wake-up, a broken invariant) is recorded with
+ * Runs every point, in rounds (runPoints); `progress` hears of each round before it starts and of each
+ * point's entry when it is done. Returns the validated results. A point whose workers fail (out of frames, a lost wake-up, a broken invariant) is recorded with
  * its failure and the run goes on, so that no point already measured is lost.
  */
 export async function runLab(cfg: LabConfig, progress?: (done: number, total: number, point: LabPoint, entry?: Entry) => void): Promise<LabResults> {
   const points = labPoints(cfg);
   if (points.length === 0) throw new Error(`nothing to run: ${cfg.workloads.join(', ')} need more threads than ${cfg.threads.join(', ')}`);
   const workloads = cfg.workloads.filter((w) => points.some((p) => p.workload === w));
-  const entries: Entry[] = [];
-  for (const [i, p] of points.entries()) {
-    progress?.(i, points.length, p);
-    const e = await runPoint(p.design, p.workload, p.threads, { durationMs: cfg.durationMs, warmupMs: cfg.warmupMs, repetitions: cfg.repetitions, reruns: cfg.reruns, ...(cfg.trace ? { trace: cfg.trace } : {}) });
-    entries.push(e);
-    progress?.(i + 1, points.length, p, e);
-  }
+  const entries = await runPoints(points, { durationMs: cfg.durationMs, warmupMs: cfg.warmupMs, repetitions: cfg.repetitions, rounds: cfg.rounds, reruns: cfg.reruns, ...(cfg.trace ? { trace: cfg.trace } : {}) }, progress);
   const headline = (cfg.headlineWorkloads ?? workloads).filter((w) => workloads.includes(w));
   return validateResults({
     format: RESULTS_FORMAT,
@@ -104,6 +101,7 @@ export async function runLab(cfg: LabConfig, progress?: (done: number, total: nu
       threads: cfg.threads,
       durationMs: cfg.durationMs,
       repetitions: cfg.repetitions,
+      rounds: Math.min(cfg.rounds, cfg.repetitions),
       warmupMs: cfg.warmupMs,
       reruns: cfg.reruns,
       seed: 0, // the workloads make no random choices

@@ -69,15 +69,15 @@ export interface SampleCpu {
 
 /**
  * Whether the machine took CPU away from the point's workers while it was measured, and what the runner did
- * about it. A disturbed point was re-run (at most configuration.reruns times); the attempt kept is the
- * least disturbed one, and it is marked if even that one was disturbed. The medians are over every sample of
- * the kept attempt that carries `cpu`; for churn, the churn-free baseline's samples too, over its faultWorkers
- * (see interferenceMedians).
+ * about it. A disturbed round of the point was re-run (configuration.reruns times at most, over all the
+ * point's rounds); the attempt kept is the least disturbed one, and the point is marked if its kept rounds together were still disturbed. The
+ * medians are over every sample of the kept attempts that carries `cpu`; for churn, the churn-free
+ * baseline's samples too, over its faultWorkers (see interferenceMedians).
  */
 export interface Interference {
-  /** True if the kept attempt's workers lost clearly more than their share of CPU to others (see reason). */
+  /** True if the kept attempts' workers lost clearly more than their share of CPU to others (see reason). */
   disturbed: boolean;
-  /** Attempts run for this point (1: the first was clean). */
+  /** Attempts run for this point, over all its rounds (configuration.rounds: every round was clean at once). */
   attempts: number;
   /** Median over samples of workersOnCpuMs / (threads × elapsedMs): 1 means every worker ran all the time. */
   cpuShare: number;
@@ -178,11 +178,17 @@ export interface Configuration {
   threads: number[];
   /** Length of each measured repetition, milliseconds. */
   durationMs: number;
-  /** Measured repetitions per point. */
+  /** Measured repetitions (samples) per point, over all its rounds. */
   repetitions: number;
+  /**
+   * How many separate runs of the point, each a fresh address space and fresh workers, the repetitions were
+   * split over (the earlier rounds taking one more where they do not split evenly), interleaved with the
+   * other points' rounds (absent: 1, every repetition from one run).
+   */
+  rounds?: number;
   /** Unmeasured run before the repetitions of each point, milliseconds (0: none). */
   warmupMs: number;
-  /** How often a disturbed point was run again at most (0: never). */
+  /** How often at most a point's disturbed rounds were run again, over all its rounds (0: never). */
   reruns?: number;
   /** Seed of every random choice (MMSPLIT_SEED reproduces the run). */
   seed: number;
@@ -397,7 +403,7 @@ function validateConfiguration(v: unknown, path: string, ctx: Context): Configur
   const o = obj(v, path);
   noUnknownKeys(
     o,
-    ['designs', 'workloads', 'threads', 'durationMs', 'repetitions', 'warmupMs', ...since2(ctx, ['reruns']), 'seed', 'headlineWorkloads', 'workloadParams', 'command'],
+    ['designs', 'workloads', 'threads', 'durationMs', 'repetitions', 'warmupMs', ...since2(ctx, ['reruns', 'rounds']), 'seed', 'headlineWorkloads', 'workloadParams', 'command'],
     path,
   );
   const designs = names(o['designs'], DESIGN_NAMES, 'design', join(path, 'designs'));
@@ -429,13 +435,17 @@ function validateConfiguration(v: unknown, path: string, ctx: Context): Configur
     return out;
   });
   const reruns = optional(o, 'reruns', () => count(o, 'reruns', path));
+  const repetitions = num(o, 'repetitions', path, { int: true, min: 1 });
+  const rounds = optional(o, 'rounds', () => num(o, 'rounds', path, { int: true, min: 1 }));
+  if (rounds !== undefined && rounds > repetitions) fail(join(path, 'rounds'), `${rounds} rounds, but only ${repetitions} repetitions to split over them`);
   const command = optional(o, 'command', () => str(o, 'command', path));
   return {
     designs,
     workloads,
     threads,
     durationMs: num(o, 'durationMs', path, { positive: true }),
-    repetitions: num(o, 'repetitions', path, { int: true, min: 1 }),
+    repetitions,
+    ...(rounds !== undefined ? { rounds } : {}),
     warmupMs: num(o, 'warmupMs', path, { min: 0 }),
     ...(reruns !== undefined ? { reruns } : {}),
     seed: num(o, 'seed', path, { int: true, min: 0 }),
@@ -589,7 +599,8 @@ function validateInterference(v: unknown, path: string, runs: CpuRun[], cfg: Con
   const disturbed = o['disturbed'];
   const attempts = num(o, 'attempts', path, { int: true, min: 1 });
   const reruns = cfg.reruns ?? 0;
-  if (attempts > 1 + reruns) fail(join(path, 'attempts'), `${attempts} attempts, but configuration.reruns allows at most ${1 + reruns}`);
+  const rounds = cfg.rounds ?? 1;
+  if (attempts > rounds + reruns) fail(join(path, 'attempts'), `${attempts} attempts, but configuration.reruns allows at most ${rounds + reruns}${rounds > 1 ? ` (${rounds} rounds and ${reruns} re-runs)` : ''}`);
   const i: Interference = {
     disturbed,
     attempts,

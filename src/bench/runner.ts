@@ -10,18 +10,21 @@ import { MAP_ANONYMOUS, MAP_PRIVATE, sysMmap } from '../mm/mmap.js';
 import { TALLY_CHURN, TALLY_EXTRA, TALLY_FALLBACK, TALLY_FAST_PATH, TALLY_FAULTS, TALLY_OPS, TALLY_RETRY, TALLY_STRIDE, type RoleParams, type RoleResult } from '../workloads/roles.js';
 import type { TraceProgram } from '../workloads/trace.js';
 import { cpuBetween, readCpu } from './cpu.js';
-import { interferenceMedians, median, sampleMedians, type ChurnInfo, type Counters, type CpuRun, type DesignName, type Entry, type Failure, type Interference, type LatencyPercentiles, type Sample, type WorkloadName } from './results.js';
+import { interferenceMedians, median, sampleMedians, type Counters, type CpuRun, type DesignName, type Entry, type Failure, type Interference, type LatencyPercentiles, type Sample, type WorkloadName } from './results.js';
 
 export interface RunOptions {
   durationMs: number;
   warmupMs: number;
+  /** Measured samples per point, over all its rounds. */
   repetitions: number;
   /** How long any one wait may last before the run fails (a lost wake-up). */
   waitLimitMs?: number;
   /** The program workload 'trace' replays (compileTrace). */
   trace?: TraceProgram;
-  /** How often a disturbed point is run again at most (default 0). */
+  /** How often at most, over all its rounds, a point's disturbed rounds are run again (default 0). */
   reruns?: number;
+  /** How many crews a point's repetitions are split over, interleaved with the other points' (default 1). */
+  rounds?: number;
 }
 
 const MiB = 1024 * 1024;
@@ -171,9 +174,33 @@ export function startCrew(design: string, p: Plan, waitLimitMs: number, populate
       const rs = await Promise.all(results).finally(() => Promise.all(workers.map((w) => w.terminate())));
       as.rcu.threadOnline();
       as.exit();
+      // Every worker has ended: its memory serves the next crew (populated already).
+      if (populate) as.release();
       return rs;
     },
   };
+}
+
+/** How much longer than warmupMs a warm-up may last on a machine that keeps the workers off their CPUs. */
+const WARMUP_STRETCH = 8;
+
+/**
+ * Waits out the warm-up: `warmupMs` of the workers' time, not of the clock's — the wall time plus what the
+ * workers spent waiting on a run queue meanwhile (on average per worker), so that workers kept off their
+ * CPUs by other processes reach the same point (their code compiled to the same tier, V8's compiler
+ * threads starved alongside them; the address space as settled) as they would quiet, before anything is
+ * measured. Bounded at WARMUP_STRETCH × warmupMs. Where the run queue cannot be read, plain wall time.
+ */
+async function warmUp(tids: Int32Array, warmupMs: number, stop: () => boolean): Promise<void> {
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  const t0 = performance.now();
+  const first = readCpu(tids).workers;
+  let end = t0 + warmupMs;
+  for (let now = t0; now < end && !stop(); now = performance.now()) {
+    await sleep(Math.min(end - now, 50));
+    const w = readCpu(tids).workers;
+    if (first && w) end = Math.min(t0 + WARMUP_STRETCH * warmupMs, t0 + warmupMs + (w[1] - first[1]) / 1e6 / tids.length);
+  }
 }
 
 /**
@@ -210,7 +237,7 @@ async function runSamples(design: string, p: Plan, opts: RunOptions): Promise<Ru
   try {
     // A worker needs a while to load its modules and attach: the warm-up starts once every one runs.
     while (Atomics.load(c, 1) < n && !crew.failure) await sleep(2);
-    await sleep(opts.warmupMs);
+    await warmUp(tids, opts.warmupMs, () => crew.failure !== undefined);
     Atomics.store(c, 0, 1);
     let prev = read();
     for (let i = 0; i < opts.repetitions && !crew.failure; i++) {
@@ -270,51 +297,122 @@ export function judgeInterference(runs: CpuRun[], attempts: number): Interferenc
   return { disturbed: reason !== undefined, attempts, ...m, ...(reason ? { reason } : {}) };
 }
 
-/** Runs a point and returns its entry in the results format. */
-export async function runPoint(design: DesignName, workload: WorkloadName, threads: number, opts: RunOptions): Promise<Entry> {
-  // A disturbed attempt is run again, up to opts.reruns times; the least disturbed one is kept.
-  let kept: Entry | undefined;
-  let attempts = 0;
-  while (attempts <= (opts.reruns ?? 0)) {
-    const entry = await measurePoint(design, workload, threads, opts);
-    attempts++;
-    if (!kept || entry.failure || (entry.interference?.runqueueShare ?? 0) < (kept.interference?.runqueueShare ?? 0)) kept = entry;
-    if (entry.failure || !entry.interference?.disturbed) break;
+/** A point of the lab: a design running a workload on a number of worker threads. */
+export interface Point {
+  design: DesignName;
+  workload: WorkloadName;
+  threads: number;
+}
+
+/**
+ * How many of a point's `repetitions` samples its round `r` (of `rounds`) takes: as even as they split, the
+ * earlier rounds taking one more. A round with none is not run.
+ */
+export function samplesOfRound(repetitions: number, rounds: number, r: number): number {
+  return Math.floor(repetitions / rounds) + (r < repetitions % rounds ? 1 : 0);
+}
+
+/** One round of a point: one crew's samples (and, for churn, its churn-free baseline's), as kept. */
+export interface Round {
+  run: Run;
+  base?: Run;
+  attempts: number;
+  runqueueShare: number;
+}
+
+/**
+ * A round of a point: `samples` samples from one crew, re-run while disturbed (`reruns` times at most), the
+ * least disturbed attempt kept.
+ */
+export async function measureRound(p: Point, samples: number, opts: RunOptions, reruns = opts.reruns ?? 0): Promise<Round> {
+  let kept: Round | undefined;
+  for (let attempts = 1; attempts <= 1 + reruns; attempts++) {
+    const o = { ...opts, repetitions: samples };
+    const run = await runSamples(p.design, plan(p.workload, p.threads, undefined, opts.trace), o);
+    // churn's figure is the faults kept against the same fault workers with no churn worker beside them.
+    const base = p.workload === 'churn' && !run.failure ? await runSamples(p.design, plan(p.workload, p.threads - 1, 0, opts.trace), o) : undefined;
+    const judged = judgeInterference([{ samples: run.samples, workers: p.threads }, ...(base ? [{ samples: base.samples, workers: p.threads - 1 }] : [])], attempts);
+    const round: Round = { run, ...(base ? { base } : {}), attempts, runqueueShare: judged?.runqueueShare ?? 0 };
+    const failed = run.failure ?? base?.failure;
+    if (!kept || failed || round.runqueueShare < kept.runqueueShare) kept = { ...round };
+    kept.attempts = attempts;
+    if (failed || !judged?.disturbed) break;
   }
-  if (kept!.interference) kept!.interference.attempts = attempts;
   return kept!;
 }
 
-async function measurePoint(design: DesignName, workload: WorkloadName, threads: number, opts: RunOptions): Promise<Entry> {
-  const run = await runSamples(design, plan(workload, threads, undefined, opts.trace), opts);
-  const entry: Entry = {
-    design,
-    workload,
-    threads,
-    samples: run.samples,
-    median: sampleMedians(run.samples),
-    counters: run.counters,
-  };
-  const lat = percentiles(run.munmapUs);
-  if (lat) entry.munmapLatencyUs = lat;
-  const judged: CpuRun[] = [{ samples: run.samples, workers: threads }];
-  let failure = run.failure;
-  if (workload === 'churn' && !failure) {
-    // The churn-free baseline: the same fault workers, no churn worker.
-    const base = await runSamples(design, plan(workload, threads - 1, 0, opts.trace), opts);
-    judged.push({ samples: base.samples, workers: threads - 1 });
-    failure = base.failure && { ...base.failure, message: `churn-free baseline: ${base.failure.message}` };
-    const churn: ChurnInfo = {
-      faultWorkers: threads - 1,
-      churnWorkers: 1,
-      churnOpsPerSec: median(run.samples.map((s) => (s.churnOps ?? 0) / (s.elapsedMs / 1000))),
-      baselineFaultsPerSec: sampleMedians(base.samples).faultsPerSec,
-      baselineSamples: base.samples,
-    };
-    entry.churn = churn;
+/** A point's entry in the results format, from the rounds it ran (the last may have failed). */
+export function entryOf(p: Point, rounds: Round[]): Entry {
+  const samples = rounds.flatMap((r) => r.run.samples);
+  const counters: Counters = { fastPath: 0, retry: 0, fallback: 0, extra: {} };
+  for (const { run } of rounds) {
+    counters.fastPath += run.counters.fastPath;
+    counters.retry += run.counters.retry;
+    counters.fallback += run.counters.fallback;
+    for (const [k, v] of Object.entries(run.counters.extra ?? {})) counters.extra![k] = (counters.extra![k] ?? 0) + v;
   }
-  const interference = judgeInterference(judged, 1);
+  const entry: Entry = { design: p.design, workload: p.workload, threads: p.threads, samples, median: sampleMedians(samples), counters };
+  const lat = percentiles(rounds.flatMap((r) => r.run.munmapUs));
+  if (lat) entry.munmapLatencyUs = lat;
+  const bases = rounds.flatMap((r) => (r.base ? [r.base] : []));
+  if (bases.length > 0) {
+    const baselineSamples = bases.flatMap((b) => b.samples);
+    entry.churn = {
+      faultWorkers: p.threads - 1,
+      churnWorkers: 1,
+      churnOpsPerSec: median(samples.map((s) => (s.churnOps ?? 0) / (s.elapsedMs / 1000))),
+      baselineFaultsPerSec: sampleMedians(baselineSamples).faultsPerSec,
+      baselineSamples,
+    };
+  }
+  const judged: CpuRun[] = [{ samples, workers: p.threads }, ...(entry.churn ? [{ samples: entry.churn.baselineSamples!, workers: p.threads - 1 }] : [])];
+  const interference = judgeInterference(judged, rounds.reduce((n, r) => n + r.attempts, 0));
   if (interference) entry.interference = interference;
+  const last = rounds[rounds.length - 1];
+  const failure = last?.run.failure ?? (last?.base?.failure && { ...last.base.failure, message: `churn-free baseline: ${last.base.failure.message}` });
   if (failure) entry.failure = failure;
   return entry;
+}
+
+/**
+ * Runs points and returns their entries in the results format. Each point's repetitions are split over
+ * opts.rounds crews (default 1), and the rounds are interleaved — every point's first round, then every
+ * point's second … — so that a spell in which the host slows this machine down (seen here: whole seconds at
+ * half speed, with every worker on its CPU) falls on one round of a point, not on all its samples, and the
+ * median rides over it. A disturbed round is run again while the point has re-runs left (opts.reruns in
+ * all). A point that fails runs no further rounds. `progress` hears of each round before it
+ * starts, and of each point's entry once its last round is done.
+ */
+export async function runPoints(points: readonly Point[], opts: RunOptions, progress?: (done: number, total: number, p: Point, entry?: Entry) => void): Promise<Entry[]> {
+  const rounds = Math.max(1, Math.min(opts.rounds ?? 1, opts.repetitions));
+  const done: Round[][] = points.map(() => []);
+  // opts.reruns is each point's budget of re-runs over all its rounds: a busy machine costs a bounded time.
+  const rerunsLeft = points.map(() => opts.reruns ?? 0);
+  const entries: (Entry | undefined)[] = points.map(() => undefined);
+  const total = points.length * rounds;
+  let step = 0;
+  for (let r = 0; r < rounds; r++) {
+    for (const [i, p] of points.entries()) {
+      const failed = done[i]!.some((x) => x.run.failure || x.base?.failure);
+      if (!failed) {
+        progress?.(step, total, p);
+        const round = await measureRound(p, samplesOfRound(opts.repetitions, rounds, r), opts, rerunsLeft[i]);
+        rerunsLeft[i]! -= round.attempts - 1;
+        done[i]!.push(round);
+      }
+      step++;
+      if (r === rounds - 1 || done[i]!.some((x) => x.run.failure || x.base?.failure)) {
+        if (!entries[i]) {
+          entries[i] = entryOf(p, done[i]!);
+          progress?.(step, total, p, entries[i]);
+        }
+      }
+    }
+  }
+  return entries as Entry[];
+}
+
+/** Runs one point (its rounds back to back) and returns its entry in the results format. */
+export async function runPoint(design: DesignName, workload: WorkloadName, threads: number, opts: RunOptions): Promise<Entry> {
+  return (await runPoints([{ design, workload, threads }], opts))[0]!;
 }

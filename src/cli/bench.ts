@@ -7,7 +7,7 @@ import cliProgress from 'cli-progress';
 import { runLab, type LabConfig, type LabPoint } from '../bench/lab.js';
 import type { DesignName, Entry, WorkloadName } from '../bench/results.js';
 import { compileTrace } from '../workloads/trace.js';
-import { interferenceWarning, summaryTable, writeReport } from '../report/index.js';
+import { runWarnings, summaryTable, writeReport } from '../report/index.js';
 import { failedLabel, fmtSpread, isDisturbed, throughput, throughputSpread } from '../report/data.js';
 
 /** The trace the lab replays when none is named: Python running a mixed script (see its README). */
@@ -22,6 +22,7 @@ export interface BenchOptions {
   durationMs: number;
   warmupMs: number;
   repetitions: number;
+  rounds: number;
   reruns: number;
   trace?: string;
   out: string;
@@ -68,7 +69,7 @@ export async function benchCommand(o: BenchOptions): Promise<number> {
   for (const n of notes) console.error(`mmsplit bench: ${n}`);
 
   const tty = process.stderr.isTTY && !o.json;
-  const bar = tty ? new cliProgress.SingleBar({ format: 'lab [{bar}] {value}/{total} points | {eta_formatted} left | {point}', etaBuffer: 8, hideCursor: true, clearOnComplete: true }, cliProgress.Presets.shades_classic) : undefined;
+  const bar = tty ? new cliProgress.SingleBar({ format: 'lab [{bar}] {value}/{total} runs | {eta_formatted} left | {point}', etaBuffer: 8, hideCursor: true, clearOnComplete: true }, cliProgress.Presets.shades_classic) : undefined;
   const t0 = performance.now();
   const results = await runLab({
     designs: o.designs,
@@ -77,6 +78,7 @@ export async function benchCommand(o: BenchOptions): Promise<number> {
     durationMs: o.durationMs,
     warmupMs: o.warmupMs,
     repetitions: o.repetitions,
+    rounds: o.rounds,
     reruns: o.reruns,
     ...(trace ? { trace } : {}),
     command: ['mmsplit', ...process.argv.slice(2)].join(' '),
@@ -93,9 +95,8 @@ export async function benchCommand(o: BenchOptions): Promise<number> {
   const seconds = ((performance.now() - t0) / 1000).toFixed(0);
   if (o.json) {
     console.log(JSON.stringify(results, null, 1));
-    // stdout is the results file; the warning the table would have ended with goes beside it.
-    const warning = interferenceWarning(results);
-    if (warning) console.error(warning);
+    // stdout is the results file; the warnings the table would have ended with go beside it.
+    for (const w of runWarnings(results)) console.error(w);
   } else {
     console.log(summaryTable(results));
     console.log(`\n${results.entries.length} points in ${seconds} s on ${results.machine.cores} cores (${results.machine.cpuModel}), Node ${results.machine.node}, V8 ${results.machine.v8}`);

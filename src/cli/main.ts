@@ -90,14 +90,15 @@ addReportOptions(
     .option('--threads <list>', 'worker counts, comma-separated and ascending (default: 1 to the cores present)', threadList)
     .option('--duration <s>', 'seconds per measured repetition', seconds, LAB_DEFAULTS.durationMs / 1000)
     .option('--warmup <s>', 'seconds of unmeasured run before each point', nonNegativeSeconds, LAB_DEFAULTS.warmupMs / 1000)
-    .option('--repetitions <n>', 'measured repetitions per point (the median is reported)', positiveInt, LAB_DEFAULTS.repetitions)
-    .option('--reruns <n>', 'times a point whose workers were kept off their CPUs by other processes is run again at most (0: never)', (v: string) => {
+    .option('--repetitions <n>', 'measured repetitions per point, over all its rounds (the median is reported)', positiveInt, LAB_DEFAULTS.repetitions)
+    .option('--rounds <n>', 'separate runs a point\'s repetitions are split over, interleaved with the other points\' so that a slow spell of the machine falls on one of them (at most --repetitions)', positiveInt, LAB_DEFAULTS.rounds)
+    .option('--reruns <n>', 're-runs a point may spend, over its rounds, on rounds whose workers were kept off their CPUs by other processes (0: never)', (v: string) => {
       if (!/^\d+$/.test(v)) throw new InvalidArgumentError('expected a whole number');
       return Number(v);
     }, LAB_DEFAULTS.reruns)
     .option('--trace <file>', 'the strace log workload trace replays (strace -f -y -e trace=memory; default: a Python run shipped in test/fixtures)')
     .option('--out <dir>', 'folder to write results.json and index.html into', 'report'),
-).action(async (o: { designs?: DesignName[]; workloads?: WorkloadName[]; threads?: number[]; duration: number; warmup: number; repetitions: number; reruns: number; trace?: string; out: string; json?: boolean }) => {
+).action(async (o: { designs?: DesignName[]; workloads?: WorkloadName[]; threads?: number[]; duration: number; warmup: number; repetitions: number; rounds: number; reruns: number; trace?: string; out: string; json?: boolean }) => {
   const { benchCommand } = await import('./bench.js'); // vega is large: only the lab loads it
   process.exitCode = await benchCommand({
     designs: o.designs ?? LAB_DEFAULTS.designs,
@@ -107,6 +108,7 @@ addReportOptions(
     durationMs: o.duration * 1000,
     warmupMs: o.warmup * 1000,
     repetitions: o.repetitions,
+    rounds: o.rounds,
     reruns: o.reruns,
     ...(o.trace !== undefined ? { trace: o.trace } : {}),
     out: o.out,

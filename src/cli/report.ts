@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ResultsFormatError, validateResults, type LabResults } from '../bench/results.js';
-import { interferenceWarning, summaryRows, summaryTable, writeReport } from '../report/index.js';
+import { runWarnings, summaryRows, summaryTable, writeReport } from '../report/index.js';
 
 export interface ReportCommandOptions {
   out: string;
@@ -48,9 +48,8 @@ export async function reportCommand(file: string, o: ReportCommandOptions): Prom
   const report = path.resolve(html);
   if (o.json) {
     console.log(JSON.stringify({ report, results: path.resolve(json), summary: summaryRows(loaded.results) }, null, 2));
-    // stdout is JSON; the warning the table would have ended with goes beside it.
-    const warning = interferenceWarning(loaded.results);
-    if (warning) console.error(warning);
+    // stdout is JSON; the warnings the table would have ended with go beside it.
+    for (const w of runWarnings(loaded.results)) console.error(w);
   } else {
     console.log(summaryTable(loaded.results));
     console.log(`\nreport: ${report}`);

@@ -109,4 +109,13 @@ export class AddressSpace {
     this.rcu.unregisterThread();
     this.srcu.unregisterThread();
   }
+
+  /**
+   * After exit(), on the thread that created it, once every worker that attached has ended: the address
+   * space is gone for good, and the host memory behind its frames and page tables backs the next one
+   * created here with `populate` (the lab's next round) instead of being backed anew, a page at a time.
+   */
+  release(): void {
+    this.pages.release();
+  }
 }

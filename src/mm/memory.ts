@@ -70,6 +70,15 @@ export class MmPages implements FaultContext {
     }
   }
 
+  /**
+   * The memory is done with for good (its address space exited, every thread that attached has ended): the
+   * frames' and page tables' host memory backs the next MmPages created with `populate` on this thread.
+   */
+  release(): void {
+    this.frames.arena.release();
+    this.pt.arena.release();
+  }
+
   handle(): MmPagesHandle {
     return { kind: 'mmsplit.mmpages', frames: this.frames.handle(), pt: this.pt.handle(), pagecache: this.pagecache.handle(), deferred: this.deferred.handle() };
   }

@@ -137,6 +137,46 @@ export function interferenceWarning(r: LabResults): string | undefined {
   );
 }
 
+/**
+ * A point whose fastest sample ran more than this many times as fast as its slowest is unstable: its median
+ * could have come out elsewhere. Samples of one run lie within ±5% of each other on a quiet machine; the
+ * host here slows the whole machine down in spells (half speed for seconds, with every worker on its CPU),
+ * and two workers that hand the CPU to each other (trace) vary by more from run to run.
+ */
+export const UNSTABLE_SPREAD = 1.5;
+
+/** The points whose samples lie more than UNSTABLE_SPREAD apart (failed points are not measured). */
+export function unstablePoints(r: LabResults): { entry: Entry; ratio: number }[] {
+  return r.entries.flatMap((e) => {
+    const s = throughputSpread(e);
+    if (e.failure || !s || e.samples.length < 2 || !(s.lo > 0)) return [];
+    const ratio = s.hi / s.lo;
+    return ratio > UNSTABLE_SPREAD ? [{ entry: e, ratio }] : [];
+  });
+}
+
+/**
+ * One line, like pyperf's "the benchmark seems to be unstable", when any point's samples lie more than
+ * UNSTABLE_SPREAD apart (undefined otherwise): how many, the worst, and what narrows them.
+ */
+export function instabilityWarning(r: LabResults): string | undefined {
+  const u = unstablePoints(r);
+  if (!u.length) return undefined;
+  const worst = u.reduce((a, b) => (b.ratio > a.ratio ? b : a));
+  const w = worst.entry;
+  const rounds = r.configuration.rounds ?? 1;
+  return (
+    `WARNING: ${u.length} of ${r.entries.length} points were unstable: their fastest sample ran more than ${UNSTABLE_SPREAD}× their slowest ` +
+    `(worst ${w.design} ${w.workload} at ${w.threads} threads, ${worst.ratio.toFixed(1)}×). The machine's speed changed while they ran, or the workload ` +
+    `is irregular; their medians are less certain than the others' (mmsplit bench --rounds N${rounds > 1 ? ` above ${rounds}` : ''} spreads more runs over time).`
+  );
+}
+
+/** The warnings that end the summary and head the report: interference, then instability. */
+export function runWarnings(r: LabResults): string[] {
+  return [interferenceWarning(r), instabilityWarning(r)].filter((w): w is string => w !== undefined);
+}
+
 /** Per-sample throughput, the rate throughput() takes the median of. */
 export function sampleThroughput(e: Entry, s: Sample): number {
   const r = sampleRates(s);

@@ -17,6 +17,7 @@ import {
   fmtPct,
   fmtSpread,
   fmtUs,
+  instabilityWarning,
   interferenceWarning,
   isDisturbed,
   outcomeRates,
@@ -91,8 +92,8 @@ h2 .n { color: var(--muted); font-weight: normal; margin-right: 6px; }
 p.lead { margin: 0 0 18px; color: var(--muted); }
 code { white-space: nowrap; font: 13px/1.4 ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; background: var(--soft); padding: 0 3px; border-radius: 3px; }
 .banner { background: var(--warnbg); color: var(--warn); border: 1px solid #f5c99b; border-radius: 6px; padding: 10px 14px; margin: 14px 0; font-weight: 600; }
-.banner.disturbed { font-weight: normal; }
-.banner.disturbed b { font-weight: 700; }
+.banner.disturbed, .banner.unstable { font-weight: normal; }
+.banner.disturbed b, .banner.unstable b { font-weight: 700; }
 .mark { color: var(--warn); font-weight: 700; padding-left: 3px; }
 .mark.quiet { visibility: hidden; }
 td.disturbed { background: var(--warnbg); }
@@ -155,10 +156,14 @@ function why(e: Entry): string {
   return [e.failure ? `${e.failure.kind}: ${e.failure.message}` : '', e.interference?.reason ?? ''].filter(Boolean).join('; ');
 }
 
-/** The banner over the report when any point was disturbed: the terminal's warning, in the page. */
+/** The banners over the report when any point was disturbed or unstable: the terminal's warnings, in the page. */
 function disturbedBanner(r: LabResults): string {
   const w = interferenceWarning(r);
-  return w ? `<div class="banner disturbed" role="alert">${esc(w).replace(/^WARNING:/, '<b>Disturbed run:</b>')}</div>` : '';
+  const u = instabilityWarning(r);
+  return (
+    (w ? `<div class="banner disturbed" role="alert">${esc(w).replace(/^WARNING:/, '<b>Disturbed run:</b>')}</div>` : '') +
+    (u ? `<div class="banner unstable" role="note">${esc(u).replace(/^WARNING:/, '<b>Unstable points:</b>')}</div>` : '')
+  );
 }
 
 function swatch(d: keyof typeof DESIGN_COLORS): string {
@@ -187,7 +192,7 @@ function header(r: LabResults, title: string): string {
     ['designs', esc(designsOf(r).join(', '))],
     ['workloads', esc(c.workloads.join(', '))],
     ['threads', esc(c.threads.join(', '))],
-    ['each point', esc(`median of ${c.repetitions} × ${fmtMs(c.durationMs)}, after ${fmtMs(c.warmupMs)} warm-up`)],
+    ['each point', esc(`median of ${c.repetitions} × ${fmtMs(c.durationMs)}${(c.rounds ?? 1) > 1 ? ` in ${c.rounds} rounds (fresh workers and address space each, interleaved with the other points)` : ''}, after ${fmtMs(c.warmupMs)} warm-up${(c.rounds ?? 1) > 1 ? ' each' : ''}`)],
     ['seed', esc(String(c.seed))],
     ...(c.command ? ([['command', `<code>${esc(c.command)}</code>`]] as [string, string][]) : []),
     ...(params ? ([['parameters', params]] as [string, string][]) : []),

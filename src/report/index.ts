@@ -4,7 +4,7 @@
  *
  *   const html = await renderReport(results);            // one HTML string, nothing external
  *   const { html, json } = await writeReport(results, 'report');   // report/index.html + report/results.json
- *   console.log(summaryTable(results));       // ends with interferenceWarning(results) when a point was disturbed
+ *   console.log(summaryTable(results));       // ends with runWarnings(results) when a point was disturbed or unstable
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -15,7 +15,7 @@ import { renderHtml } from './html.js';
 export { validateResults, ResultsFormatError, type LabResults, type Entry } from '../bench/results.js';
 export { summaryTable, summaryRows, summaryCaption, headlineWorkloads, type SummaryRow } from './summary.js';
 export { chartSpecs, renderSvg, type ChartId, type ChartSpec } from './charts.js';
-export { DESIGN_COLORS, DESIGN_DESCRIPTIONS, interferenceWarning, failureNotes } from './data.js';
+export { DESIGN_COLORS, DESIGN_DESCRIPTIONS, interferenceWarning, instabilityWarning, runWarnings, failureNotes } from './data.js';
 
 export interface RenderOptions {
   /** The page's title and heading (default: "mmsplit lab report"). */

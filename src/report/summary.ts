@@ -14,7 +14,7 @@ import {
   fmtRatio,
   fmtShare,
   fmtSpread,
-  interferenceWarning,
+  runWarnings,
   isBaseline,
   isDisturbed,
   maxThreads,
@@ -150,25 +150,25 @@ export function summaryCaption(r: LabResults): string {
   const m = r.machine;
   return (
     `${r.synthetic ? 'SYNTHETIC DATA (not a measurement) — ' : ''}` +
-    `medians of ${c.repetitions} × ${c.durationMs / 1000} s at the most threads measured; ` +
+    `medians of ${c.repetitions} × ${c.durationMs / 1000} s${(c.rounds ?? 1) > 1 ? ` from ${c.rounds} runs apart in time` : ''} at the most threads measured; ` +
     `${m.cores} cores, ${m.cpuModel}, Node ${m.node}`
   );
 }
 
 /**
  * The terminal summary: a caption line, the aligned table, what its columns and marks mean, one line per
- * failed point, and at the end the interference warning when any point of the run was disturbed.
+ * failed point, and at the end the warnings (runWarnings) when any point was disturbed or unstable.
  */
 export function summaryTable(r: LabResults): string {
   const rows = summaryRows(r);
   const groups: string[][][] = [];
   for (const w of headlineWorkloads(r)) groups.push(rows.filter((x) => x.workload === w).map(summaryCells));
-  const warning = interferenceWarning(r);
+  const warnings = runWarnings(r);
   const after = [
     SUMMARY_LEGEND,
     ...(rows.some((x) => x.disturbed) ? [DISTURBED_LEGEND] : []),
     ...failureNotes(r),
-    ...(warning ? ['', warning] : []),
+    ...(warnings.length ? ['', ...warnings] : []),
   ];
   return `${summaryCaption(r)}\n\n${align(SUMMARY_HEADERS, groups, 2)}\n\n${after.join('\n')}`;
 }
