@@ -97,7 +97,7 @@ test('mmsplit check: exit 1 with the seed and the interleaving; --replay reprodu
   assert.equal(json.reports[0]!.runs, 20);
   for (const args of [['--design', 'nope'], ['--design', 'spf', '--mode', 'bfs'], ['--design', 'spf', '--scenario', 'x'], ['--design', 'spf', '--mode', 'pct', '--replay', '1:2=1', '--scenario', 'fault-fault']]) {
     const e = await run('node', [CLI, 'check', ...args]).then(() => assert.fail(`accepted ${args.join(' ')}`), (x: { code: number; stderr: string }) => x);
-    assert.notEqual(e.code, 0);
+    assert.equal(e.code, 2, 'bad usage exits 2');
     assert.match(e.stderr, /unknown|bad|dfs overrides/);
     assert.doesNotMatch(e.stderr, /at .*\.js:\d+/); // no stack
   }

@@ -191,15 +191,13 @@ test('runPoints interleaves the rounds of the points and merges each point\'s ro
     order.push(`${e ? 'entry' : 'round'} ${p.design}`);
   });
   assert.deepEqual(order, ['round mmap-lock', 'round spf', 'round mmap-lock', 'entry mmap-lock', 'round spf', 'entry spf']);
-  for (const e of entries) {
-    assert.equal(e.samples.length, 3);
-    assert.ok(e.samples.every((s) => s.faults > 0), `${e.design}: a round took no faults`);
-  }
+  // Nothing here depends on how much the workers got done (a busy machine may leave a 50 ms sample empty).
+  for (const e of entries) assert.equal(e.samples.length, 3);
   // spf counts each fault once, on its fast path or in its fallback: over the rounds, the samples' faults
   const spf = entries[1]!;
   assert.equal(spf.counters.fastPath + spf.counters.fallback, spf.samples.reduce((n, s) => n + s.faults, 0));
   assert.equal(entries[1]!.churn?.baselineSamples?.length, 3);
-  assert.ok(entries[1]!.samples.every((s) => (s.churnOps ?? 0) > 0), 'churn: a round with no churn calls');
+  assert.ok(entries[1]!.samples.every((s) => s.churnOps !== undefined), 'churn: every sample counts the churn calls');
 });
 
 test('mmsplit bench refuses bad options with a clear message', { timeout: 60_000 }, () => {
@@ -210,11 +208,13 @@ test('mmsplit bench refuses bad options with a clear message', { timeout: 60_000
     [['--threads', '2,1'], /ascending/],
     [['--duration', '-1'], /seconds/],
     [['--reruns', 'x'], /--reruns/],
+    [['--bogus'], /unknown option '--bogus'\n\(mmsplit COMMAND --help lists its options\)\n$/],
     [['--rounds', '0'], /--rounds/],
+    [['--out', '/proc/mmsplit-x'], /--out \/proc\/mmsplit-x: cannot create the folder/],
     [['--workloads', 'trace', '--trace', '/nonexistent/trace.txt'], /\/nonexistent\/trace\.txt/],
   ] as const) {
     const r = cli(['bench', ...args]);
-    assert.notEqual(r.status, 0, args.join(' '));
+    assert.equal(r.status, 2, `${args.join(' ')}: bad usage exits 2`);
     assert.match(r.stderr, msg, args.join(' '));
     assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
   }

@@ -521,6 +521,17 @@ test('mmsplit report: malformed files exit 2 naming the file and the field, with
     assert.equal(missing.status, 2);
     assert.match(missing.stderr, /nope\.json: cannot read the file \(ENOENT\)/);
     assert.ok(!fs.existsSync(path.join(dir, 'out')), 'nothing written');
+    // An --out that cannot take the report: one line, exit 2, at once (Node's recursive mkdir spins forever under /proc).
+    const good = path.join(dir, 'good.json');
+    fs.writeFileSync(good, JSON.stringify(raw()));
+    const aFile = path.join(dir, 'a-file');
+    fs.writeFileSync(aFile, '');
+    for (const [out, why] of [['/proc/mmsplit-x', /--out \/proc\/mmsplit-x: cannot create the folder \(ENOENT\)/], [aFile, /exists and is not a folder/], [path.join(aFile, 'sub'), /cannot create the folder \(ENOTDIR\)/]] as const) {
+      const r = cli(['report', good, '--out', out]);
+      assert.equal(r.status, 2, `${out}: ${r.stderr}`);
+      assert.match(r.stderr, why);
+      assert.equal(r.stderr.trim().split('\n').length, 1, 'one line');
+    }
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

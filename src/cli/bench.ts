@@ -7,7 +7,7 @@ import cliProgress from 'cli-progress';
 import { runLab, type LabConfig, type LabPoint } from '../bench/lab.js';
 import type { DesignName, Entry, WorkloadName } from '../bench/results.js';
 import { compileTrace } from '../workloads/trace.js';
-import { runWarnings, summaryTable, writeReport } from '../report/index.js';
+import { prepareOutDir, runWarnings, summaryTable, writeReport } from '../report/index.js';
 import { failedLabel, fmtSpread, isDisturbed, throughput, throughputSpread } from '../report/data.js';
 
 /** The trace the lab replays when none is named: Python running a mixed script (see its README). */
@@ -65,6 +65,13 @@ export async function benchCommand(o: BenchOptions): Promise<number> {
         return 2;
       }
     }
+  }
+  // Before the lab runs, not after: a folder that cannot take the results would lose them.
+  try {
+    prepareOutDir(o.out);
+  } catch (e) {
+    console.error(`mmsplit bench: --out ${(e as Error).message}`);
+    return 2;
   }
   for (const n of notes) console.error(`mmsplit bench: ${n}`);
 

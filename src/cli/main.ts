@@ -52,7 +52,10 @@ const program = new Command()
   .name('mmsplit')
   .description(pkg.description)
   .version(pkg.version)
-  .showHelpAfterError();
+  // Bad usage: the one-line reason and where to look, not the whole help; exit 2 (0 success, 1 a finding,
+  // 2 bad usage or input, as every command answers). The subcommands inherit both.
+  .showHelpAfterError('(mmsplit COMMAND --help lists its options)')
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
 
 addReportOptions(
   program
@@ -191,6 +194,14 @@ addReportOptions(
     }, 60),
 ).action(async (o: { design: string; scenario?: string[]; mode: CheckMode; runs: number; seed?: number; time?: number; depth: number; preemptions: number; replay?: string; traceLines: number; json?: boolean }) => {
   const { checkCommand } = await import('./check.js');
+  let replay: ReturnType<typeof parseReplay> | undefined;
+  try {
+    replay = o.replay !== undefined ? parseReplay(o.replay, o.mode) : undefined;
+  } catch (e) {
+    console.error(`mmsplit check: --replay: ${(e as Error).message}`);
+    process.exitCode = 2;
+    return;
+  }
   process.exitCode = await checkCommand({
     design: o.design,
     ...(o.scenario ? { scenarios: o.scenario } : {}),
@@ -200,7 +211,7 @@ addReportOptions(
     depth: o.depth,
     preemptions: o.preemptions,
     ...(o.time !== undefined ? { timeLimitMs: o.time * 1000 } : {}),
-    ...(o.replay !== undefined ? { replay: parseReplay(o.replay, o.mode) } : {}),
+    ...(replay !== undefined ? { replay } : {}),
     traceLines: o.traceLines,
     json: !!o.json,
   });

@@ -1,10 +1,10 @@
 // mmsplit report RESULTS.json [--out DIR] [--json]: render a saved lab results file.
 // Exit 0 on success, 2 when the file cannot be read, is not JSON or is not a valid results file (the message
-// names the file and the bad field; no stack trace), 1 for anything else.
+// names the file and the bad field; no stack trace) or --out cannot take the report, 1 for anything else.
 import fs from 'node:fs';
 import path from 'node:path';
 import { ResultsFormatError, validateResults, type LabResults } from '../bench/results.js';
-import { runWarnings, summaryRows, summaryTable, writeReport } from '../report/index.js';
+import { prepareOutDir, runWarnings, summaryRows, summaryTable, writeReport } from '../report/index.js';
 
 export interface ReportCommandOptions {
   out: string;
@@ -42,6 +42,12 @@ export async function reportCommand(file: string, o: ReportCommandOptions): Prom
   const loaded = loadResults(file);
   if ('error' in loaded) {
     console.error(`mmsplit report: ${loaded.error}`);
+    return EXIT_BAD_INPUT;
+  }
+  try {
+    prepareOutDir(o.out);
+  } catch (e) {
+    console.error(`mmsplit report: --out ${(e as Error).message}`);
     return EXIT_BAD_INPUT;
   }
   const { html, json } = await writeReport(loaded.results, o.out);

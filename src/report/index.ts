@@ -48,10 +48,48 @@ export function scopeIds(svg: string, scope: string): string {
     .replace(/(xlink:)?href="#([^"]+)"/g, `$1href="#${scope}-$2"`);
 }
 
+/**
+ * Makes the folder `dir` (and any missing parent) and checks that a file can be written in it; throws an
+ * Error saying why not ("/proc/x: cannot create the folder (ENOENT)"). Commands call it before their work,
+ * so that a bad --out fails at once rather than after the lab has run. Not fs.mkdirSync's `recursive`:
+ * under /proc, where mkdir answers ENOENT for a parent that exists, Node 20's retries it forever.
+ */
+export function prepareOutDir(dir: string): void {
+  const make = (d: string): void => {
+    try {
+      fs.mkdirSync(d);
+      return;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') {
+        if (!fs.statSync(d).isDirectory()) throw new Error(`${d}: exists and is not a folder`);
+        return;
+      }
+      const parent = path.dirname(d);
+      if (code !== 'ENOENT' || parent === d) throw new Error(`${d}: cannot create the folder (${code})`);
+      make(parent);
+    }
+    try {
+      fs.mkdirSync(d);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'EEXIST' || !fs.statSync(d).isDirectory()) throw new Error(`${d}: cannot create the folder (${code})`);
+    }
+  };
+  make(path.resolve(dir));
+  const probe = path.join(dir, `.mmsplit-write-test-${process.pid}`);
+  try {
+    fs.writeFileSync(probe, '');
+    fs.unlinkSync(probe);
+  } catch (e) {
+    throw new Error(`${dir}: cannot write files there (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+}
+
 /** Writes DIR/index.html and DIR/results.json (creating DIR); returns their paths. */
 export async function writeReport(results: LabResults, dir: string, opts: RenderOptions = {}): Promise<{ html: string; json: string }> {
   const page = await renderReport(results, opts);
-  fs.mkdirSync(dir, { recursive: true });
+  prepareOutDir(dir);
   const html = path.join(dir, 'index.html');
   const json = path.join(dir, 'results.json');
   fs.writeFileSync(json, JSON.stringify(results, null, 1) + '\n');
