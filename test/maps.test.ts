@@ -11,8 +11,10 @@ import {
   isSortedDisjoint,
   mmEntries,
   parseMaps,
+  parseSnapshot,
   type MapsEntry,
 } from '../src/trace/maps.js';
+import { replay } from '../src/trace/replay.js';
 
 // Compiled to <outDir>/test/maps.test.js; the fixtures stay in the source tree.
 const fixtureDir = fileURLToPath(new URL('../../test/fixtures/maps/', import.meta.url));
@@ -126,6 +128,23 @@ test('hand-written spacing is accepted and printed the kernel way', () => {
   assert.deepEqual(parseMaps(''), []);
 });
 
+test('lines out of order, overlapping or twice, and an empty snapshot, are malformed input', () => {
+  const a = '7f0000000000-7f0000002000 rw-p 00000000 00:00 0 ';
+  const b = '7f0000002000-7f0000003000 r--p 00000000 00:00 0 ';
+  const cases: [string, number, RegExp][] = [
+    [[b, a].join('\n'), 2, /expected lines in ascending address order \(this range starts below line 1's\)/],
+    [[a, a].join('\n'), 2, /they overlap \(the same line twice\)/],
+    [[a, '7f0000001000-7f0000004000 rw-p 00000000 00:00 0 '].join('\n'), 2, /starts at or after the end of line 1's \(7f0000000000-7f0000002000\): they overlap/],
+  ];
+  for (const [text, line, re] of cases) {
+    assert.throws(() => parseMaps(text, 'x.maps'), (e: unknown) => e instanceof MapsParseError && e.line === line && re.test(e.message) && e.message.startsWith(`x.maps:${line}: `), text);
+  }
+  assert.equal(parseMaps([a, b].join('\n')).length, 2, 'adjacent ranges are fine');
+  assert.deepEqual(parseMaps(''), [], 'the parser reads an empty text as no mappings');
+  assert.throws(() => parseSnapshot('', 'empty.maps'), /^MapsParseError: empty\.maps:1: expected at least one mapping \(the snapshot is empty\)/);
+  assert.throws(() => replay('', '', {}, 't.txt', 'before.maps'), /before\.maps:1: expected at least one mapping/);
+});
+
 test('malformed lines name file:line and what was expected', () => {
   const good = '7f0000000000-7f0000001000 rw-p 00000000 00:00 0 \n';
   const cases: [string, RegExp][] = [
@@ -145,8 +164,10 @@ test('malformed lines name file:line and what was expected', () => {
     ['7f0000000000-7f0000000001001 rw-p 00000000 00:00 0 ', /expected page-aligned|fits/],
     ['', /expected a hexadecimal start address/],
   ];
+  const first = '7effffffe000-7efffffff000 r--p 00000000 00:00 0 \n';
+  const second = '7efffffff000-7f0000000000 r--p 00000000 00:00 0 \n';
   for (const [bad, re] of cases) {
-    const text = good + good + bad + '\n' + good;
+    const text = first + second + bad + '\n' + good;
     assert.throws(
       () => parseMaps(text, 'fixture.maps'),
       (e: unknown) => {

@@ -226,9 +226,25 @@ export function parseMaps(text: string, file = '<maps>'): MapsEntry[] {
         path = text.slice(pad, end);
       }
     }
+    // The kernel prints the VMAs in address order, none overlapping: anything else was not printed by it
+    // (two snapshots pasted together, a hand edit) and would replay as a layout no process can have.
+    const prev = out[out.length - 1];
+    if (prev && start < prev.end) {
+      s.pos = at;
+      s.fail(start < prev.start
+        ? `lines in ascending address order (this range starts below line ${prev.line}'s)`
+        : `a range that starts at or after the end of line ${prev.line}'s (${hex8(prev.start)}-${hex8(prev.end)}): they overlap${start === prev.start && stop === prev.end ? ' (the same line twice)' : ''}`);
+    }
     out.push({ start, end: stop, perms: r + w + x + p, offset, dev, inode, path, line: lineNo, gate: stop > KEY_LIMIT });
     at = end + 1;
   }
+  return out;
+}
+
+/** parseMaps for a snapshot that must describe a process: at least one mapping (an empty file is an error). */
+export function parseSnapshot(text: string, file = '<maps>'): MapsEntry[] {
+  const out = parseMaps(text, file);
+  if (out.length === 0) throw new MapsParseError(file, 1, 0, 'at least one mapping (the snapshot is empty)', text.slice(0, 160));
   return out;
 }
 

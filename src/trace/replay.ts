@@ -31,7 +31,7 @@ import {
   VM_ACCOUNT, VM_DONTDUMP, VM_DONTEXPAND, VM_EXEC, VM_GROWSDOWN, VM_IO, VM_MAYEXEC, VM_MAYREAD, VM_MAYSHARE,
   VM_MAYWRITE, VM_PFNMAP, VM_READ, VM_SHARED, VM_WRITE,
 } from '../mm/vm-flags.js';
-import { formatMapsLine, mmEntries, parseMaps, type MapsEntry } from './maps.js';
+import { formatMapsLine, mmEntries, parseMaps, parseSnapshot, type MapsEntry } from './maps.js';
 import { parseStraceDetailed, ERRNO, type SyscallRecord } from './strace.js';
 
 export interface ReplayOptions {
@@ -204,7 +204,7 @@ function showResult(name: string, v: number): string {
  * malformed input.
  */
 export function replay(traceText: string, beforeText: string, opts: ReplayOptions = {}, traceFile = '<trace>', beforeFile = '<maps>'): ReplayResult {
-  const before = parseMaps(beforeText, beforeFile);
+  const before = parseSnapshot(beforeText, beforeFile);
   const { records } = parseStraceDetailed(traceText, traceFile);
   return replayRecords(records, before, opts);
 }
@@ -353,7 +353,7 @@ export interface LayoutDiff {
 /** Compares two layouts, ignoring dev and inode (and the gate VMA). */
 export function compareLayouts(expectedText: string, actualText: string, expectedFile = '<expect>'): LayoutDiff {
   const key = (e: MapsEntry) => `${hex8(e.start)}-${hex8(e.end)} ${e.perms} ${hex8(e.offset)} ${e.path}`;
-  const exp = mmEntries(parseMaps(expectedText, expectedFile)).map(key);
+  const exp = mmEntries(parseSnapshot(expectedText, expectedFile)).map(key);
   const act = mmEntries(parseMaps(actualText, '<actual>')).map(key);
   // LCS-free merge by address order: both lists are sorted by start.
   const lines: string[] = [];
