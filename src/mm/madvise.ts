@@ -182,8 +182,9 @@ function madvisePopulate(mm: MmStruct, start: number, end: number, write: boolea
     if (f & (VM_IO | VM_PFNMAP)) return -EINVAL;
     if (write ? !(f & VM_WRITE) : !(f & VM_READ)) return -EINVAL;
     const tmp = Math.min(t.end(v), end);
-    // A write fault on a private mapping prepares its anon_vma first (do_anonymous_page / do_cow_fault).
-    if (write && !(f & VM_SHARED)) mm.anonVmaPrepare(v);
+    // A write fault on a private mapping prepares its anon_vma first (do_anonymous_page / do_cow_fault),
+    // and so does a read fault on a private anonymous one (MmStruct.faultGivesAnonVma).
+    if (mm.faultGivesAnonVma(v, write)) mm.anonVmaPrepare(v);
     const file = t.file(v);
     if (file !== 0) {
       const size = mm.files[file]!.size;

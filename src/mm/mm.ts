@@ -573,16 +573,30 @@ export class MmStruct {
   }
 
   /**
+   * Whether a fault on `v` gives it an anon_vma: a write fault on a private VMA (the page it copies or
+   * allocates is anonymous), and — measured on Linux 6.18, where lock_vma_under_rcu() no longer turns away
+   * anonymous VMAs without one — a read fault on a private anonymous VMA too: after one read of a
+   * MAP_PRIVATE|MAP_ANONYMOUS page (or MAP_POPULATE, MADV_POPULATE_READ), a part of it made writable and
+   * read-only again keeps VM_ACCOUNT and no longer merges with its neighbours (tools: the memtrace seed
+   * 879680, and a three-call C program).
+   */
+  faultGivesAnonVma(v: number, write: boolean): boolean {
+    const f = this.vmas.flags(v);
+    if (f & VM_SHARED) return false;
+    return write ? (f & VM_WRITE) !== 0 : this.vmas.file(v) === 0;
+  }
+
+  /**
    * What faulting [start, end) in does to VMAs (populate_vma_page_range for MAP_POPULATE): a write fault on
-   * a private writable VMA gives it an anon_vma, and with pages the pages are faulted in. Errors are
-   * ignored, as __mm_populate does.
+   * a private writable VMA gives it an anon_vma, and so does any fault on a private anonymous one
+   * (faultGivesAnonVma); with pages the pages are faulted in. Errors are ignored, as __mm_populate does.
    */
   populate(start: number, end: number): void {
     const t = this.vmas;
     let v = this.findVma(start);
     while (v !== 0 && t.start(v) < end) {
       const f = t.flags(v);
-      if (!(f & (VM_IO | VM_PFNMAP)) && (f & (VM_WRITE | VM_SHARED)) === VM_WRITE) this.anonVmaPrepare(v);
+      if (!(f & (VM_IO | VM_PFNMAP)) && (f & VM_ACCESS_FLAGS) && this.faultGivesAnonVma(v, MmPages.populateWrites(f))) this.anonVmaPrepare(v);
       if (this.pages && !(f & (VM_IO | VM_PFNMAP)) && (f & VM_ACCESS_FLAGS)) {
         this.pages.populate(v, Math.max(start, t.start(v)), Math.min(end, t.end(v)), MmPages.populateWrites(f));
       }
