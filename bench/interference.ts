@@ -12,7 +12,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LAB_DEFAULTS, minThreadsOf } from '../src/bench/lab.js';
-import { entryOf, measureRound, samplesOfRound, type Point, type Round, type RunOptions } from '../src/bench/runner.js';
+import { entryOf, measureRound, roundsFailed, samplesOfRound, type Point, type Round, type RunOptions } from '../src/bench/runner.js';
+import { throughputSpread } from '../src/report/data.js';
 import { DESIGN_NAMES, median, WORKLOAD_NAMES, type DesignName, type Entry, type WorkloadName } from '../src/bench/results.js';
 import { compileTrace } from '../src/workloads/trace.js';
 import { machine, printMachine, printTable, wantsJson } from './harness.js';
@@ -84,7 +85,6 @@ if (opts.repetitions < 1 || opts.rounds! < 1) {
 const rounds = Math.min(opts.rounds!, opts.repetitions);
 /** done[point][level]: the rounds measured so far. */
 const done: Round[][][] = points.map(() => busyLevels.map(() => []));
-const failed = (rs: Round[]) => rs.some((r) => r.run.failure || r.base?.failure);
 const children = new Set<ChildProcess>();
 process.on('exit', () => stop([...children]));
 for (let r = 0; r < rounds; r++) {
@@ -93,7 +93,7 @@ for (let r = 0; r < rounds; r++) {
     ps.forEach((p) => children.add(p));
     try {
       for (const [pi, p] of points.entries()) {
-        if (failed(done[pi]![li]!)) continue;
+        if (roundsFailed(done[pi]![li]!)) continue;
         done[pi]![li]!.push(await measureRound(p, samplesOfRound(opts.repetitions, rounds, r), opts));
       }
     } finally {
@@ -106,20 +106,14 @@ for (let r = 0; r < rounds; r++) {
 const rows: Row[] = points.map((p, pi) => ({ ...p, byBusy: busyLevels.map((_, li) => entryOf(p, done[pi]![li]!)) }));
 if (!wantsJson) for (const row of rows) process.stderr.write(`${row.design} ${row.workload} ${row.threads}w: ${row.byBusy.map((e) => (figure(e) / 1e3).toFixed(0) + 'K').join(' / ')}\n`);
 
-/** The lowest and highest per-sample figure of an entry. */
-function range(e: Entry): [number, number] {
-  const xs = e.samples.map((s) => (e.workload === 'churn' ? s.faults : s.ops) / (s.elapsedMs / 1000));
-  return xs.length ? [Math.min(...xs), Math.max(...xs)] : [0, 0];
-}
-
 /**
  * Where a design stands against the baseline (mmap-lock) beside busy level `bi`: 1 above, -1 below, 0 when
  * their samples' ranges overlap — the run does not tell them apart, so there is no order to keep or lose.
  */
 function sideOf(r: Row, base: Row, bi: number): number {
-  const [lo, hi] = range(r.byBusy[bi]!);
-  const [blo, bhi] = range(base.byBusy[bi]!);
-  return lo > bhi ? 1 : hi < blo ? -1 : 0;
+  const a = throughputSpread(r.byBusy[bi]!) ?? { lo: 0, hi: 0 };
+  const b = throughputSpread(base.byBusy[bi]!) ?? { lo: 0, hi: 0 };
+  return a.lo > b.hi ? 1 : a.hi < b.lo ? -1 : 0;
 }
 
 /**

@@ -181,6 +181,8 @@ export function startCrew(design: string, p: Plan, waitLimitMs: number, populate
   };
 }
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
 /** How much longer than warmupMs a warm-up may last on a machine that keeps the workers off their CPUs. */
 const WARMUP_STRETCH = 8;
 
@@ -192,7 +194,6 @@ const WARMUP_STRETCH = 8;
  * measured. Bounded at WARMUP_STRETCH × warmupMs. Where the run queue cannot be read, plain wall time.
  */
 async function warmUp(tids: Int32Array, warmupMs: number, stop: () => boolean): Promise<void> {
-  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
   const t0 = performance.now();
   const first = readCpu(tids).workers;
   let end = t0 + warmupMs;
@@ -230,7 +231,6 @@ async function runSamples(design: string, p: Plan, opts: RunOptions): Promise<Ru
     return { t, words, cpu: readCpu(tids) };
   };
   const delta = (a: number, b: number) => { const d = (b - a) % 2 ** 32; return d < 0 ? d + 2 ** 32 : d; }; // totals are 32-bit words
-  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
   const samples: Sample[] = [];
   const window = new Float64Array(TALLY_STRIDE); // the counters over the samples
   const withChurn = p.roles.some((r) => r.role === 'churn') && p.roles.some((r) => r.role === 'region');
@@ -341,6 +341,11 @@ export async function measureRound(p: Point, samples: number, opts: RunOptions, 
   return kept!;
 }
 
+/** Whether a point's rounds ended in a failure (then it runs no more). */
+export function roundsFailed(rounds: readonly Round[]): boolean {
+  return rounds.some((r) => r.run.failure !== undefined || r.base?.failure !== undefined);
+}
+
 /** A point's entry in the results format, from the rounds it ran (the last may have failed). */
 export function entryOf(p: Point, rounds: Round[]): Entry {
   const samples = rounds.flatMap((r) => r.run.samples);
@@ -393,19 +398,15 @@ export async function runPoints(points: readonly Point[], opts: RunOptions, prog
   let step = 0;
   for (let r = 0; r < rounds; r++) {
     for (const [i, p] of points.entries()) {
-      const failed = done[i]!.some((x) => x.run.failure || x.base?.failure);
-      if (!failed) {
-        progress?.(step, total, p);
-        const round = await measureRound(p, samplesOfRound(opts.repetitions, rounds, r), opts, rerunsLeft[i]);
-        rerunsLeft[i]! -= round.attempts - 1;
-        done[i]!.push(round);
-      }
       step++;
-      if (r === rounds - 1 || done[i]!.some((x) => x.run.failure || x.base?.failure)) {
-        if (!entries[i]) {
-          entries[i] = entryOf(p, done[i]!);
-          progress?.(step, total, p, entries[i]);
-        }
+      if (entries[i]) continue; // it failed in an earlier round
+      progress?.(step - 1, total, p);
+      const round = await measureRound(p, samplesOfRound(opts.repetitions, rounds, r), opts, rerunsLeft[i]);
+      rerunsLeft[i]! -= round.attempts - 1;
+      done[i]!.push(round);
+      if (r === rounds - 1 || roundsFailed(done[i]!)) {
+        entries[i] = entryOf(p, done[i]!);
+        progress?.(step, total, p, entries[i]);
       }
     }
   }
