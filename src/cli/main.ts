@@ -155,8 +155,9 @@ addReportOptions(
     })
     .option('--no-thp', 'no THP alignment of large anonymous mappings')
     .option('--no-file-thp', 'files are not placed by thp_get_unmapped_area (ext4/xfs on 6.18 are)')
+    .option('--no-assume-written', 'private VMAs made writable during the trace are not taken to be written (memtrace\'s traces are not)')
     .option('--file-size <path=bytes...>', 'size of a mapped file (faults beyond its end fail)'),
-).action((trace: string, o: { maps: string; expect?: string; json?: boolean; mmapBase?: number; brk?: number; startBrk?: number; thp: boolean; fileThp: boolean; fileSize?: string[] }) => {
+).action((trace: string, o: { maps: string; expect?: string; json?: boolean; mmapBase?: number; brk?: number; startBrk?: number; thp: boolean; fileThp: boolean; assumeWritten: boolean; fileSize?: string[] }) => {
   process.exitCode = replayCommand(trace, o);
 });
 

@@ -14,6 +14,7 @@ export interface ReplayCommandOptions {
   startBrk?: number;
   thp?: boolean;
   fileThp?: boolean;
+  assumeWritten?: boolean;
   fileSize?: string[];
 }
 
@@ -40,6 +41,7 @@ export function replayCommand(trace: string, o: ReplayCommandOptions): number {
     if (o.startBrk !== undefined) opts.startBrk = o.startBrk;
     if (o.thp !== undefined) opts.thp = o.thp;
     if (o.fileThp !== undefined) opts.fileThp = o.fileThp;
+    if (o.assumeWritten !== undefined) opts.assumeWritten = o.assumeWritten;
     const traceText = read(trace, 'trace');
     const beforeText = read(o.maps, 'maps snapshot');
     const expectText = o.expect !== undefined ? read(o.expect, 'expected maps') : undefined;

@@ -10,6 +10,9 @@ import {
 } from './vm-flags.js';
 import { PAGE_SIZE } from './frames.js';
 
+export const PROT_READ = 0x1;
+export const PROT_WRITE = 0x2;
+export const PROT_EXEC = 0x4;
 export const PROT_GROWSDOWN = 0x01000000;
 export const PROT_GROWSUP = 0x02000000;
 

@@ -12,8 +12,26 @@
  *    randomised empty heap, but the trace's first brk does when it is a query (brk(0), as glibc's first one
  *    is) or a refused call: it returns mm->brk unchanged. So when the first brk's result is not its
  *    argument, that result is the break (and, with no [heap], start_brk too).
- *  - Invisible VMA state: private writable VMAs (and [stack], [heap]) are taken to have faulted (an anon_vma
- *    of their own) and to be charged (VM_ACCOUNT); others neither.
+ *  - Invisible VMA state: BEFORE's private writable VMAs (and [stack], [heap]) are taken to have faulted (an
+ *    anon_vma of their own) and to be charged (VM_ACCOUNT); others neither.
+ *
+ * What the trace cannot show, and how it is inferred:
+ *  - Writes. A private VMA that becomes writable during the trace (made by mmap, brk or mremap, or made
+ *    writable by mprotect) is taken to be written by the thread that made it, before that thread's next call
+ *    that does not map or protect the pages right beside it: programs map writable memory to write it
+ *    (malloc arenas, thread stacks, JIT heaps), and commit a reserved range in several calls before they use
+ *    it (the JVM commits its heaps page by page). The write does what anon_vma_prepare() does at the first
+ *    write fault: the VMA gets an anon_vma (a compatible neighbour's, else its own), which decides its later
+ *    merges and moves — the JVM's class space is kept apart from a chunk written before it. This is right on
+ *    every real program we recorded (test/fixtures/strace/README.md); writing at once, or never, is wrong
+ *    on one of them each. `assumeWritten: false` (`--no-assume-written`) is the other choice: nothing is
+ *    written but what MAP_POPULATE and MADV_POPULATE_* fault in, as in memtrace's synthetic traces.
+ *  - Unlinks: a mapped file that was unlinked shows " (deleted)" in AFTER; compareLayouts ignores that.
+ *
+ * Not replayed (counted as skipped): calls this mm does not model — mlock and friends, msync, mincore, and
+ * mbind / set_mempolicy_home_node. A VMA's NUMA policy takes part in merges (vma_merge compares it with
+ * mpol_equal) and mbind splits VMAs at its range, so a trace that binds part of a mapping to a policy other
+ * than its neighbours' can leave more VMAs in AFTER than the replay shows; no program we recorded calls it.
  *  - Files: VMAs compare the struct file, not the inode, so a file is identified by (fd, path) of the
  *    mmap; BEFORE's VMAs of a path are taken to come from the lowest fd that maps that path in the trace.
  *    An fd is read-only when a MAP_SHARED, PROT_WRITE mmap of it failed with EACCES. File sizes (for faults
@@ -22,7 +40,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { MmStruct, TASK_SIZE_64, hex8, EINVAL } from '../mm/mm.js';
 import { sysBrk, sysMmap, sysMunmap } from '../mm/mmap.js';
-import { sysMprotect } from '../mm/mprotect.js';
+import { PROT_WRITE, sysMprotect } from '../mm/mprotect.js';
 import { sysMadvise } from '../mm/madvise.js';
 import { sysMremap } from '../mm/mremap.js';
 import { PAGE_SIZE } from '../mm/frames.js';
@@ -48,6 +66,8 @@ export interface ReplayOptions {
   fileSizes?: Record<string, number>;
   /** VMA records to reserve (default: 8192, or 4 per BEFORE line + 4096 if more). */
   capacity?: number;
+  /** Private VMAs that become writable are written at once (default on; see the header). */
+  assumeWritten?: boolean;
   /** Validate the mm after every call (slow; for tests). */
   validate?: boolean;
 }
@@ -288,8 +308,17 @@ function replayOnce(records: readonly SyscallRecord[], before: readonly MapsEntr
   let first: Divergence | undefined;
   let suspectsAt: string[] = [];
   let stopLine = 0;
+  const assumeWritten = opts.assumeWritten ?? true;
+  // Per thread: the range it made writable and has not written yet (see "Writes" in the header).
+  const unwritten = new Map<number, [number, number]>();
   for (const r of records) {
     if (r.ret === undefined) { skipped++; continue; }
+    const p = unwritten.get(r.pid ?? 0);
+    if (p && !besideOrOver(r, p)) {
+      writeInto(mm, p[0], p[1]);
+      unwritten.delete(r.pid ?? 0);
+    }
+    const brkBefore = mm.brk;
     let res: number;
     let suspects: string[] | undefined;
     switch (r.name) {
@@ -309,6 +338,14 @@ function replayOnce(records: readonly SyscallRecord[], before: readonly MapsEntr
       case 'madvise': res = sysMadvise(mm, r.args.addr, r.args.length, r.args.advice); break;
       default: skipped++; continue;
     }
+    const made = assumeWritten && res >= 0 ? writableRange(r, res, brkBefore, mm.brk) : null;
+    if (made) {
+      const p = unwritten.get(r.pid ?? 0); // if any, r was beside or over it
+      if (p) {
+        p[0] = Math.min(p[0], made[0]);
+        p[1] = Math.max(p[1], made[1]);
+      } else unwritten.set(r.pid ?? 0, made);
+    }
     if (opts.validate) mm.validate();
     const expected = r.ret === -1 && r.errnoNum !== undefined ? -r.errnoNum : r.ret;
     if (res === expected) matched++;
@@ -322,6 +359,7 @@ function replayOnce(records: readonly SyscallRecord[], before: readonly MapsEntr
       first ??= { line: r.line, call: describe(r), expected: showResult(r.name, expected), actual: showResult(r.name, res) };
     }
   }
+  for (const p of unwritten.values()) writeInto(mm, p[0], p[1]);
   // The gate VMA ([vsyscall]) is not in the tree; the kernel prints it after the last VMA, and so do we.
   let maps = mm.formatMaps();
   for (const e of before) if (e.gate) maps += formatMapsLine(e) + '\n';
@@ -344,15 +382,51 @@ function sharedFileKeys(mm: MmStruct, addr: number, len: number, keyOfFile: stri
   return out;
 }
 
+/** The range a successful call made writable (or may have), for assumeWritten; null when none. */
+function writableRange(r: SyscallRecord, res: number, brkBefore: number, brkAfter: number): [number, number] | null {
+  const pages = (n: number) => Math.ceil(n / PAGE_SIZE) * PAGE_SIZE;
+  switch (r.name) {
+    case 'mmap': return r.args.prot & PROT_WRITE ? [res, res + pages(r.args.length)] : null;
+    case 'mprotect': case 'pkey_mprotect': return r.args.prot & PROT_WRITE ? [r.args.addr, r.args.addr + pages(r.args.length)] : null;
+    case 'mremap': return [res, res + pages(r.args.newLength)];
+    case 'brk': return brkAfter > brkBefore ? [pages(brkBefore - PAGE_SIZE + 1), pages(brkAfter)] : null;
+    default: return null;
+  }
+}
+
+/** Whether r maps or protects pages beside or over [range[0], range[1]) (a commit of a reserved range in parts). */
+function besideOrOver(r: SyscallRecord, range: [number, number]): boolean {
+  if (r.name !== 'mmap' && r.name !== 'mprotect' && r.name !== 'pkey_mprotect') return false;
+  const start = r.name === 'mmap' ? (r.ret ?? -1) : r.args.addr;
+  if (start < 0 || r.ret === -1) return false;
+  const end = start + Math.ceil(r.args.length / PAGE_SIZE) * PAGE_SIZE;
+  return start <= range[1] && end >= range[0];
+}
+
+/** A write into every private writable VMA of [start, end): anon_vma_prepare() at the first write fault. */
+function writeInto(mm: MmStruct, start: number, end: number): void {
+  const t = mm.vmas;
+  let v = mm.findVmaIntersection(start, end);
+  while (v !== 0) {
+    if (t.anon(v) === 0 && t.nameKind(v) !== NAME_SPECIAL && !(t.flags(v) & (VM_IO | VM_PFNMAP)) && mm.faultGivesAnonVma(v, true)) mm.anonVmaPrepare(v);
+    if (t.end(v) >= end) break;
+    v = mm.findVmaIntersection(t.end(v), end);
+  }
+}
+
 export interface LayoutDiff {
   equal: boolean;
   /** Unified-style lines: ' ' common, '-' only expected, '+' only actual. */
   lines: string[];
 }
 
-/** Compares two layouts, ignoring dev and inode (and the gate VMA). */
+/**
+ * Compares two layouts, ignoring dev and inode (and the gate VMA), and whether a file is " (deleted)": a
+ * program that unlinks a file it maps (the JVM's hsperfdata, temporary files) does so with unlink, not a
+ * memory call, so the trace cannot show it.
+ */
 export function compareLayouts(expectedText: string, actualText: string, expectedFile = '<expect>'): LayoutDiff {
-  const key = (e: MapsEntry) => `${hex8(e.start)}-${hex8(e.end)} ${e.perms} ${hex8(e.offset)} ${e.path}`;
+  const key = (e: MapsEntry) => `${hex8(e.start)}-${hex8(e.end)} ${e.perms} ${hex8(e.offset)} ${e.path.replace(/ \(deleted\)$/, '')}`;
   const exp = mmEntries(parseSnapshot(expectedText, expectedFile)).map(key);
   const act = mmEntries(parseMaps(actualText, '<actual>')).map(key);
   // LCS-free merge by address order: both lists are sorted by start.

@@ -21,13 +21,10 @@ import { PAGE_SIZE } from '../mm/frames.js';
 import type { MmStruct } from '../mm/mm.js';
 import { sysMadvise } from '../mm/madvise.js';
 import { MAP_ANONYMOUS, MAP_FIXED_NOREPLACE, sysMmap } from '../mm/mmap.js';
-import { sysMprotect } from '../mm/mprotect.js';
+import { PROT_READ, PROT_WRITE, sysMprotect } from '../mm/mprotect.js';
 import { MREMAP_DONTUNMAP, MREMAP_FIXED, sysMremap } from '../mm/mremap.js';
 import { MAP_FIXED } from '../mm/unmapped.js';
 import { parseStrace, type SyscallRecord } from '../trace/strace.js';
-
-const PROT_READ = 1;
-const PROT_WRITE = 2;
 
 /** One call of the trace, as the replay needs it (structured-cloneable: it travels to the workers). */
 export interface TraceCall {
