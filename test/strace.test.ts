@@ -151,6 +151,17 @@ for (const [dir, counts] of Object.entries(EXPECTED)) {
   });
 }
 
+test('fixtures real/*: parse completely, calls only, consistent with their snapshots', () => {
+  const dirs = fs.readdirSync(path.join(FIX, 'real'));
+  assert.ok(dirs.length >= 10);
+  for (const d of dirs) {
+    const file = `real/${d}/trace.txt`;
+    const r = statsAddUp(read(file), file);
+    assert.equal(r.stats.nonMemory + r.stats.exits + r.stats.signals + r.stats.messages + r.stats.blank, 0, `${file}: calls only`);
+    checkMappedPages(read(`real/${d}/before.maps`), r.records, read(`real/${d}/after.maps`), `real/${d}`);
+  }
+});
+
 test('fixture node: several threads, split calls joined per thread', () => {
   const r = statsAddUp(read('node/trace.txt'), 'node/trace.txt');
   const pids = new Set(r.records.map((x) => x.pid));

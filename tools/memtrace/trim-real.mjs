@@ -4,9 +4,11 @@
 //
 // A snapshot spans from the openat of "/proc/self/./maps" to the close of that fd. OUT keeps, verbatim, the lines
 // of memory calls (both halves of a split one) that start after the first snapshot's close and end before the
-// second snapshot's openat; every other line is dropped. It refuses (exit 1) when a memory call overlaps a
-// snapshot — a thread changed the address space while the file was being read, so the snapshot is not a state
-// the trace passes through — and the recording has to be redone. Standalone on purpose: no build needed.
+// second snapshot's openat; every other line is dropped. Only the calls of the snapshotting process count: its
+// threads are those clone()d with CLONE_THREAD from it (traced with `-e trace=...,clone,clone3`); processes it
+// starts have address spaces of their own. It refuses (exit 1) when a memory call overlaps a snapshot — a
+// thread changed the address space while the file was being read, so the snapshot is not a state the trace
+// passes through — and the recording has to be redone. Standalone on purpose: no build needed.
 import fs from 'node:fs';
 
 const MEMORY = new Set([
@@ -46,10 +48,25 @@ lines.forEach((line, i) => {
   if (line.endsWith(' <unfinished ...>')) open.set(pid, c);
 });
 
-// The workloads open the maps file as "/proc/self/./maps" (a spelling nothing else uses), exactly twice.
-const opens = calls.filter((c) => c.name === 'openat' && c.text.includes('"/proc/self/./maps"'));
-if (opens.length !== 2) {
-  console.error(`trim-real: expected two openat of "/proc/self/./maps", found ${opens.length}`);
+// The snapshots open the maps file as "/proc/self/./maps" (a spelling nothing else uses). The first is made by
+// the snapshotting process's first thread; the pair is its last two: a program started through wrappers that
+// exec it (pyenv shims, rustup proxies) snapshots once in each image that execs, but only the last image exits.
+const all = calls.filter((c) => c.name === 'openat' && c.text.includes('"/proc/self/./maps"'));
+if (all.length < 2) {
+  console.error(`trim-real: expected two openat of "/proc/self/./maps", found ${all.length}`);
+  process.exit(1);
+}
+// The snapshotting process's threads, in the order they were made (a thread may make threads).
+const group = new Set([all[0].pid]);
+for (const c of [...calls].sort((a, b) => a.start - b.start)) {
+  if ((c.name !== 'clone' && c.name !== 'clone3') || !group.has(c.pid) || !/CLONE_THREAD/.test(c.text)) continue;
+  const tid = /= (\d+)(?: <[^>]*>)?$/.exec(lines[c.end]);
+  if (tid) group.add(tid[1]);
+}
+const opens = all.filter((c) => group.has(c.pid)).slice(-2);
+const exec = calls.find((c) => c.name === 'execve' && group.has(c.pid) && c.start > opens[0].start && c.start < opens[1].start);
+if (opens.length !== 2 || exec) {
+  console.error(`trim-real: no two snapshots of one address space${exec ? ` (execve at line ${exec.start + 1})` : ''}`);
   process.exit(1);
 }
 const snaps = opens.map((o) => {
@@ -59,7 +76,7 @@ const snaps = opens.map((o) => {
   if (!close) throw new Error(`trim-real: no close of fd ${fdm[1]} after line ${o.start + 1}`);
   return { from: o.start, to: close.start };
 });
-const mem = calls.filter((c) => MEMORY.has(c.name));
+const mem = calls.filter((c) => MEMORY.has(c.name) && group.has(c.pid));
 for (const s of snaps) {
   const bad = mem.find((c) => c.start <= s.to && c.end >= s.from);
   if (bad) {
@@ -69,4 +86,4 @@ for (const s of snaps) {
 }
 const keep = mem.filter((c) => c.start > snaps[0].to && c.end < snaps[1].from).flatMap((c) => c.lines).sort((a, b) => a - b);
 fs.writeFileSync(out, keep.map((i) => lines[i] + '\n').join(''));
-console.log(`trim-real: ${mem.filter((c) => c.start > snaps[0].to && c.end < snaps[1].from).length} memory calls, ${keep.length} lines -> ${out}`);
+console.log(`trim-real: ${mem.filter((c) => c.start > snaps[0].to && c.end < snaps[1].from).length} memory calls of ${group.size} thread(s), ${keep.length} lines -> ${out}`);
