@@ -3,9 +3,9 @@
  * Node (no browser, no canvas: vega's headless 'none' renderer and its SVG string renderer). Every value is
  * inlined in the specification, so nothing is loaded from anywhere.
  *
- * vega and vega-lite are optional peer dependencies (28 MB that the library and the other commands do
- * without): they are imported here only, on first use, and a missing one is an answer (chartsUnavailable),
- * not an exception in the middle of a report.
+ * vega and vega-lite are optional peer dependencies (25 MB of node_modules, which the library and the other
+ * commands do without): they are imported here only, on first use, and a missing one is an answer
+ * (chartsUnavailable), not an exception in the middle of a report.
  */
 import type { TopLevelSpec } from 'vega-lite';
 import type { DesignName, Entry, LabResults, WorkloadName } from '../bench/results.js';
@@ -562,8 +562,9 @@ function loadVega(): Promise<VegaModules | string> {
       if (e?.code === 'ERR_MODULE_NOT_FOUND' && String(e.message).includes(`'${name}'`)) missing.push(name);
       else broken.push(`${name} cannot be loaded (${String(e?.message ?? e).split('\n')[0]})`);
     }
-    if (broken.length) return broken.join('; ');
-    return `${missing.join(' and ')} ${missing.length > 1 ? 'are' : 'is'} not installed (npm install vega vega-lite draws them)`;
+    // A missing package first: it is what the other one failed for, if it failed, and installing mends both.
+    if (missing.length) return `${missing.join(' and ')} ${missing.length > 1 ? 'are' : 'is'} not installed (npm install vega vega-lite draws them)`;
+    return broken.join('; ');
   });
   return vegaModules;
 }

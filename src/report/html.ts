@@ -297,8 +297,8 @@ function allPoints(r: LabResults): string {
 function chartsMissing(why: string): string {
   return `<section id="charts">
 <h2>Charts</h2>
-<div class="missing">Charts not drawn: ${esc(why)}. The summary above and every point below are complete; with vega installed,
-<code>mmsplit report results.json</code> draws this report again with its charts.</div>
+<div class="missing">Charts not drawn: ${esc(why)}. The summary above and every point below are complete; once vega and vega-lite
+are installed, <code>mmsplit report results.json</code> draws this report again with its charts.</div>
 </section>`;
 }
 
