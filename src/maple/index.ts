@@ -10,6 +10,8 @@
  *
  * MapleMap<T> wraps a tree for plain JavaScript values on one thread.
  */
+// TypeScript users on the default target (ES5) get the ES2022 library these types are written against.
+/// <reference lib="es2022" preserve="true" />
 export { MapleTree, MapleTreeError, EEXIST, type MapleEntry, type MapleTreeHandle, type MapleTreeOptions } from './tree.js';
 export { MapleMap, type MapleMapEntry } from './map.js';
 export {

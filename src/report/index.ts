@@ -6,6 +6,8 @@
  *   const { html, json } = await writeReport(results, 'report');   // report/index.html + report/results.json
  *   console.log(summaryTable(results));       // ends with runWarnings(results) when a point was disturbed or unstable
  */
+// TypeScript users on the default target (ES5) get the ES2022 library these types are written against.
+/// <reference lib="es2022" preserve="true" />
 import fs from 'node:fs';
 import path from 'node:path';
 import { validateResults, type LabResults } from '../bench/results.js';
