@@ -1,6 +1,7 @@
 /**
  * mmsplit/report: lab results (src/bench/results.ts, docs/results-format.md) → a self-contained HTML report
- * with SVG charts drawn by vega-lite in Node, and a plain-text summary table for the terminal.
+ * with SVG charts drawn by vega-lite in Node (where vega and vega-lite are installed: they are optional), and a
+ * plain-text summary table for the terminal.
  *
  *   const html = await renderReport(results);            // one HTML string, nothing external
  *   const { html, json } = await writeReport(results, 'report');   // report/index.html + report/results.json
