@@ -32,6 +32,8 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '../..');
 const SAMPLE = path.join(ROOT, 'test/fixtures/results/sample.json');
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+/** node --import NO_VEGA: as where vega and vega-lite (optional peer dependencies) are not installed. */
+const NO_VEGA = new URL('./support/no-vega.js', import.meta.url).href;
 const T = { timeout: 60_000 };
 
 const raw = (): Record<string, any> => JSON.parse(fs.readFileSync(SAMPLE, 'utf8'));
@@ -492,8 +494,8 @@ test('writeReport writes index.html and results.json', T, async () => {
   }
 });
 
-function cli(args: string[]) {
-  return spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 50_000 });
+function cli(args: string[], nodeArgs: string[] = []) {
+  return spawnSync(process.execPath, [...nodeArgs, CLI, ...args], { encoding: 'utf8', timeout: 50_000 });
 }
 
 test('mmsplit report: malformed files exit 2 naming the file and the field, without a stack trace', T, () => {
@@ -544,6 +546,7 @@ test('mmsplit report: renders a good file, prints the summary and the path; --js
     const r = cli(['report', SAMPLE, '--out', out]);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /^SYNTHETIC DATA/);
+    assert.doesNotMatch(r.stderr, /charts not drawn/);
     for (const d of DESIGN_NAMES) assert.ok(r.stdout.includes(d), d);
     assert.ok(r.stdout.trimEnd().endsWith(`report: ${path.join(out, 'index.html')}`), r.stdout.slice(-200));
     assert.ok(fs.statSync(path.join(out, 'index.html')).size > 10_000);
@@ -554,6 +557,24 @@ test('mmsplit report: renders a good file, prints the summary and the path; --js
     assert.equal(parsed.report, path.join(out, 'index.html'));
     assert.equal(parsed.results, path.join(out, 'results.json'));
     assert.equal(parsed.summary.length, DESIGN_NAMES.length * 3);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('mmsplit report without vega: the summary and results.json, one line on the terminal, a note where the charts would be', T, () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mmsplit-report-'));
+  try {
+    const out = path.join(dir, 'out');
+    const r = cli(['report', SAMPLE, '--out', out], ['--import', NO_VEGA]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^SYNTHETIC DATA/);
+    assert.equal(r.stderr, 'mmsplit report: charts not drawn: vega and vega-lite are not installed (npm install vega vega-lite draws them)\n');
+    const page = fs.readFileSync(path.join(out, 'index.html'), 'utf8');
+    assert.match(page, /<section id="charts">[^]*Charts not drawn: vega and vega-lite are not installed/);
+    assert.doesNotMatch(page, /<svg|<figure/);
+    for (const id of ['summary', 'all-points']) assert.ok(page.includes(`id="${id}"`), id);
+    assert.deepEqual(validateResults(JSON.parse(fs.readFileSync(path.join(out, 'results.json'), 'utf8'))), sample());
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

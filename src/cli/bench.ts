@@ -7,7 +7,7 @@ import cliProgress from 'cli-progress';
 import { runLab, type LabConfig, type LabPoint } from '../bench/lab.js';
 import type { DesignName, Entry, WorkloadName } from '../bench/results.js';
 import { compileTrace } from '../workloads/trace.js';
-import { prepareOutDir, runWarnings, summaryTable, writeReport } from '../report/index.js';
+import { chartsUnavailable, prepareOutDir, runWarnings, summaryTable, writeReport } from '../report/index.js';
 import { failedLabel, fmtSpread, isDisturbed, throughput, throughputSpread } from '../report/data.js';
 
 /** The trace the lab replays when none is named: Python running a mixed script (see its README). */
@@ -110,6 +110,8 @@ export async function benchCommand(o: BenchOptions): Promise<number> {
     console.log(`results: ${path.resolve(json)}`);
     console.log(`report: ${path.resolve(html)}`);
   }
+  const noCharts = await chartsUnavailable();
+  if (noCharts) console.error(`mmsplit bench: charts not drawn: ${noCharts}`);
   // A point whose workers broke (a lost wake-up, an invariant) is a finding; running out of memory is a
   // result of the run, reported in it like any other.
   return results.entries.some((e) => e.failure?.kind === 'error') ? 1 : 0;

@@ -102,7 +102,7 @@ addReportOptions(
     .option('--trace <file>', 'the strace log workload trace replays (strace -f -y -e trace=memory; default: a Python run shipped in test/fixtures)')
     .option('--out <dir>', 'folder to write results.json and index.html into', 'report'),
 ).action(async (o: { designs?: DesignName[]; workloads?: WorkloadName[]; threads?: number[]; duration: number; warmup: number; repetitions: number; rounds: number; reruns: number; trace?: string; out: string; json?: boolean }) => {
-  const { benchCommand } = await import('./bench.js'); // vega is large: only the lab loads it
+  const { benchCommand } = await import('./bench.js'); // the lab and the report load for this command only
   process.exitCode = await benchCommand({
     designs: o.designs ?? LAB_DEFAULTS.designs,
     workloads: o.workloads ?? LAB_DEFAULTS.workloads,
@@ -126,7 +126,7 @@ addReportOptions(
     .argument('<results>', 'results JSON written by the lab (format: docs/results-format.md)')
     .option('--out <dir>', 'folder to write index.html and results.json into', 'report'),
 ).action(async (file: string, o: { out: string; json?: boolean }) => {
-  // Loaded on demand: vega is large and only this command needs it.
+  // Loaded on demand, like bench: only these two commands draw reports (vega itself loads in report/charts.ts).
   const { reportCommand } = await import('./report.js');
   process.exitCode = await reportCommand(file, { out: o.out, json: !!o.json });
 });

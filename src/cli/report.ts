@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ResultsFormatError, validateResults, type LabResults } from '../bench/results.js';
-import { prepareOutDir, runWarnings, summaryRows, summaryTable, writeReport } from '../report/index.js';
+import { chartsUnavailable, prepareOutDir, runWarnings, summaryRows, summaryTable, writeReport } from '../report/index.js';
 
 export interface ReportCommandOptions {
   out: string;
@@ -60,5 +60,7 @@ export async function reportCommand(file: string, o: ReportCommandOptions): Prom
     console.log(summaryTable(loaded.results));
     console.log(`\nreport: ${report}`);
   }
+  const noCharts = await chartsUnavailable();
+  if (noCharts) console.error(`mmsplit report: charts not drawn: ${noCharts}`);
   return 0;
 }

@@ -2,9 +2,12 @@
  * The report's four charts as vega-lite specifications, compiled to vega and rendered to SVG strings in
  * Node (no browser, no canvas: vega's headless 'none' renderer and its SVG string renderer). Every value is
  * inlined in the specification, so nothing is loaded from anywhere.
+ *
+ * vega and vega-lite are optional peer dependencies (25 MB of node_modules, which the library and the other
+ * commands do without): they are imported here only, on first use, and a missing one is an answer
+ * (chartsUnavailable), not an exception in the middle of a report.
  */
-import * as vega from 'vega';
-import { compile, type TopLevelSpec } from 'vega-lite';
+import type { TopLevelSpec } from 'vega-lite';
 import type { DesignName, Entry, LabResults, WorkloadName } from '../bench/results.js';
 import {
   DESIGN_COLORS,
@@ -539,8 +542,47 @@ function vegaTextWidth(item: TextItem, text?: unknown): number {
 
 export class ChartRenderError extends Error {}
 
-/** Compile a vega-lite spec and render it to an SVG string, headless. Warnings are collected, not printed. */
+interface VegaModules {
+  vega: typeof import('vega');
+  vegaLite: typeof import('vega-lite');
+}
+
+let vegaModules: Promise<VegaModules | string> | undefined;
+
+/** vega and vega-lite, imported once; or, when either cannot be, why (one line). */
+function loadVega(): Promise<VegaModules | string> {
+  vegaModules ??= Promise.allSettled([import('vega'), import('vega-lite')]).then(([vega, vegaLite]) => {
+    if (vega.status === 'fulfilled' && vegaLite.status === 'fulfilled') return { vega: vega.value, vegaLite: vegaLite.value };
+    const missing: string[] = [];
+    const broken: string[] = [];
+    for (const [name, r] of [['vega', vega], ['vega-lite', vegaLite]] as const) {
+      if (r.status === 'fulfilled') continue;
+      const e = r.reason as NodeJS.ErrnoException;
+      // Not found is the package itself missing, not one of its own dependencies ("Cannot find package 'vega'").
+      if (e?.code === 'ERR_MODULE_NOT_FOUND' && String(e.message).includes(`'${name}'`)) missing.push(name);
+      else broken.push(`${name} cannot be loaded (${String(e?.message ?? e).split('\n')[0]})`);
+    }
+    // A missing package first: it is what the other one failed for, if it failed, and installing mends both.
+    if (missing.length) return `${missing.join(' and ')} ${missing.length > 1 ? 'are' : 'is'} not installed (npm install vega vega-lite draws them)`;
+    return broken.join('; ');
+  });
+  return vegaModules;
+}
+
+/** Why charts cannot be drawn here (vega or vega-lite missing or broken), or undefined when they can. */
+export async function chartsUnavailable(): Promise<string | undefined> {
+  const v = await loadVega();
+  return typeof v === 'string' ? v : undefined;
+}
+
+/**
+ * Compile a vega-lite spec and render it to an SVG string, headless. Warnings are collected, not printed.
+ * Throws ChartRenderError where vega cannot be loaded: ask chartsUnavailable() first.
+ */
 export async function renderSvg(spec: TopLevelSpec, warnings: string[] = []): Promise<string> {
+  const v = await loadVega();
+  if (typeof v === 'string') throw new ChartRenderError(`charts not drawn: ${v}`);
+  const { vega, vegaLite } = v;
   const logger = {
     level(): number {
       return vega.Warn;
@@ -559,7 +601,7 @@ export async function renderSvg(spec: TopLevelSpec, warnings: string[] = []): Pr
       throw new ChartRenderError(a.map(String).join(' '));
     },
   };
-  const vg = compile(spec, { logger: logger as never }).spec;
+  const vg = vegaLite.compile(spec, { logger: logger as never }).spec;
   const metrics = (vega as unknown as { textMetrics: unknown }).textMetrics as { width: (item: TextItem, text?: unknown) => number };
   const saved = metrics.width;
   metrics.width = vegaTextWidth;

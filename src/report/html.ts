@@ -293,7 +293,17 @@ function allPoints(r: LabResults): string {
 </details>`;
 }
 
-export function renderHtml(r: LabResults, title: string, charts: { spec: ChartSpec; svg: string | null }[]): string {
+/** In place of the chart sections where vega cannot be loaded: why, and how to draw them later. */
+function chartsMissing(why: string): string {
+  return `<section id="charts">
+<h2>Charts</h2>
+<div class="missing">Charts not drawn: ${esc(why)}. The summary above and every point below are complete; once vega and vega-lite
+are installed, <code>mmsplit report results.json</code> draws this report again with its charts.</div>
+</section>`;
+}
+
+/** The page: the charts rendered to SVG (null where a chart has no data), or why none could be drawn. */
+export function renderHtml(r: LabResults, title: string, charts: { spec: ChartSpec; svg: string | null }[] | { missing: string }): string {
   return `<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -306,7 +316,7 @@ export function renderHtml(r: LabResults, title: string, charts: { spec: ChartSp
 <body>
 ${header(r, title)}
 ${summarySection(r)}
-${charts.map((c, i) => chartSection(i + 1, c.spec, c.svg)).join('\n')}
+${'missing' in charts ? chartsMissing(charts.missing) : charts.map((c, i) => chartSection(i + 1, c.spec, c.svg)).join('\n')}
 ${allPoints(r)}
 <footer>Rendered by <code>mmsplit report</code> from results format v${r.version}. Self-contained: inline CSS and SVG, no scripts, nothing fetched. The data is in <code>results.json</code> beside this file.</footer>
 </body>

@@ -1,20 +1,23 @@
 /**
  * mmsplit/report: lab results (src/bench/results.ts, docs/results-format.md) → a self-contained HTML report
- * with SVG charts drawn by vega-lite in Node, and a plain-text summary table for the terminal.
+ * with SVG charts drawn by vega-lite in Node (where vega and vega-lite are installed: they are optional), and a
+ * plain-text summary table for the terminal.
  *
  *   const html = await renderReport(results);            // one HTML string, nothing external
  *   const { html, json } = await writeReport(results, 'report');   // report/index.html + report/results.json
  *   console.log(summaryTable(results));       // ends with runWarnings(results) when a point was disturbed or unstable
  */
+// TypeScript users on the default target (ES5) get the ES2022 library these types are written against.
+/// <reference lib="es2022" preserve="true" />
 import fs from 'node:fs';
 import path from 'node:path';
 import { validateResults, type LabResults } from '../bench/results.js';
-import { chartSpecs, renderSvg, type ChartSpec } from './charts.js';
+import { chartSpecs, chartsUnavailable, renderSvg, type ChartSpec } from './charts.js';
 import { renderHtml } from './html.js';
 
 export { validateResults, ResultsFormatError, type LabResults, type Entry } from '../bench/results.js';
 export { summaryTable, summaryRows, summaryCaption, headlineWorkloads, type SummaryRow } from './summary.js';
-export { chartSpecs, renderSvg, type ChartId, type ChartSpec } from './charts.js';
+export { chartSpecs, chartsUnavailable, renderSvg, type ChartId, type ChartSpec } from './charts.js';
 export { DESIGN_COLORS, DESIGN_DESCRIPTIONS, interferenceWarning, instabilityWarning, runWarnings, failureNotes } from './data.js';
 
 export interface RenderOptions {
@@ -26,15 +29,19 @@ export interface RenderOptions {
 
 /**
  * The whole report as one HTML document: header (machine, Node/V8, configuration), summary table and the
- * four charts as inline SVG. Asynchronous because vega's renderer is.
+ * four charts as inline SVG. Asynchronous because vega's renderer is. Where vega cannot be loaded
+ * (chartsUnavailable), a note that says why stands where the charts would be.
  */
 export async function renderReport(results: LabResults, opts: RenderOptions = {}): Promise<string> {
   const r = validateResults(results);
+  const title = opts.title ?? 'mmsplit lab report';
+  const missing = await chartsUnavailable();
+  if (missing !== undefined) return renderHtml(r, title, { missing });
   const charts: { spec: ChartSpec; svg: string | null }[] = [];
   for (const spec of chartSpecs(r)) {
     charts.push({ spec, svg: spec.spec ? scopeIds(await renderSvg(spec.spec, opts.warnings), spec.id) : null });
   }
-  return renderHtml(r, opts.title ?? 'mmsplit lab report', charts);
+  return renderHtml(r, title, charts);
 }
 
 /**
@@ -86,13 +93,15 @@ export function prepareOutDir(dir: string): void {
   }
 }
 
-/** Writes DIR/index.html and DIR/results.json (creating DIR); returns their paths. */
+/**
+ * Writes DIR/results.json, then DIR/index.html (creating DIR); returns their paths. The results first: a
+ * report that fails to render must not take a lab run's results with it.
+ */
 export async function writeReport(results: LabResults, dir: string, opts: RenderOptions = {}): Promise<{ html: string; json: string }> {
-  const page = await renderReport(results, opts);
   prepareOutDir(dir);
   const html = path.join(dir, 'index.html');
   const json = path.join(dir, 'results.json');
   fs.writeFileSync(json, JSON.stringify(results, null, 1) + '\n');
-  fs.writeFileSync(html, page);
+  fs.writeFileSync(html, await renderReport(results, opts));
   return { html, json };
 }

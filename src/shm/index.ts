@@ -1,2 +1,4 @@
+// TypeScript users on the default target (ES5) get the ES2022 library these types are written against.
+/// <reference lib="es2022" preserve="true" />
 export * from './arena.js';
 export * from './layout.js';

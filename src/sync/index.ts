@@ -1,3 +1,5 @@
+// TypeScript users on the default target (ES5) get the ES2022 library these types are written against.
+/// <reference lib="es2022" preserve="true" />
 export * from './sleep.js';
 export * from './relax.js';
 export * from './callbacks.js';
