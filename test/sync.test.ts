@@ -94,16 +94,20 @@ test('rwsem: up_write hands the lock to a waiting reader before any writer can t
   const w = word();
   downWrite(w, 0);
   const { done } = onWorker<string>(
-    'const w = new Int32Array(data); sync.downRead(w, 0); const v = w[1]; sync.upRead(w, 0); return "read " + v;',
+    // The reader keeps the lock until told (w[2]), so that what follows holds however the threads are scheduled.
+    'const w = new Int32Array(data); sync.downRead(w, 0); const v = w[1]; Atomics.wait(w, 2, 0); sync.upRead(w, 0); return "read " + v;',
     w.buffer,
   );
   await eventually(() => rwsemReadersWaiting(w, 0) === 1, 'the reader to queue');
   w[1] = 5;
   upWrite(w, 0);
-  // Before the reader has even woken, it holds the lock: a writer coming straight back cannot starve it.
+  // As up_write returns — woken or not yet — the reader holds the lock: a writer coming straight back cannot
+  // starve it.
   assert.equal(rwsemReaders(w, 0), 1);
   assert.equal(rwsemReadersWaiting(w, 0), 0);
   assert.equal(downWriteTrylock(w, 0), false);
+  Atomics.store(w, 2, 1);
+  Atomics.notify(w, 2);
   assert.equal(await done, 'read 5');
   rwsemValidateIdle(w, 0);
   // The idle word may carry the hand-over generation: the fast paths still work.
