@@ -1,7 +1,10 @@
 // bench/interference: how much of each lab point's figure survives a busy machine. Every point runs quiet,
 // beside one and beside two CPU-bound processes (`node -e 'for(;;){}'`, nice 0), in one run, in rounds as
-// the lab runs them (each round: every point quiet, then every point beside one, then beside two), so that
-// a slow spell of the host falls on one round of a point at one level and the medians ride over it; per
+// the lab runs them. Within a round each point runs its levels back to back, a fresh crew each (in an order
+// that turns from round to round), the busy processes started once and switched on and off with SIGCONT and
+// SIGSTOP: the host slows a CPU down in spells of seconds to minutes that nothing in the guest sees (README,
+// "Measuring on a busy machine"), and a point's quiet and busy crews a few seconds apart share the host's
+// mood, where levels run minutes apart (every point quiet, then every point busy) did not; per
 // point it prints kept = disturbed / quiet (of the lab's own figure: ops/s, faults/s for churn),
 // whether the runner marked it disturbed, and whether each design's order against the mmap-lock baseline
 // on churn and trace held (where the samples' ranges tell the two apart at all). A fair share of the CPUs
@@ -64,8 +67,9 @@ async function busy(n: number): Promise<ChildProcess[]> {
   await Promise.all(ps.map((p) => new Promise((r) => p.stdout!.once('data', r))));
   return ps;
 }
-function stop(ps: ChildProcess[]): void {
-  for (const p of ps) p.kill('SIGKILL');
+/** The first `b` busy processes run, the others are stopped. */
+function runBusy(ps: ChildProcess[], b: number): void {
+  ps.forEach((p, i) => p.kill(i < b ? 'SIGCONT' : 'SIGSTOP'));
 }
 
 /** The lab's figure of an entry: faults/s for churn (what the fault workers keep), ops/s otherwise. */
@@ -85,24 +89,21 @@ if (opts.repetitions < 1 || opts.rounds! < 1) {
 const rounds = Math.min(opts.rounds!, opts.repetitions);
 /** done[point][level]: the rounds measured so far. */
 const done: Round[][][] = points.map(() => busyLevels.map(() => []));
-const children = new Set<ChildProcess>();
-process.on('exit', () => stop([...children]));
+const hogs = await busy(Math.max(...busyLevels));
+process.on('exit', () => hogs.forEach((p) => p.kill('SIGKILL')));
 for (let r = 0; r < rounds; r++) {
-  for (const [li, b] of busyLevels.entries()) {
-    const ps = await busy(b);
-    ps.forEach((p) => children.add(p));
-    try {
-      for (const [pi, p] of points.entries()) {
-        if (roundsFailed(done[pi]![li]!)) continue;
-        done[pi]![li]!.push(await measureRound(p, samplesOfRound(opts.repetitions, rounds, r), opts));
-      }
-    } finally {
-      stop(ps);
-      ps.forEach((p) => children.delete(p));
+  for (const [pi, p] of points.entries()) {
+    for (let k = 0; k < busyLevels.length; k++) {
+      const li = (k + r + pi) % busyLevels.length;
+      if (roundsFailed(done[pi]![li]!)) continue;
+      runBusy(hogs, busyLevels[li]!);
+      done[pi]![li]!.push(await measureRound(p, samplesOfRound(opts.repetitions, rounds, r), opts));
     }
-    if (!wantsJson) process.stderr.write(`round ${r + 1}/${rounds}, beside ${b} busy: done\n`);
   }
+  runBusy(hogs, 0);
+  if (!wantsJson) process.stderr.write(`round ${r + 1}/${rounds}: done\n`);
 }
+hogs.forEach((p) => p.kill('SIGKILL'));
 const rows: Row[] = points.map((p, pi) => ({ ...p, byBusy: busyLevels.map((_, li) => entryOf(p, done[pi]![li]!)) }));
 if (!wantsJson) for (const row of rows) process.stderr.write(`${row.design} ${row.workload} ${row.threads}w: ${row.byBusy.map((e) => (figure(e) / 1e3).toFixed(0) + 'K').join(' / ')}\n`);
 
@@ -136,7 +137,7 @@ if (wantsJson) {
   console.log(JSON.stringify({ bench: 'interference', machine: machine(), options: { ...opts, trace: opts.trace?.source }, busyLevels, rows }, null, 1));
 } else {
   printMachine(machine());
-  console.log(`\nEach point: median of ${opts.repetitions} × ${opts.durationMs / 1000} s in ${rounds} rounds (a fresh crew and ${opts.warmupMs / 1000} s of warm-up each), quiet and beside ${busyLevels.slice(1).join(' and ')} busy processes, no re-runs.`);
+  console.log(`\nEach point: median of ${opts.repetitions} × ${opts.durationMs / 1000} s in ${rounds} rounds (a fresh crew and ${opts.warmupMs / 1000} s of warm-up each), quiet and beside ${busyLevels.slice(1).join(' and ')} busy processes, the levels of a point back to back in each round, no re-runs.`);
   console.log('kept: the lab\'s figure (ops/s; faults/s for churn) beside busy processes / quiet, same run. cpu: the workers\' time on a CPU / (workers × wall).');
   const headers = ['workload', 'design', 'w', 'quiet', 'cpu', 'mark'];
   for (const b of busyLevels.slice(1)) headers.push(`kept ${b}b`, `cpu ${b}b`, `mark ${b}b`, `order ${b}b`);
