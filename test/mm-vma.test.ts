@@ -12,6 +12,8 @@ import { sysMadvise, MADV_DONTFORK, MADV_DOFORK, MADV_POPULATE_WRITE } from '../
 import { sysMremap } from '../src/mm/mremap.js';
 import { Prng } from '../src/util/prng.js';
 import { testSeed } from './support/seed.js';
+import type { MmPages } from '../src/mm/memory.js';
+import { describeError, unwinding, whileUnwinding } from '../src/util/unwind.js';
 
 const P = 4096;
 const BASE = 0x7ffff7fff000;
@@ -229,4 +231,33 @@ test('a worker attached through handle() finds the same VMAs', async () => {
   assert.deepEqual(got.out, want);
   assert.equal(got.mapCount, mm.mapCount);
   assert.equal(got.mmapBase, BASE);
+});
+
+test('the first error wins: a call that fails while holding the mmap_lock reports its own error and releases the lock', { timeout: 10_000 }, () => {
+  // Before the downgrade: a design's hook fails inside munmap; the lock is held for write.
+  let failHook = false;
+  const hooks: MmHooks = {
+    vmaStartWrite() { if (failHook) throw new Error('hook failed'); },
+    retireVma(mm, v) { mm.vmaFree(v); },
+    vmaEndWriteAll() {},
+  };
+  const mm = new MmStruct({ mmapBase: BASE, hooks });
+  const a = sysMmap(mm, 0, 4 * P, RW, ANON, 0, 0);
+  failHook = true;
+  assert.throws(() => sysMunmap(mm, a, P), (e: unknown) => (e as Error).message === 'hook failed' && whileUnwinding(e).length === 0);
+  failHook = false;
+  assert.equal(sysMunmap(mm, a, P), 0, 'the mmap_lock was released'); // (a leaked write lock would hang here)
+
+  // After the downgrade: zapping the pages fails while the lock is held for read. A `finally` that unlocked
+  // for write threw "not held for write" in place of the cause.
+  const zapFails = { bind() {}, unmapRegion() { throw new Error('zap failed'); } } as unknown as MmPages;
+  const mm2 = new MmStruct({ mmapBase: BASE, pages: zapFails });
+  const b = sysMmap(mm2, 0, 4 * P, RW, ANON, 0, 0);
+  assert.throws(() => sysMunmap(mm2, b, P), (e: unknown) => (e as Error).message === 'zap failed' && whileUnwinding(e).length === 0);
+  assert.ok(mm2.findVma(b) !== 0 && mm2.vmas.start(mm2.findVma(b)) === b + P, 'the VMA left the tree before the zap');
+  assert.ok(sysMmap(mm2, 0, P, 1, ANON, 0, 0) > 0, 'the mmap_lock was released');
+
+  // A release that fails too is attached to the first error, and a report shows both, the cause first.
+  const first = unwinding(new Error('cause'), () => { throw new RangeError('unlock failed'); });
+  assert.equal(describeError(first), 'Error: cause (then, while unwinding: RangeError: unlock failed)');
 });

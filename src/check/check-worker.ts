@@ -7,6 +7,7 @@ import { AddressSpace, type AddressSpaceHandle } from '../designs/address-space.
 import './mutants.js';
 import { checkScenario, type ScenarioParams } from './scenarios.js';
 import { installScheduler, SchedControl, ScheduleAborted, ScheduledThread, setActive } from './sched.js';
+import { describeError } from '../util/unwind.js';
 
 export interface RunJob {
   as: AddressSpaceHandle;
@@ -45,9 +46,9 @@ parentPort!.on('message', (job: RunJob) => {
     const err = e as Error;
     const aborted = err instanceof ScheduleAborted;
     if (!aborted && thread) {
-      thread.note(`✗ ${err.name}: ${err.message}`);
+      thread.note(`✗ ${describeError(err)}`);
       ctl.abort();
     }
-    parentPort!.postMessage({ type: aborted ? 'aborted' : 'failed', error: `${err.name}: ${err.message}`, stack: err.stack, log: thread?.log ?? [] });
+    parentPort!.postMessage({ type: aborted ? 'aborted' : 'failed', error: describeError(err), stack: err.stack, log: thread?.log ?? [] });
   }
 });

@@ -14,6 +14,7 @@ import { checkQuiescent, checkTeardown } from './invariants.js';
 import './mutants.js';
 import { CHECK_SCENARIOS, checkScenario, type CheckScenario, type RoleResult, type ScenarioParams } from './scenarios.js';
 import { dfsDefault, NOBODY, SchedControl, type Decision, type Strategy, type TraceEntry } from './sched.js';
+import { describeError } from '../util/unwind.js';
 
 export type CheckMode = Strategy | 'stress';
 export const CHECK_MODES: readonly CheckMode[] = ['pct', 'random', 'dfs', 'stress'];
@@ -214,7 +215,7 @@ class CheckPool {
       checkTeardown(as, scenario.ranges, tablesBefore);
     } catch (e) {
       const err = e as Error;
-      out.violation = err.name === 'CheckViolation' ? err.message : `${err.name}: ${err.message}`;
+      out.violation = err.name === 'CheckViolation' ? err.message : describeError(err);
     }
     return out;
   }

@@ -15,6 +15,7 @@ import type { PageCache } from '../mm/pagecache.js';
 import type { PageTables } from '../mm/pagetable.js';
 import type { VmaTable } from '../mm/vma.js';
 import { readSeqcountRetry, writeSeqcountBegin, writeSeqcountEnd } from '../sync/seqcount.js';
+import { unwinding } from '../util/unwind.js';
 
 /** A fast path's "do it under the mmap_lock instead" (never a vm_fault_t: those are ≥ 0). */
 export const LOCK_MMAP = -1;
@@ -22,11 +23,14 @@ export const LOCK_MMAP = -1;
 /** lock_mmap_and_find_vma() + handle_mm_fault() + mmap_read_unlock(): the baseline, and every fallback. */
 export function faultUnderMmapLock(ctx: DesignContext, addr: number, flags: number): number {
   ctx.mm.mmapReadLock();
+  let r: number;
   try {
-    return ctx.pages.faultLocked(addr, flags);
-  } finally {
-    ctx.mm.mmapReadUnlock();
+    r = ctx.pages.faultLocked(addr, flags);
+  } catch (e) {
+    throw unwinding(e, () => ctx.mm.mmapReadUnlock());
   }
+  ctx.mm.mmapReadUnlock();
+  return r;
 }
 
 /** The end of every design's fault: counted as done on the fast path, or done again under the mmap_lock. */

@@ -14,6 +14,7 @@ import {
   VM_SEQ_READ, VM_SHARED, VM_SPECIAL, VM_WIPEONFORK, VM_WRITE,
 } from './vm-flags.js';
 import { PAGE_SIZE } from './frames.js';
+import { unwinding } from '../util/unwind.js';
 
 export const MADV_NORMAL = 0;
 export const MADV_RANDOM = 1;
@@ -65,12 +66,15 @@ export function sysMadvise(mm: MmStruct, start: number, lenIn: number, behavior:
   const write = needMmapWrite(behavior);
   if (write) mm.mmapWriteLock();
   else mm.mmapReadLock();
+  let r: number;
   try {
-    return doMadviseLocked(mm, start, lenIn, behavior);
-  } finally {
-    if (write) mm.mmapWriteUnlock();
-    else mm.mmapReadUnlock();
+    r = doMadviseLocked(mm, start, lenIn, behavior);
+  } catch (e) {
+    throw unwinding(e, () => mm.mmapUnlock());
   }
+  if (write) mm.mmapWriteUnlock();
+  else mm.mmapReadUnlock();
+  return r;
 }
 
 function doMadviseLocked(mm: MmStruct, start: number, lenIn: number, behavior: number): number {

@@ -19,7 +19,7 @@
 import { attachVmaIndex, createVmaIndex, type VmaIndex, type VmaIndexHandle, type VmaIndexKind } from './vma-index.js';
 import { Arena, type ArenaHandle } from '../shm/arena.js';
 import type { Rcu } from '../sync/rcu.js';
-import { downgradeWrite, downRead, downWrite, upRead, upWrite } from '../sync/rwsem.js';
+import { downgradeWrite, downRead, downWrite, rwsemIsWriteLocked, upRead, upWrite } from '../sync/rwsem.js';
 import {
   VM_ACCESS_FLAGS, VM_GROWSDOWN, VM_IO, VM_MAYEXEC, VM_MAYREAD, VM_MAYSHARE,
   VM_MAYWRITE, VM_PFNMAP, VM_READ, VM_SHARED, VM_SPECIAL, VM_WRITE, VM_EXEC,
@@ -216,6 +216,14 @@ export class MmStruct {
     this.hooks.vmaEndWriteAll(this);
     Atomics.add(this.words, I_MM_LOCK_SEQ, 1);
     upWrite(this.words, I_MMAP_LOCK);
+  }
+  /**
+   * Releases the mmap_lock however this thread holds it — for write, or for read after a downgrade — for
+   * a call that failed part-way and does not know how far it got (see src/util/unwind.ts).
+   */
+  mmapUnlock(): void {
+    if (rwsemIsWriteLocked(this.words, I_MMAP_LOCK)) this.mmapWriteUnlock();
+    else this.mmapReadUnlock();
   }
   /** mmap_write_downgrade(): the writer keeps the lock for read; VMAs it write-marked are released. */
   mmapWriteDowngrade(): void {

@@ -14,6 +14,7 @@ import {
   VM_SYNC, VM_WRITE,
 } from './vm-flags.js';
 import { PAGE_SIZE } from './frames.js';
+import { unwinding } from '../util/unwind.js';
 
 export const MAP_TYPE = 0x0f;
 export const MAP_PRIVATE = 0x02;
@@ -38,11 +39,14 @@ const pageAlign = (n: number) => Math.ceil(n / PAGE_SIZE) * PAGE_SIZE;
  */
 export function sysMmap(mm: MmStruct, addr: number, len: number, prot: number, flags: number, file: number, off: number): number {
   mm.mmapWriteLock();
+  let r: number;
   try {
-    return doMmapLocked(mm, addr, len, prot, flags, file, off);
-  } finally {
-    mm.mmapWriteUnlock();
+    r = doMmapLocked(mm, addr, len, prot, flags, file, off);
+  } catch (e) {
+    throw unwinding(e, () => mm.mmapUnlock());
   }
+  mm.mmapWriteUnlock();
+  return r;
 }
 
 function doMmapLocked(mm: MmStruct, addr: number, len: number, prot: number, flags: number, file: number, off: number): number {
@@ -136,13 +140,14 @@ export function sysMunmap(mm: MmStruct, addr: number, len: number): number {
   const end = addr + pageAlign(len);
   if (end === addr) return -EINVAL;
   mm.mmapWriteLock();
-  let r = 0;
+  let r: number;
   try {
     r = mm.unmapRange(addr, end, true);
-  } finally {
-    if (r === 1) mm.mmapReadUnlock();
-    else mm.mmapWriteUnlock();
+  } catch (e) {
+    throw unwinding(e, () => mm.mmapUnlock()); // it may have downgraded before it failed
   }
+  if (r === 1) mm.mmapReadUnlock();
+  else mm.mmapWriteUnlock();
   return r === 1 ? 0 : r;
 }
 
@@ -152,11 +157,14 @@ export const BRK_FLAGS = VM_READ | VM_WRITE | VM_MAY_ALL | VM_ACCOUNT;
 /** The brk system call: returns the new break, or the old one when refused. */
 export function sysBrk(mm: MmStruct, brk: number): number {
   mm.mmapWriteLock();
+  let r: number;
   try {
-    return doBrkLocked(mm, brk);
-  } finally {
-    mm.mmapWriteUnlock();
+    r = doBrkLocked(mm, brk);
+  } catch (e) {
+    throw unwinding(e, () => mm.mmapUnlock());
   }
+  mm.mmapWriteUnlock();
+  return r;
 }
 
 function doBrkLocked(mm: MmStruct, brk: number): number {

@@ -9,6 +9,7 @@ import {
   VM_ACCESS_FLAGS, VM_ACCOUNT, VM_GROWSDOWN, VM_HUGETLB, VM_NORESERVE, VM_SHARED, VM_WRITE,
 } from './vm-flags.js';
 import { PAGE_SIZE } from './frames.js';
+import { unwinding } from '../util/unwind.js';
 
 export const PROT_READ = 0x1;
 export const PROT_WRITE = 0x2;
@@ -18,11 +19,14 @@ export const PROT_GROWSUP = 0x02000000;
 
 export function sysMprotect(mm: MmStruct, start: number, len: number, prot: number): number {
   mm.mmapWriteLock();
+  let r: number;
   try {
-    return doMprotectLocked(mm, start, len, prot);
-  } finally {
-    mm.mmapWriteUnlock();
+    r = doMprotectLocked(mm, start, len, prot);
+  } catch (e) {
+    throw unwinding(e, () => mm.mmapUnlock());
   }
+  mm.mmapWriteUnlock();
+  return r;
 }
 
 function doMprotectLocked(mm: MmStruct, start: number, len: number, prot: number): number {

@@ -9,6 +9,7 @@ import { EFAULT, EINVAL, ENOMEM, type MmStruct } from './mm.js';
 import { getUnmappedArea, MAP_FIXED, MAP_SHARED } from './unmapped.js';
 import { VM_DONTEXPAND, VM_LOCKED, VM_LOCKONFAULT, VM_MAYSHARE, VM_PFNMAP, VM_SHARED } from './vm-flags.js';
 import { PAGE_SIZE } from './frames.js';
+import { unwinding } from '../util/unwind.js';
 
 export const MREMAP_MAYMOVE = 1;
 export const MREMAP_FIXED = 2;
@@ -29,11 +30,14 @@ const impliesNewAddr = (r: Vrm) => (r.flags & (MREMAP_FIXED | MREMAP_DONTUNMAP))
 
 export function sysMremap(mm: MmStruct, addr: number, oldLen: number, newLen: number, flags: number, newAddr: number): number {
   mm.mmapWriteLock();
+  let r: number;
   try {
-    return doMremapLocked(mm, addr, oldLen, newLen, flags, newAddr);
-  } finally {
-    mm.mmapWriteUnlock();
+    r = doMremapLocked(mm, addr, oldLen, newLen, flags, newAddr);
+  } catch (e) {
+    throw unwinding(e, () => mm.mmapUnlock());
   }
+  mm.mmapWriteUnlock();
+  return r;
 }
 
 function doMremapLocked(mm: MmStruct, addr: number, oldLen: number, newLen: number, flags: number, newAddr: number): number {
