@@ -217,6 +217,7 @@ class CheckPool {
       const err = e as Error;
       out.violation = err.name === 'CheckViolation' ? err.message : describeError(err);
     }
+    as.release(); // every worker is done with it: its memory backs the next run's address space
     return out;
   }
 }

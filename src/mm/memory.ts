@@ -77,6 +77,7 @@ export class MmPages implements FaultContext {
   release(): void {
     this.frames.arena.release();
     this.pt.arena.release();
+    this.pagecache.files.release();
   }
 
   handle(): MmPagesHandle {

@@ -41,11 +41,13 @@ export interface ArenaOptions {
 }
 
 /**
- * Host memory of released populated arenas, for the next one created on this thread. The lab creates an
- * address space for every round of every point, and backing its frames anew cost a host page fault a page
- * (~11 µs here: a second or more a round) where zeroing memory already backed costs ~0.2 µs. The smallest
- * buffer large enough is taken; at most SPARE_BUFFERS are kept, the smallest dropped first (a run's largest
- * address space then serves the smaller ones).
+ * Host memory of released arenas, for the next populated or debug arena created on this thread (both write
+ * every page of a new arena: zeros, or poison). The lab creates an address space for every round of every
+ * point, and backing its frames anew cost a host page fault a page (~11 µs here: a second or more a round)
+ * where zeroing memory already backed costs ~0.2 µs; the checker creates one for every schedule, where
+ * fresh buffers were 40% of the controller's time. The smallest buffer large enough is taken; at most
+ * SPARE_BUFFERS are kept, the smallest dropped first (a run's largest address space then serves the smaller
+ * ones).
  */
 const spare: SharedArrayBuffer[] = [];
 const SPARE_BUFFERS = 4;
@@ -108,7 +110,7 @@ export class Arena {
     const words = Math.ceil(opts.capacity / 32);
     const meta = new SharedArrayBuffer(4 * (words + opts.capacity + 1)); // + the count of attachments
     const bytes = opts.capacity * stride;
-    const recycled = opts.populate && !opts.debug ? takeBacking(bytes) : undefined;
+    const recycled = opts.populate || opts.debug ? takeBacking(bytes) : undefined;
     const data = recycled ?? new SharedArrayBuffer(bytes);
     const bitmap = new Int32Array(meta, 0, words);
     bitmap[0] = 1; // record 0 is NULL
@@ -122,7 +124,7 @@ export class Arena {
       data,
       meta,
     });
-    if (arena.debug) for (let r = 1; r < opts.capacity; r++) arena.u8.set(arena.poison, r * stride);
+    if (arena.debug) for (let r = 1; r < opts.capacity; r++) arena.u8.set(arena.poison, r * stride); // (recycled or not)
     else if (recycled) arena.u8.fill(0); // as new memory reads: 0.13 s for 320 MiB here, against 1.2 s of first touches
     else if (opts.populate) for (let w = 0; w < arena.i32.length; w += 1024) arena.i32[w] = 0; // one write a page
     return arena;
