@@ -12,7 +12,7 @@ import { DESIGNS } from '../src/designs/index.js';
 import { MADV_DONTNEED, sysMadvise } from '../src/mm/madvise.js';
 import type { MmPages } from '../src/mm/memory.js';
 import { MAP_ANONYMOUS, MAP_PRIVATE, sysMmap, sysMunmap } from '../src/mm/mmap.js';
-import { sysMprotect } from '../src/mm/mprotect.js';
+import { PROT_READ, PROT_WRITE, sysMprotect } from '../src/mm/mprotect.js';
 import { MREMAP_FIXED, MREMAP_MAYMOVE, sysMremap } from '../src/mm/mremap.js';
 import { PG_anon, ZERO_PFN } from '../src/mm/frames.js';
 import { pteMapped, ptePfn } from '../src/mm/pagetable.js';
@@ -29,7 +29,7 @@ setWaitLimit(WAIT_LIMIT);
 const STORM_OPS = LONG ? 100_000 : 4_000;
 
 const PAGE = 4096;
-const RW = 3;
+const RW = PROT_READ | PROT_WRITE;
 const NPAGES = 64;
 const FILE_PAGES = 512;
 const ANON = MAP_PRIVATE | MAP_ANONYMOUS;

@@ -10,7 +10,7 @@ import { MADV_DONTNEED, MADV_POPULATE_WRITE, sysMadvise } from '../src/mm/madvis
 import { MmPages } from '../src/mm/memory.js';
 import { MmStruct } from '../src/mm/mm.js';
 import { MAP_ANONYMOUS, MAP_POPULATE, MAP_PRIVATE, sysMmap, sysMunmap } from '../src/mm/mmap.js';
-import { sysMprotect } from '../src/mm/mprotect.js';
+import { PROT_READ, PROT_WRITE, sysMprotect } from '../src/mm/mprotect.js';
 import { MREMAP_MAYMOVE, sysMremap } from '../src/mm/mremap.js';
 import { MAP_SHARED } from '../src/mm/unmapped.js';
 import { UserAccess, UserFaultError } from '../src/mm/uaccess.js';
@@ -19,8 +19,6 @@ import { setWaitLimit } from '../src/sync/sleep.js';
 
 setWaitLimit(10_000);
 
-const PROT_READ = 1;
-const PROT_WRITE = 2;
 const PAGE = 4096;
 const ANON = MAP_PRIVATE | MAP_ANONYMOUS;
 

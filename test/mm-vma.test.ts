@@ -6,20 +6,21 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MmStruct, ENOMEM, EINVAL, EEXIST, type MmHooks } from '../src/mm/mm.js';
-import { sysBrk, sysMmap, sysMunmap } from '../src/mm/mmap.js';
-import { sysMprotect } from '../src/mm/mprotect.js';
+import { MAP_ANONYMOUS, MAP_PRIVATE, sysBrk, sysMmap, sysMunmap } from '../src/mm/mmap.js';
+import { PROT_READ, PROT_WRITE, sysMprotect } from '../src/mm/mprotect.js';
 import { sysMadvise, MADV_DONTFORK, MADV_DOFORK, MADV_POPULATE_WRITE } from '../src/mm/madvise.js';
 import { sysMremap } from '../src/mm/mremap.js';
 import { Prng } from '../src/util/prng.js';
 import { testSeed } from './support/seed.js';
 import type { MmPages } from '../src/mm/memory.js';
 import { describeError, unwinding, whileUnwinding } from '../src/util/unwind.js';
+import { MAP_FIXED } from '../src/mm/unmapped.js';
 
 const P = 4096;
 const BASE = 0x7ffff7fff000;
-const ANON = 0x22; // MAP_PRIVATE | MAP_ANONYMOUS
-const FIXED = 0x10;
-const RW = 3;
+const ANON = MAP_PRIVATE | MAP_ANONYMOUS;
+const FIXED = MAP_FIXED;
+const RW = PROT_READ | PROT_WRITE;
 
 function layout(mm: MmStruct): string[] {
   return mm.formatMaps().trimEnd().split('\n').filter((l) => l !== '').map((l) => l.replace(/ +$/, ''));

@@ -11,7 +11,7 @@ import type { AddressSpace } from '../designs/address-space.js';
 import { PAGE_SIZE } from '../mm/frames.js';
 import { MAP_ANONYMOUS, MAP_PRIVATE, sysMmap, sysMunmap } from '../mm/mmap.js';
 import { MADV_DONTNEED, sysMadvise } from '../mm/madvise.js';
-import { sysMprotect } from '../mm/mprotect.js';
+import { PROT_READ, PROT_WRITE, sysMprotect } from '../mm/mprotect.js';
 import { MREMAP_FIXED, MREMAP_MAYMOVE, sysMremap } from '../mm/mremap.js';
 import { _PAGE_RW, pteMapped, ptePfn } from '../mm/pagetable.js';
 import { UserFaultError } from '../mm/uaccess.js';
@@ -30,8 +30,7 @@ export function violation(msg: string): never {
 const BASE = 0x10000000;
 /** Where mremap moves it to: another page table. */
 const ELSEWHERE = 0x10400000;
-const PROT_READ = 1;
-const RW = 3;
+const RW = PROT_READ | PROT_WRITE;
 
 export type Kind = 'anon' | 'private-file' | 'shared-file';
 const KINDS: Kind[] = ['anon', 'private-file', 'shared-file'];

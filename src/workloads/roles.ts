@@ -22,7 +22,7 @@ import { PAGE_SIZE } from '../mm/frames.js';
 import { MADV_DONTNEED, sysMadvise } from '../mm/madvise.js';
 import { MAP_ANONYMOUS, MAP_PRIVATE, sysMmap, sysMunmap } from '../mm/mmap.js';
 import { MAP_SHARED } from '../mm/unmapped.js';
-import { sysMprotect } from '../mm/mprotect.js';
+import { PROT_READ, PROT_WRITE, sysMprotect } from '../mm/mprotect.js';
 import type { AddressSpace } from '../designs/address-space.js';
 import { TraceReplayer, type TraceProgram } from './trace.js';
 
@@ -69,7 +69,7 @@ const PHASE_MEASURE = 1;
 const PHASE_STOP = 2;
 /** ctl[IO_IN_FLIGHT]: io faults in progress now. */
 export const IO_IN_FLIGHT = 2;
-const RW = 3;
+const RW = PROT_READ | PROT_WRITE;
 
 /**
  * Runs `role` until ctl[0] says stop, publishing totals in tally[0..2]; returns the munmap latencies and
