@@ -7,7 +7,8 @@ import cliProgress from 'cli-progress';
 import { runLab, type LabConfig, type LabPoint } from '../bench/lab.js';
 import type { DesignName, Entry, WorkloadName } from '../bench/results.js';
 import { compileTrace } from '../workloads/trace.js';
-import { chartsUnavailable, prepareOutDir, runWarnings, summaryTable, writeReport } from '../report/index.js';
+import { runWarnings, summaryTable, writeReport } from '../report/index.js';
+import { outDirReady, sayIfNoCharts } from './report.js';
 import { failedLabel, fmtSpread, isDisturbed, throughput, throughputSpread } from '../report/data.js';
 
 /** The trace the lab replays when none is named: Python running a mixed script (see its README). */
@@ -67,12 +68,7 @@ export async function benchCommand(o: BenchOptions): Promise<number> {
     }
   }
   // Before the lab runs, not after: a folder that cannot take the results would lose them.
-  try {
-    prepareOutDir(o.out);
-  } catch (e) {
-    console.error(`mmsplit bench: --out ${(e as Error).message}`);
-    return 2;
-  }
+  if (!outDirReady('mmsplit bench', o.out)) return 2;
   for (const n of notes) console.error(`mmsplit bench: ${n}`);
 
   const tty = process.stderr.isTTY && !o.json;
@@ -110,8 +106,7 @@ export async function benchCommand(o: BenchOptions): Promise<number> {
     console.log(`results: ${path.resolve(json)}`);
     console.log(`report: ${path.resolve(html)}`);
   }
-  const noCharts = await chartsUnavailable();
-  if (noCharts) console.error(`mmsplit bench: charts not drawn: ${noCharts}`);
+  await sayIfNoCharts('mmsplit bench');
   // A point whose workers broke (a lost wake-up, an invariant) is a finding; running out of memory is a
   // result of the run, reported in it like any other.
   return results.entries.some((e) => e.failure?.kind === 'error') ? 1 : 0;

@@ -44,12 +44,7 @@ export async function reportCommand(file: string, o: ReportCommandOptions): Prom
     console.error(`mmsplit report: ${loaded.error}`);
     return EXIT_BAD_INPUT;
   }
-  try {
-    prepareOutDir(o.out);
-  } catch (e) {
-    console.error(`mmsplit report: --out ${(e as Error).message}`);
-    return EXIT_BAD_INPUT;
-  }
+  if (!outDirReady('mmsplit report', o.out)) return EXIT_BAD_INPUT;
   const { html, json } = await writeReport(loaded.results, o.out);
   const report = path.resolve(html);
   if (o.json) {
@@ -60,7 +55,23 @@ export async function reportCommand(file: string, o: ReportCommandOptions): Prom
     console.log(summaryTable(loaded.results));
     console.log(`\nreport: ${report}`);
   }
-  const noCharts = await chartsUnavailable();
-  if (noCharts) console.error(`mmsplit report: charts not drawn: ${noCharts}`);
+  await sayIfNoCharts('mmsplit report');
   return 0;
+}
+
+/** Whether --out can take a report, checked before any work (else one line on stderr): bench and report. */
+export function outDirReady(command: string, dir: string): boolean {
+  try {
+    prepareOutDir(dir);
+    return true;
+  } catch (e) {
+    console.error(`${command}: --out ${(e as Error).message}`);
+    return false;
+  }
+}
+
+/** One line on stderr when the report's charts could not be drawn (vega or vega-lite missing). */
+export async function sayIfNoCharts(command: string): Promise<void> {
+  const why = await chartsUnavailable();
+  if (why) console.error(`${command}: charts not drawn: ${why}`);
 }

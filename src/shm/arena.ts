@@ -132,8 +132,8 @@ export class Arena {
 
   /**
    * The arena is gone: no thread will touch it again (its address space has exited and every worker that
-   * attached has ended). Its memory, already backed by the host, is kept for the next populated arena this
-   * thread creates (see takeBacking). Only the creator may call this, and only once.
+   * attached has ended or moved on). Its memory, already backed by the host, is kept for the next populated or
+   * debug arena this thread creates (see takeBacking). Only the creator may call this, and only once.
    */
   release(): void {
     giveBacking(this.data);

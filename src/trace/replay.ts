@@ -14,6 +14,10 @@
  *    argument, that result is the break (and, with no [heap], start_brk too).
  *  - Invisible VMA state: BEFORE's private writable VMAs (and [stack], [heap]) are taken to have faulted (an
  *    anon_vma of their own) and to be charged (VM_ACCOUNT); others neither.
+ *  - Files: VMAs compare the struct file, not the inode, so a file is identified by (fd, path) of the
+ *    mmap; BEFORE's VMAs of a path are taken to come from the lowest fd that maps that path in the trace.
+ *    An fd is read-only when a MAP_SHARED, PROT_WRITE mmap of it failed with EACCES. File sizes (for faults
+ *    beyond EOF) come from --file-size, else from the file on this machine if it exists, else unlimited.
  *
  * What the trace cannot show, and how it is inferred:
  *  - Writes. A private VMA that becomes writable during the trace (made by mmap, brk or mremap, or made
@@ -32,10 +36,6 @@
  * mbind / set_mempolicy_home_node. A VMA's NUMA policy takes part in merges (vma_merge compares it with
  * mpol_equal) and mbind splits VMAs at its range, so a trace that binds part of a mapping to a policy other
  * than its neighbours' can leave more VMAs in AFTER than the replay shows; no program we recorded calls it.
- *  - Files: VMAs compare the struct file, not the inode, so a file is identified by (fd, path) of the
- *    mmap; BEFORE's VMAs of a path are taken to come from the lowest fd that maps that path in the trace.
- *    An fd is read-only when a MAP_SHARED, PROT_WRITE mmap of it failed with EACCES. File sizes (for faults
- *    beyond EOF) come from --file-size, else from the file on this machine if it exists, else unlimited.
  */
 import { existsSync, statSync } from 'node:fs';
 import { MmStruct, TASK_SIZE_64, hex8, EINVAL } from '../mm/mm.js';
@@ -66,7 +66,7 @@ export interface ReplayOptions {
   fileSizes?: Record<string, number>;
   /** VMA records to reserve (default: 8192, or 4 per BEFORE line + 4096 if more). */
   capacity?: number;
-  /** Private VMAs that become writable are written at once (default on; see the header). */
+  /** Private VMAs made writable are taken to be written by their thread, soon (default on; "Writes" in the header). */
   assumeWritten?: boolean;
   /** Validate the mm after every call (slow; for tests). */
   validate?: boolean;
@@ -382,25 +382,24 @@ function sharedFileKeys(mm: MmStruct, addr: number, len: number, keyOfFile: stri
   return out;
 }
 
+const pageAlign = (n: number) => Math.ceil(n / PAGE_SIZE) * PAGE_SIZE;
+
 /** The range a successful call made writable (or may have), for assumeWritten; null when none. */
 function writableRange(r: SyscallRecord, res: number, brkBefore: number, brkAfter: number): [number, number] | null {
-  const pages = (n: number) => Math.ceil(n / PAGE_SIZE) * PAGE_SIZE;
   switch (r.name) {
-    case 'mmap': return r.args.prot & PROT_WRITE ? [res, res + pages(r.args.length)] : null;
-    case 'mprotect': case 'pkey_mprotect': return r.args.prot & PROT_WRITE ? [r.args.addr, r.args.addr + pages(r.args.length)] : null;
-    case 'mremap': return [res, res + pages(r.args.newLength)];
-    case 'brk': return brkAfter > brkBefore ? [pages(brkBefore - PAGE_SIZE + 1), pages(brkAfter)] : null;
+    case 'mmap': return r.args.prot & PROT_WRITE ? [res, res + pageAlign(r.args.length)] : null;
+    case 'mprotect': case 'pkey_mprotect': return r.args.prot & PROT_WRITE ? [r.args.addr, r.args.addr + pageAlign(r.args.length)] : null;
+    case 'mremap': return [res, res + pageAlign(r.args.newLength)];
+    case 'brk': return brkAfter > brkBefore ? [Math.floor(brkBefore / PAGE_SIZE) * PAGE_SIZE, pageAlign(brkAfter)] : null;
     default: return null;
   }
 }
 
-/** Whether r maps or protects pages beside or over [range[0], range[1]) (a commit of a reserved range in parts). */
+/** Whether r mapped or protected pages beside or over [range[0], range[1]) (a commit of a reserved range in parts). */
 function besideOrOver(r: SyscallRecord, range: [number, number]): boolean {
-  if (r.name !== 'mmap' && r.name !== 'mprotect' && r.name !== 'pkey_mprotect') return false;
-  const start = r.name === 'mmap' ? (r.ret ?? -1) : r.args.addr;
-  if (start < 0 || r.ret === -1) return false;
-  const end = start + Math.ceil(r.args.length / PAGE_SIZE) * PAGE_SIZE;
-  return start <= range[1] && end >= range[0];
+  if ((r.name !== 'mmap' && r.name !== 'mprotect' && r.name !== 'pkey_mprotect') || r.ret === undefined || r.ret === -1) return false;
+  const start = r.name === 'mmap' ? r.ret : r.args.addr;
+  return start <= range[1] && start + pageAlign(r.args.length) >= range[0];
 }
 
 /** A write into every private writable VMA of [start, end): anon_vma_prepare() at the first write fault. */
