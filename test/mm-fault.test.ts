@@ -63,6 +63,7 @@ function world(opts: { frames?: number; debug?: boolean } = {}) {
     pagecache,
     speculative: false,
     revalidate: () => true,
+    assertFaultLocked: () => {}, // the test's faults run one at a time: nothing to lock
     anonVmaPrepare: (v) => {
       if (v.anonVma === 0) v.anonVma = vmas[v.vma]!.anonVma = ++anonVmas;
     },

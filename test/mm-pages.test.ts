@@ -27,7 +27,15 @@ function world(frames = 512) {
   rcu.registerThread();
   const pages = MmPages.create({ frames, debug: true }, rcu);
   const mm = new MmStruct({ mmapBase: 0x7ffff7fff000, pages });
-  const user = new UserAccess(pages.pt, pages.frames, rcu, (addr, flags) => pages.faultLocked(addr, flags));
+  // The baseline fault: faultLocked() under the mmap_lock for read (lockdep-lite asserts it is held).
+  const user = new UserAccess(pages.pt, pages.frames, rcu, (addr, flags) => {
+    mm.mmapReadLock();
+    try {
+      return pages.faultLocked(addr, flags);
+    } finally {
+      mm.mmapReadUnlock();
+    }
+  });
   const quiesce = () => {
     rcu.barrier();
     pages.frames.drainCache();

@@ -5,7 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MmStruct, ENOMEM, EINVAL, EEXIST, type MmHooks } from '../src/mm/mm.js';
+import { MmStruct, ENOMEM, EINVAL, EEXIST } from '../src/mm/mm.js';
+import type { MmHooks } from '../src/mm/design.js';
 import { MAP_ANONYMOUS, MAP_PRIVATE, sysBrk, sysMmap, sysMunmap } from '../src/mm/mmap.js';
 import { PROT_READ, PROT_WRITE, sysMprotect } from '../src/mm/mprotect.js';
 import { sysMadvise, MADV_DONTFORK, MADV_DOFORK, MADV_POPULATE_WRITE } from '../src/mm/madvise.js';

@@ -23,7 +23,7 @@ import {
   validateResults,
   type LabResults,
 } from '../src/bench/results.js';
-import { DESIGN_COLORS, instabilityWarning, interferenceWarning, renderReport, summaryRows, summaryTable, writeReport } from '../src/report/index.js';
+import { designMeta, instabilityWarning, interferenceWarning, renderReport, summaryRows, summaryTable, writeReport } from '../src/report/index.js';
 import { chartSpecs, renderSvg, textWidth } from '../src/report/charts.js';
 import { esc } from '../src/report/html.js';
 
@@ -135,7 +135,7 @@ test('validateResults rejects broken documents, naming the bad field', T, () => 
   const cases: [string, (d: any) => unknown, string, RegExp?][] = [
     ['not an object', () => [], '', /expected an object/],
     ['wrong format', (d) => ((d.format = 'other'), d), 'format'],
-    ['future version', (d) => ((d.version = 3), d), 'version', /unsupported version 3 \(this mmsplit reads versions 1 and 2\)/],
+    ['future version', (d) => ((d.version = 4), d), 'version', /unsupported version 4 \(this mmsplit reads versions 1, 2 and 3\)/],
     ['bad date', (d) => ((d.createdAt = 'yesterday'), d), 'createdAt'],
     ['unknown top-level field', (d) => ((d.result = []), d), 'result', /unknown field/],
     ['machine missing', (d) => (delete d.machine, d), 'machine'],
@@ -297,7 +297,7 @@ test('renderReport draws the four charts as inline SVG with marks', T, async () 
   for (const id of ['throughput', 'churn', 'munmap', 'fastpath']) {
     const f = figure(page, id);
     assert.equal(f.match(/<svg /g)?.length, 1, `${id}: one svg`);
-    for (const d of designs) assert.ok(f.includes(DESIGN_COLORS[d]), `${id}: ${d} drawn in ${DESIGN_COLORS[d]}`);
+    for (const d of designs) assert.ok(f.includes(designMeta(r, d).color), `${id}: ${d} drawn in ${designMeta(r, d).color}`);
   }
 });
 

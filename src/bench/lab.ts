@@ -4,7 +4,7 @@
  */
 import os from 'node:os';
 import { runPoints, workloadParams, type Point } from './runner.js';
-import { DESIGN_NAMES, RESULTS_FORMAT, RESULTS_VERSION, validateResults, type DesignName, type Entry, type LabResults, type Machine, type WorkloadName } from './results.js';
+import { designSummary, DESIGN_NAMES, RESULTS_FORMAT, RESULTS_VERSION, validateResults, type DesignName, type Entry, type LabResults, type Machine, type WorkloadName } from './results.js';
 import type { TraceProgram } from '../workloads/trace.js';
 
 export interface LabConfig {
@@ -97,6 +97,7 @@ export async function runLab(cfg: LabConfig, progress?: (done: number, total: nu
     machine: machineInfo(),
     configuration: {
       designs: cfg.designs,
+      designInfo: Object.fromEntries(cfg.designs.map((d) => [d, designSummary(d)])),
       workloads,
       threads: cfg.threads,
       durationMs: cfg.durationMs,

@@ -8,28 +8,42 @@
  * `entries[3].median.opsPerSec`.
  */
 
+import { BUILT_IN_DESIGN_NAMES, designInfo } from '../designs/registry.js';
+
 export const RESULTS_FORMAT = 'mmsplit-lab-results';
-/** The version this mmsplit writes. 2 added Sample.cpu, Entry.interference, Entry.failure, Configuration.reruns. */
-export const RESULTS_VERSION = 2;
-/** The versions this mmsplit reads: a version-1 file is a version-2 file without the fields 2 added. */
-export const READABLE_VERSIONS = [1, RESULTS_VERSION] as const;
+/**
+ * The version this mmsplit writes. 2 added Sample.cpu, Entry.interference, Entry.failure, Configuration.reruns;
+ * 3 added Configuration.designInfo (designs loaded from a file need not be built in).
+ */
+export const RESULTS_VERSION = 3;
+/** The versions this mmsplit reads: an older file is a newer one without the fields added since. */
+export const READABLE_VERSIONS = [1, 2, RESULTS_VERSION] as const;
 export type ResultsVersion = (typeof READABLE_VERSIONS)[number];
 
-/** The locking designs, in the order the report draws them (baselines first, then the thread's phases). */
-export const DESIGN_NAMES = [
-  'mmap-lock',
-  'mmap-lock-rbtree',
-  'vma-refcount',
-  'rcu-fault',
-  'srcu',
-  'srcu-sync',
-  'spf',
-  'per-vma-lock',
-] as const;
-export type DesignName = (typeof DESIGN_NAMES)[number];
+/** The built-in locking designs, in the order the report draws them (the registry's list: src/designs/registry.ts). */
+export const DESIGN_NAMES: readonly string[] = BUILT_IN_DESIGN_NAMES;
+/** A design's name: a built-in one, or one described in Configuration.designInfo (a design loaded from a file). */
+export type DesignName = string;
 
-/** Designs without a fast path: every fault takes mmap_lock for read, so fastPath/retry/fallback stay 0. */
-export const BASELINE_DESIGNS: readonly DesignName[] = ['mmap-lock', 'mmap-lock-rbtree'];
+/** What a results file says of each design it measured, so that it can be drawn without the design's code. */
+export interface DesignSummary {
+  /** One line, as --help shows it. */
+  summary: string;
+  /** A sentence for the report's key. */
+  description: string;
+  /** Its colour in the charts, #rrggbb. */
+  color: string;
+  /** No fast path: every fault takes mmap_lock for read, so fastPath/retry/fallback stay 0. */
+  baseline: boolean;
+  /** The module it was loaded from (absent: built in). */
+  source?: string;
+}
+
+/** The DesignSummary of a registered design (what the lab writes into configuration.designInfo). */
+export function designSummary(name: string): DesignSummary {
+  const d = designInfo(name);
+  return { summary: d.summary, description: d.description, color: d.color, baseline: d.baseline ?? false, ...(d.source ? { source: d.source } : {}) };
+}
 
 /** The workloads, named after will-it-scale's. */
 export const WORKLOAD_NAMES = ['page_fault1', 'page_fault2', 'page_fault3', 'mmap1', 'mmap2', 'churn', 'io', 'trace'] as const;
@@ -173,6 +187,8 @@ export interface Machine {
 
 export interface Configuration {
   designs: DesignName[];
+  /** Each design's summary, colour and whether it is a baseline (version 3; older files: built-in designs only). */
+  designInfo?: Record<DesignName, DesignSummary>;
   workloads: WorkloadName[];
   /** Thread counts measured, ascending, distinct. */
   threads: number[];
@@ -398,15 +414,52 @@ interface Context {
 
 /** Fields a version-1 file could not carry: they are unknown fields there. */
 const since2 = (ctx: Context, keys: readonly string[]): readonly string[] => (ctx.version >= 2 ? keys : []);
+const since3 = (ctx: Context, keys: readonly string[]): readonly string[] => (ctx.version >= 3 ? keys : []);
+const DESIGN_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+const COLOR = /^#[0-9a-fA-F]{6}$/;
+
+/** A design name: built in, or (version 3) any name that designInfo describes. */
+function designNames(v: unknown, path: string, info: Record<string, DesignSummary> | undefined): string[] {
+  const list = arr(v, path, 1).map((x, i) => {
+    const p = join(path, i);
+    if (typeof x !== 'string' || !DESIGN_NAME.test(x)) fail(p, `expected a design name, got ${show(x)}`);
+    if (info === undefined ? !DESIGN_NAMES.includes(x) : info[x] === undefined) {
+      fail(p, `${x} is neither built in (${DESIGN_NAMES.join(', ')}) nor described in configuration.designInfo`);
+    }
+    return x;
+  });
+  list.forEach((x, i) => {
+    if (list.indexOf(x) !== i) fail(join(path, i), `${x} is listed twice`);
+  });
+  return list;
+}
+
+function validateDesignSummary(v: unknown, path: string): DesignSummary {
+  const o = obj(v, path);
+  noUnknownKeys(o, ['summary', 'description', 'color', 'baseline', 'source'], path);
+  const color = str(o, 'color', path);
+  if (!COLOR.test(color)) fail(join(path, 'color'), `expected #rrggbb, got ${show(color)}`);
+  if (typeof o['baseline'] !== 'boolean') fail(join(path, 'baseline'), `expected true or false, got ${show(o['baseline'])}`);
+  const source = optional(o, 'source', () => str(o, 'source', path));
+  return { summary: str(o, 'summary', path), description: str(o, 'description', path), color, baseline: o['baseline'] as boolean, ...(source ? { source } : {}) };
+}
 
 function validateConfiguration(v: unknown, path: string, ctx: Context): Configuration {
   const o = obj(v, path);
   noUnknownKeys(
     o,
-    ['designs', 'workloads', 'threads', 'durationMs', 'repetitions', 'warmupMs', ...since2(ctx, ['reruns', 'rounds']), 'seed', 'headlineWorkloads', 'workloadParams', 'command'],
+    ['designs', ...since3(ctx, ['designInfo']), 'workloads', 'threads', 'durationMs', 'repetitions', 'warmupMs', ...since2(ctx, ['reruns', 'rounds']), 'seed', 'headlineWorkloads', 'workloadParams', 'command'],
     path,
   );
-  const designs = names(o['designs'], DESIGN_NAMES, 'design', join(path, 'designs'));
+  const designInfo = optional(o, 'designInfo', () => {
+    const ip = join(path, 'designInfo');
+    const io = obj(o['designInfo'], ip);
+    const out: Record<string, DesignSummary> = {};
+    for (const [d, x] of Object.entries(io)) out[d] = validateDesignSummary(x, join(ip, d));
+    return out;
+  });
+  const designs = designNames(o['designs'], join(path, 'designs'), designInfo);
+  if (designInfo) for (const d of Object.keys(designInfo)) if (!designs.includes(d)) fail(join(join(path, 'designInfo'), d), `${d} is not in configuration.designs`);
   const workloads = names(o['workloads'], WORKLOAD_NAMES, 'workload', join(path, 'workloads'));
   const tp = join(path, 'threads');
   const threads = arr(o['threads'], tp, 1).map((t, i) => numAt(t, join(tp, i), { int: true, min: 1 }));
@@ -441,6 +494,7 @@ function validateConfiguration(v: unknown, path: string, ctx: Context): Configur
   const command = optional(o, 'command', () => str(o, 'command', path));
   return {
     designs,
+    ...(designInfo ? { designInfo } : {}),
     workloads,
     threads,
     durationMs: num(o, 'durationMs', path, { positive: true }),
@@ -628,8 +682,8 @@ function validateFailure(v: unknown, path: string): Failure {
 function validateEntry(v: unknown, path: string, cfg: Configuration, ctx: Context): Entry {
   const o = obj(v, path);
   noUnknownKeys(o, ['design', 'workload', 'threads', 'samples', 'median', 'counters', 'munmapLatencyUs', 'churn', ...since2(ctx, ['interference', 'failure'])], path);
-  const design = nameOf(o['design'], DESIGN_NAMES, 'design', join(path, 'design'));
-  if (!cfg.designs.includes(design)) fail(join(path, 'design'), `${design} is not in configuration.designs`);
+  const design = o['design'] as string;
+  if (typeof design !== 'string' || !cfg.designs.includes(design)) fail(join(path, 'design'), `${show(design)} is not in configuration.designs`);
   const workload = nameOf(o['workload'], WORKLOAD_NAMES, 'workload', join(path, 'workload'));
   if (!cfg.workloads.includes(workload)) fail(join(path, 'workload'), `${workload} is not in configuration.workloads`);
   const threads = num(o, 'threads', path, { int: true, min: 1 });
@@ -686,7 +740,7 @@ export function validateResults(json: unknown): LabResults {
   if (o['format'] !== RESULTS_FORMAT) fail('format', `expected ${JSON.stringify(RESULTS_FORMAT)}, got ${show(o['format'])}`);
   const version = o['version'];
   if (!(READABLE_VERSIONS as readonly unknown[]).includes(version)) {
-    fail('version', `unsupported version ${show(version)} (this mmsplit reads versions ${READABLE_VERSIONS.join(' and ')})`);
+    fail('version', `unsupported version ${show(version)} (this mmsplit reads versions ${READABLE_VERSIONS.slice(0, -1).join(', ')} and ${READABLE_VERSIONS.at(-1)})`);
   }
   noUnknownKeys(o, ['format', 'version', 'createdAt', 'synthetic', 'notes', 'machine', 'configuration', 'entries'], '');
   const createdAt = str(o, 'createdAt', '');

@@ -4,7 +4,7 @@
 // a worker serves run after run until a run fails (then the controller replaces it).
 import { parentPort, workerData } from 'node:worker_threads';
 import { AddressSpace, type AddressSpaceHandle } from '../designs/address-space.js';
-import './mutants.js';
+import { loadDesignModule } from '../designs/registry.js';
 import { checkScenario, type ScenarioParams } from './scenarios.js';
 import { installScheduler, SchedControl, ScheduleAborted, ScheduledThread, setActive } from './sched.js';
 import { describeError } from '../util/unwind.js';
@@ -23,9 +23,11 @@ const ctl = new SchedControl((workerData as { sched: SharedArrayBuffer }).sched)
 const go = new Int32Array((workerData as { go: SharedArrayBuffer }).go);
 installScheduler();
 
-parentPort!.on('message', (job: RunJob) => {
+parentPort!.on('message', async (job: RunJob) => {
   const thread = job.scheduled ? new ScheduledThread(ctl, job.thread, job.trace) : null;
   try {
+    // A design loaded from a file is imported before the run starts, outside the schedule.
+    if (job.as.designSource !== undefined) await loadDesignModule(job.as.designSource);
     const role = checkScenario(job.scenario).role;
     const note = (text: string) => thread?.note(text);
     parentPort!.postMessage({ type: 'ready' });

@@ -11,7 +11,6 @@ import { designInfo } from '../designs/registry.js';
 import { Prng } from '../util/prng.js';
 import type { RunJob } from './check-worker.js';
 import { checkQuiescent, checkTeardown } from './invariants.js';
-import './mutants.js';
 import { CHECK_SCENARIOS, checkScenario, type CheckScenario, type RoleResult, type ScenarioParams } from './scenarios.js';
 import { dfsDefault, NOBODY, SchedControl, type Decision, type Strategy, type TraceEntry } from './sched.js';
 import { describeError } from '../util/unwind.js';

@@ -3,13 +3,14 @@
  * done: the maple tree and VMA set validate; every mapped PTE lies inside a live VMA that allows it and maps
  * a live frame; freed records still hold their poison (nobody wrote to them after the free) and the
  * generation numbers agree with the allocation bitmaps; the mmap_lock, every VMA lock, PTE lock and
- * seqcount is released, every live VMA holds exactly the tree's reference; RCU and SRCU are idle. Then the
+ * seqcount is released, every live VMA's design words are as the design says they are at rest; RCU and SRCU are idle. Then the
  * teardown: once the scenario's ranges are unmapped and every deferred free has run, no VMA, frame or page
  * table is left over.
  */
 import type { AddressSpace } from '../designs/address-space.js';
 import { PAGE_SIZE } from '../mm/frames.js';
 import { sysMunmap } from '../mm/mmap.js';
+import { designInfo } from '../designs/registry.js';
 import { rwsemValidateIdle } from '../sync/rwsem.js';
 import { violation } from './scenarios.js';
 
@@ -20,12 +21,11 @@ export function checkQuiescent(as: AddressSpace): void {
   guard('the page tables', () => pages.validate());
   guard('the mmap_lock', () => rwsemValidateIdle(mm.words, mm.mmapLockWord, 'mmap_lock'));
   const t = mm.vmas;
+  const quiescentVma = designInfo(as.designName).quiescentVma;
   mm.tree.forEach((_first, _last, v) => {
     const at = `VMA ${t.start(v).toString(16)}-${t.end(v).toString(16)}`;
-    guard(at, () => rwsemValidateIdle(t.i32, t.vmLockWord(v), 'vm_lock'));
-    const refs = Atomics.load(t.i32, t.refcountWord(v));
-    if (refs !== 1) violation(`${at}: refcount ${refs} at quiescence (only the tree's reference should be left)`);
-    if ((Atomics.load(t.i32, t.seqWord(v)) & 1) !== 0) violation(`${at}: its seqcount is still open`);
+    const wrong = quiescentVma?.(mm, v);
+    if (wrong !== undefined) violation(`${at}: ${wrong}`);
     if (t.isDetached(v)) violation(`${at}: in the tree but marked detached`);
   });
   const pt = pages.pt;

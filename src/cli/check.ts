@@ -7,6 +7,8 @@ import { table } from './output.js';
 
 export interface CheckCommandOptions {
   design: string;
+  /** The module the design was loaded from, as given on the command line (the replay command names it). */
+  module?: string;
   scenarios?: string[];
   mode: CheckMode;
   runs: number;
@@ -21,7 +23,8 @@ export interface CheckCommandOptions {
 
 function command(o: CheckCommandOptions, scenario: string, token: string): string {
   const extra = o.mode === 'pct' && o.depth !== 3 ? ` --depth ${o.depth}` : '';
-  return `mmsplit check --design ${o.design} --scenario ${scenario} --mode ${o.mode}${extra} --replay ${token}`;
+  const design = o.module !== undefined ? `${o.module} --name ${o.design}` : o.design;
+  return `mmsplit check --design ${design} --scenario ${scenario} --mode ${o.mode}${extra} --replay ${token}`;
 }
 
 /**

@@ -5,10 +5,10 @@ import { createRequire } from 'node:module';
 import { addReportOptions } from './output.js';
 import { tortureCommand } from './torture.js';
 import { replayCommand } from './replay.js';
-import { DESIGN_NAMES, WORKLOAD_NAMES, type DesignName, type WorkloadName } from '../bench/results.js';
+import { WORKLOAD_NAMES, type WorkloadName } from '../bench/results.js';
+import { designInfo, designNames, DesignDefinitionError, isDesignPath, mutantNames, resolveDesigns } from '../designs/registry.js';
 import { defaultThreads, LAB_DEFAULTS } from '../bench/lab.js';
 import { CHECK_MODES, CHECK_SCENARIOS, parseReplay, type CheckMode } from '../check/check.js';
-import { MUTANTS } from '../check/mutants.js';
 import { seedFromEnv } from '../util/prng.js';
 
 const pkg = createRequire(import.meta.url)('../../../package.json') as { version: string; description: string };
@@ -33,6 +33,37 @@ function nameList<T extends string>(all: readonly T[], what: string) {
     for (const n of names) if (!(all as readonly string[]).includes(n)) throw new InvalidArgumentError(`unknown ${what} '${n}' (have: ${all.join(', ')})`);
     return [...new Set(names)] as T[];
   };
+}
+
+/** A design's name (checked now) or a module's path (loaded by the action: importing is asynchronous). */
+function designArg(v: string): string {
+  if (!isDesignPath(v)) {
+    try {
+      designInfo(v);
+    } catch (e) {
+      throw new InvalidArgumentError((e as Error).message);
+    }
+  }
+  return v;
+}
+
+/** Names and paths, comma-separated (--designs) or one per --design, gathered in order. */
+function designArgs(v: string, before: string[] = []): string[] {
+  const list = v.split(',').map((x) => x.trim()).filter(Boolean);
+  if (list.length === 0) throw new InvalidArgumentError('expected design names or module paths separated by commas');
+  return [...before, ...list.map(designArg)];
+}
+
+/** Loads the modules among `args`; prints one line and returns undefined for a module that is not a design. */
+async function loadDesigns(command: string, args: string[]): Promise<string[] | undefined> {
+  try {
+    return await resolveDesigns(args);
+  } catch (e) {
+    if (!(e instanceof DesignDefinitionError)) throw e;
+    console.error(`mmsplit ${command}: --design: ${e.message}`);
+    process.exitCode = 2;
+    return undefined;
+  }
 }
 
 function threadList(v: string): number[] {
@@ -88,7 +119,8 @@ addReportOptions(
   program
     .command('bench')
     .description('the lab: run workloads under locking designs on real worker threads; write results JSON and an HTML report; print the summary')
-    .option('--designs <list>', `designs, comma-separated (default: all: ${DESIGN_NAMES.join(', ')})`, nameList(DESIGN_NAMES, 'design'))
+    .option('--designs <list>', `designs, comma-separated: names (default: all built in: ${designNames().join(', ')}) or paths of design modules (./my-design.js)`, designArgs)
+    .option('--design <name|file>', 'one more design, by name or module path (repeatable; with --designs, added to them)', designArgs)
     .option('--workloads <list>', `workloads, comma-separated, from ${WORKLOAD_NAMES.join(', ')} (default: ${LAB_DEFAULTS.workloads.join(', ')})`, nameList(WORKLOAD_NAMES, 'workload'))
     .option('--threads <list>', 'worker counts, comma-separated and ascending (default: 1 to the cores present)', threadList)
     .option('--duration <s>', 'seconds per measured repetition', seconds, LAB_DEFAULTS.durationMs / 1000)
@@ -101,10 +133,19 @@ addReportOptions(
     }, LAB_DEFAULTS.reruns)
     .option('--trace <file>', 'the strace log workload trace replays (strace -f -y -e trace=memory; default: a Python run shipped in test/fixtures)')
     .option('--out <dir>', 'folder to write results.json and index.html into', 'report'),
-).action(async (o: { designs?: DesignName[]; workloads?: WorkloadName[]; threads?: number[]; duration: number; warmup: number; repetitions: number; rounds: number; reruns: number; trace?: string; out: string; json?: boolean }) => {
+).action(async (o: { designs?: string[]; design?: string[]; workloads?: WorkloadName[]; threads?: number[]; duration: number; warmup: number; repetitions: number; rounds: number; reruns: number; trace?: string; out: string; json?: boolean }) => {
+  const asked = [...(o.designs ?? []), ...(o.design ?? [])];
+  const designs = asked.length > 0 ? await loadDesigns('bench', asked) : LAB_DEFAULTS.designs;
+  if (designs === undefined) return;
+  const mutant = designs.find((d) => designInfo(d).mutantOf !== undefined);
+  if (mutant !== undefined) {
+    console.error(`mmsplit bench: --design: ${mutant} is a mutant of ${designInfo(mutant).mutantOf} (broken on purpose): the lab measures designs; check it with mmsplit check --design ${mutant}`);
+    process.exitCode = 2;
+    return;
+  }
   const { benchCommand } = await import('./bench.js'); // the lab and the report load for this command only
   process.exitCode = await benchCommand({
-    designs: o.designs ?? LAB_DEFAULTS.designs,
+    designs,
     workloads: o.workloads ?? LAB_DEFAULTS.workloads,
     workloadsGiven: o.workloads !== undefined,
     threads: o.threads ?? defaultThreads(),
@@ -165,10 +206,8 @@ addReportOptions(
   program
     .command('check')
     .description('explore thread interleavings of a design deterministically (pct, random, dfs) or on real cores (stress); catch violations and replay them by seed')
-    .requiredOption('--design <name>', `a design (${DESIGN_NAMES.join(', ')}) or a mutant (${Object.keys(MUTANTS).join(', ')})`, (v: string) => {
-      if (!(DESIGN_NAMES as readonly string[]).includes(v) && !MUTANTS[v]) throw new InvalidArgumentError(`unknown design '${v}' (have: ${[...DESIGN_NAMES, ...Object.keys(MUTANTS)].join(', ')})`);
-      return v;
-    })
+    .requiredOption('--design <name|file>', `a design (${designNames().join(', ')}), a mutant (${mutantNames().join(', ')}), or the path of a design module (./my-design.js: every design it exports)`, designArg)
+    .option('--name <name>', 'with a design module: only this one of its designs, or one of their mutants')
     .option('--scenario <list>', `scenarios, comma-separated (default: all: ${CHECK_SCENARIOS.map((s) => s.name).join(', ')})`, nameList(CHECK_SCENARIOS.map((s) => s.name), 'scenario'))
     .option('--mode <mode>', `how to explore: ${CHECK_MODES.join(', ')}`, (v: string) => {
       if (!(CHECK_MODES as readonly string[]).includes(v)) throw new InvalidArgumentError(`unknown mode '${v}' (have: ${CHECK_MODES.join(', ')})`);
@@ -193,8 +232,24 @@ addReportOptions(
       if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected an integer ≥ 0');
       return n;
     }, 60),
-).action(async (o: { design: string; scenario?: string[]; mode: CheckMode; runs: number; seed?: number; time?: number; depth: number; preemptions: number; replay?: string; traceLines: number; json?: boolean }) => {
+).action(async (o: { design: string; name?: string; scenario?: string[]; mode: CheckMode; runs: number; seed?: number; time?: number; depth: number; preemptions: number; replay?: string; traceLines: number; json?: boolean }) => {
   const { checkCommand } = await import('./check.js');
+  const loaded = await loadDesigns('check', [o.design]);
+  if (loaded === undefined) return;
+  let designs = loaded;
+  if (o.name !== undefined) {
+    const mine = [...loaded, ...mutantNames().filter((n) => loaded.includes(designInfo(n).mutantOf!))];
+    if (!mine.includes(o.name)) {
+      console.error(`mmsplit check: --name: '${o.name}' is not defined by ${o.design} (it defines: ${mine.join(', ')})`);
+      process.exitCode = 2;
+      return;
+    }
+    designs = [o.name];
+  } else if (designs.length > 1 && o.replay !== undefined) {
+    console.error(`mmsplit check: --replay: ${o.design} defines ${designs.join(', ')}: say which with --name`);
+    process.exitCode = 2;
+    return;
+  }
   let replay: ReturnType<typeof parseReplay> | undefined;
   try {
     replay = o.replay !== undefined ? parseReplay(o.replay, o.mode) : undefined;
@@ -203,20 +258,36 @@ addReportOptions(
     process.exitCode = 2;
     return;
   }
-  process.exitCode = await checkCommand({
-    design: o.design,
-    ...(o.scenario ? { scenarios: o.scenario } : {}),
-    mode: o.mode,
-    runs: o.runs,
-    seed: o.seed ?? seedFromEnv(),
-    depth: o.depth,
-    preemptions: o.preemptions,
-    ...(o.time !== undefined ? { timeLimitMs: o.time * 1000 } : {}),
-    ...(replay !== undefined ? { replay } : {}),
-    traceLines: o.traceLines,
-    json: !!o.json,
-  });
+  let worst = 0;
+  for (const design of designs) {
+    const code = await checkCommand({
+      design,
+      ...(isDesignPath(o.design) ? { module: o.design } : {}),
+      ...(o.scenario ? { scenarios: o.scenario } : {}),
+      mode: o.mode,
+      runs: o.runs,
+      seed: o.seed ?? seedFromEnv(),
+      depth: o.depth,
+      preemptions: o.preemptions,
+      ...(o.time !== undefined ? { timeLimitMs: o.time * 1000 } : {}),
+      ...(replay !== undefined ? { replay } : {}),
+      traceLines: o.traceLines,
+      json: !!o.json,
+    });
+    worst = Math.max(worst, code);
+  }
+  process.exitCode = worst;
 });
+
+program
+  .command('new-design')
+  .description('write a starting design (the mmap_lock baseline, commented step by step) and a test that checks it, into the current folder')
+  .argument('<name>', 'the design\'s name: NAME.js (or NAME.ts) and NAME.test.mjs are written')
+  .option('--ts', 'write it in TypeScript (type-checked against mmsplit\'s types when loaded)')
+  .action(async (name: string, o: { ts?: boolean }) => {
+    const { newDesignCommand } = await import('./new-design.js');
+    process.exitCode = newDesignCommand(name, { ts: !!o.ts });
+  });
 
 program.parseAsync().catch((e: Error) => {
   console.error(`mmsplit: ${e.message}`);

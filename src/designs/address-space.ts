@@ -4,10 +4,10 @@ import { MmStruct, type MmFile, type MmHandle } from '../mm/mm.js';
 import { UserAccess } from '../mm/uaccess.js';
 import { Rcu, type RcuHandle } from '../sync/rcu.js';
 import { Srcu, type SrcuHandle } from '../sync/srcu.js';
-import { createDesign, designInfo } from './registry.js';
+import { designInfo, DesignDefinitionError, loadDesignModule } from './registry.js';
 
 export interface AddressSpaceOptions {
-  /** A name from DESIGNS. */
+  /** A registered design's name (DESIGNS, a mutant, or one loaded with loadDesignModule). */
   design: string;
   /** Physical frames (4 KiB each) behind the address space. */
   frames: number;
@@ -31,6 +31,8 @@ export interface AddressSpaceOptions {
 export interface AddressSpaceHandle {
   readonly kind: 'mmsplit.address-space';
   readonly design: string;
+  /** The module a loaded design came from (AddressSpace.open imports it in the worker). */
+  readonly designSource?: string;
   readonly mm: MmHandle;
   readonly pages: MmPagesHandle;
   readonly rcu: RcuHandle;
@@ -51,6 +53,7 @@ export interface AddressSpaceHandle {
 export class AddressSpace {
   readonly user: UserAccess;
   readonly design: LockingDesign;
+  private readonly designSource: string | undefined;
 
   static create(opts: AddressSpaceOptions): AddressSpace {
     const info = designInfo(opts.design);
@@ -58,10 +61,20 @@ export class AddressSpace {
     rcu.registerThread();
     const srcu = Srcu.create({ maxThreads: opts.maxThreads ?? 64 });
     const pages = MmPages.create({ frames: opts.frames, tables: opts.tables, cachePages: opts.cachePages, debug: opts.debug, populate: opts.populate }, rcu);
-    const mm = new MmStruct({ mmapBase: opts.mmapBase ?? 0x7ffff7fff000, pages, index: info.index, debug: opts.debug, capacity: opts.capacity });
+    const mm = new MmStruct({
+      mmapBase: opts.mmapBase ?? 0x7ffff7fff000, pages, index: info.index ?? 'maple', debug: opts.debug, capacity: opts.capacity,
+      vmaWords: info.vmaWords, mmWords: info.mmWords,
+    });
     return new AddressSpace(opts.design, mm, pages, rcu, srcu);
   }
 
+  /** attach() on a worker, after importing the design's module there if it was loaded from a file. */
+  static async open(h: AddressSpaceHandle): Promise<AddressSpace> {
+    if (h?.designSource !== undefined) await loadDesignModule(h.designSource);
+    return AddressSpace.attach(h);
+  }
+
+  /** A thread's view of an address space made by create() on another thread (a built-in design: see open()). */
   static attach(h: AddressSpaceHandle): AddressSpace {
     if (h?.kind !== 'mmsplit.address-space') throw new TypeError('not an address-space handle');
     const rcu = Rcu.attach(h.rcu);
@@ -79,9 +92,14 @@ export class AddressSpace {
     readonly rcu: Rcu,
     readonly srcu: Srcu,
   ) {
+    const info = designInfo(designName);
     // Lockless faults walk the tree under RCU: from now on it copies on write and frees late.
-    if (designInfo(designName).lockless) mm.setInRcu(rcu);
-    const design = createDesign(designName, { mm, pages, rcu, srcu });
+    if (info.lockless) mm.setInRcu(rcu);
+    const design = info.make({ mm, pages, rcu, srcu });
+    const declared = Object.keys(info.counters ?? {}).sort().join(', ');
+    const kept = Object.keys(design.stats?.extra ?? {}).sort().join(', ');
+    if (declared !== kept) throw new DesignDefinitionError(`design '${designName}': its stats.extra has counters [${kept}] but its definition declares [${declared}]`);
+    this.designSource = info.source;
     this.design = design;
     mm.hooks = design;
     this.user = new UserAccess(pages.pt, pages.frames, rcu, (addr, flags) => design.fault(addr, flags));
@@ -90,7 +108,7 @@ export class AddressSpace {
   handle(): AddressSpaceHandle {
     const files: [number, MmFile][] = [];
     this.mm.files.forEach((f, id) => f !== undefined && files.push([id, f]));
-    return { kind: 'mmsplit.address-space', design: this.designName, mm: this.mm.handle(), pages: this.pages.handle(), rcu: this.rcu.handle(), srcu: this.srcu.handle(), files };
+    return { kind: 'mmsplit.address-space', design: this.designName, ...(this.designSource ? { designSource: this.designSource } : {}), mm: this.mm.handle(), pages: this.pages.handle(), rcu: this.rcu.handle(), srcu: this.srcu.handle(), files };
   }
 
   /** rcu_quiescent_state(): this thread holds nothing RCU protects (call between operations). */

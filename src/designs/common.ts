@@ -46,6 +46,21 @@ export function fastPathOrMmapLock(ctx: DesignContext, stats: DesignStats, r: nu
 /** The counters SpeculativeFault.attempt() keeps: no VMA found, or the VMA was changing (vma_lock_miss/abort). */
 export type SpeculativeStats = DesignStats<{ miss: number; abort: number }>;
 
+/** What SpeculativeStats' own counters mean (DesignDefinition.counters). */
+export const SPECULATIVE_COUNTERS = {
+  miss: 'vma_lock_miss: no VMA at the address on the lockless walk (or it was dying): done under the mmap_lock',
+  abort: 'vma_lock_abort: the VMA was being changed (odd or moved seqcount, detached): done under the mmap_lock',
+} as const;
+
+/** The per-VMA word of the seqcount designs: vm_sequence, even when no writer is changing the VMA. */
+export const SEQCOUNT_WORDS = { vmSequence: 0 } as const;
+
+/** DesignDefinition.quiescentVma for the seqcount designs: no writer has left a count open. */
+export function seqcountClosed(mm: MmStruct, vma: number): string | undefined {
+  const t = mm.vmas;
+  return (Atomics.load(t.i32, t.word(vma, t.wordOffset('vmSequence'))) & 1) !== 0 ? 'its vm_sequence is still odd (a write left open)' : undefined;
+}
+
 /**
  * The writer's half (vm_write_begin / vm_write_end of the speculative-fault patches): the first change to a
  * VMA in an mmap_write_lock section makes its count odd; mmap_write_unlock makes every count it opened even
@@ -55,10 +70,15 @@ export type SpeculativeStats = DesignStats<{ miss: number; abort: number }>;
  */
 export class VmaSeqWriter {
   private readonly open: number[] = [];
+  private readonly seq: number;
+
+  constructor(mm: MmStruct) {
+    this.seq = mm.vmas.wordOffset('vmSequence');
+  }
 
   begin(mm: MmStruct, vma: number): void {
     const t = mm.vmas;
-    const w = t.seqWord(vma);
+    const w = t.word(vma, this.seq);
     if ((Atomics.load(t.i32, w) & 1) !== 0) return; // already opened in this section
     writeSeqcountBegin(t.i32, w);
     this.open.push(vma);
@@ -66,7 +86,7 @@ export class VmaSeqWriter {
 
   endAll(mm: MmStruct): void {
     const t = mm.vmas;
-    for (const v of this.open) writeSeqcountEnd(t.i32, t.seqWord(v));
+    for (const v of this.open) writeSeqcountEnd(t.i32, t.word(v, this.seq));
     this.open.length = 0;
   }
 
@@ -74,7 +94,7 @@ export class VmaSeqWriter {
   retire(mm: MmStruct, vma: number): void {
     const k = this.open.indexOf(vma);
     if (k < 0) return;
-    writeSeqcountEnd(mm.vmas.i32, mm.vmas.seqWord(vma));
+    writeSeqcountEnd(mm.vmas.i32, mm.vmas.word(vma, this.seq));
     this.open.splice(k, 1);
   }
 }
@@ -94,6 +114,8 @@ export class SpeculativeFault implements FaultContext {
   readonly v = new FaultVma();
   private readonly vmas: VmaTable;
   private readonly pages: MmPages;
+  /** Where vm_sequence lives in a VMA record. */
+  private readonly seq: number;
 
   constructor(ctx: DesignContext) {
     this.pages = ctx.pages;
@@ -101,6 +123,7 @@ export class SpeculativeFault implements FaultContext {
     this.pt = ctx.pages.pt;
     this.pagecache = ctx.pages.pagecache;
     this.vmas = ctx.mm.vmas;
+    this.seq = this.vmas.wordOffset('vmSequence');
   }
 
   /**
@@ -110,7 +133,7 @@ export class SpeculativeFault implements FaultContext {
   snapshot(vma: number, addr: number): boolean {
     const t = this.vmas;
     if (t.arena.debug && !t.arena.isLive(vma)) throw new Error(`fault: VMA ${vma} was freed while a fault could still reach it`);
-    const w = t.seqWord(vma);
+    const w = t.word(vma, this.seq);
     const seq = Atomics.load(t.i32, w);
     if ((seq & 1) !== 0) return false;
     const v = this.pages.snapshot(vma, this.v);
@@ -138,9 +161,12 @@ export class SpeculativeFault implements FaultContext {
     return LOCK_MMAP;
   }
 
+  /** Nothing is held: that is what revalidate() is for. */
+  assertFaultLocked(): void {}
+
   revalidate(v: FaultVma): boolean {
     const t = this.vmas;
-    return Atomics.load(t.i32, t.seqWord(v.vma)) === v.seq && !t.isDetached(v.vma);
+    return Atomics.load(t.i32, t.word(v.vma, this.seq)) === v.seq && !t.isDetached(v.vma);
   }
 
   anonVmaPrepare(v: FaultVma): void {
@@ -156,7 +182,9 @@ export class SpeculativeFault implements FaultContext {
 export abstract class SeqValidatedDesign implements LockingDesign {
   readonly stats: SpeculativeStats = new DesignStats({ miss: 0, abort: 0 });
   protected readonly spec: SpeculativeFault;
-  private readonly writer = new VmaSeqWriter();
+  private readonly writer: VmaSeqWriter;
+  /** Where vm_sequence lives in a VMA record. */
+  private readonly seq: number;
 
   constructor(
     protected readonly ctx: DesignContext,
@@ -164,6 +192,8 @@ export abstract class SeqValidatedDesign implements LockingDesign {
     spec = new SpeculativeFault(ctx),
   ) {
     this.spec = spec;
+    this.writer = new VmaSeqWriter(ctx.mm);
+    this.seq = ctx.mm.vmas.wordOffset('vmSequence');
   }
 
   abstract fault(addr: number, flags: number): number;
@@ -175,6 +205,11 @@ export abstract class SeqValidatedDesign implements LockingDesign {
 
   vmaEndWriteAll(mm: MmStruct): void {
     this.writer.endAll(mm);
+  }
+
+  /** vma_assert_write_locked(): the writer has opened the VMA's seqcount (odd) in this section (a plain read: see per-vma-lock.ts). */
+  vmaIsWriteLocked(mm: MmStruct, vma: number): boolean {
+    return (mm.vmas.i32[mm.vmas.word(vma, this.seq)]! & 1) !== 0;
   }
 
   protected retireSeq(mm: MmStruct, vma: number): void {

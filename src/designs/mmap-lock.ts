@@ -1,5 +1,6 @@
-import { DesignStats, type DesignContext, type LockingDesign } from '../mm/design.js';
+import { DesignStats, type DesignContext, type DesignDefinition, type LockingDesign } from '../mm/design.js';
 import type { MmStruct } from '../mm/mm.js';
+import type { VmaIndexKind } from '../mm/vma-index.js';
 import { faultUnderMmapLock } from './common.js';
 
 /**
@@ -32,3 +33,19 @@ export class MmapLockDesign implements LockingDesign {
     mm.vmaFree(vma);
   }
 }
+
+/** The baseline, with its VMAs in `index`. */
+function mmapLockDefinition(name: string, index: VmaIndexKind, summary: string, description: string, color: string): DesignDefinition {
+  return { name, summary, description, baseline: true, color, index, lockless: false, make: (ctx) => new MmapLockDesign(ctx, name) };
+}
+
+export const mmapLock = mmapLockDefinition(
+  'mmap-lock', 'maple', 'the baseline: faults take mmap_lock for read',
+  'every fault under down_read(&mm->mmap_lock); VMAs in the maple tree (phase 1)', '#4a4a4a',
+);
+
+/** The same design on the rbtree the kernel used before 6.1: the "before phase 1" point. */
+export const mmapLockRbtree = mmapLockDefinition(
+  'mmap-lock-rbtree', 'rbtree', 'the baseline on the pre-6.1 rbtree',
+  'the same, with the augmented rbtree Linux used before 6.1', '#a8a8a8',
+);

@@ -1,6 +1,6 @@
-import { DesignStats } from '../mm/design.js';
-import { faultUnderMmapLock, LOCK_MMAP } from './common.js';
-import { VmaRefcountDesign } from './vma-refcount.js';
+import { DesignStats, type DesignDefinition } from '../mm/design.js';
+import { faultUnderMmapLock, LOCK_MMAP, SPECULATIVE_COUNTERS } from './common.js';
+import { REFCOUNT_WORDS, refcountQuiescent, VmaRefcountDesign } from './vma-refcount.js';
 
 /**
  * Phase 3 of the thread: the whole fault under rcu_read_lock(). Nothing in it may sleep, so page and
@@ -44,3 +44,27 @@ export class RcuFaultDesign extends VmaRefcountDesign {
     return faultUnderMmapLock(this.ctx, addr, flags);
   }
 }
+
+/** Mutant: the fault under rcu_read_lock() may sleep (GFP_KERNEL allocations, page-cache reads). */
+class RcuFaultSleep extends RcuFaultDesign {
+  protected override readonly gfpNowait = false;
+}
+
+export const rcuFault: DesignDefinition = {
+  name: 'rcu-fault',
+  summary: 'phase 3: the whole fault under RCU, GFP_NOWAIT',
+  description: 'the whole fault under rcu_read_lock, GFP_NOWAIT; falls back to the refcount (phase 3)',
+  color: '#59a14f',
+  lockless: true,
+  counters: {
+    ...SPECULATIVE_COUNTERS,
+    gfpNowaitFail: 'the RCU fault gave up because it would have slept (an allocation or a page-cache miss): done pinned',
+    mmapLock: 'the pinned fault gave up too: done under the mmap_lock',
+  },
+  vmaWords: REFCOUNT_WORDS,
+  quiescentVma: refcountQuiescent,
+  mutants: {
+    'rcu-fault-sleep': { summary: 'rcu-fault sleeping inside its RCU section', make: (ctx) => new RcuFaultSleep(ctx, 'rcu-fault-sleep') },
+  },
+  make: (ctx) => new RcuFaultDesign(ctx, 'rcu-fault'),
+};

@@ -1,6 +1,7 @@
-import type { DesignContext } from '../mm/design.js';
+import type { DesignContext, DesignDefinition } from '../mm/design.js';
+import type { FaultVma } from '../mm/fault.js';
 import type { MmStruct } from '../mm/mm.js';
-import { fastPathOrMmapLock, SeqValidatedDesign, type SpeculativeFault } from './common.js';
+import { fastPathOrMmapLock, SEQCOUNT_WORDS, seqcountClosed, SeqValidatedDesign, SpeculativeFault, SPECULATIVE_COUNTERS } from './common.js';
 
 /**
  * Speculative page faults (Zijlstra's and Dufour's patches, which the thread points at): every writer
@@ -38,3 +39,25 @@ export class SpfDesign extends SeqValidatedDesign {
     this.ctx.rcu.callRcu(() => mm.vmaFree(vma));
   }
 }
+
+/** Mutant: no re-check under the PTE lock — the PTE goes in even if the VMA changed or left. */
+class NoRevalidation extends SpeculativeFault {
+  override revalidate(_v: FaultVma): boolean {
+    return true;
+  }
+}
+
+export const spf: DesignDefinition = {
+  name: 'spf',
+  summary: 'speculative faults validated by a VMA seqcount',
+  description: 'speculative fault: seqcount snapshot, validated again under the PTE lock',
+  color: '#e15759',
+  lockless: true,
+  counters: SPECULATIVE_COUNTERS,
+  vmaWords: SEQCOUNT_WORDS,
+  quiescentVma: seqcountClosed,
+  mutants: {
+    'spf-novalidate': { summary: 'spf without the re-check under the PTE lock', make: (ctx) => new SpfDesign(ctx, 'spf-novalidate', new NoRevalidation(ctx)) },
+  },
+  make: (ctx) => new SpfDesign(ctx),
+};

@@ -1,6 +1,6 @@
-import { DesignStats, type DesignContext } from '../mm/design.js';
+import { DesignStats, type DesignContext, type DesignDefinition } from '../mm/design.js';
 import type { MmStruct } from '../mm/mm.js';
-import { fastPathOrMmapLock, SeqValidatedDesign } from './common.js';
+import { fastPathOrMmapLock, SEQCOUNT_WORDS, seqcountClosed, SeqValidatedDesign, SPECULATIVE_COUNTERS } from './common.js';
 
 /**
  * Zijlstra's answer in the thread: "why not use SRCU? You can do full blocking faults under SRCU and don't
@@ -23,11 +23,14 @@ export class SrcuDesign extends SeqValidatedDesign {
   override readonly stats = new DesignStats({ miss: 0, abort: 0, gracePeriods: 0 });
   /** srcu-sync: VMAs retired in this write section, freed after one synchronize_srcu at its end. */
   private readonly retired: number[] = [];
-  private readonly synchronous: boolean;
 
-  constructor(ctx: DesignContext, name = 'srcu') {
+  constructor(
+    ctx: DesignContext,
+    name = 'srcu',
+    /** srcu-sync: munmap waits in synchronize_srcu() and frees, instead of handing the VMA to call_srcu(). */
+    private readonly synchronous = false,
+  ) {
     super(ctx, name);
-    this.synchronous = name === 'srcu-sync';
   }
 
   fault(addr: number, flags: number): number {
@@ -60,3 +63,38 @@ export class SrcuDesign extends SeqValidatedDesign {
     this.stats.extra.gracePeriods += srcu.processCallbacks() > 0 ? 1 : 0;
   }
 }
+
+/** Mutant: munmap frees the VMA at once instead of handing it to call_srcu(). */
+class SrcuEarlyFree extends SrcuDesign {
+  override retireVma(mm: MmStruct, vma: number): void {
+    this.retireSeq(mm, vma);
+    mm.vmaFree(vma);
+  }
+}
+
+const SRCU_COUNTERS = { ...SPECULATIVE_COUNTERS, gracePeriods: 'SRCU grace periods completed (synchronize_srcu waits, and call_srcu batches run)' };
+
+export const srcu: DesignDefinition = {
+  name: 'srcu',
+  summary: 'the fault under SRCU; munmap frees with call_srcu',
+  description: 'the whole fault under srcu_read_lock; munmap frees the VMA with call_srcu',
+  color: '#4e79a7',
+  lockless: true,
+  counters: SRCU_COUNTERS,
+  vmaWords: SEQCOUNT_WORDS,
+  quiescentVma: seqcountClosed,
+  mutants: {
+    'srcu-early-free': { summary: 'srcu freeing removed VMAs without call_srcu', make: (ctx) => new SrcuEarlyFree(ctx, 'srcu-early-free') },
+  },
+  make: (ctx) => new SrcuDesign(ctx, 'srcu'),
+};
+
+export const srcuSync: DesignDefinition = {
+  ...srcu,
+  name: 'srcu-sync',
+  summary: 'the fault under SRCU; munmap waits in synchronize_srcu',
+  description: 'as srcu, but munmap waits in synchronize_srcu before freeing',
+  color: '#76b7b2',
+  mutants: {},
+  make: (ctx) => new SrcuDesign(ctx, 'srcu-sync', true),
+};

@@ -1,7 +1,7 @@
-import type { DesignContext } from '../mm/design.js';
+import type { DesignContext, DesignDefinition } from '../mm/design.js';
 import type { MmStruct } from '../mm/mm.js';
 import { refcountDecAndTest, refcountIncNotZero } from '../sync/refcount.js';
-import { fastPathOrMmapLock, SeqValidatedDesign } from './common.js';
+import { fastPathOrMmapLock, SEQCOUNT_WORDS, seqcountClosed, SeqValidatedDesign, SPECULATIVE_COUNTERS } from './common.js';
 
 /**
  * Phase 2 of the thread: the fault looks its VMA up in the maple tree under RCU and pins it with a per-VMA
@@ -22,8 +22,12 @@ import { fastPathOrMmapLock, SeqValidatedDesign } from './common.js';
  * the VMA's memory but not its fields: writers bump its seqcount and the fault validates (common.ts).
  */
 export class VmaRefcountDesign extends SeqValidatedDesign {
+  /** Where vm_refcnt lives in a VMA record. */
+  protected readonly refcount: number;
+
   constructor(ctx: DesignContext, name = 'vma-refcount') {
     super(ctx, name);
+    this.refcount = ctx.mm.vmas.wordOffset('vmRefcount');
   }
 
   fault(addr: number, flags: number): number {
@@ -44,11 +48,11 @@ export class VmaRefcountDesign extends SeqValidatedDesign {
 
   /** refcount_inc_not_zero(&vma->refcount): a VMA whose count reached zero is already on its way out. */
   protected vmaTryGet(mm: MmStruct, vma: number): boolean {
-    return refcountIncNotZero(mm.vmas.i32, mm.vmas.refcountWord(vma));
+    return refcountIncNotZero(mm.vmas.i32, mm.vmas.word(vma, this.refcount));
   }
 
   private vmaPut(mm: MmStruct, vma: number): void {
-    if (refcountDecAndTest(mm.vmas.i32, mm.vmas.refcountWord(vma))) this.ctx.rcu.callRcu(() => mm.vmaFree(vma));
+    if (refcountDecAndTest(mm.vmas.i32, mm.vmas.word(vma, this.refcount))) this.ctx.rcu.callRcu(() => mm.vmaFree(vma));
   }
 
   /** Detached by the mm; drop the tree's reference. */
@@ -57,3 +61,37 @@ export class VmaRefcountDesign extends SeqValidatedDesign {
     this.vmaPut(mm, vma);
   }
 }
+
+/** The per-VMA words of the refcount designs: the tree's reference, and vm_sequence for the validation. */
+export const REFCOUNT_WORDS = { ...SEQCOUNT_WORDS, vmRefcount: 1 } as const;
+
+/** At quiescence a VMA in the tree holds only the tree's reference, and no write is left open. */
+export function refcountQuiescent(mm: MmStruct, vma: number): string | undefined {
+  const t = mm.vmas;
+  const refs = Atomics.load(t.i32, t.word(vma, t.wordOffset('vmRefcount')));
+  if (refs !== 1) return `refcount ${refs} at quiescence (only the tree's reference should be left)`;
+  return seqcountClosed(mm, vma);
+}
+
+/** Mutant: pins with a plain atomic_inc, not refcount_inc_not_zero() — it can revive a VMA whose free is queued. */
+class VmaRefcountNoInc extends VmaRefcountDesign {
+  protected override vmaTryGet(mm: MmStruct, vma: number): boolean {
+    Atomics.add(mm.vmas.i32, mm.vmas.word(vma, this.refcount), 1);
+    return true;
+  }
+}
+
+export const vmaRefcount: DesignDefinition = {
+  name: 'vma-refcount',
+  summary: 'phase 2: VMA found under RCU, pinned by a refcount',
+  description: 'VMA found under rcu_read_lock and pinned with refcount_inc_not_zero (phase 2)',
+  color: '#f28e2b',
+  lockless: true,
+  counters: SPECULATIVE_COUNTERS,
+  vmaWords: REFCOUNT_WORDS,
+  quiescentVma: refcountQuiescent,
+  mutants: {
+    'vma-refcount-noinc': { summary: 'vma-refcount pinning with atomic_inc, not inc_not_zero', make: (ctx) => new VmaRefcountNoInc(ctx, 'vma-refcount-noinc') },
+  },
+  make: (ctx) => new VmaRefcountDesign(ctx),
+};

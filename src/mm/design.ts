@@ -1,7 +1,36 @@
 import type { Rcu } from '../sync/rcu.js';
 import type { Srcu } from '../sync/srcu.js';
 import type { MmPages } from './memory.js';
-import type { MmHooks, MmStruct } from './mm.js';
+import type { MmStruct } from './mm.js';
+import type { VmaIndexKind } from './vma-index.js';
+import type { DesignWords } from './vma.js';
+
+/**
+ * The seam between the mm and a locking design: what every call that changes the address space does for
+ * the faults that may run beside it. The mm calls these with the mmap_lock held for write (see
+ * docs/writing-a-design.md for which call makes which hook call, and when).
+ */
+export interface MmHooks {
+  /** Called before a VMA that readers may see is changed in place, split, merged or detached (vma_start_write). */
+  vmaStartWrite(mm: MmStruct, vma: number): void;
+  /** Called once a VMA is detached from the tree; must eventually free the record (mm.vmaFree). */
+  retireVma(mm: MmStruct, vma: number): void;
+  /** Called by mmap_write_unlock() and mmap_write_downgrade() before they release: every VMA changed meanwhile is done. */
+  vmaEndWriteAll(mm: MmStruct): void;
+  /**
+   * vma_assert_write_locked(): whether no fault can be using `vma` now — true once vmaStartWrite() ran for it
+   * in this write section (per-VMA locks: vm_lock_seq == mm_lock_seq). Designs whose faults never use a VMA
+   * without the mmap_lock, or that validate instead of excluding, leave it out. In debug mode the mm asserts
+   * it after every vmaStartWrite() and before it detaches a VMA.
+   */
+  vmaIsWriteLocked?(mm: MmStruct, vma: number): boolean;
+  /**
+   * vma_assert_locked(): whether this thread's fault holds `vma` locked (for designs whose faults lock a VMA
+   * instead of the mmap_lock). In debug mode the fault core asserts, for every fault that is not speculative,
+   * that the mmap_lock is held or this says the VMA is locked (assert_fault_locked).
+   */
+  vmaIsLocked?(mm: MmStruct, vma: number): boolean;
+}
 
 /**
  * A locking design: how a page fault finds and pins its VMA while the address space may change, and what
@@ -45,4 +74,54 @@ export interface DesignContext {
   readonly rcu: Rcu;
   /** The mm's SRCU domain (vma_srcu), for the designs whose faults may sleep inside a read section. */
   readonly srcu: Srcu;
+}
+
+/** A deliberately broken variant of a design, for the checker: it must be caught. */
+export interface MutantDefinition {
+  /** One line: what is broken, in the kernel's words. */
+  readonly summary: string;
+  readonly make: (ctx: DesignContext) => LockingDesign;
+}
+
+/**
+ * Everything about a design, in the file that implements it: what the lab, the checker, the report and
+ * --help know of it. Export one (or an array) as the default export of a module to load it with
+ * `--design ./file.js`; the built-in ones are listed in src/designs/registry.ts.
+ */
+export interface DesignDefinition {
+  /** Its name on the command line and in results: lower case, digits, '-', '.', '_'. */
+  readonly name: string;
+  /** One line for tables and --help. */
+  readonly summary: string;
+  /** A sentence for the report's key: what its fault takes and what its munmap does. */
+  readonly description: string;
+  /** A baseline has no fast path: every fault takes the mmap_lock, so its vma_lock_* counters stay 0. */
+  readonly baseline?: boolean;
+  /** Its colour in every chart (#rrggbb). */
+  readonly color: string;
+  /** Where the mm keeps its VMAs: the maple tree (default) or the pre-6.1 rbtree. */
+  readonly index?: VmaIndexKind;
+  /** Its faults walk the VMA tree without the mmap_lock: the tree must be in RCU mode. */
+  readonly lockless: boolean;
+  /** Its own counters (stats.extra), each with what it counts as /proc/vmstat would name it. */
+  readonly counters?: Readonly<Record<string, string>>;
+  /** Int32 words it needs in every VMA, with the value a new VMA starts with (mm lays them out: vmas.wordOffset). */
+  readonly vmaWords?: DesignWords;
+  /** Int32 words it needs once per mm, with their initial values (mm.wordIndex). */
+  readonly mmWords?: DesignWords;
+  /**
+   * What must hold of a VMA in the tree when no thread runs (its lock words released, its reference
+   * counts back to the tree's own): a sentence saying what is wrong, or undefined. The checker asks after
+   * every schedule.
+   */
+  readonly quiescentVma?: (mm: MmStruct, vma: number) => string | undefined;
+  /** Its deliberately broken variants by name, for `mmsplit check` (never run by the lab). */
+  readonly mutants?: Readonly<Record<string, MutantDefinition>>;
+  /** The design object of one thread. */
+  readonly make: (ctx: DesignContext) => LockingDesign;
+}
+
+/** A module that does not implement DesignDefinition, or a design whose name is taken: one line, naming the file. */
+export class DesignDefinitionError extends Error {
+  override readonly name = 'DesignDefinitionError';
 }

@@ -57,6 +57,11 @@ export interface FaultContext {
   revalidate(v: FaultVma, slot: number): boolean;
   /** anon_vma_prepare(): the VMA gets its anon_vma before its first anonymous page. */
   anonVmaPrepare(v: FaultVma): void;
+  /**
+   * assert_fault_locked() (lockdep.ts), for faults that are not speculative: in debug mode, throws unless
+   * the mmap_lock or the VMA's own lock is held. A no-op otherwise.
+   */
+  assertFaultLocked(v: FaultVma): void;
 }
 
 /** The architecture's access_error(): may this access happen in this VMA at all? */
@@ -72,6 +77,7 @@ export function accessError(v: FaultVma, flags: number): boolean {
  * returns VM_FAULT_RETRY instead of reading. Returns 0 or VM_FAULT_* bits.
  */
 export function handleMmFault(ctx: FaultContext, v: FaultVma, addr: number, flags: number, mayNotSleep: boolean): number {
+  if (!ctx.speculative) ctx.assertFaultLocked(v);
   if (addr < v.start || addr >= v.end) return VM_FAULT_SIGSEGV;
   if (accessError(v, flags)) return VM_FAULT_SIGSEGV;
   addr -= addr % PAGE_SIZE;

@@ -16,4 +16,5 @@ export * from './madvise.js';
 export * from './unmapped.js';
 export * from './memory.js';
 export * from './design.js';
+export * from './lockdep.js';
 export * from './vma-index.js';

@@ -1,12 +1,14 @@
 import type { Rcu } from '../sync/rcu.js';
+import { rwsemHeld } from '../sync/rwsem.js';
 import { DeferredFree } from './deferred-free.js';
+import { hex, LockAssertionError } from './lockdep.js';
 import { FaultVma, handleMmFault, FAULT_FLAG_WRITE, VM_FAULT_ERROR, VM_FAULT_OOM, VM_FAULT_SIGBUS, VM_FAULT_SIGSEGV, type FaultContext } from './fault.js';
 import { FrameTable, PAGE_SIZE, ZERO_PFN } from './frames.js';
 import type { MmStruct } from './mm.js';
 import { PageCache } from './pagecache.js';
 import { _PAGE_RW, PageTables, pteMapped, ptePfn, TASK_SIZE } from './pagetable.js';
 import { changePteRange, MmuGather, movePtes, zapPteRange } from './pte-range.js';
-import { VM_ACCESS_FLAGS, VM_SHARED, VM_WRITE } from './vm-flags.js';
+import { VM_ACCESS_FLAGS, VM_WRITE } from './vm-flags.js';
 
 /** Everything a worker needs to reach an address space's memory. */
 export interface MmPagesHandle {
@@ -89,11 +91,24 @@ export class MmPages implements FaultContext {
     this.mm = mm;
   }
 
-  // FaultContext, for faults taken with the mmap_lock held: nothing can change under them.
+  // FaultContext, for faults taken with the mmap_lock or the VMA's lock held: nothing can change under them.
   readonly speculative = false;
 
   revalidate(): boolean {
     return true;
+  }
+
+  assertFaultLocked(v: FaultVma): void {
+    if (!this.frames.arena.debug) return;
+    const mm = this.mm!;
+    if (rwsemHeld(mm.words, mm.mmapLockWord)) return;
+    const h = mm.hooks;
+    if (h.vmaIsLocked?.(mm, v.vma)) return;
+    const name = (h as { name?: string }).name;
+    throw new LockAssertionError(
+      `assert_fault_locked: a fault on VMA ${hex(v.start)}-${hex(v.end)} holds neither the mmap_lock nor the VMA's lock` +
+        `${name ? ` (design '${name}')` : ''}: lock the VMA and say so in vmaIsLocked(), or fault through a SpeculativeFault, which revalidates`,
+    );
   }
 
   anonVmaPrepare(v: FaultVma): void {
@@ -187,10 +202,5 @@ export class MmPages implements FaultContext {
     });
     this.frames.validate();
     return mapped;
-  }
-
-  /** What MAP_POPULATE asks of a VMA: a write fault on private writable memory, a read fault otherwise. */
-  static populateWrites(vmFlags: number): boolean {
-    return (vmFlags & (VM_WRITE | VM_SHARED)) === VM_WRITE;
   }
 }

@@ -8,27 +8,30 @@
  * the kernel stores it. Keys go up to 2^47 here, well inside the tree's 2^53, and bytes keep gap searches
  * (emptyAreaRev with a size in bytes) exact without conversions. Values are VMA record indices.
  *
- * Shared words (one SharedArrayBuffer): Int32 mmapLock (an rwsem word for sync/rwsem), mmLockSeq, mapCount;
- * Float64 brk, startBrk, startStack, mmapBase, taskSize. Only the writer (the holder of mmapLock for writing)
- * changes them.
+ * Shared words (one SharedArrayBuffer): Int32 mmapLock (an rwsem word for sync/rwsem), mmLockSeq, mapCount,
+ * then the per-mm words the design declares (DesignDefinition.mmWords; wordIndex() finds one); Float64 brk,
+ * startBrk, startStack, mmapBase, taskSize. Only the writer (the holder of mmapLock for writing) changes the
+ * mm's own words.
  *
- * The seam for the locking designs is {@link MmHooks}: the mm calls vmaStartWrite(v) before it changes a VMA
+ * The seam for the locking designs is MmHooks (design.ts): the mm calls vmaStartWrite(v) before it changes a VMA
  * that lockless readers may be looking at, and retireVma(v) once a VMA has left the tree (default: free at
  * once; designs free after a grace period, e.g. call_srcu). Nothing else of the designs lives here.
  */
+import type { MmHooks } from './design.js';
 import { attachVmaIndex, createVmaIndex, type VmaIndex, type VmaIndexHandle, type VmaIndexKind } from './vma-index.js';
 import { Arena, type ArenaHandle } from '../shm/arena.js';
 import type { Rcu } from '../sync/rcu.js';
-import { downgradeWrite, downRead, downWrite, rwsemIsWriteLocked, upRead, upWrite } from '../sync/rwsem.js';
+import { downgradeWrite, downRead, downWrite, rwsemHeldForWrite, rwsemIsWriteLocked, upRead, upWrite } from '../sync/rwsem.js';
+import { hex, LockAssertionError } from './lockdep.js';
 import {
   VM_ACCESS_FLAGS, VM_GROWSDOWN, VM_IO, VM_MAYEXEC, VM_MAYREAD, VM_MAYSHARE,
-  VM_MAYWRITE, VM_PFNMAP, VM_READ, VM_SHARED, VM_SPECIAL, VM_WRITE, VM_EXEC,
+  VM_MAYWRITE, VM_PFNMAP, VM_READ, VM_SHARED, VM_SPECIAL, VM_WRITE, VM_EXEC, populateWrites,
 } from './vm-flags.js';
 import { existsSync } from 'node:fs';
 import { PAGE_SIZE } from './frames.js';
-import { MmPages } from './memory.js';
+import type { MmPages } from './memory.js';
 import { TASK_SIZE } from './pagetable.js';
-import { NAME_ANON, NAME_NONE, NAME_SPECIAL, VMA, VmaTable } from './vma.js';
+import { checkDesignWords, NAME_ANON, NAME_NONE, NAME_SPECIAL, VmaTable, type DesignWords } from './vma.js';
 
 export const EPERM = 1;
 export const EBADF = 9;
@@ -50,16 +53,7 @@ export const MMAP_MIN_ADDR = 65536;
 /** vm.max_map_count default (DEFAULT_MAX_MAP_COUNT). */
 export const MAX_MAP_COUNT = 65530;
 
-/** The seam for the locking designs (see the file comment). */
-export interface MmHooks {
-  /** Called before a VMA that readers may see is changed in place (vma_start_write). */
-  vmaStartWrite(mm: MmStruct, vma: number): void;
-  /** Called once a VMA is detached from the tree; must eventually free the record (vmaFree). */
-  retireVma(mm: MmStruct, vma: number): void;
-  /** Called by mmap_write_unlock() before it releases the lock: every VMA changed meanwhile is done. */
-  vmaEndWriteAll(mm: MmStruct): void;
-}
-
+/** A design that changes nothing: VMAs are freed at once (an mm on its own, as in the mm's tests). */
 export const defaultHooks: MmHooks = {
   vmaStartWrite() {},
   retireVma(mm, vma) { mm.vmaFree(vma); },
@@ -103,6 +97,10 @@ export interface MmOptions {
   pages?: MmPages;
   /** Attach to an mm made by another thread (what MmStruct.attach does): VMAs, tree and shared words. */
   attach?: MmHandle;
+  /** The design's per-VMA words and their initial values (laid out after the mm's own; see vma.ts). */
+  vmaWords?: DesignWords;
+  /** The design's per-mm words and their initial values. */
+  mmWords?: DesignWords;
 }
 
 /** What a worker needs to find VMAs (post it in workerData). File and name tables stay with the writer. */
@@ -111,13 +109,16 @@ export interface MmHandle {
   readonly shared: SharedArrayBuffer;
   readonly vmas: ArenaHandle;
   readonly tree: VmaIndexHandle;
+  readonly vmaWords: DesignWords;
+  readonly mmWords: DesignWords;
 }
 
 const I_MMAP_LOCK = 0;
 const I_MM_LOCK_SEQ = 1;
 const I_MAP_COUNT = 2;
 const I_ANON_VMA_NEXT = 3; // anon_vma ids, handed out to faults on any thread
-const I_WORDS = 4;
+const I_WORDS = 4; // the design's words follow
+const MM_WORDS = ['mmapLock', 'mmLockSeq', 'mapCount', 'anonVmaNext'];
 const F_BRK = 0;
 const F_START_BRK = 1;
 const F_START_STACK = 2;
@@ -132,6 +133,8 @@ export class MmStruct {
   readonly shared: SharedArrayBuffer;
   readonly words: Int32Array;
   readonly fwords: Float64Array;
+  /** The design's per-mm words and their initial values. */
+  readonly mmWords: DesignWords;
   hooks: MmHooks;
   readonly pages: MmPages | undefined;
   thp: boolean;
@@ -148,21 +151,25 @@ export class MmStruct {
     const h = opts.attach;
     if (h !== undefined) {
       if (h?.kind !== 'mmsplit.mm') throw new Error('not an mm handle');
-      this.vmas = new VmaTable(0, Arena.attach(h.vmas));
+      this.vmas = new VmaTable(0, Arena.attach(h.vmas), false, h.vmaWords);
       this.tree = attachVmaIndex(h.tree);
       this.treeHandle = h.tree;
       this.shared = h.shared;
+      this.mmWords = h.mmWords;
     } else {
       const capacity = opts.capacity ?? 1 << 16;
-      this.vmas = new VmaTable(capacity, undefined, opts.debug ?? false);
+      this.vmas = new VmaTable(capacity, undefined, opts.debug ?? false, opts.vmaWords);
+      this.mmWords = { ...opts.mmWords };
+      checkDesignWords(this.mmWords, MM_WORDS, 'mm word');
       // A maple node holds up to 16 ranges (VMAs and gaps): capacity / 4 nodes is ample.
       const ix = createVmaIndex(opts.index ?? 'maple', Math.max(1024, opts.index === 'rbtree' ? capacity : capacity >> 2));
       this.tree = ix.index;
       this.treeHandle = ix.handle;
-      this.shared = new SharedArrayBuffer(4 * I_WORDS + 8 * F_WORDS);
+      this.shared = new SharedArrayBuffer(8 * F_WORDS + 4 * (I_WORDS + Object.keys(this.mmWords).length));
     }
-    this.words = new Int32Array(this.shared, 0, I_WORDS);
-    this.fwords = new Float64Array(this.shared, 4 * I_WORDS, F_WORDS);
+    this.fwords = new Float64Array(this.shared, 0, F_WORDS);
+    this.words = new Int32Array(this.shared, 8 * F_WORDS);
+    if (h === undefined) Object.values(this.mmWords).forEach((init, k) => (this.words[I_WORDS + k] = init));
     this.hooks = opts.hooks ?? defaultHooks;
     this.pages = opts.pages;
     this.pages?.bind(this);
@@ -181,7 +188,7 @@ export class MmStruct {
 
   /** What a worker passes to MmStruct.attach. */
   handle(): MmHandle {
-    return { kind: 'mmsplit.mm', shared: this.shared, vmas: this.vmas.arena.handle(), tree: this.treeHandle };
+    return { kind: 'mmsplit.mm', shared: this.shared, vmas: this.vmas.arena.handle(), tree: this.treeHandle, vmaWords: this.vmas.words, mmWords: this.mmWords };
   }
 
   /** A view of another thread's mm, for readers (page faults): lookups and VMA fields, no calls. */
@@ -236,6 +243,12 @@ export class MmStruct {
   set mapCount(n: number) { Atomics.store(this.words, I_MAP_COUNT, n); }
   get mmapLockWord(): number { return I_MMAP_LOCK; }
   get mmLockSeqWord(): number { return I_MM_LOCK_SEQ; }
+  /** The index in `words` of the design's per-mm word `name` (for Atomics and sync/). */
+  wordIndex(name: string): number {
+    const k = Object.keys(this.mmWords).indexOf(name);
+    if (k < 0) throw new Error(`mm word '${name}' is not declared by the design (its mmWords: ${Object.keys(this.mmWords).join(', ') || 'none'})`);
+    return I_WORDS + k;
+  }
   /** mm_lock_seq: bumped by every mmap_write_unlock(). */
   get mmLockSeq(): number { return Atomics.load(this.words, I_MM_LOCK_SEQ); }
   get brk(): number { return this.fwords[F_BRK]!; }
@@ -333,8 +346,29 @@ export class MmStruct {
     this.mapCount = this.mapCount + 1;
   }
 
+  /**
+   * vma_start_write(): the design's hook, before the VMA is changed in place, split, merged or detached; in
+   * debug mode followed by what the kernel asserts (lockdep.ts). `caller` names the kernel function.
+   */
+  vmaStartWrite(v: number, caller: string): void {
+    this.hooks.vmaStartWrite(this, v);
+    if (this.vmas.arena.debug) this.assertVmaWriteLocked(v, `after vmaStartWrite(), in ${caller}`);
+  }
+
+  /** mmap_assert_write_locked() and vma_assert_write_locked() (debug mode). */
+  private assertVmaWriteLocked(v: number, when: string): void {
+    const range = `${hex(this.vmas.start(v))}-${hex(this.vmas.end(v))}`;
+    if (!rwsemHeldForWrite(this.words, I_MMAP_LOCK)) throw new LockAssertionError(`mmap_assert_write_locked: VMA ${range} changed without the mmap_lock held for write (${when})`);
+    const h = this.hooks;
+    if (h.vmaIsWriteLocked !== undefined && !h.vmaIsWriteLocked(this, v)) {
+      const name = (h as { name?: string }).name;
+      throw new LockAssertionError(`vma_assert_write_locked: VMA ${range} is not write-locked ${when}: ${name ? `design '${name}': ` : ''}its vmaStartWrite() hook must lock it`);
+    }
+  }
+
   /** A VMA that has left the tree: mark it detached and hand it to the design. */
   retire(v: number): void {
+    if (this.vmas.arena.debug) this.assertVmaWriteLocked(v, 'in vma_mark_detached');
     this.vmas.markDetached(v);
     this.mapCount = this.mapCount - 1;
     this.hooks.retireVma(this, v);
@@ -344,7 +378,7 @@ export class MmStruct {
   setRange(v: number, start: number, end: number, pgoff: number): void {
     const os = this.vmas.start(v);
     const oe = this.vmas.end(v);
-    this.hooks.vmaStartWrite(this, v);
+    this.vmaStartWrite(v, 'vma_expand/vma_shrink');
     this.vmas.setRange(v, start, end, pgoff);
     this.tree.storeRange(start, end - 1, v);
     if (os < start) this.tree.storeRange(os, Math.min(oe, start) - 1, 0);
@@ -364,7 +398,7 @@ export class MmStruct {
     const e = t.end(v);
     const p = t.pgoff(v);
     const mid = p + (addr - s) / PAGE_SIZE;
-    this.hooks.vmaStartWrite(this, v);
+    this.vmaStartWrite(v, '__split_vma');
     if (newBelow) {
       t.setRange(n, s, addr, p);
       t.setRange(v, addr, e, mid);
@@ -413,7 +447,7 @@ export class MmStruct {
     if (left && right) {
       const na = t.anon(prev) || t.anon(next) || anon;
       const ne = t.end(next);
-      this.hooks.vmaStartWrite(this, next);
+      this.vmaStartWrite(next, 'vma_merge_new_range');
       this.setRange(prev, t.start(prev), ne, t.pgoff(prev));
       t.setAnon(prev, na);
       this.retire(next);
@@ -457,8 +491,8 @@ export class MmStruct {
       if (left && right) {
         // prev swallows middle and next.
         const na = t.anon(prev) || t.anon(next) || anon;
-        this.hooks.vmaStartWrite(this, v);
-        this.hooks.vmaStartWrite(this, next);
+        this.vmaStartWrite(v, 'vma_modify');
+        this.vmaStartWrite(next, 'vma_modify');
         this.setRange(prev, t.start(prev), t.end(next), t.pgoff(prev));
         t.setAnon(prev, na);
         this.retire(v);
@@ -468,12 +502,12 @@ export class MmStruct {
       if (left) {
         const na = t.anon(prev) || anon;
         if (rightSide) {
-          this.hooks.vmaStartWrite(this, v);
+          this.vmaStartWrite(v, 'vma_modify');
           this.setRange(prev, t.start(prev), end, t.pgoff(prev));
           this.retire(v);
         } else {
           // middle keeps its tail; prev's store then takes over the head in the tree.
-          this.hooks.vmaStartWrite(this, v);
+          this.vmaStartWrite(v, 'vma_modify');
           t.setRange(v, end, ve, pgoffAt + pages);
           this.setRange(prev, t.start(prev), end, t.pgoff(prev));
         }
@@ -483,11 +517,11 @@ export class MmStruct {
       if (right) {
         const na = t.anon(next) || anon;
         if (leftSide) {
-          this.hooks.vmaStartWrite(this, v);
+          this.vmaStartWrite(v, 'vma_modify');
           this.setRange(next, start, t.end(next), pgoffAt);
           this.retire(v);
         } else {
-          this.hooks.vmaStartWrite(this, v);
+          this.vmaStartWrite(v, 'vma_modify');
           t.setRange(v, vs, start, t.pgoff(v));
           this.setRange(next, start, t.end(next), pgoffAt);
         }
@@ -508,7 +542,7 @@ export class MmStruct {
 
   /** Sets the flags of a VMA in place (vm_flags_reset, after vma_start_write). */
   setFlags(v: number, flags: number): void {
-    this.hooks.vmaStartWrite(this, v);
+    this.vmaStartWrite(v, 'vm_flags_reset');
     this.vmas.setFlags(v, flags);
   }
 
@@ -536,7 +570,7 @@ export class MmStruct {
         if (this.split(v, end, false) < 0) return -ENOMEM;
       }
       // vms_gather_munmap_vmas(): each VMA leaving is write-marked before it leaves the tree and its pages go.
-      this.hooks.vmaStartWrite(this, v);
+      this.vmaStartWrite(v, 'vms_gather_munmap_vmas');
       gone.push(v);
       v = t.end(v) >= end ? 0 : this.tree.findValue(t.end(v));
     }
@@ -577,7 +611,7 @@ export class MmStruct {
     }
     // Faults on several threads may prepare the same VMA at once (the kernel serialises them with the
     // page_table_lock): the first to install an anon_vma wins, the others use it.
-    Atomics.compareExchange(t.i32, v * VMA.i32Stride + VMA.i32.anonVma, 0, a !== 0 ? a : this.newAnonVma());
+    t.setAnonIfNone(v, a !== 0 ? a : this.newAnonVma());
   }
 
   /**
@@ -604,9 +638,9 @@ export class MmStruct {
     let v = this.findVma(start);
     while (v !== 0 && t.start(v) < end) {
       const f = t.flags(v);
-      if (!(f & (VM_IO | VM_PFNMAP)) && (f & VM_ACCESS_FLAGS) && this.faultGivesAnonVma(v, MmPages.populateWrites(f))) this.anonVmaPrepare(v);
+      if (!(f & (VM_IO | VM_PFNMAP)) && (f & VM_ACCESS_FLAGS) && this.faultGivesAnonVma(v, populateWrites(f))) this.anonVmaPrepare(v);
       if (this.pages && !(f & (VM_IO | VM_PFNMAP)) && (f & VM_ACCESS_FLAGS)) {
-        this.pages.populate(v, Math.max(start, t.start(v)), Math.min(end, t.end(v)), MmPages.populateWrites(f));
+        this.pages.populate(v, Math.max(start, t.start(v)), Math.min(end, t.end(v)), populateWrites(f));
       }
       const e = t.end(v);
       if (e >= end) break;

@@ -174,11 +174,11 @@ function moveVma(mm: MmStruct, r: Vrm): number {
   if (nv === 0) {
     nv = t.alloc(na, ne, pgoff, flags, file, anon, t.nameKind(v), t.nameId(v));
     if (nv < 0) return -ENOMEM;
-    mm.hooks.vmaStartWrite(mm, nv); // no fault may fill the new range before the old PTEs arrive
+    mm.vmaStartWrite(nv, 'move_vma'); // no fault may fill the new range before the old PTEs arrive
     mm.link(nv);
   }
   // move_page_tables() write-marks the source: no fault may fill the old range behind the move.
-  if (!t.isDetached(v)) mm.hooks.vmaStartWrite(mm, v); // (a merge at the target may have swallowed it)
+  if (!t.isDetached(v)) mm.vmaStartWrite(v, 'move_vma'); // (a merge at the target may have swallowed it)
   if (mm.pages && !mm.pages.moveRange(r.addr, na, Math.min(r.oldLen, r.newLen))) return -ENOMEM; // move_page_tables()
   if (r.flags & MREMAP_DONTUNMAP) {
     // The old VMA stays; it loses VM_LOCKED, and its anon_vma when it moved whole.

@@ -36,3 +36,8 @@ export const VM_MERGEABLE = 0x80000000 | 0;
 export const VM_ACCESS_FLAGS = VM_READ | VM_WRITE | VM_EXEC;
 /** Mappings that are never merged nor split for madvise (VM_SPECIAL). */
 export const VM_SPECIAL = VM_IO | VM_DONTEXPAND | VM_PFNMAP | VM_MIXEDMAP;
+
+/** What MAP_POPULATE asks of a VMA: a write fault on private writable memory, a read fault otherwise. */
+export function populateWrites(vmFlags: number): boolean {
+  return (vmFlags & (VM_WRITE | VM_SHARED)) === VM_WRITE;
+}

@@ -9,8 +9,9 @@
  */
 import type { TopLevelSpec } from 'vega-lite';
 import type { DesignName, Entry, LabResults, WorkloadName } from '../bench/results.js';
+import { REFERENCE_DESIGN } from '../designs/registry.js';
 import {
-  DESIGN_COLORS,
+  designMeta,
   WORKLOAD_UNITS,
   churnKeptPct,
   designsOf,
@@ -83,16 +84,16 @@ const CONFIG = {
   concat: { spacing: 28 },
 };
 
-function colorScale(designs: DesignName[]) {
-  return { domain: designs, range: designs.map((d) => DESIGN_COLORS[d]) };
+function colorScale(r: LabResults, designs: DesignName[]) {
+  return { domain: designs, range: designs.map((d) => designMeta(r, d).color) };
 }
 
-function designColor(designs: DesignName[], legend: 'right' | 'top' | null = 'right') {
+function designColor(r: LabResults, designs: DesignName[], legend: 'right' | 'top' | null = 'right') {
   const top = { orient: 'top' as const, direction: 'horizontal' as const, title: null, columns: 8, columnPadding: 16, symbolType: 'stroke', symbolStrokeWidth: 3 };
   return {
     field: 'design',
     type: 'nominal' as const,
-    scale: colorScale(designs),
+    scale: colorScale(r, designs),
     legend: legend === null ? null : legend === 'top' ? top : { title: 'design', orient: 'right' as const, symbolOpacity: 1 },
   };
 }
@@ -164,7 +165,7 @@ export function throughputSpec(r: LabResults): ChartSpec {
     hi > lo
       ? { field: 'threads', type: 'quantitative' as const, scale: { type: 'log' as const, base: 2, domain: [lo / EDGE, hi * EDGE], nice: false }, axis: { values: threads, format: 'd', title: 'threads', grid: true } }
       : { field: 'threads', type: 'quantitative' as const, scale: { domain: [0, hi + 1] }, axis: { values: threads, format: 'd', title: 'threads' } };
-  const color = designColor(designs, 'top');
+  const color = designColor(r, designs, 'top');
   const panel = (w: WorkloadName) => ({
     title: { text: w, subtitle: WORKLOAD_UNITS[w].what, limit: 250 },
     width: 212,
@@ -216,7 +217,7 @@ export function churnSpec(r: LabResults): ChartSpec {
   if (T === undefined) return { id: 'churn', spec: null, missing: 'The results hold no churn entries.', shows: '' };
   const designs = designsOf(r);
   const shown = designs.flatMap((d) => findEntry(r, d, 'churn', T) ?? []);
-  const base = findEntry(r, 'mmap-lock', 'churn', T);
+  const base = findEntry(r, REFERENCE_DESIGN, 'churn', T);
   const rows = shown.map((e) => {
     if (e.failure || !e.churn) return { design: e.design, kept: null, keptLo: null, keptHi: null, keptAt: 0, keptLabel: failedLabel(e), x: null, xLo: null, xHi: null, xAt: 1, xLabel: failedLabel(e), disturbed: isDisturbed(e) };
     const kept = churnKeptPct(e);
@@ -259,7 +260,7 @@ export function churnSpec(r: LabResults): ChartSpec {
   });
   /** The bar, its whisker and its label for one panel's fields. */
   const bars = (field: string, x: Record<string, unknown>, extra: Record<string, unknown> = {}) => [
-    { mark: { type: 'bar' as const, height: 16 }, encoding: { y: designAxis(designs), x: { field, ...x }, ...extra, color: designColor(designs), opacity: fadeDisturbed() } },
+    { mark: { type: 'bar' as const, height: 16 }, encoding: { y: designAxis(designs), x: { field, ...x }, ...extra, color: designColor(r, designs), opacity: fadeDisturbed() } },
     {
       mark: { type: 'rule' as const, color: INK, strokeWidth: 1.5 },
       encoding: { y: designAxis(designs), x: { field: `${field}Lo`, type: 'quantitative' as const }, x2: { field: `${field}Hi` }, opacity: fadeDisturbed(0.8) },
@@ -364,7 +365,7 @@ export function munmapSpec(r: LabResults): ChartSpec {
           data: { values: ranges },
           transform: [{ filter: { field: 'workload', equal: w } }],
           mark: { type: 'rule' as const, strokeWidth: 2.5 },
-          encoding: { y: designAxis(ds), x: x('lo'), x2: { field: 'hi' }, color: designColor(designs), opacity: fadeDisturbed(0.6) },
+          encoding: { y: designAxis(ds), x: x('lo'), x2: { field: 'hi' }, color: designColor(r, designs), opacity: fadeDisturbed(0.6) },
         },
         {
           data: { values: points },
@@ -373,7 +374,7 @@ export function munmapSpec(r: LabResults): ChartSpec {
           encoding: {
             y: designAxis(ds),
             x: x('us'),
-            color: designColor(designs),
+            color: designColor(r, designs),
             opacity: fadeDisturbed(),
             shape: {
               field: 'percentile',
@@ -454,12 +455,12 @@ export function fastPathSpec(r: LabResults): ChartSpec {
     entries.push(...data);
     const cells = OUTCOMES.map((o, i) => {
       const values = data.map((e) => {
-        const rates = outcomeRates(e);
+        const rates = outcomeRates(r, e);
         const first = i === 0;
         const label = e.failure
           ? first ? failedLabel(e) : ''
           : rates ? marked(fmtPct(rates[o.key]), e)
-          : isBaseline(e.design) ? (first ? 'none: every fault takes mmap_lock' : '')
+          : isBaseline(r, e.design) ? (first ? 'none: every fault takes mmap_lock' : '')
           : 'no faults counted';
         return { design: e.design, v: rates ? rates[o.key] : 0, label, disturbed: isDisturbed(e) };
       });
@@ -473,7 +474,7 @@ export function fastPathSpec(r: LabResults): ChartSpec {
         layer: [
           {
             mark: { type: 'bar' as const, height: 14 },
-            encoding: { x: { ...x, axis: { title: o.axis, tickCount: 4 } }, color: designColor(designs, null), opacity: fadeDisturbed() },
+            encoding: { x: { ...x, axis: { title: o.axis, tickCount: 4 } }, color: designColor(r, designs, null), opacity: fadeDisturbed() },
           },
           { mark: { type: 'text' as const, align: 'left' as const, dx: 4, fontSize: 11, color: INK }, encoding: { x, text: { field: 'label' } } },
         ],
@@ -482,7 +483,7 @@ export function fastPathSpec(r: LabResults): ChartSpec {
     return cells;
   });
   const miscounted = entries.flatMap((e) => {
-    const c = outcomeRates(e)?.countedPct;
+    const c = outcomeRates(r, e)?.countedPct;
     return c !== undefined && Math.abs(c - 100) > COUNTED_TOLERANCE_PCT ? [c] : [];
   });
   const notes = [

@@ -2,9 +2,11 @@
  * What the report derives from a results file: points at the most threads, ratios against mmap-lock and
  * against one thread, churn kept %, fast-path outcome rates. Shared by the charts, the HTML and the summary.
  */
+import { isDesign, REFERENCE_DESIGN } from '../designs/registry.js';
 import {
-  BASELINE_DESIGNS,
   DESIGN_NAMES,
+  designSummary,
+  type DesignSummary,
   churnKeptPct,
   median,
   sampleRates,
@@ -15,20 +17,20 @@ import {
   type WorkloadName,
 } from '../bench/results.js';
 
+/** A colour for a design that a results file of an older version names but no longer describes. */
+const FALLBACK_COLORS = ['#9c755f', '#edc948', '#ff9da7', '#bab0ac', '#86bcb6', '#d37295'];
+
 /**
- * One colour per design, the same in every chart: the mmap_lock baselines in greys, the thread's designs in
- * Tableau 10 hues (srcu and srcu-sync, whose munmap latency is the contrast to see, in blue and teal).
+ * What the report shows of a design: from the results file (version 3 carries it for every design, loaded
+ * ones included), else from the registry (a built-in design in an older file).
  */
-export const DESIGN_COLORS: Record<DesignName, string> = {
-  'mmap-lock': '#4a4a4a',
-  'mmap-lock-rbtree': '#a8a8a8',
-  'vma-refcount': '#f28e2b',
-  'rcu-fault': '#59a14f',
-  srcu: '#4e79a7',
-  'srcu-sync': '#76b7b2',
-  spf: '#e15759',
-  'per-vma-lock': '#b07aa1',
-};
+export function designMeta(r: LabResults, d: DesignName): DesignSummary {
+  const own = r.configuration.designInfo?.[d];
+  if (own) return own;
+  if (isDesign(d)) return designSummary(d);
+  const k = r.configuration.designs.indexOf(d);
+  return { summary: d, description: 'a design this mmsplit does not know', color: FALLBACK_COLORS[Math.max(0, k) % FALLBACK_COLORS.length]!, baseline: false };
+}
 
 /** What one operation is, per workload (the y axis of the throughput chart). */
 export const WORKLOAD_UNITS: Record<WorkloadName, { ops: string; what: string }> = {
@@ -42,9 +44,10 @@ export const WORKLOAD_UNITS: Record<WorkloadName, { ops: string; what: string }>
   trace: { ops: 'trace events/s', what: "a real program's strace log replayed" },
 };
 
-/** Designs in the results, in the canonical order. */
+/** Designs in the results: the built-in ones in the registry's order, then the others as configured. */
 export function designsOf(r: LabResults): DesignName[] {
-  return DESIGN_NAMES.filter((d) => r.configuration.designs.includes(d));
+  const ds = r.configuration.designs;
+  return [...DESIGN_NAMES.filter((d) => ds.includes(d)), ...ds.filter((d) => !DESIGN_NAMES.includes(d))];
 }
 
 /** Workloads in the results' configured order that have at least one entry. */
@@ -52,8 +55,8 @@ export function workloadsOf(r: LabResults): WorkloadName[] {
   return r.configuration.workloads.filter((w) => r.entries.some((e) => e.workload === w));
 }
 
-export function isBaseline(d: DesignName): boolean {
-  return BASELINE_DESIGNS.includes(d);
+export function isBaseline(r: LabResults, d: DesignName): boolean {
+  return designMeta(r, d).baseline;
 }
 
 export function findEntry(r: LabResults, design: DesignName, workload: WorkloadName, threads: number): Entry | undefined {
@@ -94,11 +97,11 @@ export interface OutcomeRates {
  * when the counters' window is not the samples' (countedPct says by how much it differs). Undefined for
  * baselines (no fast path), failed points, and entries whose counters saw no fault.
  */
-export function outcomeRates(e: Entry): OutcomeRates | undefined {
+export function outcomeRates(r: LabResults, e: Entry): OutcomeRates | undefined {
   const c = e.counters;
   const counted = c.fastPath + c.fallback;
   const faults = totalFaults(e);
-  if (isBaseline(e.design) || e.failure || counted === 0 || faults === 0) return undefined;
+  if (isBaseline(r, e.design) || e.failure || counted === 0 || faults === 0) return undefined;
   return {
     fastPathPct: (c.fastPath / counted) * 100,
     retryPct: (c.retry / counted) * 100,
@@ -216,7 +219,7 @@ export function throughput(e: Entry): number {
 
 /** Throughput relative to mmap-lock on the same workload and threads (none where either point failed). */
 export function timesMmapLock(r: LabResults, e: Entry): number | undefined {
-  const base = findEntry(r, 'mmap-lock', e.workload, e.threads);
+  const base = findEntry(r, REFERENCE_DESIGN, e.workload, e.threads);
   if (e.failure || !base || base.failure || !(throughput(base) > 0)) return undefined;
   return throughput(e) / throughput(base);
 }
@@ -314,14 +317,3 @@ export function fmtMs(ms: number): string {
   return ms >= 1000 ? `${Number((ms / 1000).toPrecision(3))} s` : `${Number(ms.toPrecision(3))} ms`;
 }
 
-/** One line per design, in the thread's vocabulary, for the report's key. */
-export const DESIGN_DESCRIPTIONS: Record<DesignName, string> = {
-  'mmap-lock': 'every fault under down_read(&mm->mmap_lock); VMAs in the maple tree (phase 1)',
-  'mmap-lock-rbtree': 'the same, with the augmented rbtree Linux used before 6.1',
-  'vma-refcount': 'VMA found under rcu_read_lock and pinned with refcount_inc_not_zero (phase 2)',
-  'rcu-fault': 'the whole fault under rcu_read_lock, GFP_NOWAIT; falls back to the refcount (phase 3)',
-  srcu: 'the whole fault under srcu_read_lock; munmap frees the VMA with call_srcu',
-  'srcu-sync': 'as srcu, but munmap waits in synchronize_srcu before freeing',
-  spf: 'speculative fault: seqcount snapshot, validated again under the PTE lock',
-  'per-vma-lock': 'Linux 6.4: lock_vma_under_rcu, vm_lock_seq against mm_lock_seq',
-};

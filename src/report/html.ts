@@ -5,8 +5,7 @@
 import type { Entry, LabResults } from '../bench/results.js';
 import type { ChartId, ChartSpec } from './charts.js';
 import {
-  DESIGN_COLORS,
-  DESIGN_DESCRIPTIONS,
+  designMeta,
   designsOf,
   failedLabel,
   failureNotes,
@@ -166,8 +165,8 @@ function disturbedBanner(r: LabResults): string {
   );
 }
 
-function swatch(d: keyof typeof DESIGN_COLORS): string {
-  return `<span class="sw" style="background:${DESIGN_COLORS[d]}"></span>`;
+function swatch(color: string): string {
+  return `<span class="sw" style="background:${color}"></span>`;
 }
 
 function header(r: LabResults, title: string): string {
@@ -198,7 +197,10 @@ function header(r: LabResults, title: string): string {
     ...(params ? ([['parameters', params]] as [string, string][]) : []),
   ];
   const key = designsOf(r)
-    .map((d) => `<li>${swatch(d)}<b>${esc(d)}</b>${esc(DESIGN_DESCRIPTIONS[d])}</li>`)
+    .map((d) => {
+      const m = designMeta(r, d);
+      return `<li>${swatch(m.color)}<b>${esc(d)}</b>${esc(m.description)}${m.source ? ` <i>(${esc(m.source)})</i>` : ''}</li>`;
+    })
     .join('');
   return `<header>
 <h1>${esc(title)}</h1>
@@ -228,7 +230,7 @@ function summarySection(r: LabResults): string {
             const cells = summaryCells(x);
             if (k > 0) cells[0] = '';
             const reason = findEntry(r, x.design, x.workload, x.threads)?.interference?.reason;
-            return `<tr>${cells.map((c, i) => td(c, i < 2 ? ['l'] : [], { markable: i === wait, ...(reason ? { reason } : {}), ...(i === 1 ? { html: `${swatch(x.design)}${esc(c)}` } : {}) })).join('')}</tr>`;
+            return `<tr>${cells.map((c, i) => td(c, i < 2 ? ['l'] : [], { markable: i === wait, ...(reason ? { reason } : {}), ...(i === 1 ? { html: `${swatch(designMeta(r, x.design).color)}${esc(c)}` } : {}) })).join('')}</tr>`;
           })
           .join('')}</tbody>`,
     )
@@ -263,7 +265,7 @@ function allPoints(r: LabResults): string {
   const heads = ['workload', 'design', 'threads', 'ops/s (min–max)', 'faults/s', 'cpu wait', 'attempts', 'fast path', 'retry', 'fallback', 'own counters', 'munmap p50', 'p99', 'max', 'note'];
   const left = (i: number) => i < 2 || i === 10 ? ['l'] : i === 14 ? ['note'] : [];
   const rows = sorted.map((e) => {
-    const rates = outcomeRates(e);
+    const rates = outcomeRates(r, e);
     const l = e.failure ? undefined : e.munmapLatencyUs;
     const extra = e.counters.extra ? Object.entries(e.counters.extra).map(([k, v]) => `${k}=${fmtCount(v)}`).join(' ') : '';
     const i = e.interference;

@@ -18,7 +18,7 @@ import { renderHtml } from './html.js';
 export { validateResults, ResultsFormatError, type LabResults, type Entry } from '../bench/results.js';
 export { summaryTable, summaryRows, summaryCaption, headlineWorkloads, type SummaryRow } from './summary.js';
 export { chartSpecs, chartsUnavailable, renderSvg, type ChartId, type ChartSpec } from './charts.js';
-export { DESIGN_COLORS, DESIGN_DESCRIPTIONS, interferenceWarning, instabilityWarning, runWarnings, failureNotes } from './data.js';
+export { designMeta, interferenceWarning, instabilityWarning, runWarnings, failureNotes } from './data.js';
 
 export interface RenderOptions {
   /** The page's title and heading (default: "mmsplit lab report"). */

@@ -53,6 +53,8 @@ export interface SummaryRow {
   timesMmapLock: number | null;
   /** % of faults that fell back from the fast path; null for designs without one and workloads without faults. */
   fallbackPct: number | null;
+  /** The design has no fast path (every fault takes the mmap_lock). */
+  baseline: boolean;
 }
 
 /** Workloads the summary covers: the configured headline workloads, else every workload with entries. */
@@ -69,7 +71,7 @@ export function summaryRows(r: LabResults): SummaryRow[] {
     const t0 = minThreads(r, workload)!;
     for (const design of designsOf(r)) {
       const e = findEntry(r, design, workload, threads);
-      const rates = e ? outcomeRates(e) : undefined;
+      const rates = e ? outcomeRates(r, e) : undefined;
       const ok = e && !e.failure;
       rows.push({
         workload,
@@ -85,6 +87,7 @@ export function summaryRows(r: LabResults): SummaryRow[] {
         churnKeptPct: (e && churnKeptPct(e)) ?? null,
         timesMmapLock: (e && timesMmapLock(r, e)) ?? null,
         fallbackPct: rates ? rates.fallbackPct : null,
+        baseline: isBaseline(r, design),
       });
     }
   }
@@ -123,7 +126,7 @@ export function summaryCells(row: SummaryRow): string[] {
     row.scaling === null ? '—' : `${fmtRatio(row.scaling)}${row.scalingBaseThreads !== 1 ? ` (vs ${row.scalingBaseThreads})` : ''}`,
     row.workload === 'churn' && row.churnKeptPct !== null ? fmtPct(row.churnKeptPct) : '—',
     fmtRatio(row.timesMmapLock ?? undefined),
-    row.fallbackPct !== null ? fmtPct(row.fallbackPct) : isBaseline(row.design) && !na ? 'no fast path' : '—',
+    row.fallbackPct !== null ? fmtPct(row.fallbackPct) : row.baseline && !na ? 'no fast path' : '—',
   ];
 }
 

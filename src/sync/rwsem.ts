@@ -197,6 +197,20 @@ export function rwsemIsWriteLocked(i32: Int32Array, index: number): boolean {
   return (Atomics.load(i32, index) & RWSEM_WRITER_LOCKED) !== 0;
 }
 
+/**
+ * Lockdep's looks at an rwsem: plain reads, not Atomics operations, so that an assertion is no yield point
+ * of the checker's scheduler and does not change the interleavings it explores. Held means held by someone.
+ */
+export function rwsemHeldForWrite(i32: Int32Array, index: number): boolean {
+  return (i32[index]! & RWSEM_WRITER_LOCKED) !== 0;
+}
+export function rwsemHeld(i32: Int32Array, index: number): boolean {
+  return (i32[index]! & (READER_MASK | RWSEM_WRITER_LOCKED)) !== 0;
+}
+export function rwsemHeldForRead(i32: Int32Array, index: number): boolean {
+  return (i32[index]! & READER_MASK) !== 0;
+}
+
 /** Writers queued behind the current holders (the kernel's rwsem_has_waiters() for writers). */
 export function rwsemWritersWaiting(i32: Int32Array, index: number): number {
   return (Atomics.load(i32, index) & WAITING_MASK) >>> 20;

@@ -29,7 +29,7 @@ function currentThreadId(): number {
 }
 Atomics.store(new Int32Array(job.tids), job.index, currentThreadId());
 setWaitLimit(job.waitLimitMs); // a lost wake-up ends the run with an error instead of hanging it
-const as = AddressSpace.attach(job.as);
+const as = await AddressSpace.open(job.as);
 try {
   const r = runRole(as, job, new Int32Array(job.ctl), new Int32Array(job.tally, job.index * TALLY_STRIDE * 4, TALLY_STRIDE));
   as.exit();
