@@ -116,6 +116,7 @@ function setPteIfSame(ctx: FaultContext, v: FaultVma, addr: number, slot: number
   ctx.pt.ptLock(slot);
   const same = Atomics.load(ctx.pt.i32, slot) === expected;
   const valid = ctx.revalidate(v, slot);
+  ctx.pt.assertPtlHeld(slot, 'after the design\'s revalidate()');
   if (same && valid) Atomics.store(ctx.pt.i32, slot, newPte);
   ctx.pt.ptUnlock(slot);
   if (same && valid) return INSTALLED;
@@ -213,6 +214,7 @@ function changePteIfSame(ctx: FaultContext, v: FaultVma, addr: number, slot: num
   ctx.pt.ptLock(slot);
   const same = Atomics.load(ctx.pt.i32, slot) === pte;
   const valid = ctx.revalidate(v, slot);
+  ctx.pt.assertPtlHeld(slot, 'after the design\'s revalidate()');
   if (same && valid) Atomics.store(ctx.pt.i32, slot, next);
   ctx.pt.ptUnlock(slot);
   return valid ? 0 : VM_FAULT_RETRY;

@@ -1,3 +1,4 @@
+import { LockAssertionError } from './lockdep.js';
 import { Arena, type ArenaHandle } from '../shm/arena.js';
 import { defineLayout } from '../shm/layout.js';
 import { spinLock, spinUnlock } from '../sync/spinlock.js';
@@ -191,6 +192,14 @@ export class PageTables {
 
   ptUnlock(slot: number): void {
     spinUnlock(this.i32, this.ptlOf(slot));
+  }
+
+  /**
+   * Lockdep-lite's "PTE lock held" (debug mode): a PTE is changed only under its table's ptl. A plain read,
+   * not an Atomics operation, so that the assertion is no yield point of the checker.
+   */
+  assertPtlHeld(slot: number, when: string): void {
+    if (this.arena.debug && this.i32[this.ptlOf(slot)] === 0) throw new LockAssertionError(`PTE lock not held ${when} (a PTE may change only under its table's ptl)`);
   }
 
   /**
