@@ -5,7 +5,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { AddressSpace, type AddressSpaceHandle } from '../designs/address-space.js';
 import { loadDesignModule } from '../designs/registry.js';
-import { checkScenario, type ScenarioParams } from './scenarios.js';
+import { checkScenario } from './catalog.js';
+import type { ScenarioParams } from './scenarios.js';
 import { installScheduler, SchedControl, ScheduleAborted, ScheduledThread, setActive } from './sched.js';
 import { describeError } from '../util/unwind.js';
 

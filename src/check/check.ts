@@ -11,7 +11,8 @@ import { designInfo } from '../designs/registry.js';
 import { Prng } from '../util/prng.js';
 import type { RunJob } from './check-worker.js';
 import { checkQuiescent, checkTeardown } from './invariants.js';
-import { CHECK_SCENARIOS, checkScenario, type CheckScenario, type RoleResult, type ScenarioParams } from './scenarios.js';
+import { CHECK_SCENARIOS, checkScenario } from './catalog.js';
+import type { CheckScenario, RoleResult, ScenarioParams } from './scenarios.js';
 import { dfsDefault, NOBODY, SchedControl, type Decision, type Strategy, type TraceEntry } from './sched.js';
 import { describeError } from '../util/unwind.js';
 
@@ -36,6 +37,10 @@ export interface CheckOptions {
   timeLimitMs?: number;
   /** A run that has not ended after this long (wall clock) fails as a hang. */
   runTimeoutMs?: number;
+  /** Generated scenarios: run this program (encode()d) in every run instead of drawing one per run. */
+  program?: string;
+  /** Generated scenarios: how long to spend shrinking a failing program, ms (default 20,000; 0: not at all). */
+  shrinkMs?: number;
 }
 
 /** How to run one schedule again: the run's seed, and for dfs its overrides. */
@@ -62,6 +67,14 @@ export function parseReplay(s: string, mode: CheckMode): ReplayToken {
 export interface Violation {
   message: string;
   replay: string;
+  /** Generated scenarios: the program that fails (shrunk when it could be), as --program takes it. */
+  program?: string;
+  /** …and as a report prints it. */
+  programText?: string;
+  /** Operations in the program as first found, and after shrinking. */
+  programSize?: { found: number; shrunk: number };
+  /** The error the program as first found gave, when the shrunk one's differs. */
+  foundMessage?: string;
   /** Step at which it was seen (0 if after the run). */
   steps: number;
   /** The interleaving, when the run was traced. */
@@ -87,6 +100,8 @@ export interface CheckReport {
 }
 
 interface RunOutcome {
+  /** Generated scenarios: the program the run ran. */
+  program?: unknown;
   steps: number;
   switches: number;
   preemptions: number;
@@ -124,17 +139,17 @@ class CheckPool {
   }
 
   /** One run: set up, let the threads go, collect what they report. */
-  async run(design: string, scenario: CheckScenario, seed: number, mode: CheckMode, opts: { depth: number; expectedSteps: number; overrides?: [number, number][]; maxSteps: number; trace: boolean; timeoutMs: number }): Promise<RunOutcome> {
+  async run(design: string, scenario: CheckScenario, seed: number, mode: CheckMode, opts: { depth: number; expectedSteps: number; overrides?: [number, number][]; maxSteps: number; trace: boolean; timeoutMs: number; given?: unknown }): Promise<RunOutcome> {
     const rnd = new Prng(seed);
     const as = AddressSpace.create({ design, frames: FRAMES, tables: 64, capacity: 256, debug: true, maxThreads: 16 });
     const tablesBefore = as.pages.pt.tablesInUse();
     let params: ScenarioParams;
     try {
-      params = scenario.setup(as, rnd);
+      params = scenario.setup(as, rnd, opts.given);
       as.quiescentState();
     } catch (e) {
       // The design failed on the controller alone, before any race: report it like any violation.
-      return { steps: 0, switches: 0, preemptions: 0, decisions: [], stats: [], trace: [], violation: `during setup: ${(e as Error).name}: ${(e as Error).message}` };
+      return { steps: 0, switches: 0, preemptions: 0, decisions: [], stats: [], trace: [], violation: `during setup: ${(e as Error).name}: ${(e as Error).message}`, program: opts.given };
     }
     const n = scenario.threads;
     const scheduled = mode !== 'stress';
@@ -187,6 +202,7 @@ class CheckPool {
     clearTimeout(timer);
     as.rcu.threadOnline();
     const out: RunOutcome = {
+      ...(scenario.program ? { program: scenario.program.of(params) } : {}),
       steps: scheduled ? this.ctl.steps : 0,
       switches: scheduled ? this.ctl.switches : 0,
       preemptions: scheduled ? this.ctl.preemptions : 0,
@@ -232,9 +248,55 @@ export function runSeed(seed: number, scenario: string, i: number): number {
  * pct spreads its change points over the expected length of a run: measured once, deterministically, by
  * a run of the same scenario that never preempts (so a replay computes the same value).
  */
-async function expectedSteps(pool: CheckPool, design: string, scenario: CheckScenario, maxSteps: number, timeoutMs: number): Promise<number> {
-  const r = await pool.run(design, scenario, 0, 'dfs', { depth: 1, expectedSteps: 1, overrides: [], maxSteps, trace: false, timeoutMs });
+async function expectedSteps(pool: CheckPool, design: string, scenario: CheckScenario, maxSteps: number, timeoutMs: number, given?: unknown): Promise<number> {
+  const r = await pool.run(design, scenario, 0, 'dfs', { depth: 1, expectedSteps: 1, overrides: [], maxSteps, trace: false, timeoutMs, given });
   return Math.max(10, r.steps);
+}
+
+/** Schedules tried on each smaller program while shrinking (their seeds start at the search's). */
+const SHRINK_RUNS = 40;
+
+/**
+ * Makes a generated scenario's failing program smaller: the first candidate one step smaller that still
+ * fails (any violation) in one of SHRINK_RUNS schedules becomes the program, until none does or `budgetMs`
+ * is spent. Returns the smallest failing program with the schedule that replays it, or undefined when the
+ * program, run as given, fails in none of the schedules tried (then the seed alone replays it).
+ */
+async function shrinkProgram(
+  pool: CheckPool,
+  o: CheckOptions,
+  scenario: CheckScenario,
+  found: unknown,
+  run: { depth: number; maxSteps: number; timeoutMs: number },
+  budgetMs: number,
+): Promise<{ program: unknown; seed: number; message: string } | undefined> {
+  const started = performance.now();
+  const support = scenario.program!;
+  const failing = async (program: unknown): Promise<{ seed: number; message: string } | undefined> => {
+    const k = o.mode === 'pct' ? await expectedSteps(pool, o.design, scenario, run.maxSteps, run.timeoutMs, program) : 0;
+    for (let j = 0; j < SHRINK_RUNS && performance.now() - started < budgetMs; j++) {
+      const seed = runSeed(o.seed, `${o.scenario}/shrink`, j);
+      const r = await pool.run(o.design, scenario, seed, o.mode, { depth: run.depth, expectedSteps: k, overrides: [], maxSteps: run.maxSteps, trace: false, timeoutMs: run.timeoutMs, given: program });
+      if (r.violation !== undefined) return { seed, message: r.violation };
+    }
+    return undefined;
+  };
+  const first = await failing(found);
+  if (first === undefined) return undefined;
+  let best = { program: found, ...first };
+  for (let progress = true; progress && performance.now() - started < budgetMs; ) {
+    progress = false;
+    for (const candidate of support.smaller(best.program)) {
+      if (performance.now() - started >= budgetMs) break;
+      const f = await failing(candidate);
+      if (f !== undefined) {
+        best = { program: candidate, ...f };
+        progress = true;
+        break;
+      }
+    }
+  }
+  return best;
 }
 
 /** dfs backtracking: the overrides of the next schedule, or undefined when none is left within the bound. */
@@ -281,12 +343,13 @@ export async function runCheck(o: CheckOptions, progress?: (done: number) => voi
   let switches = 0;
   let exhausted = false;
   let violation: Violation | undefined;
+  const given = givenProgram(scenario, o.program);
   try {
-    const k = o.mode === 'pct' ? await expectedSteps(pool, o.design, scenario, maxSteps, timeoutMs) : 0;
+    const k = o.mode === 'pct' ? await expectedSteps(pool, o.design, scenario, maxSteps, timeoutMs, given) : 0;
     let overrides: [number, number][] | undefined = [];
     while (runs < o.runs && (o.timeLimitMs === undefined || performance.now() - started < o.timeLimitMs)) {
       const seed = o.mode === 'dfs' ? o.seed : runSeed(o.seed, o.scenario, runs);
-      const r = await pool.run(o.design, scenario, seed, o.mode, { depth, expectedSteps: k, overrides, maxSteps, trace: false, timeoutMs });
+      const r = await pool.run(o.design, scenario, seed, o.mode, { depth, expectedSteps: k, overrides, maxSteps, trace: false, timeoutMs, given });
       runs++;
       steps += r.steps;
       switches += r.switches;
@@ -295,6 +358,19 @@ export async function runCheck(o: CheckOptions, progress?: (done: number) => voi
       if (r.violation !== undefined) {
         const token: ReplayToken = o.mode === 'dfs' ? { seed, overrides } : { seed };
         violation = { message: r.violation, replay: formatReplay(token), steps: r.steps };
+        const support = scenario.program;
+        if (support && r.program !== undefined) {
+          const shrinkMs = o.shrinkMs ?? 20_000;
+          const shrunk = shrinkMs > 0 && o.mode !== 'stress' && o.mode !== 'dfs' ? await shrinkProgram(pool, o, scenario, r.program, { depth, maxSteps, timeoutMs }, shrinkMs) : undefined;
+          const program = shrunk?.program ?? r.program;
+          violation = {
+            ...violation,
+            ...(shrunk ? { message: shrunk.message, replay: formatReplay({ seed: shrunk.seed }), ...(shrunk.message !== r.violation ? { foundMessage: r.violation } : {}) } : {}),
+            program: support.encode(program),
+            programText: support.describe(program),
+            programSize: { found: support.size(r.program), shrunk: support.size(program) },
+          };
+        }
         break;
       }
       if (o.mode === 'dfs') {
@@ -325,17 +401,26 @@ export async function runCheck(o: CheckOptions, progress?: (done: number) => voi
   };
 }
 
+/** The program `--program` gives a generated scenario (undefined: each run draws its own). */
+function givenProgram(scenario: CheckScenario, text: string | undefined): unknown {
+  if (text === undefined) return undefined;
+  if (!scenario.program) throw new Error(`--program is for a generated scenario, not ${scenario.name}`);
+  return scenario.program.decode(text);
+}
+
 /** Runs one schedule again, traced: the same violation (or none) and the interleaving that led to it. */
-export async function replay(o: { design: string; scenario: string; mode: CheckMode; token: ReplayToken; depth?: number; maxSteps?: number; runTimeoutMs?: number }): Promise<{ violation?: string; steps: number; trace: TraceEntry[] }> {
+export async function replay(o: { design: string; scenario: string; mode: CheckMode; token: ReplayToken; depth?: number; maxSteps?: number; runTimeoutMs?: number; program?: string }): Promise<{ violation?: string; steps: number; trace: TraceEntry[]; programText?: string }> {
   designInfo(o.design);
   const scenario = checkScenario(o.scenario);
   const maxSteps = o.maxSteps ?? 200_000;
   const timeoutMs = o.runTimeoutMs ?? 30_000;
+  const given = givenProgram(scenario, o.program);
   const pool = new CheckPool();
   try {
-    const k = o.mode === 'pct' ? await expectedSteps(pool, o.design, scenario, maxSteps, timeoutMs) : 0;
-    const r = await pool.run(o.design, scenario, o.token.seed, o.mode, { depth: o.depth ?? 3, expectedSteps: k, overrides: o.token.overrides ?? [], maxSteps, trace: o.mode !== 'stress', timeoutMs });
-    return { ...(r.violation !== undefined ? { violation: r.violation } : {}), steps: r.steps, trace: r.trace };
+    const k = o.mode === 'pct' ? await expectedSteps(pool, o.design, scenario, maxSteps, timeoutMs, given) : 0;
+    const r = await pool.run(o.design, scenario, o.token.seed, o.mode, { depth: o.depth ?? 3, expectedSteps: k, overrides: o.token.overrides ?? [], maxSteps, trace: o.mode !== 'stress', timeoutMs, given });
+    const programText = scenario.program && r.program !== undefined ? scenario.program.describe(r.program) : undefined;
+    return { ...(r.violation !== undefined ? { violation: r.violation } : {}), steps: r.steps, trace: r.trace, ...(programText ? { programText } : {}) };
   } finally {
     await pool.close();
   }

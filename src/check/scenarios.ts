@@ -27,7 +27,7 @@ export function violation(msg: string): never {
 }
 
 /** Where a scenario maps its memory: 2 MiB-aligned, alone in its page-middle directory. */
-const BASE = 0x10000000;
+export const BASE = 0x10000000;
 /** Where mremap moves it to: another page table. */
 const ELSEWHERE = 0x10400000;
 const RW = PROT_READ | PROT_WRITE;
@@ -61,23 +61,41 @@ export interface RoleResult {
   [k: string]: unknown;
 }
 
+/** What a generated scenario does with its programs (generated.ts): P is its program type. */
+export interface ProgramSupport<P = any> {
+  /** The program a run's params hold. */
+  of(p: ScenarioParams): P;
+  /** Programs one step smaller, for shrinking a failing one. */
+  smaller(p: P): P[];
+  /** Operations in it (what shrinking reduces). */
+  size(p: P): number;
+  /** The text `--program` takes, and back (throws with what is wrong). */
+  encode(p: P): string;
+  decode(s: string): P;
+  /** The program as a report prints it. */
+  describe(p: P): string;
+}
+
 export interface CheckScenario {
   readonly name: string;
   readonly description: string;
   readonly threads: number;
-  setup(as: AddressSpace, rnd: Prng): ScenarioParams;
+  /** On the controller, from the run's seed; a generated scenario runs `given` instead of drawing a program. */
+  setup(as: AddressSpace, rnd: Prng, given?: unknown): ScenarioParams;
   role(ctx: RoleContext): RoleResult;
   /** After the run, on the controller: throws CheckViolation if the outcome is impossible. */
   check(as: AddressSpace, p: ScenarioParams, results: RoleResult[]): void;
   /** The ranges to unmap at teardown, so that leaks show. */
   readonly ranges: readonly [number, number][];
+  /** Generated scenarios only. */
+  readonly program?: ProgramSupport;
 }
 
-const hex = (a: number) => `0x${a.toString(16)}`;
+export const hex = (a: number): string => `0x${a.toString(16)}`;
 const pageAt = (i: number) => BASE + i * PAGE_SIZE;
 
 /** A synthetic file whose page-cache misses sleep, so that faults on it block (or must give up). */
-function setupFile(as: AddressSpace): number {
+export function setupFile(as: AddressSpace): number {
   return as.mm.addFile({ path: 'check', dev: '00:00', inode: 11, writable: true, readable: true, size: 64 * PAGE_SIZE, shmem: false, latencyUs: 50 });
 }
 
@@ -108,7 +126,7 @@ export function marker(t: number, i: number): number {
 }
 
 /** A user access that may end in a signal, written down in the trace. */
-function access(ctx: RoleContext, addr: number, write: number | null): Outcome {
+export function access(ctx: RoleContext, addr: number, write: number | null): Outcome {
   const u = ctx.as.user;
   ctx.note(write === null ? `load8 ${hex(addr)}` : `store8 ${hex(addr)} = ${hex(write)}`);
   let out: Outcome;
@@ -166,7 +184,7 @@ function readBack(as: AddressSpace, addr: number): Outcome {
 }
 
 /** The byte a present PTE maps at `addr`, without faulting; undefined if there is none. */
-function peek(as: AddressSpace, addr: number): number | undefined {
+export function peek(as: AddressSpace, addr: number): number | undefined {
   const slot = as.pages.pt.pteSlot(addr);
   if (slot < 0) return undefined;
   const pte = Atomics.load(as.pages.pt.i32, slot);
@@ -417,10 +435,5 @@ const ptfreeWalk: CheckScenario = {
   },
 };
 
-export const CHECK_SCENARIOS: readonly CheckScenario[] = [faultMunmap, faultMprotect, faultMremap, faultMerge, faultFault, faultFaultZap, munmapMunmap, ptfreeWalk];
-
-export function checkScenario(name: string): CheckScenario {
-  const s = CHECK_SCENARIOS.find((x) => x.name === name);
-  if (!s) throw new Error(`unknown scenario '${name}' (have: ${CHECK_SCENARIOS.map((x) => x.name).join(', ')})`);
-  return s;
-}
+/** The hand-written races (catalog.ts adds the generated scenario). */
+export const HAND_WRITTEN_SCENARIOS: readonly CheckScenario[] = [faultMunmap, faultMprotect, faultMremap, faultMerge, faultFault, faultFaultZap, munmapMunmap, ptfreeWalk];

@@ -9,6 +9,8 @@ export interface CheckCommandOptions {
   design: string;
   /** The module the design was loaded from, as given on the command line (the replay command names it). */
   module?: string;
+  /** Generated scenario: run this program (as a violation's replay command gives it). */
+  program?: string;
   scenarios?: string[];
   mode: CheckMode;
   runs: number;
@@ -21,10 +23,15 @@ export interface CheckCommandOptions {
   json: boolean;
 }
 
-function command(o: CheckCommandOptions, scenario: string, token: string): string {
+function command(o: CheckCommandOptions, scenario: string, token: string, program?: string): string {
   const extra = o.mode === 'pct' && o.depth !== 3 ? ` --depth ${o.depth}` : '';
   const design = o.module !== undefined ? `${o.module} --name ${o.design}` : o.design;
-  return `mmsplit check --design ${design} --scenario ${scenario} --mode ${o.mode}${extra} --replay ${token}`;
+  return `mmsplit check --design ${design} --scenario ${scenario} --mode ${o.mode}${extra} --replay ${token}${program !== undefined ? ` --program '${program}'` : ''}`;
+}
+
+/** A generated scenario's program, indented under its heading. */
+function programLines(text: string): string {
+  return text.split('\n').map((l) => `  ${l}`).join('\n');
 }
 
 /**
@@ -66,10 +73,11 @@ export async function checkCommand(o: CheckCommandOptions): Promise<number> {
   const env = { node: process.version, v8: process.versions.v8, cores: os.availableParallelism() };
   if (o.replay) {
     if (scenarios.length !== 1) throw new Error('--replay needs exactly one --scenario');
-    const r = await replay({ design: o.design, scenario: scenarios[0]!, mode: o.mode, token: o.replay, depth: o.depth });
+    const r = await replay({ design: o.design, scenario: scenarios[0]!, mode: o.mode, token: o.replay, depth: o.depth, ...(o.program !== undefined ? { program: o.program } : {}) });
     if (o.json) console.log(JSON.stringify({ command: 'check', replay: true, design: o.design, scenario: scenarios[0], mode: o.mode, ...env, ...r }, null, 2));
     else {
       console.log(`mmsplit check: replaying ${o.design} / ${scenarios[0]} (${o.mode}) — ${r.steps} steps`);
+      if (r.programText) console.log(`\nThe program:\n${programLines(r.programText)}\n`);
       console.log(formatTrace(r.trace, o.traceLines));
       console.log(r.violation ? `\nVIOLATION: ${r.violation}` : '\nno violation in this schedule');
     }
@@ -78,7 +86,10 @@ export async function checkCommand(o: CheckCommandOptions): Promise<number> {
   const reports: CheckReport[] = [];
   if (!o.json) console.log(`mmsplit check: ${o.design}, ${o.mode}, up to ${o.runs.toLocaleString('en-US')} schedules per scenario, seed ${o.seed}`);
   for (const scenario of scenarios) {
-    const r = await runCheck({ design: o.design, scenario, mode: o.mode, runs: o.runs, seed: o.seed, depth: o.depth, preemptions: o.preemptions, ...(o.timeLimitMs !== undefined ? { timeLimitMs: o.timeLimitMs } : {}) });
+    const r = await runCheck({
+      design: o.design, scenario, mode: o.mode, runs: o.runs, seed: o.seed, depth: o.depth, preemptions: o.preemptions,
+      ...(o.timeLimitMs !== undefined ? { timeLimitMs: o.timeLimitMs } : {}), ...(o.program !== undefined ? { program: o.program } : {}),
+    });
     reports.push(r);
     if (!o.json) console.log(`  ${scenario}: ${r.violation ? 'VIOLATION' : 'ok'} (${r.runs.toLocaleString('en-US')} schedules, ${Math.round(r.schedulesPerMinute).toLocaleString('en-US')}/min)`);
     if (r.violation) break;
@@ -86,18 +97,24 @@ export async function checkCommand(o: CheckCommandOptions): Promise<number> {
   const failed = reports.find((r) => r.violation);
   let trace: TraceEntry[] | undefined;
   if (failed && o.mode !== 'stress') {
-    const token = failed.violation!.replay;
-    trace = (await replay({ design: o.design, scenario: failed.scenario, mode: o.mode, token: parseReplay(token, o.mode), depth: o.depth })).trace;
+    const v = failed.violation!;
+    trace = (await replay({ design: o.design, scenario: failed.scenario, mode: o.mode, token: parseReplay(v.replay, o.mode), depth: o.depth, ...(v.program !== undefined ? { program: v.program } : {}) })).trace;
   }
   if (o.json) {
-    console.log(JSON.stringify({ command: 'check', design: o.design, mode: o.mode, seed: o.seed, ...env, reports, ...(failed ? { replayCommand: command(o, failed.scenario, failed.violation!.replay), trace } : {}) }, null, 2));
+    console.log(JSON.stringify({ command: 'check', design: o.design, mode: o.mode, seed: o.seed, ...env, reports, ...(failed ? { replayCommand: command(o, failed.scenario, failed.violation!.replay, failed.violation!.program), trace } : {}) }, null, 2));
   } else {
     console.log();
     console.log(table(['scenario', 'mode', 'schedules', 'per min', 'steps', 'switches', 'result'], reports.map(row)));
     if (failed) {
       const v = failed.violation!;
       console.log(`\nVIOLATION in ${failed.scenario} after ${failed.runs} schedules: ${v.message}`);
-      console.log(`seed ${v.replay.split(':')[0]}; replay with:\n  ${command(o, failed.scenario, v.replay)}`);
+      if (v.foundMessage !== undefined) console.log(`(the program as first found failed with: ${v.foundMessage})`);
+      if (v.programText !== undefined) {
+        const size = v.programSize!;
+        const how = size.shrunk < size.found ? `shrunk from ${size.found} operations to ${size.shrunk}` : `${size.found} operations, not shrunk`;
+        console.log(`\nThe program (${how}):\n${programLines(v.programText)}`);
+      }
+      console.log(`\nseed ${v.replay.split(':')[0]}; replay with:\n  ${command(o, failed.scenario, v.replay, v.program)}`);
       if (trace) console.log(`\nThe interleaving (step, thread, what):\n${formatTrace(trace, o.traceLines)}`);
     } else {
       console.log(`\nNo violation (seed ${o.seed}; ${env.node}, V8 ${env.v8}, ${env.cores} cores).`);

@@ -227,12 +227,13 @@ addReportOptions(
       return n;
     }, 2)
     .option('--replay <token>', 'run one schedule again, traced: the seed a failure printed (SEED:DECISION=THREAD,… for dfs)')
+    .option('--program <text>', 'with --scenario generated: run this program (as a violation\'s replay command prints it) instead of drawing one per run')
     .option('--trace-lines <n>', 'lines of the interleaving to print, the last ones (0: all)', (v: string) => {
       const n = Number(v);
       if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected an integer ≥ 0');
       return n;
     }, 60),
-).action(async (o: { design: string; name?: string; scenario?: string[]; mode: CheckMode; runs: number; seed?: number; time?: number; depth: number; preemptions: number; replay?: string; traceLines: number; json?: boolean }) => {
+).action(async (o: { design: string; name?: string; program?: string; scenario?: string[]; mode: CheckMode; runs: number; seed?: number; time?: number; depth: number; preemptions: number; replay?: string; traceLines: number; json?: boolean }) => {
   const { checkCommand } = await import('./check.js');
   const loaded = await loadDesigns('check', [o.design]);
   if (loaded === undefined) return;
@@ -263,6 +264,7 @@ addReportOptions(
     const code = await checkCommand({
       design,
       ...(isDesignPath(o.design) ? { module: o.design } : {}),
+      ...(o.program !== undefined ? { program: o.program } : {}),
       ...(o.scenario ? { scenarios: o.scenario } : {}),
       mode: o.mode,
       runs: o.runs,
