@@ -3,7 +3,8 @@
 // read fault maps the shared zero page: the fault path alone, no page to fill).
 import { parentPort, workerData } from 'node:worker_threads';
 import { AddressSpace, type AddressSpaceHandle } from '../src/designs/address-space.js';
-import { MAP_ANONYMOUS, MAP_PRIVATE, sysMmap, sysMunmap } from '../src/mm/mmap.js';
+import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../src/mm/uapi.js';
+import { sysMmap, sysMunmap } from '../src/mm/mmap.js';
 
 interface Job {
   as: AddressSpaceHandle;
@@ -32,7 +33,7 @@ for (;;) {
     touchMs = 0;
     t0 = performance.now();
   }
-  const a = sysMmap(mm, 0, job.bytes, 3, flags, job.file, 0);
+  const a = sysMmap(mm, 0, job.bytes, PROT_READ | PROT_WRITE, flags, job.file, 0);
   if (a < 0) throw new Error(`mmap failed: ${a}`);
   const touchStart = performance.now();
   for (let off = 0; off < job.bytes; off += 4096) {

@@ -19,8 +19,9 @@ import { BUILT_IN_DESIGN_NAMES, DESIGNS, designInfo, designNames, loadDesignModu
 import { SpfDesign } from '../src/designs/spf.js';
 import type { DesignDefinition } from '../src/mm/design.js';
 import { LockAssertionError } from '../src/mm/lockdep.js';
-import { MAP_ANONYMOUS, MAP_PRIVATE, sysMmap, sysMunmap } from '../src/mm/mmap.js';
-import { PROT_READ, PROT_WRITE, sysMprotect } from '../src/mm/mprotect.js';
+import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../src/mm/uapi.js';
+import { sysMmap, sysMunmap } from '../src/mm/mmap.js';
+import { sysMprotect } from '../src/mm/mprotect.js';
 import { VM_FAULT_SIGSEGV, handleMmFault, FaultVma } from '../src/mm/fault.js';
 import { testSeed } from './support/seed.js';
 

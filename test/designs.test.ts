@@ -9,14 +9,17 @@ import { test } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import { AddressSpace } from '../src/designs/address-space.js';
 import { DESIGNS } from '../src/designs/index.js';
-import { MADV_DONTNEED, sysMadvise } from '../src/mm/madvise.js';
+import {
+  MADV_DONTNEED, MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, MREMAP_FIXED, MREMAP_MAYMOVE, PROT_READ,
+  PROT_WRITE,
+} from '../src/mm/uapi.js';
+import { sysMadvise } from '../src/mm/madvise.js';
 import type { MmPages } from '../src/mm/memory.js';
-import { MAP_ANONYMOUS, MAP_PRIVATE, sysMmap, sysMunmap } from '../src/mm/mmap.js';
-import { PROT_READ, PROT_WRITE, sysMprotect } from '../src/mm/mprotect.js';
-import { MREMAP_FIXED, MREMAP_MAYMOVE, sysMremap } from '../src/mm/mremap.js';
+import { sysMmap, sysMunmap } from '../src/mm/mmap.js';
+import { sysMprotect } from '../src/mm/mprotect.js';
+import { sysMremap } from '../src/mm/mremap.js';
 import { PG_anon, ZERO_PFN } from '../src/mm/frames.js';
 import { pteMapped, ptePfn } from '../src/mm/pagetable.js';
-import { MAP_FIXED, MAP_SHARED } from '../src/mm/unmapped.js';
 import { setWaitLimit, sleepMs } from '../src/sync/sleep.js';
 import { Prng } from '../src/util/prng.js';
 import { eventually } from './support/threads.js';
@@ -111,7 +114,7 @@ for (const design of Object.keys(DESIGNS)) {
             if (r === 0) r = sysMmap(mm, a, len, RW, ANON | MAP_FIXED, 0, 0) === a ? 0 : -1;
             break;
           case 1: // read-only for a while: wait until no access that saw the old PTEs is in flight (the TLB flush)
-            r = sysMprotect(mm, a, len, 1);
+            r = sysMprotect(mm, a, len, PROT_READ);
             rcu.synchronize();
             for (let p = a; p < a + len; p += PAGE) {
               const words = snapshot(pages, p, workers);

@@ -12,7 +12,8 @@ import { AddressSpace } from '../src/designs/address-space.js';
 import { plan, runPoints, samplesOfRound, startCrew, type Point } from '../src/bench/runner.js';
 import { validateResults, WORKLOAD_NAMES, type LabResults, type WorkloadName } from '../src/bench/results.js';
 import { PAGE_SIZE } from '../src/mm/frames.js';
-import { MAP_ANONYMOUS, MAP_PRIVATE, sysMmap, sysMunmap } from '../src/mm/mmap.js';
+import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, PROT_NONE } from '../src/mm/uapi.js';
+import { sysMmap, sysMunmap } from '../src/mm/mmap.js';
 import { StraceParseError } from '../src/trace/strace.js';
 import { TALLY_CHURN, TALLY_FAST_PATH, TALLY_FAULTS, TALLY_OPS, TALLY_STRIDE, type RoleParams } from '../src/workloads/roles.js';
 import { compileTrace, TraceReplayer } from '../src/workloads/trace.js';
@@ -33,7 +34,7 @@ for (const file of TRACES) {
       // Something else sits where the program's mappings were, so that every one must move.
       const blocker = 64 * 1024 * 1024;
       const top = Math.max(...program.calls.filter((c) => c.name === 'mmap').map((c) => c.ret + c.len));
-      assert.ok(sysMmap(as.mm, top - blocker, blocker, 0, MAP_PRIVATE | MAP_ANONYMOUS | 0x10, 0, 0) > 0);
+      assert.ok(sysMmap(as.mm, top - blocker, blocker, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, 0, 0) > 0);
       const fileIds = program.files.map((p, i) => as.mm.addFile({ path: p, dev: '00:00', inode: 1 + i, writable: true, readable: true, size: Infinity, shmem: false, latencyUs: 0 }));
       const r = new TraceReplayer(program, fileIds, 4096);
       let moved = 0;

@@ -2,12 +2,12 @@
 // the pre-6.1 rbtree: every result and the final layout must be the same.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { MADV_DONTFORK, sysMadvise } from '../src/mm/madvise.js';
+import { MADV_DONTFORK, MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MREMAP_MAYMOVE } from '../src/mm/uapi.js';
+import { sysMadvise } from '../src/mm/madvise.js';
 import { MmStruct } from '../src/mm/mm.js';
-import { MAP_ANONYMOUS, MAP_PRIVATE, sysMmap, sysMunmap } from '../src/mm/mmap.js';
+import { sysMmap, sysMunmap } from '../src/mm/mmap.js';
 import { sysMprotect } from '../src/mm/mprotect.js';
-import { MREMAP_MAYMOVE, sysMremap } from '../src/mm/mremap.js';
-import { MAP_FIXED } from '../src/mm/unmapped.js';
+import { sysMremap } from '../src/mm/mremap.js';
 import { Prng } from '../src/util/prng.js';
 import { testSeed } from './support/seed.js';
 

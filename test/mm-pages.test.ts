@@ -6,13 +6,16 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { MADV_DONTNEED, MADV_POPULATE_WRITE, sysMadvise } from '../src/mm/madvise.js';
+import {
+  MADV_DONTNEED, MADV_POPULATE_WRITE, MAP_ANONYMOUS, MAP_FIXED, MAP_POPULATE, MAP_PRIVATE, MAP_SHARED, MREMAP_MAYMOVE,
+  PROT_NONE, PROT_READ, PROT_WRITE,
+} from '../src/mm/uapi.js';
+import { sysMadvise } from '../src/mm/madvise.js';
 import { MmPages } from '../src/mm/memory.js';
 import { MmStruct } from '../src/mm/mm.js';
-import { MAP_ANONYMOUS, MAP_POPULATE, MAP_PRIVATE, sysMmap, sysMunmap } from '../src/mm/mmap.js';
-import { PROT_READ, PROT_WRITE, sysMprotect } from '../src/mm/mprotect.js';
-import { MREMAP_MAYMOVE, sysMremap } from '../src/mm/mremap.js';
-import { MAP_SHARED } from '../src/mm/unmapped.js';
+import { sysMmap, sysMunmap } from '../src/mm/mmap.js';
+import { sysMprotect } from '../src/mm/mprotect.js';
+import { sysMremap } from '../src/mm/mremap.js';
 import { UserAccess, UserFaultError } from '../src/mm/uaccess.js';
 import { Rcu } from '../src/sync/rcu.js';
 import { setWaitLimit } from '../src/sync/sleep.js';
@@ -79,7 +82,7 @@ test('mprotect: write SIGSEGVs after PROT_READ, reads still see the data; PROT_N
   assert.throws(() => w.user.store32(a + PAGE, 1), segv);
   assert.equal(w.user.load32(a + PAGE), 77);
   w.user.store32(a + 3 * PAGE, 5); // the part that kept PROT_WRITE
-  assert.equal(sysMprotect(w.mm, a, 4 * PAGE, 0), 0);
+  assert.equal(sysMprotect(w.mm, a, 4 * PAGE, PROT_NONE), 0);
   assert.throws(() => w.user.load32(a + PAGE), segv);
   assert.equal(sysMprotect(w.mm, a, 4 * PAGE, PROT_READ | PROT_WRITE), 0);
   assert.equal(w.user.load32(a + PAGE), 77);
@@ -92,7 +95,7 @@ test('mprotect: write SIGSEGVs after PROT_READ, reads still see the data; PROT_N
 test('mremap: data survives a move; the old range is gone', () => {
   const w = world();
   const a = sysMmap(w.mm, 0, 4 * PAGE, PROT_READ | PROT_WRITE, ANON, 0, 0);
-  sysMmap(w.mm, a + 4 * PAGE, PAGE, PROT_READ, ANON | 0x10 /* MAP_FIXED */, 0, 0); // block growing in place
+  sysMmap(w.mm, a + 4 * PAGE, PAGE, PROT_READ, ANON | MAP_FIXED, 0, 0); // block growing in place
   for (let p = 0; p < 4; p++) w.user.store32(a + p * PAGE, 10 + p);
   const b = sysMremap(w.mm, a, 4 * PAGE, 16 * PAGE, MREMAP_MAYMOVE, 0);
   assert.ok(b > 0 && b !== a, 'moved');

@@ -5,17 +5,21 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MmStruct, ENOMEM, EINVAL, EEXIST } from '../src/mm/mm.js';
+import {
+  EEXIST, EFAULT, EINVAL, ENOMEM, MADV_DOFORK, MADV_DONTFORK, MADV_DONTNEED, MADV_DONTNEED_LOCKED, MADV_POPULATE_WRITE,
+  MAP_ANONYMOUS, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_GROWSDOWN, MAP_LOCKED, MAP_POPULATE, MAP_PRIVATE, MREMAP_MAYMOVE,
+  PROT_EXEC, PROT_READ, PROT_WRITE,
+} from '../src/mm/uapi.js';
+import { MmStruct } from '../src/mm/mm.js';
 import type { MmHooks } from '../src/mm/design.js';
-import { MAP_ANONYMOUS, MAP_PRIVATE, sysBrk, sysMmap, sysMunmap } from '../src/mm/mmap.js';
-import { PROT_READ, PROT_WRITE, sysMprotect } from '../src/mm/mprotect.js';
-import { sysMadvise, MADV_DONTFORK, MADV_DOFORK, MADV_POPULATE_WRITE } from '../src/mm/madvise.js';
+import { sysBrk, sysMmap, sysMunmap } from '../src/mm/mmap.js';
+import { sysMprotect } from '../src/mm/mprotect.js';
+import { sysMadvise } from '../src/mm/madvise.js';
 import { sysMremap } from '../src/mm/mremap.js';
 import { Prng } from '../src/util/prng.js';
 import { testSeed } from './support/seed.js';
 import type { MmPages } from '../src/mm/memory.js';
 import { describeError, unwinding, whileUnwinding } from '../src/util/unwind.js';
-import { MAP_FIXED } from '../src/mm/unmapped.js';
 
 const P = 4096;
 const BASE = 0x7ffff7fff000;
@@ -35,7 +39,7 @@ test('un-hinted mmaps go top-down from mmap_base and merge with equal neighbours
   assert.equal(b, BASE - 3 * P);
   assert.deepEqual(layout(mm), [`7ffff7ffc000-7ffff7fff000 rw-p 00000000 00:00 0`]);
   // A different protection does not merge.
-  const c = sysMmap(mm, 0, P, 1, ANON, 0, 0);
+  const c = sysMmap(mm, 0, P, PROT_READ, ANON, 0, 0);
   assert.equal(c, BASE - 4 * P);
   assert.equal(mm.mapCount, 2);
   mm.validate(true);
@@ -44,26 +48,26 @@ test('un-hinted mmaps go top-down from mmap_base and merge with equal neighbours
 test('mprotect splits, and merges back at the edges; holes give ENOMEM after changing what precedes', () => {
   const mm = new MmStruct({ mmapBase: BASE });
   const a = sysMmap(mm, 0, 8 * P, RW, ANON, 0, 0);
-  assert.equal(sysMprotect(mm, a + 2 * P, 2 * P, 1), 0);
+  assert.equal(sysMprotect(mm, a + 2 * P, 2 * P, PROT_READ), 0);
   assert.equal(mm.mapCount, 3);
   assert.equal(sysMprotect(mm, a + 2 * P, 2 * P, RW), 0);
   assert.equal(mm.mapCount, 1, 'merged back with both neighbours');
   assert.equal(sysMunmap(mm, a + 4 * P, P), 0);
-  assert.equal(sysMprotect(mm, a, 8 * P, 1), -ENOMEM);
+  assert.equal(sysMprotect(mm, a, 8 * P, PROT_READ), -ENOMEM);
   assert.deepEqual(layout(mm).map((l) => l.slice(0, 30)), [
     '7ffff7ff7000-7ffff7ffb000 r--p',
     '7ffff7ffc000-7ffff7fff000 rw-p',
   ]);
-  assert.equal(sysMprotect(mm, a + 1, P, 1), -EINVAL);
-  assert.equal(sysMprotect(mm, a, P, 0x10), -EINVAL);
+  assert.equal(sysMprotect(mm, a + 1, P, PROT_READ), -EINVAL);
+  assert.equal(sysMprotect(mm, a, P, 0x10), -EINVAL, 'a bit no PROT_ flag has');
   mm.validate(true);
 });
 
 test('MAP_FIXED_NOREPLACE, munmap checks, brk', () => {
   const mm = new MmStruct({ mmapBase: BASE });
   const a = sysMmap(mm, 0, 4 * P, RW, ANON, 0, 0);
-  assert.equal(sysMmap(mm, a + P, P, RW, ANON | 0x100000, 0, 0), -EEXIST);
-  assert.equal(sysMmap(mm, a + P, P, 1, ANON | FIXED, 0, 0), a + P);
+  assert.equal(sysMmap(mm, a + P, P, RW, ANON | MAP_FIXED_NOREPLACE, 0, 0), -EEXIST);
+  assert.equal(sysMmap(mm, a + P, P, PROT_READ, ANON | FIXED, 0, 0), a + P);
   assert.equal(mm.mapCount, 3);
   assert.equal(sysMunmap(mm, a + 1, P), -EINVAL);
   assert.equal(sysMunmap(mm, a, 0), -EINVAL);
@@ -83,9 +87,9 @@ test('hints, the stack guard gap below VM_GROWSDOWN, and THP alignment of 2 MiB 
   const mm = new MmStruct({ mmapBase: BASE });
   const hint = 0x7fff00000000;
   assert.equal(sysMmap(mm, hint + 123, P, RW, ANON, 0, 0), hint, 'a free hint is taken, rounded down');
-  const g = sysMmap(mm, 0, 4 * P, RW, ANON | 0x100, 0, 0); // MAP_GROWSDOWN
+  const g = sysMmap(mm, 0, 4 * P, RW, ANON | MAP_GROWSDOWN, 0, 0);
   assert.equal(g, BASE - 4 * P);
-  const below = sysMmap(mm, 0, P, 1, ANON, 0, 0);
+  const below = sysMmap(mm, 0, P, PROT_READ, ANON, 0, 0);
   assert.equal(below, g - 256 * P - P, 'the next search leaves stack_guard_gap below the growsdown VMA');
   const thp = sysMmap(mm, 0, 2 << 20, RW, ANON, 0, 0);
   assert.equal(thp % (2 << 20), 0, '2 MiB anonymous mapping is PMD-aligned');
@@ -96,11 +100,11 @@ test('hints, the stack guard gap below VM_GROWSDOWN, and THP alignment of 2 MiB 
 
 test('anon_vma decides merges: populated neighbours with different anon_vmas stay apart', () => {
   const mm = new MmStruct({ mmapBase: BASE });
-  const a = sysMmap(mm, 0, 2 * P, RW, ANON | 0x8000, 0, 0); // MAP_POPULATE: faulted, own anon_vma
+  const a = sysMmap(mm, 0, 2 * P, RW, ANON | MAP_POPULATE, 0, 0); // faulted, own anon_vma
   const b = sysMmap(mm, a - 2 * P, 2 * P, RW, ANON | FIXED, 0, 0);
   assert.equal(mm.mapCount, 1, 'an unfaulted neighbour merges with a faulted one');
   assert.equal(sysMunmap(mm, b, 2 * P), 0);
-  const c = sysMmap(mm, b, 2 * P, RW, ANON | FIXED | 0x8000, 0, 0);
+  const c = sysMmap(mm, b, 2 * P, RW, ANON | FIXED | MAP_POPULATE, 0, 0);
   assert.equal(c, b);
   // MAP_POPULATE after the merge attempt: the new VMA merged already; its anon_vma is a's.
   assert.equal(mm.mapCount, 1);
@@ -117,12 +121,12 @@ test('mremap: shrink, grow in place, move', () => {
   const a = sysMmap(mm, 0, 4 * P, RW, ANON, 0, 0);
   assert.equal(sysMremap(mm, a, 4 * P, 2 * P, 0, 0), a);
   assert.equal(sysMremap(mm, a, 2 * P, 4 * P, 0, 0), a, 'grows back in place');
-  const b = sysMmap(mm, 0, P, 1, ANON, 0, 0);
+  const b = sysMmap(mm, 0, P, PROT_READ, ANON, 0, 0);
   assert.equal(b, a - P);
   assert.equal(sysMremap(mm, b, P, 2 * P, 0, 0), -ENOMEM, 'blocked by a, no MAYMOVE');
-  const m = sysMremap(mm, b, P, 2 * P, 1, 0);
+  const m = sysMremap(mm, b, P, 2 * P, MREMAP_MAYMOVE, 0);
   assert.ok(m > 0 && m !== b);
-  assert.equal(sysMremap(mm, 0x7ffff0000000, P, 2 * P, 1, 0), -14, 'EFAULT: nothing mapped there');
+  assert.equal(sysMremap(mm, 0x7ffff0000000, P, 2 * P, MREMAP_MAYMOVE, 0), -EFAULT, 'nothing mapped there');
   mm.validate();
 });
 
@@ -194,11 +198,11 @@ test('differential: random mmap/munmap/mprotect against a page model (seed print
 test('the map-count limit: mmap refuses above it, splits at it; munmap may punch only with room for one more', () => {
   const mm = new MmStruct({ mmapBase: BASE, maxMapCount: 4 });
   const addrs: number[] = [];
-  for (let i = 0; i < 5; i++) addrs.push(sysMmap(mm, 0, 4 * P, i % 2 ? 1 : RW, ANON, 0, 0));
+  for (let i = 0; i < 5; i++) addrs.push(sysMmap(mm, 0, 4 * P, i % 2 ? PROT_READ : RW, ANON, 0, 0));
   assert.ok(addrs.every((a) => a > 0), 'map_count may reach max + 1');
   assert.equal(mm.mapCount, 5);
-  assert.equal(sysMmap(mm, 0, P, 4, ANON, 0, 0), -ENOMEM, 'map_count > max: refused');
-  assert.equal(sysMprotect(mm, addrs[0]! + P, P, 1), -ENOMEM, 'a split at the limit fails');
+  assert.equal(sysMmap(mm, 0, P, PROT_EXEC, ANON, 0, 0), -ENOMEM, 'map_count > max: refused');
+  assert.equal(sysMprotect(mm, addrs[0]! + P, P, PROT_READ), -ENOMEM, 'a split at the limit fails');
   assert.equal(sysMunmap(mm, addrs[0]! + P, P), -ENOMEM, 'a hole in the middle needs a split');
   assert.equal(sysMunmap(mm, addrs[0]!, P), 0, 'trimming an end is allowed (one split, no net growth)');
   assert.equal(sysMunmap(mm, addrs[1]!, 4 * P), 0);
@@ -208,15 +212,15 @@ test('the map-count limit: mmap refuses above it, splits at it; munmap may punch
 
 test('MAP_LOCKED: VM_LOCKED refuses MADV_DONTNEED', () => {
   const mm = new MmStruct({ mmapBase: BASE });
-  const a = sysMmap(mm, 0, 2 * P, RW, ANON | 0x2000, 0, 0);
-  assert.equal(sysMadvise(mm, a, P, 4), -EINVAL);
-  assert.equal(sysMadvise(mm, a, P, 24), 0, 'MADV_DONTNEED_LOCKED is allowed');
+  const a = sysMmap(mm, 0, 2 * P, RW, ANON | MAP_LOCKED, 0, 0);
+  assert.equal(sysMadvise(mm, a, P, MADV_DONTNEED), -EINVAL);
+  assert.equal(sysMadvise(mm, a, P, MADV_DONTNEED_LOCKED), 0, 'MADV_DONTNEED_LOCKED is allowed');
 });
 
 test('a worker attached through handle() finds the same VMAs', async () => {
   const { Worker } = await import('node:worker_threads');
   const mm = new MmStruct({ mmapBase: BASE });
-  for (let i = 0; i < 40; i++) sysMmap(mm, 0, (1 + (i % 3)) * P, 1 + (i % 2), ANON, 0, 0);
+  for (let i = 0; i < 40; i++) sysMmap(mm, 0, (1 + (i % 3)) * P, i % 2 ? PROT_WRITE : PROT_READ, ANON, 0, 0);
   const addrs = [0, BASE - P, BASE - 50 * P, BASE - 10 * P + 7, BASE];
   const want = addrs.map((a) => {
     const v = mm.findVma(a);
@@ -257,7 +261,7 @@ test('the first error wins: a call that fails while holding the mmap_lock report
   const b = sysMmap(mm2, 0, 4 * P, RW, ANON, 0, 0);
   assert.throws(() => sysMunmap(mm2, b, P), (e: unknown) => (e as Error).message === 'zap failed' && whileUnwinding(e).length === 0);
   assert.ok(mm2.findVma(b) !== 0 && mm2.vmas.start(mm2.findVma(b)) === b + P, 'the VMA left the tree before the zap');
-  assert.ok(sysMmap(mm2, 0, P, 1, ANON, 0, 0) > 0, 'the mmap_lock was released');
+  assert.ok(sysMmap(mm2, 0, P, PROT_READ, ANON, 0, 0) > 0, 'the mmap_lock was released');
 
   // A release that fails too is attached to the first error, and a report shows both, the cause first.
   const first = unwinding(new Error('cause'), () => { throw new RangeError('unlock failed'); });

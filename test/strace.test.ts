@@ -307,17 +307,17 @@ test('flag spellings: names, unknown bits, huge-page shift, verbose and raw styl
     }
   });
   assert.deepEqual(f, [
-    [3, 0x200022],
+    [PROT.PROT_READ | PROT.PROT_WRITE, MAP.MAP_PRIVATE | MAP.MAP_ANONYMOUS | 0x200000],
     [0x10, 0x20],
     [3, 5],
-    [3, 0x22 | MAP.MAP_HUGETLB | (21 << 26)],
+    [PROT.PROT_READ | PROT.PROT_WRITE, MAP.MAP_PRIVATE | MAP.MAP_ANONYMOUS | MAP.MAP_HUGETLB | (21 << MAP.MAP_HUGE_SHIFT)],
     [3, 5],
     [PROT.PROT_GROWSDOWN | 0x80],
     [MREMAP.MREMAP_MAYMOVE | MREMAP.MREMAP_FIXED | MREMAP.MREMAP_DONTUNMAP, 0x5000],
     [0x20, undefined],
     [0x4d454d42],
     [MADV.MADV_DONTFORK],
-    [3, 0x22],
+    [3, 0x22], // 03, 042: octal
     [PROT.PROT_READ | PROT.PROT_SEM | PROT.PROT_GROWSUP],
   ]);
   const oct = r[10] as MmapRecord;

@@ -6,7 +6,8 @@
 import { Worker } from 'node:worker_threads';
 import { AddressSpace } from '../designs/address-space.js';
 import { PAGE_SIZE } from '../mm/frames.js';
-import { MAP_ANONYMOUS, MAP_PRIVATE, sysMmap } from '../mm/mmap.js';
+import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../mm/uapi.js';
+import { sysMmap } from '../mm/mmap.js';
 import { TALLY_CHURN, TALLY_EXTRA, TALLY_FALLBACK, TALLY_FAST_PATH, TALLY_FAULTS, TALLY_OPS, TALLY_RETRY, TALLY_STRIDE, type RoleParams, type RoleResult } from '../workloads/roles.js';
 import type { TraceProgram } from '../workloads/trace.js';
 import { cpuBetween, readCpu } from './cpu.js';
@@ -93,7 +94,7 @@ export function plan(workload: WorkloadName, threads: number, churnWorkers = wor
     case 'churn': {
       // a slice zapped waits a grace period to be freed: room for two
       return plain((as) => {
-        const big = sysMmap(as.mm, 0, faulters * SLICE_BYTES, 3, MAP_PRIVATE | MAP_ANONYMOUS, 0, 0);
+        const big = sysMmap(as.mm, 0, faulters * SLICE_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, 0, 0);
         if (big < 0) throw new Error(`churn: mmap failed (${big})`);
         return each((_, i) => role({ role: 'region', bytes: SLICE_BYTES, start: big + i * SLICE_BYTES }))(as);
       }, 2 * faulters * pages(SLICE_BYTES), 0, (r) => r.role === 'churn');

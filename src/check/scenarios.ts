@@ -9,13 +9,16 @@
  */
 import type { AddressSpace } from '../designs/address-space.js';
 import { PAGE_SIZE } from '../mm/frames.js';
-import { MAP_ANONYMOUS, MAP_PRIVATE, sysMmap, sysMunmap } from '../mm/mmap.js';
-import { MADV_DONTNEED, sysMadvise } from '../mm/madvise.js';
-import { PROT_READ, PROT_WRITE, sysMprotect } from '../mm/mprotect.js';
-import { MREMAP_FIXED, MREMAP_MAYMOVE, sysMremap } from '../mm/mremap.js';
+import {
+  MADV_DONTNEED, MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, MREMAP_FIXED, MREMAP_MAYMOVE, PROT_READ,
+  PROT_WRITE,
+} from '../mm/uapi.js';
+import { sysMmap, sysMunmap } from '../mm/mmap.js';
+import { sysMadvise } from '../mm/madvise.js';
+import { sysMprotect } from '../mm/mprotect.js';
+import { sysMremap } from '../mm/mremap.js';
 import { _PAGE_RW, pteMapped, ptePfn } from '../mm/pagetable.js';
 import { UserFaultError } from '../mm/uaccess.js';
-import { MAP_FIXED, MAP_SHARED } from '../mm/unmapped.js';
 import type { Prng } from '../util/prng.js';
 
 export class CheckViolation extends Error {

@@ -1,5 +1,5 @@
 import { MAPLE_MAX } from './layout.js';
-import { MapleTree, type MapleTreeOptions } from './tree.js';
+import { EEXIST, MapleTree, type MapleTreeOptions } from './tree.js';
 
 /** An entry of a MapleMap. */
 export interface MapleMapEntry<T> {
@@ -63,9 +63,9 @@ export class MapleMap<T> {
     this.storeRange(index, index, value);
   }
 
-  /** 0, or -17 (EEXIST) if any index in [first, last] is occupied. */
+  /** 0, or EEXIST (-17) if any index in [first, last] is occupied. */
   insertRange(first: number, last: number, value: T): number {
-    if (this.tree.walk(first) !== 0 || this.tree.rangeLast < last) return -17;
+    if (this.tree.walk(first) !== 0 || this.tree.rangeLast < last) return EEXIST;
     this.storeRange(first, last, value);
     return 0;
   }

@@ -2,6 +2,7 @@ import { Arena, type ArenaHandle } from '../shm/arena.js';
 import { EntryIterator, ReverseEntryIterator, type MapleEntry } from './iter.js';
 import { count10, slot16 } from './scan.js';
 import type { Rcu } from '../sync/rcu.js';
+import * as uapi from '../mm/uapi.js';
 import {
   MAPLE_ARANGE64_MIN,
   MAPLE_ARANGE64_SLOTS,
@@ -14,8 +15,7 @@ import {
 } from './layout.js';
 
 /** -EEXIST, what insertRange returns when part of the range is occupied. */
-export const EEXIST = -17;
-
+export const EEXIST = -uapi.EEXIST;
 
 export interface MapleTreeOptions {
   /** MT_FLAGS_ALLOC_RANGE: internal nodes are maple_arange_64 and track the largest gap below each child. */

@@ -1,5 +1,6 @@
 // TypeScript users on the default target (ES5) get the ES2022 library these types are written against.
 /// <reference lib="es2022" preserve="true" />
+export * from './uapi.js';
 export * from './frames.js';
 export * from './pagetable.js';
 export * from './pagecache.js';

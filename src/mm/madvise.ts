@@ -8,43 +8,24 @@
  * -EFAULT at a page beyond the end of the file.
  */
 import { VM_FAULT_OOM, VM_FAULT_SIGBUS, VM_FAULT_SIGSEGV } from './fault.js';
-import { EACCES, EINVAL, ENOMEM, EFAULT, type MmStruct } from './mm.js';
+import type { MmStruct } from './mm.js';
 import {
   VM_DONTCOPY, VM_DONTDUMP, VM_HUGEPAGE, VM_IO, VM_LOCKED, VM_MAYWRITE, VM_NOHUGEPAGE, VM_PFNMAP, VM_RAND_READ, VM_READ,
   VM_SEQ_READ, VM_SHARED, VM_SPECIAL, VM_WIPEONFORK, VM_WRITE,
 } from './vm-flags.js';
 import { PAGE_SIZE } from './frames.js';
 import { unwinding } from '../util/unwind.js';
-
-export const MADV_NORMAL = 0;
-export const MADV_RANDOM = 1;
-export const MADV_SEQUENTIAL = 2;
-export const MADV_WILLNEED = 3;
-export const MADV_DONTNEED = 4;
-export const MADV_FREE = 8;
-export const MADV_REMOVE = 9;
-export const MADV_DONTFORK = 10;
-export const MADV_DOFORK = 11;
-export const MADV_MERGEABLE = 12;
-export const MADV_UNMERGEABLE = 13;
-export const MADV_HUGEPAGE = 14;
-export const MADV_NOHUGEPAGE = 15;
-export const MADV_DONTDUMP = 16;
-export const MADV_DODUMP = 17;
-export const MADV_WIPEONFORK = 18;
-export const MADV_KEEPONFORK = 19;
-export const MADV_COLD = 20;
-export const MADV_PAGEOUT = 21;
-export const MADV_POPULATE_READ = 22;
-export const MADV_POPULATE_WRITE = 23;
-export const MADV_DONTNEED_LOCKED = 24;
-export const MADV_COLLAPSE = 25;
-export const MADV_GUARD_INSTALL = 102;
-export const MADV_GUARD_REMOVE = 103;
+import {
+  EACCES, EFAULT, EINVAL, ENOMEM, MADV_COLD, MADV_COLLAPSE, MADV_DODUMP, MADV_DOFORK, MADV_DONTDUMP, MADV_DONTFORK,
+  MADV_DONTNEED, MADV_DONTNEED_LOCKED, MADV_FREE, MADV_GUARD_INSTALL, MADV_GUARD_REMOVE, MADV_HUGEPAGE, MADV_HWPOISON,
+  MADV_KEEPONFORK, MADV_MERGEABLE, MADV_NOHUGEPAGE, MADV_NORMAL, MADV_PAGEOUT, MADV_POPULATE_READ, MADV_POPULATE_WRITE,
+  MADV_RANDOM, MADV_REMOVE, MADV_SEQUENTIAL, MADV_SOFT_OFFLINE, MADV_UNMERGEABLE, MADV_WILLNEED, MADV_WIPEONFORK,
+} from './uapi.js';
 
 /** madvise_behavior_valid() on an x86-64 kernel with THP, KSM and memory-failure handling. */
 function behaviorValid(b: number): boolean {
-  return (b >= 0 && b <= 4) || (b >= 8 && b <= 25) || b === 100 || b === 101 || b === 102 || b === 103;
+  return (b >= MADV_NORMAL && b <= MADV_DONTNEED) || (b >= MADV_FREE && b <= MADV_COLLAPSE) ||
+    b === MADV_HWPOISON || b === MADV_SOFT_OFFLINE || b === MADV_GUARD_INSTALL || b === MADV_GUARD_REMOVE;
 }
 
 /**
@@ -137,8 +118,8 @@ function madviseVmaBehavior(mm: MmStruct, vma: number, start: number, end: numbe
     case MADV_COLLAPSE:
     case MADV_GUARD_INSTALL:
     case MADV_GUARD_REMOVE:
-    case 100:
-    case 101:
+    case MADV_HWPOISON:
+    case MADV_SOFT_OFFLINE:
       return 0;
     case MADV_REMOVE:
       // Punches a hole in the file behind a shared writable mapping.

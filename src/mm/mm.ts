@@ -32,17 +32,7 @@ import { PAGE_SIZE } from './frames.js';
 import type { MmPages } from './memory.js';
 import { TASK_SIZE } from './pagetable.js';
 import { checkDesignWords, NAME_ANON, NAME_NONE, NAME_SPECIAL, VmaTable, type DesignWords } from './vma.js';
-
-export const EPERM = 1;
-export const EBADF = 9;
-export const ENOMEM = 12;
-export const EACCES = 13;
-export const EFAULT = 14;
-export const EEXIST = 17;
-export const ENODEV = 19;
-export const EINVAL = 22;
-export const EOVERFLOW = 75;
-export const EOPNOTSUPP = 95;
+import { ENOMEM, PROT_EXEC, PROT_READ, PROT_WRITE } from './uapi.js';
 
 /** x86-64 with 4-level page tables: TASK_SIZE = DEFAULT_MAP_WINDOW = 2^47 - PAGE_SIZE. */
 export const TASK_SIZE_64 = TASK_SIZE;
@@ -728,7 +718,7 @@ export function hex8(v: number): string {
 
 /** calc_vm_prot_bits(): PROT_READ/WRITE/EXEC → VM_READ/WRITE/EXEC (PROT_SEM has no VM bit on x86). */
 export function calcVmProtBits(prot: number): number {
-  return (prot & 1 ? VM_READ : 0) | (prot & 2 ? VM_WRITE : 0) | (prot & 4 ? VM_EXEC : 0);
+  return (prot & PROT_READ ? VM_READ : 0) | (prot & PROT_WRITE ? VM_WRITE : 0) | (prot & PROT_EXEC ? VM_EXEC : 0);
 }
 
 export const VM_MAY_ALL = VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC;

@@ -4,11 +4,13 @@
  * merge with the neighbours before a new VMA is made; MAP_POPULATE's effect on VMAs (an anon_vma for
  * private writable ones). Every function returns the result or -errno.
  */
+import { calcVmProtBits, MMAP_MIN_ADDR, STACK_GUARD_GAP, VM_MAY_ALL, type MmStruct } from './mm.js';
+import { getUnmappedArea } from './unmapped.js';
 import {
-  calcVmProtBits, EACCES, EBADF, EEXIST, EINVAL, ENOMEM, EOPNOTSUPP, MMAP_MIN_ADDR, STACK_GUARD_GAP, VM_MAY_ALL,
-  type MmStruct,
-} from './mm.js';
-import { getUnmappedArea, MAP_FIXED, MAP_SHARED } from './unmapped.js';
+  EACCES, EBADF, EEXIST, EINVAL, ENOMEM, EOPNOTSUPP, MAP_ANONYMOUS, MAP_DENYWRITE, MAP_EXECUTABLE, MAP_FIXED,
+  MAP_FIXED_NOREPLACE, MAP_GROWSDOWN, MAP_HUGETLB, MAP_LOCKED, MAP_NONBLOCK, MAP_NORESERVE, MAP_POPULATE, MAP_PRIVATE,
+  MAP_SHARED, MAP_SHARED_VALIDATE, MAP_STACK, MAP_SYNC, MAP_TYPE, MAP_UNINITIALIZED, PROT_WRITE,
+} from './uapi.js';
 import {
   VM_ACCOUNT, VM_GROWSDOWN, VM_LOCKED, VM_MAYSHARE, VM_MAYWRITE, VM_NOHUGEPAGE, VM_NORESERVE, VM_READ, VM_SHARED,
   VM_SYNC, VM_WRITE,
@@ -16,20 +18,12 @@ import {
 import { PAGE_SIZE } from './frames.js';
 import { unwinding } from '../util/unwind.js';
 
-export const MAP_TYPE = 0x0f;
-export const MAP_PRIVATE = 0x02;
-export const MAP_SHARED_VALIDATE = 0x03;
-export const MAP_ANONYMOUS = 0x20;
-export const MAP_GROWSDOWN = 0x100;
-export const MAP_LOCKED = 0x2000;
-export const MAP_NORESERVE = 0x4000;
-export const MAP_POPULATE = 0x8000;
-export const MAP_NONBLOCK = 0x10000;
-export const MAP_STACK = 0x20000;
-export const MAP_SYNC = 0x80000;
-export const MAP_FIXED_NOREPLACE = 0x100000;
-/** LEGACY_MAP_MASK: the flags MAP_SHARED accepts silently (MAP_SHARED_VALIDATE refuses anything else). */
-export const LEGACY_MAP_MASK = 0x1 | 0x2 | 0x10 | 0x20 | 0x800 | 0x1000 | 0x4000000 | 0x100 | 0x2000 | 0x4000 | 0x8000 | 0x10000 | 0x20000 | 0x40000;
+/**
+ * LEGACY_MAP_MASK (include/linux/mman.h, kernel-internal): the flags MAP_SHARED accepts silently
+ * (MAP_SHARED_VALIDATE refuses anything else).
+ */
+export const LEGACY_MAP_MASK = MAP_SHARED | MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS | MAP_DENYWRITE | MAP_EXECUTABLE |
+  MAP_UNINITIALIZED | MAP_GROWSDOWN | MAP_LOCKED | MAP_NORESERVE | MAP_POPULATE | MAP_NONBLOCK | MAP_STACK | MAP_HUGETLB;
 
 const pageAlign = (n: number) => Math.ceil(n / PAGE_SIZE) * PAGE_SIZE;
 
@@ -81,7 +75,7 @@ export function doMmap(mm: MmStruct, file: number, addr: number, len: number, pr
       if (type === MAP_SHARED) flags &= LEGACY_MAP_MASK; // force the legacy flags
       else if (flags & ~LEGACY_MAP_MASK) return -EOPNOTSUPP;
       vmFlags &= ~VM_SYNC;
-      if (prot & 2 && !f.writable) return -EACCES;
+      if (prot & PROT_WRITE && !f.writable) return -EACCES;
       vmFlags |= VM_SHARED | VM_MAYSHARE;
       if (!f.writable) vmFlags &= ~(VM_MAYWRITE | VM_SHARED);
     } else if (type !== MAP_PRIVATE) {

@@ -4,18 +4,13 @@
  * (-ENOMEM for a hole, -EACCES for a protection the VMA may not have). Making a private mapping writable
  * charges it (VM_ACCOUNT); making an anonymous one without an anon_vma read-only again uncharges it.
  */
-import { calcVmProtBits, EACCES, EINVAL, ENOMEM, type MmStruct } from './mm.js';
+import { calcVmProtBits, type MmStruct } from './mm.js';
 import {
   VM_ACCESS_FLAGS, VM_ACCOUNT, VM_GROWSDOWN, VM_HUGETLB, VM_NORESERVE, VM_SHARED, VM_WRITE,
 } from './vm-flags.js';
 import { PAGE_SIZE } from './frames.js';
 import { unwinding } from '../util/unwind.js';
-
-export const PROT_READ = 0x1;
-export const PROT_WRITE = 0x2;
-export const PROT_EXEC = 0x4;
-export const PROT_GROWSDOWN = 0x01000000;
-export const PROT_GROWSUP = 0x02000000;
+import { EACCES, EINVAL, ENOMEM, PROT_EXEC, PROT_GROWSDOWN, PROT_GROWSUP, PROT_READ, PROT_SEM, PROT_WRITE } from './uapi.js';
 
 export function sysMprotect(mm: MmStruct, start: number, len: number, prot: number): number {
   mm.mmapWriteLock();
@@ -38,7 +33,7 @@ function doMprotectLocked(mm: MmStruct, start: number, len: number, prot: number
   len = Math.ceil(len / PAGE_SIZE) * PAGE_SIZE;
   const end = start + len;
   if (end <= start || end > 2 ** 64) return -ENOMEM;
-  if (prot & ~(1 | 2 | 4 | 8)) return -EINVAL; // arch_validate_prot
+  if (prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_SEM)) return -EINVAL; // arch_validate_prot
   const t = mm.vmas;
   let vma = mm.findVmaIntersection(start, end);
   if (vma === 0) return -ENOMEM;

@@ -5,15 +5,12 @@
  * anon_vma when it moved whole). A MAYMOVE|FIXED move without resize may span several VMAs: each moves
  * to its own offset from the target, gaps included; a hole at the start is -EFAULT.
  */
-import { EFAULT, EINVAL, ENOMEM, type MmStruct } from './mm.js';
-import { getUnmappedArea, MAP_FIXED, MAP_SHARED } from './unmapped.js';
+import type { MmStruct } from './mm.js';
+import { getUnmappedArea } from './unmapped.js';
 import { VM_DONTEXPAND, VM_LOCKED, VM_LOCKONFAULT, VM_MAYSHARE, VM_PFNMAP, VM_SHARED } from './vm-flags.js';
 import { PAGE_SIZE } from './frames.js';
 import { unwinding } from '../util/unwind.js';
-
-export const MREMAP_MAYMOVE = 1;
-export const MREMAP_FIXED = 2;
-export const MREMAP_DONTUNMAP = 4;
+import { EFAULT, EINVAL, ENOMEM, MAP_FIXED, MAP_SHARED, MREMAP_DONTUNMAP, MREMAP_FIXED, MREMAP_MAYMOVE } from './uapi.js';
 
 const pageAlign = (n: number) => Math.ceil(n / PAGE_SIZE) * PAGE_SIZE;
 

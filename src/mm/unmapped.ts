@@ -13,15 +13,11 @@
  *  - Anonymous private mappings without a hint whose length is a multiple of 2 MiB (THP configured) are
  *    searched with 2 MiB more and aligned: the top-down flavour takes ret + 2 MiB when ret is aligned.
  */
-import { EINVAL, ENOMEM, MMAP_MIN_ADDR, type MmStruct } from './mm.js';
+import { MMAP_MIN_ADDR, type MmStruct } from './mm.js';
 import { VM_GROWSDOWN } from './vm-flags.js';
 import { PAGE_SIZE } from './frames.js';
 import { PMD_SIZE } from './pagetable.js'; // a PMD maps 2 MiB: the THP alignment
-
-export const MAP_SHARED = 0x01;
-export const MAP_FIXED = 0x10;
-export const MAP_32BIT = 0x40;
-export const MAP_ABOVE4G = 0x80;
+import { EINVAL, ENOMEM, MAP_32BIT, MAP_ABOVE4G, MAP_FIXED, MAP_SHARED } from './uapi.js';
 
 /** unmapped_area_topdown(): the highest address for len bytes in [low, high), or -ENOMEM. */
 export function unmappedAreaTopdown(mm: MmStruct, len: number, low: number, high: number, alignMask = 0, alignOffset = 0): number {

@@ -1,8 +1,9 @@
 import { Arena, type ArenaHandle } from '../shm/arena.js';
 import { RB, RB_BLACK, RB_MAX, RB_NODE, RB_RED } from './layout.js';
+import * as uapi from '../mm/uapi.js';
 
 /** -EEXIST, what insertRange returns when part of the range is occupied. */
-export const EEXIST = -17;
+export const EEXIST = -uapi.EEXIST;
 
 export interface RbEntry {
   first: number;

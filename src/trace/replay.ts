@@ -38,9 +38,10 @@
  * than its neighbours' can leave more VMAs in AFTER than the replay shows; no program we recorded calls it.
  */
 import { existsSync, statSync } from 'node:fs';
-import { MmStruct, TASK_SIZE_64, hex8, EINVAL } from '../mm/mm.js';
+import { EINVAL, MAP_ANONYMOUS, MAP_PRIVATE, MAP_TYPE, PROT_WRITE } from '../mm/uapi.js';
+import { MmStruct, TASK_SIZE_64, hex8 } from '../mm/mm.js';
 import { sysBrk, sysMmap, sysMunmap } from '../mm/mmap.js';
-import { PROT_WRITE, sysMprotect } from '../mm/mprotect.js';
+import { sysMprotect } from '../mm/mprotect.js';
 import { sysMadvise } from '../mm/madvise.js';
 import { sysMremap } from '../mm/mremap.js';
 import { PAGE_SIZE } from '../mm/frames.js';
@@ -234,12 +235,12 @@ export function replayRecords(records: readonly SyscallRecord[], before: readonl
   const lowestFd = new Map<string, number>();
   const readOnly = new Set<string>();
   for (const r of records) {
-    if (r.name !== 'mmap' || (r.args.flags & 0x20) || r.args.fd.path === undefined) continue;
+    if (r.name !== 'mmap' || (r.args.flags & MAP_ANONYMOUS) || r.args.fd.path === undefined) continue;
     const p = r.args.fd.path;
     const fd = r.args.fd.fd;
     const lo = lowestFd.get(p);
     if (lo === undefined || fd < lo) lowestFd.set(p, fd);
-    if (r.errno === 'EACCES' && (r.args.flags & 0x3) !== 0x2 && (r.args.prot & 2)) readOnly.add(`${fd}\0${p}`);
+    if (r.errno === 'EACCES' && (r.args.flags & MAP_TYPE) !== MAP_PRIVATE && (r.args.prot & PROT_WRITE)) readOnly.add(`${fd}\0${p}`);
   }
   // The break, from the first brk when it is a query or refused (it then returns mm->brk).
   if (opts.brk === undefined) {
@@ -324,13 +325,13 @@ function replayOnce(records: readonly SyscallRecord[], before: readonly MapsEntr
     switch (r.name) {
       case 'mmap': {
         const a = r.args;
-        res = sysMmap(mm, a.addr, a.length, a.prot, a.flags, (a.flags & 0x20) ? 0 : fileFor(a.fd.fd, a.fd.path), a.offset);
+        res = sysMmap(mm, a.addr, a.length, a.prot, a.flags, (a.flags & MAP_ANONYMOUS) ? 0 : fileFor(a.fd.fd, a.fd.path), a.offset);
         break;
       }
       case 'munmap': res = sysMunmap(mm, r.args.addr, r.args.length); break;
       case 'mprotect':
       case 'pkey_mprotect':
-        if (r.errno === 'EACCES' && (r.args.prot & 2)) suspects = sharedFileKeys(mm, r.args.addr, r.args.length, keyOfFile, readOnly);
+        if (r.errno === 'EACCES' && (r.args.prot & PROT_WRITE)) suspects = sharedFileKeys(mm, r.args.addr, r.args.length, keyOfFile, readOnly);
         res = r.name === 'mprotect' || r.args.pkey === -1 ? sysMprotect(mm, r.args.addr, r.args.length, r.args.prot) : -EINVAL;
         break;
       case 'mremap': res = sysMremap(mm, r.args.addr, r.args.oldLength, r.args.newLength, r.args.flags, r.args.newAddr ?? 0); break;

@@ -20,83 +20,18 @@
  * Numbers are JS numbers: exact below 2^53 (every user address and sane length is); a value above that
  * (e.g. a deliberately bad length of 2^64-1) is rounded and its record carries `lossy: true`.
  */
+import { EOPNOTSUPP, MADV, MAP, MREMAP, PROT, UAPI_ERRNO } from '../mm/uapi.js';
 
 // ---------------------------------------------------------------------------------------------------------
-// Linux x86-64 constants (include/uapi/asm-generic/mman-common.h, mman.h, linux/mman.h, errno*.h)
+// Names strace prints
 
-export const PROT = {
-  PROT_NONE: 0x0,
-  PROT_READ: 0x1,
-  PROT_WRITE: 0x2,
-  PROT_EXEC: 0x4,
-  PROT_SEM: 0x8,
-  PROT_GROWSDOWN: 0x01000000,
-  PROT_GROWSUP: 0x02000000,
-} as const;
+// The uapi of the calls we decode (src/mm/uapi.ts), for the parser's tables and for users of this module.
+export { MADV, MAP, MREMAP, PROT };
 
-export const MAP = {
-  MAP_FILE: 0x0,
-  MAP_SHARED: 0x01,
-  MAP_PRIVATE: 0x02,
-  MAP_SHARED_VALIDATE: 0x03,
-  MAP_DROPPABLE: 0x08,
-  MAP_TYPE: 0x0f,
-  MAP_FIXED: 0x10,
-  MAP_ANONYMOUS: 0x20,
-  MAP_32BIT: 0x40,
-  MAP_ABOVE4G: 0x80,
-  MAP_GROWSDOWN: 0x0100,
-  MAP_DENYWRITE: 0x0800,
-  MAP_EXECUTABLE: 0x1000,
-  MAP_LOCKED: 0x2000,
-  MAP_NORESERVE: 0x4000,
-  MAP_POPULATE: 0x8000,
-  MAP_NONBLOCK: 0x10000,
-  MAP_STACK: 0x20000,
-  MAP_HUGETLB: 0x40000,
-  MAP_SYNC: 0x80000,
-  MAP_FIXED_NOREPLACE: 0x100000,
-  MAP_UNINITIALIZED: 0x4000000,
-  MAP_HUGE_SHIFT: 26,
-} as const;
-
-export const MREMAP = {
-  MREMAP_MAYMOVE: 1,
-  MREMAP_FIXED: 2,
-  MREMAP_DONTUNMAP: 4,
-} as const;
-
-export const MADV = {
-  MADV_NORMAL: 0,
-  MADV_RANDOM: 1,
-  MADV_SEQUENTIAL: 2,
-  MADV_WILLNEED: 3,
-  MADV_DONTNEED: 4,
-  MADV_FREE: 8,
-  MADV_REMOVE: 9,
-  MADV_DONTFORK: 10,
-  MADV_DOFORK: 11,
-  MADV_MERGEABLE: 12,
-  MADV_UNMERGEABLE: 13,
-  MADV_HUGEPAGE: 14,
-  MADV_NOHUGEPAGE: 15,
-  MADV_DONTDUMP: 16,
-  MADV_DODUMP: 17,
-  MADV_WIPEONFORK: 18,
-  MADV_KEEPONFORK: 19,
-  MADV_COLD: 20,
-  MADV_PAGEOUT: 21,
-  MADV_POPULATE_READ: 22,
-  MADV_POPULATE_WRITE: 23,
-  MADV_DONTNEED_LOCKED: 24,
-  MADV_COLLAPSE: 25,
-  MADV_HWPOISON: 100,
-  MADV_SOFT_OFFLINE: 101,
-  MADV_GUARD_INSTALL: 102,
-  MADV_GUARD_REMOVE: 103,
-} as const;
-
-/** Flags of the memory calls we do not decode field by field (msync, mlock2, mlockall), for `other` records. */
+/**
+ * Flags of the memory calls we do not decode field by field (msync, mlock2, mlockall), for `other` records:
+ * uapi too (asm-generic/mman-common.h, mman.h), but of calls our mm does not implement.
+ */
 const MISC_FLAGS = {
   MS_ASYNC: 1,
   MS_INVALIDATE: 2,
@@ -107,26 +42,14 @@ const MISC_FLAGS = {
   MCL_ONFAULT: 4,
 } as const;
 
-/** errno names → numbers (asm-generic/errno-base.h, errno.h, and the kernel-internal restart codes strace shows). */
+/**
+ * errno names → numbers: the uapi ones; glibc's ENOTSUP (EOPNOTSUPP); and the kernel-internal restart codes
+ * (include/linux/errno.h) that strace shows with `= ?` when a signal interrupted the call — user space never
+ * sees them as an errno, and our mm never returns one.
+ */
 export const ERRNO: Readonly<Record<string, number>> = {
-  EPERM: 1, ENOENT: 2, ESRCH: 3, EINTR: 4, EIO: 5, ENXIO: 6, E2BIG: 7, ENOEXEC: 8, EBADF: 9, ECHILD: 10,
-  EAGAIN: 11, ENOMEM: 12, EACCES: 13, EFAULT: 14, ENOTBLK: 15, EBUSY: 16, EEXIST: 17, EXDEV: 18, ENODEV: 19,
-  ENOTDIR: 20, EISDIR: 21, EINVAL: 22, ENFILE: 23, EMFILE: 24, ENOTTY: 25, ETXTBSY: 26, EFBIG: 27, ENOSPC: 28,
-  ESPIPE: 29, EROFS: 30, EMLINK: 31, EPIPE: 32, EDOM: 33, ERANGE: 34, EDEADLK: 35, ENAMETOOLONG: 36,
-  ENOLCK: 37, ENOSYS: 38, ENOTEMPTY: 39, ELOOP: 40, EWOULDBLOCK: 11, ENOMSG: 42, EIDRM: 43, ECHRNG: 44,
-  EL2NSYNC: 45, EL3HLT: 46, EL3RST: 47, ELNRNG: 48, EUNATCH: 49, ENOCSI: 50, EL2HLT: 51, EBADE: 52, EBADR: 53,
-  EXFULL: 54, ENOANO: 55, EBADRQC: 56, EBADSLT: 57, EDEADLOCK: 35, EBFONT: 59, ENOSTR: 60, ENODATA: 61,
-  ETIME: 62, ENOSR: 63, ENONET: 64, ENOPKG: 65, EREMOTE: 66, ENOLINK: 67, EADV: 68, ESRMNT: 69, ECOMM: 70,
-  EPROTO: 71, EMULTIHOP: 72, EDOTDOT: 73, EBADMSG: 74, EOVERFLOW: 75, ENOTUNIQ: 76, EBADFD: 77, EREMCHG: 78,
-  ELIBACC: 79, ELIBBAD: 80, ELIBSCN: 81, ELIBMAX: 82, ELIBEXEC: 83, EILSEQ: 84, ERESTART: 85, ESTRPIPE: 86,
-  EUSERS: 87, ENOTSOCK: 88, EDESTADDRREQ: 89, EMSGSIZE: 90, EPROTOTYPE: 91, ENOPROTOOPT: 92,
-  EPROTONOSUPPORT: 93, ESOCKTNOSUPPORT: 94, EOPNOTSUPP: 95, ENOTSUP: 95, EPFNOSUPPORT: 96, EAFNOSUPPORT: 97,
-  EADDRINUSE: 98, EADDRNOTAVAIL: 99, ENETDOWN: 100, ENETUNREACH: 101, ENETRESET: 102, ECONNABORTED: 103,
-  ECONNRESET: 104, ENOBUFS: 105, EISCONN: 106, ENOTCONN: 107, ESHUTDOWN: 108, ETOOMANYREFS: 109,
-  ETIMEDOUT: 110, ECONNREFUSED: 111, EHOSTDOWN: 112, EHOSTUNREACH: 113, EALREADY: 114, EINPROGRESS: 115,
-  ESTALE: 116, EUCLEAN: 117, ENOTNAM: 118, ENAVAIL: 119, EISNAM: 120, EREMOTEIO: 121, EDQUOT: 122,
-  ENOMEDIUM: 123, EMEDIUMTYPE: 124, ECANCELED: 125, ENOKEY: 126, EKEYEXPIRED: 127, EKEYREVOKED: 128,
-  EKEYREJECTED: 129, EOWNERDEAD: 130, ENOTRECOVERABLE: 131, ERFKILL: 132, EHWPOISON: 133,
+  ...UAPI_ERRNO,
+  ENOTSUP: EOPNOTSUPP,
   ERESTARTSYS: 512, ERESTARTNOINTR: 513, ERESTARTNOHAND: 514, ENOIOCTLCMD: 515, ERESTART_RESTARTBLOCK: 516,
 };
 

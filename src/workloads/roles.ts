@@ -19,10 +19,10 @@
  * stopping anyone; munmap latencies are kept for the measured interval only.
  */
 import { PAGE_SIZE } from '../mm/frames.js';
-import { MADV_DONTNEED, sysMadvise } from '../mm/madvise.js';
-import { MAP_ANONYMOUS, MAP_PRIVATE, sysMmap, sysMunmap } from '../mm/mmap.js';
-import { MAP_SHARED } from '../mm/unmapped.js';
-import { PROT_READ, PROT_WRITE, sysMprotect } from '../mm/mprotect.js';
+import { MADV_DONTNEED, MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE } from '../mm/uapi.js';
+import { sysMadvise } from '../mm/madvise.js';
+import { sysMmap, sysMunmap } from '../mm/mmap.js';
+import { sysMprotect } from '../mm/mprotect.js';
 import type { AddressSpace } from '../designs/address-space.js';
 import { TraceReplayer, type TraceProgram } from './trace.js';
 
@@ -161,7 +161,7 @@ export function runRole(as: AddressSpace, p: RoleParams, ctl: Int32Array, tally:
         const len = 4 * PAGE_SIZE;
         const a = mmap(len, MAP_PRIVATE | MAP_ANONYMOUS, 0);
         user.store8(a, 1);
-        if (sysMprotect(mm, a, len, 1) !== 0) throw new Error('churn: mprotect failed');
+        if (sysMprotect(mm, a, len, PROT_READ) !== 0) throw new Error('churn: mprotect failed');
         munmap(a, len);
         churnOps += 3;
         break;

@@ -19,11 +19,13 @@
  */
 import { PAGE_SIZE } from '../mm/frames.js';
 import type { MmStruct } from '../mm/mm.js';
+import {
+  MAP_ANONYMOUS, MAP_FIXED, MAP_FIXED_NOREPLACE, MREMAP_DONTUNMAP, MREMAP_FIXED, PROT_READ, PROT_WRITE,
+} from '../mm/uapi.js';
 import { sysMadvise } from '../mm/madvise.js';
-import { MAP_ANONYMOUS, MAP_FIXED_NOREPLACE, sysMmap } from '../mm/mmap.js';
-import { PROT_READ, PROT_WRITE, sysMprotect } from '../mm/mprotect.js';
-import { MREMAP_DONTUNMAP, MREMAP_FIXED, sysMremap } from '../mm/mremap.js';
-import { MAP_FIXED } from '../mm/unmapped.js';
+import { sysMmap } from '../mm/mmap.js';
+import { sysMprotect } from '../mm/mprotect.js';
+import { sysMremap } from '../mm/mremap.js';
 import { parseStrace, type SyscallRecord } from '../trace/strace.js';
 
 /** One call of the trace, as the replay needs it (structured-cloneable: it travels to the workers). */
