@@ -19,12 +19,14 @@
  */
 import type { AddressSpace } from '../designs/address-space.js';
 import { PAGE_SIZE } from '../mm/frames.js';
-import { MADV_DONTNEED, sysMadvise } from '../mm/madvise.js';
-import { MAP_ANONYMOUS, MAP_PRIVATE, sysMmap, sysMunmap } from '../mm/mmap.js';
-import { PROT_READ, PROT_WRITE, sysMprotect } from '../mm/mprotect.js';
-import { MREMAP_FIXED, MREMAP_MAYMOVE, sysMremap } from '../mm/mremap.js';
+import { sysMadvise } from '../mm/madvise.js';
+import { sysMmap, sysMunmap } from '../mm/mmap.js';
+import { sysMprotect } from '../mm/mprotect.js';
+import { sysMremap } from '../mm/mremap.js';
 import { syntheticWord } from '../mm/pagecache.js';
-import { MAP_FIXED, MAP_SHARED } from '../mm/unmapped.js';
+import {
+  MADV_DONTNEED, MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, MREMAP_FIXED, MREMAP_MAYMOVE, PROT_NONE, PROT_READ, PROT_WRITE,
+} from '../mm/uapi.js';
 import type { Prng } from '../util/prng.js';
 import { access, BASE, hex, marker, peek, setupFile, violation, type CheckScenario, type Outcome, type RoleContext, type RoleResult, type ScenarioParams } from './scenarios.js';
 
@@ -52,7 +54,7 @@ export interface Program {
   threads: Op[][];
 }
 
-const PROT_BITS: Record<Prot, number> = { rw: PROT_READ | PROT_WRITE, r: PROT_READ, n: 0 /* PROT_NONE */ };
+const PROT_BITS: Record<Prot, number> = { rw: PROT_READ | PROT_WRITE, r: PROT_READ, n: PROT_NONE };
 const PROT_NAMES: Record<Prot, string> = { rw: 'PROT_READ|PROT_WRITE', r: 'PROT_READ', n: 'PROT_NONE' };
 const KIND_NAMES: Record<Kind, string> = { a: 'anonymous', f: 'private file', s: 'shared file' };
 /** What setup writes into the pages it faults in (never a marker: see marker()). */
