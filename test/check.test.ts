@@ -7,6 +7,8 @@ import { execFile } from 'node:child_process';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { CHECK_SCENARIOS, parseReplay, replay, runCheck } from '../src/check/check.js';
+import { decode, describe, drawProgram, encode, generated, shrink } from '../src/check/generated.js';
+import { Prng } from '../src/util/prng.js';
 import { DESIGNS, designInfo, mutantNames } from '../src/designs/index.js';
 import { testSeed } from './support/seed.js';
 
@@ -100,4 +102,38 @@ test('mmsplit check: exit 1 with the seed and the interleaving; --replay reprodu
     assert.match(e.stderr, /unknown|bad|dfs overrides/);
     assert.doesNotMatch(e.stderr, /at .*\.js:\d+/); // no stack
   }
+});
+
+test('generated programs: drawn from the seed, written as text and read back, shrunk when they fail, replayed with --program', { timeout: 300_000 }, async () => {
+  const g = drawProgram(new Prng(seed));
+  assert.deepEqual(decode(encode(g)), g, 'encode/decode round-trip');
+  assert.deepEqual(drawProgram(new Prng(seed)), g, 'a program is a function of its seed');
+  assert.match(describe(g), /^window: 8 pages at 0x10000000/);
+  const size = (p: typeof g) => generated.program!.size(p) + p.threads.flat().reduce((a, o) => a + ('pages' in o ? o.pages : 0), 0);
+  assert.ok(shrink(g).length > 0);
+  for (const smaller of shrink(g)) assert.ok(size(smaller) < size(g), 'every candidate is smaller: an operation fewer or a span shorter');
+  for (const bad of ['T0:q1', 'S:u0+1', 'T0:w9', 'T0:u6+4', 'T7:r1', 'nonsense']) assert.throws(() => decode(bad), /^Error: program: /, bad);
+
+  // A mutant caught by a generated program, shrunk, and replayed from the text the report prints.
+  const r = await runCheck({ design: 'spf-novalidate', scenario: 'generated', mode: 'pct', runs: 3000, seed });
+  assert.ok(r.violation, `seed ${seed}: spf-novalidate was not caught by a generated program`);
+  const v = r.violation;
+  assert.ok(v.program && v.programText && v.programSize, 'the violation carries its program');
+  assert.ok(v.programSize.shrunk <= v.programSize.found);
+  const again = await replay({ design: 'spf-novalidate', scenario: 'generated', mode: 'pct', token: parseReplay(v.replay, 'pct'), program: v.program });
+  assert.equal(again.violation, v.message, 'the shrunk program replays its violation');
+  assert.equal(again.programText, v.programText);
+
+  const out = await run('node', [CLI, 'check', '--design', 'spf-novalidate', '--scenario', 'generated', '--runs', '3000', '--seed', String(seed)]).then(
+    () => assert.fail('check passed a mutant'),
+    (e: { code: number; stdout: string }) => e,
+  );
+  assert.equal(out.code, 1);
+  assert.match(out.stdout, /The program \((shrunk from \d+ operations to \d+|\d+ operations, not shrunk)\):\n  window: /);
+  assert.match(out.stdout, /--program 'S:[^']*;P:[^']*;T0:[^']*;T1:[^']*'/);
+  const bad = await run('node', [CLI, 'check', '--design', 'spf', '--scenario', 'generated', '--program', 'T0:zz']).then(() => assert.fail('accepted a bad program'), (e: { code: number; stderr: string }) => e);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /^mmsplit check: --program: 'zz' is not an operation/);
+  const wrong = await run('node', [CLI, 'check', '--design', 'spf', '--scenario', 'fault-fault', '--program', 'T0:r1']).then(() => assert.fail('accepted --program without generated'), (e: { code: number; stderr: string }) => e);
+  assert.equal(wrong.code, 2);
 });

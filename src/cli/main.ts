@@ -9,6 +9,7 @@ import { WORKLOAD_NAMES, type WorkloadName } from '../bench/results.js';
 import { designInfo, designNames, DesignDefinitionError, isDesignPath, mutantNames, resolveDesigns } from '../designs/registry.js';
 import { defaultThreads, LAB_DEFAULTS } from '../bench/lab.js';
 import { CHECK_MODES, CHECK_SCENARIOS, parseReplay, type CheckMode } from '../check/check.js';
+import { checkScenario } from '../check/catalog.js';
 import { seedFromEnv } from '../util/prng.js';
 
 const pkg = createRequire(import.meta.url)('../../../package.json') as { version: string; description: string };
@@ -258,6 +259,17 @@ addReportOptions(
     console.error(`mmsplit check: --replay: ${(e as Error).message}`);
     process.exitCode = 2;
     return;
+  }
+  if (o.program !== undefined) {
+    const support = o.scenario?.length === 1 ? checkScenario(o.scenario[0]!).program : undefined;
+    try {
+      if (!support) throw new Error('needs --scenario generated (and no other)');
+      support.decode(o.program);
+    } catch (e) {
+      console.error(`mmsplit check: --program: ${(e as Error).message.replace(/^program: /, '')}`);
+      process.exitCode = 2;
+      return;
+    }
   }
   let worst = 0;
   for (const design of designs) {

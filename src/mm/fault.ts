@@ -1,3 +1,4 @@
+import type { Arena } from '../shm/arena.js';
 import { FrameTable, GFP_KERNEL, GFP_NOWAIT, PAGE_SIZE, PG_anon, PG_dirty, ZERO_PFN } from './frames.js';
 import { PAGE_NOMEM, PAGE_WOULD_SLEEP, PageCache } from './pagecache.js';
 import { _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_RW, mkPte, PageTables, ptePfn } from './pagetable.js';
@@ -35,6 +36,45 @@ export class FaultVma {
   anonVma = 0;
   /** The VMA's seqcount when the fields were copied (designs that validate with it). */
   seq = 0;
+  /**
+   * Debug mode (the checker, the tests): the VMA arena whose record was copied, and the record's
+   * allocation generation then; the fault core checks, where the PTE goes in, that the fault is still
+   * working on that allocation — that no design let the VMA be freed (and maybe reused) under a fault that
+   * holds it, as KASAN reports a read of freed memory. Null outside debug mode.
+   */
+  arena: Arena | null = null;
+  gen = 0;
+  /** Debug mode: the generation of the page-table page the fault is filling. */
+  tableGen = 0;
+}
+
+/** A fault used a VMA or a page table after it was freed: what KASAN would report as a use after free. */
+export class FaultUseAfterFreeError extends Error {
+  override readonly name = 'UseAfterFreeError';
+}
+
+/**
+ * Debug mode, under the PTE lock, before the design's revalidate() reads the VMA: the VMA record is still
+ * the allocation the fault copied, and the page table is allocated (and, for a fault that holds a lock
+ * keeping tables, still the one it walked; a speculative fault's table may have been freed and replaced by
+ * another for the same range, which its second walk accepts).
+ */
+function assertNotFreed(ctx: FaultContext, v: FaultVma, slot: number): void {
+  const a = v.arena;
+  if (a === null) return;
+  const g = a.peekGeneration(v.vma);
+  if (g !== v.gen) {
+    throw new FaultUseAfterFreeError(
+      `fault at 0x${v.start.toString(16)}…: VMA record ${v.vma} was ${(g & 1) === 0 ? 'freed' : 'freed and reused'} while the fault still used it (generation ${v.gen} → ${g}): ` +
+        'whatever keeps a VMA alive under a fault (a lock, a reference, an RCU or SRCU read section until the free) did not',
+    );
+  }
+  const pt = ctx.pt;
+  if (!pt.arena.debug) return;
+  const tg = pt.arena.peekGeneration(pt.tableOf(slot));
+  if ((tg & 1) === 0 || (!ctx.speculative && tg !== v.tableGen)) {
+    throw new FaultUseAfterFreeError(`fault at 0x${v.start.toString(16)}…: the page table it fills was freed (generation ${v.tableGen} → ${tg}) while the fault held it`);
+  }
 }
 
 /** What the fault needs from the mm beyond the VMA: the memory it fills and the design's checks. */
@@ -85,6 +125,7 @@ export function handleMmFault(ctx: FaultContext, v: FaultVma, addr: number, flag
   // and tables it added after munmap's free_pgtables() would stay behind outside every VMA.
   const slot = ctx.speculative ? ctx.pt.pteSlot(addr) : ctx.pt.pteAlloc(addr);
   if (slot < 0) return ctx.speculative || mayNotSleep ? VM_FAULT_RETRY : VM_FAULT_OOM;
+  if (v.arena !== null) v.tableGen = ctx.pt.arena.peekGeneration(ctx.pt.tableOf(slot));
   const pte = Atomics.load(ctx.pt.i32, slot);
   if ((pte & _PAGE_PROTNONE) !== 0) {
     // Mapped but PROT_NONE, and the VMA now allows the access: a racing mprotect made it accessible
@@ -114,6 +155,7 @@ function setPteIfSame(ctx: FaultContext, v: FaultVma, addr: number, slot: number
     return VM_FAULT_RETRY;
   }
   ctx.pt.ptLock(slot);
+  assertNotFreed(ctx, v, slot);
   const same = Atomics.load(ctx.pt.i32, slot) === expected;
   const valid = ctx.revalidate(v, slot);
   ctx.pt.assertPtlHeld(slot, 'after the design\'s revalidate()');
@@ -212,6 +254,7 @@ function upgradeProtnone(ctx: FaultContext, v: FaultVma, addr: number, slot: num
 function changePteIfSame(ctx: FaultContext, v: FaultVma, addr: number, slot: number, pte: number, next: number): number {
   if (ctx.speculative && ctx.pt.pteSlot(addr) !== slot) return VM_FAULT_RETRY;
   ctx.pt.ptLock(slot);
+  assertNotFreed(ctx, v, slot);
   const same = Atomics.load(ctx.pt.i32, slot) === pte;
   const valid = ctx.revalidate(v, slot);
   ctx.pt.assertPtlHeld(slot, 'after the design\'s revalidate()');

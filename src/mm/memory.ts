@@ -2,7 +2,7 @@ import type { Rcu } from '../sync/rcu.js';
 import { rwsemHeld } from '../sync/rwsem.js';
 import { DeferredFree } from './deferred-free.js';
 import { hex, LockAssertionError } from './lockdep.js';
-import { FaultVma, handleMmFault, FAULT_FLAG_WRITE, VM_FAULT_ERROR, VM_FAULT_OOM, VM_FAULT_SIGBUS, VM_FAULT_SIGSEGV, type FaultContext } from './fault.js';
+import { FaultUseAfterFreeError, FaultVma, handleMmFault, FAULT_FLAG_WRITE, VM_FAULT_ERROR, VM_FAULT_OOM, VM_FAULT_SIGBUS, VM_FAULT_SIGSEGV, type FaultContext } from './fault.js';
 import { FrameTable, PAGE_SIZE, ZERO_PFN } from './frames.js';
 import type { MmStruct } from './mm.js';
 import { PageCache } from './pagecache.js';
@@ -127,6 +127,13 @@ export class MmPages implements FaultContext {
     out.flags = t.flags(vma);
     out.file = t.file(vma);
     out.anonVma = t.anon(vma);
+    if (t.arena.debug) {
+      // KASAN's look (plain reads: no yield point of the checker): the record must be allocated now, and the
+      // fault core checks it is still this allocation when the PTE goes in.
+      out.arena = t.arena;
+      out.gen = t.arena.peekGeneration(vma);
+      if ((out.gen & 1) === 0) throw new FaultUseAfterFreeError(`fault: copied VMA record ${vma} after it was freed (a read of freed memory)`);
+    }
     return out;
   }
 
