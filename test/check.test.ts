@@ -137,3 +137,20 @@ test('generated programs: drawn from the seed, written as text and read back, sh
   const wrong = await run('node', [CLI, 'check', '--design', 'spf', '--scenario', 'fault-fault', '--program', 'T0:r1']).then(() => assert.fail('accepted --program without generated'), (e: { code: number; stderr: string }) => e);
   assert.equal(wrong.code, 2);
 });
+
+test('mmsplit check --coverage: the paths of the fault core and the VMA operations the runs reached, the design\'s counters and schedPoints', { timeout: 300_000 }, async () => {
+  const r = await run('node', [CLI, 'check', '--design', 'per-vma-lock', '--scenario', 'generated,fault-munmap', '--runs', '300', '--seed', String(seed), '--coverage']);
+  assert.match(r.stdout, /Coverage of per-vma-lock over 600 schedules in 2 scenarios:/);
+  const reached = /fault core and VMA operations: (\d+) of (\d+) paths reached/.exec(r.stdout)!;
+  // per-vma-lock's faults are never speculative: the second walk and revalidate() failing are not its paths.
+  assert.ok(Number(reached[1]) >= Number(reached[2]) - 7, `generated programs reach most paths: ${reached[0]}`);
+  for (const p of ['__split_vma: new VMA below', 'vma_modify: prev takes the range', 'do_anonymous_page: a new page (write)', 'do_cow_fault: a private copy of a file page', 'beyond EOF: SIGBUS']) {
+    assert.match(r.stdout, new RegExp(`^ +[\\d,]+  ${p.replace(/[()]/g, '\\$&')}$`, 'm'), p);
+  }
+  assert.match(r.stdout, /^ +[\d,]+  abort$/m, 'the design\'s own counters');
+  const j = JSON.parse((await run('node', [CLI, 'check', '--design', 'mmap-lock', '--scenario', 'fault-fault', '--runs', '20', '--seed', String(seed), '--coverage', '--json'])).stdout) as {
+    coverage: { paths: [string, number][]; never: string[]; counters: [string, number][] };
+  };
+  assert.ok(j.coverage.paths.length > 0 && j.coverage.never.length > 0, 'one small scenario reaches some paths, not all');
+  assert.deepEqual(j.coverage.counters.map(([c]) => c), ['fastPath', 'retry', 'fallback']);
+});

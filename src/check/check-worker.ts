@@ -8,6 +8,7 @@ import { loadDesignModule } from '../designs/registry.js';
 import { checkScenario } from './catalog.js';
 import type { ScenarioParams } from './scenarios.js';
 import { installScheduler, SchedControl, ScheduleAborted, ScheduledThread, setActive } from './sched.js';
+import { collectCoverage } from '../util/coverage.js';
 import { describeError } from '../util/unwind.js';
 
 export interface RunJob {
@@ -35,16 +36,20 @@ parentPort!.on('message', async (job: RunJob) => {
     if (thread) thread.awaitTurn();
     else while (Atomics.load(go, 0) === 0) Atomics.wait(go, 0, 0, 1000);
     setActive(thread);
+    const coverage = new Map<string, number>();
+    collectCoverage(coverage);
     // Attached under the schedule: which RCU slot and which records each thread gets is part of the run.
     const as = AddressSpace.attach(job.as);
     const result = role({ as, params: job.params, thread: job.thread, note });
     note('exit: barriers, then leaves RCU');
     as.exit();
     const stats = { ...as.design.stats, extra: undefined, ...as.design.stats.extra };
+    collectCoverage(null);
     setActive(null);
     thread?.finish();
-    parentPort!.postMessage({ type: 'done', result, stats, log: thread?.log ?? [] });
+    parentPort!.postMessage({ type: 'done', result, stats, coverage: [...coverage], log: thread?.log ?? [] });
   } catch (e) {
+    collectCoverage(null);
     setActive(null);
     const err = e as Error;
     const aborted = err instanceof ScheduleAborted;

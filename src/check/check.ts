@@ -96,6 +96,8 @@ export interface CheckReport {
   meanSwitches: number;
   /** How the design's faults went, summed over runs (fastPath, fallback, …). */
   stats: Record<string, number>;
+  /** Kernel paths the runs' threads reached (MM_PATHS, schedPoint labels), with how often, summed over runs. */
+  coverage: Record<string, number>;
   violation?: Violation;
 }
 
@@ -107,6 +109,7 @@ interface RunOutcome {
   preemptions: number;
   decisions: Decision[];
   stats: Record<string, number>[];
+  coverage: [string, number][][];
   violation?: string;
   trace: TraceEntry[];
 }
@@ -149,7 +152,7 @@ class CheckPool {
       as.quiescentState();
     } catch (e) {
       // The design failed on the controller alone, before any race: report it like any violation.
-      return { steps: 0, switches: 0, preemptions: 0, decisions: [], stats: [], trace: [], violation: `during setup: ${(e as Error).name}: ${(e as Error).message}`, program: opts.given };
+      return { steps: 0, switches: 0, preemptions: 0, decisions: [], stats: [], coverage: [], trace: [], violation: `during setup: ${(e as Error).name}: ${(e as Error).message}`, program: opts.given };
     }
     const n = scenario.threads;
     const scheduled = mode !== 'stress';
@@ -160,7 +163,7 @@ class CheckPool {
     const workers = this.ensure(n);
     const handle = as.handle();
     as.rcu.threadOffline(); // the controller only waits now: it must hold up no grace period
-    const replies: Promise<{ type: string; result?: RoleResult; stats?: Record<string, number>; error?: string; log: TraceEntry[] }>[] = [];
+    const replies: Promise<{ type: string; result?: RoleResult; stats?: Record<string, number>; coverage?: [string, number][]; error?: string; log: TraceEntry[] }>[] = [];
     const ready: Promise<void>[] = [];
     workers.forEach((w, thread) => {
       const job: RunJob = { as: handle, scenario: scenario.name, params, thread, scheduled, trace: opts.trace };
@@ -208,6 +211,7 @@ class CheckPool {
       preemptions: scheduled ? this.ctl.preemptions : 0,
       decisions: mode === 'dfs' ? this.ctl.decisions() : [],
       stats: [],
+      coverage: [],
       trace: [],
     };
     if (all === 'timeout') {
@@ -224,6 +228,7 @@ class CheckPool {
       return out;
     }
     out.stats = all.map((m) => m.stats!);
+    out.coverage = all.map((m) => m.coverage ?? []);
     try {
       scenario.check(as, params, all.map((m) => m.result!));
       checkQuiescent(as);
@@ -338,6 +343,7 @@ export async function runCheck(o: CheckOptions, progress?: (done: number) => voi
   const pool = new CheckPool();
   const started = performance.now();
   const stats: Record<string, number> = {};
+  const coverage: Record<string, number> = {};
   let runs = 0;
   let steps = 0;
   let switches = 0;
@@ -354,6 +360,7 @@ export async function runCheck(o: CheckOptions, progress?: (done: number) => voi
       steps += r.steps;
       switches += r.switches;
       sumStats(stats, r.stats);
+      for (const c of r.coverage) for (const [path, n] of c) coverage[path] = (coverage[path] ?? 0) + n;
       progress?.(runs);
       if (r.violation !== undefined) {
         const token: ReplayToken = o.mode === 'dfs' ? { seed, overrides } : { seed };
@@ -397,6 +404,7 @@ export async function runCheck(o: CheckOptions, progress?: (done: number) => voi
     meanSteps: runs ? steps / runs : 0,
     meanSwitches: runs ? switches / runs : 0,
     stats,
+    coverage,
     ...(violation ? { violation } : {}),
   };
 }

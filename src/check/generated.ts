@@ -28,11 +28,12 @@ import {
   MADV_DONTNEED, MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, MREMAP_FIXED, MREMAP_MAYMOVE, PROT_NONE, PROT_READ, PROT_WRITE,
 } from '../mm/uapi.js';
 import type { Prng } from '../util/prng.js';
-import { access, BASE, hex, marker, peek, setupFile, violation, type CheckScenario, type Outcome, type RoleContext, type RoleResult, type ScenarioParams } from './scenarios.js';
+import { access, BASE, hex, marker, peek, violation, type CheckScenario, type Outcome, type RoleContext, type RoleResult, type ScenarioParams } from './scenarios.js';
 
 /** Pages in the window every program works on. */
 export const WINDOW = 8;
-const THREADS = 2;
+/** Pages of the file: it ends two pages before the window does, so faults on p6 and p7 of a file mapping are beyond EOF. */
+const FILE_PAGES = WINDOW - 2;
 
 type Kind = 'a' | 'f' | 's'; // anonymous, private file, shared file
 type Prot = 'rw' | 'r' | 'n';
@@ -92,8 +93,8 @@ function drawOp(rnd: Prng, layout: [number, number][]): Op {
   return { op: 'dontneed', page, pages };
 }
 
-/** A random program: a layout with its neighbours, and up to four operations per thread. */
-export function drawProgram(rnd: Prng): Program {
+/** A random program for `threads` threads: a layout with its neighbours, and up to four operations per thread. */
+export function drawProgram(rnd: Prng, threads = 2): Program {
   const setup: Extract<Op, { op: 'mmap' }>[] = [];
   const layout: [number, number][] = [];
   let at = rnd.below(2);
@@ -104,9 +105,9 @@ export function drawProgram(rnd: Prng): Program {
     layout.push([at, pages]);
     at += pages + (rnd.chance(0.5) ? 0 : 1); // adjacent (a merge candidate) or with a hole
   }
-  const touched = layout.flatMap(([s, n]) => Array.from({ length: n }, (_, i) => s + i)).filter(() => rnd.chance(0.3));
-  const threads = Array.from({ length: THREADS }, () => Array.from({ length: 1 + rnd.below(4) }, () => drawOp(rnd, layout)));
-  return { setup, touched, threads };
+  // Pages setup faults in (none beyond the file's end: setup must not fail).
+  const touched = setup.flatMap((m) => Array.from({ length: m.pages }, (_, i) => m.page + i).filter((p) => m.kind === 'a' || p < FILE_PAGES)).filter(() => rnd.chance(0.3));
+  return { setup, touched, threads: Array.from({ length: threads }, () => Array.from({ length: 1 + rnd.below(4) }, () => drawOp(rnd, layout))) };
 }
 
 // ------------------------------------------------------------------------------------------- running
@@ -143,63 +144,70 @@ function programOf(p: ScenarioParams): Program {
   return p['program'] as Program;
 }
 
-export const generated: CheckScenario = {
-  name: 'generated',
-  description: 'a random program per thread — faults and mmap/munmap/mprotect/mremap/madvise over a window with neighbours',
-  threads: THREADS,
-  ranges: [[BASE, BASE + WINDOW * PAGE_SIZE]],
-  setup(as, rnd, given) {
-    const program = (given as Program | undefined) ?? drawProgram(rnd);
-    const file = setupFile(as);
-    for (const m of program.setup) {
-      const r = mmapOp(as, file, m);
-      if (r !== pageAt(m.page)) throw new Error(`check setup: ${describeOp(m)} gave ${r}`);
-    }
-    for (const i of program.touched) {
-      const m = program.setup.find((s) => i >= s.page && i < s.page + s.pages);
-      if (m?.prot === 'rw') as.user.store8(pageAt(i), SETUP_BYTE);
-      else if (m !== undefined) as.user.load8(pageAt(i));
-    }
-    return { kind: 'anon', file, touches: [], program };
-  },
-  role(ctx: RoleContext): RoleResult {
-    const { as, params, thread } = ctx;
-    const outcomes: Outcome[] = [];
-    programOf(params).threads[thread]!.forEach((o, k) => {
-      if (o.op === 'read' || o.op === 'write') {
-        outcomes.push(access(ctx, pageAt(o.page), o.op === 'write' ? marker(thread, k) : null));
-        return;
+/** The generated scenario with `threads` threads. */
+function generatedScenario(name: string, threads: number): CheckScenario {
+  return {
+    name,
+    description: `a random program for each of ${threads} threads — faults and mmap/munmap/mprotect/mremap/madvise over a window with neighbours`,
+    threads,
+    ranges: [[BASE, BASE + WINDOW * PAGE_SIZE]],
+    setup(as, rnd, given) {
+      const program = (given as Program | undefined) ?? drawProgram(rnd, threads);
+      const file = as.mm.addFile({ path: 'generated', dev: '00:00', inode: 12, writable: true, readable: true, size: FILE_PAGES * PAGE_SIZE, shmem: false, latencyUs: 50 });
+      for (const m of program.setup) {
+        const r = mmapOp(as, file, m);
+        if (r !== pageAt(m.page)) throw new Error(`check setup: ${describeOp(m)} gave ${r}`);
       }
-      ctx.note(describeOp(o));
-      const r = call(as, params.file, o);
-      as.quiescentState();
-      ctx.note(`  → ${r < 0 ? r : hex(r)}`);
-      outcomes.push(r);
-    });
-    return { outcomes };
-  },
-  check(as, p, results) {
-    // Whatever the order, a page holds what someone wrote into it (setup, or a thread's store that
-    // returned), zeros (fresh anonymous memory, a page DONTNEED dropped), or what the file holds at one of
-    // the offsets the window maps (mremap moves file pages to other places in it).
-    const written = new Set<number>([0, SETUP_BYTE]);
-    for (let i = 0; i < WINDOW; i++) written.add(syntheticWord(p.file, i * PAGE_SIZE) & 0xff);
-    const program = programOf(p);
-    results.forEach((r, t) => program.threads[t]!.forEach((o, k) => o.op === 'write' && r.outcomes[k] === marker(t, k) && written.add(marker(t, k))));
-    for (let i = 0; i < WINDOW; i++) {
-      const b = peek(as, pageAt(i));
-      if (b !== undefined && !written.has(b)) violation(`page ${i} (${hex(pageAt(i))}) holds ${hex(b)}, which nobody wrote there`);
-    }
-  },
-  program: {
-    of: programOf,
-    smaller: shrink,
-    encode,
-    decode,
-    describe,
-    size: (g: Program) => g.setup.length + g.touched.length + g.threads.reduce((a, ops) => a + ops.length, 0),
-  },
-};
+      for (const i of program.touched) {
+        const m = program.setup.find((s) => i >= s.page && i < s.page + s.pages);
+        if (m?.prot === 'rw') as.user.store8(pageAt(i), SETUP_BYTE);
+        else if (m !== undefined) as.user.load8(pageAt(i));
+      }
+      return { kind: 'anon', file, touches: [], program };
+    },
+    role(ctx: RoleContext): RoleResult {
+      const { as, params, thread } = ctx;
+      const outcomes: Outcome[] = [];
+      programOf(params).threads[thread]!.forEach((o, k) => {
+        if (o.op === 'read' || o.op === 'write') {
+          outcomes.push(access(ctx, pageAt(o.page), o.op === 'write' ? marker(thread, k) : null));
+          return;
+        }
+        ctx.note(describeOp(o));
+        const r = call(as, params.file, o);
+        as.quiescentState();
+        ctx.note(`  → ${r < 0 ? r : hex(r)}`);
+        outcomes.push(r);
+      });
+      return { outcomes };
+    },
+    check(as, p, results) {
+      // Whatever the order, a page holds what someone wrote into it (setup, or a thread's store that
+      // returned), zeros (fresh anonymous memory, a page DONTNEED dropped), or what the file holds at one of
+      // the offsets the window maps (mremap moves file pages to other places in it).
+      const written = new Set<number>([0, SETUP_BYTE]);
+      for (let i = 0; i < WINDOW; i++) written.add(syntheticWord(p.file, i * PAGE_SIZE) & 0xff);
+      const program = programOf(p);
+      results.forEach((r, t) => program.threads[t]!.forEach((o, k) => o.op === 'write' && r.outcomes[k] === marker(t, k) && written.add(marker(t, k))));
+      for (let i = 0; i < WINDOW; i++) {
+        const b = peek(as, pageAt(i));
+        if (b !== undefined && !written.has(b)) violation(`page ${i} (${hex(pageAt(i))}) holds ${hex(b)}, which nobody wrote there`);
+      }
+    },
+    program: {
+      of: programOf,
+      smaller: shrink,
+      encode,
+      decode: (text: string) => decode(text, threads),
+      describe,
+      size: (g: Program) => g.setup.length + g.touched.length + g.threads.reduce((a, ops) => a + ops.length, 0),
+    },
+  };
+}
+
+/** Two threads; and three (two may fault on the pages the third changes, or race each other's calls). */
+export const generated = generatedScenario('generated', 2);
+export const generated3 = generatedScenario('generated-3', 3);
 
 // ------------------------------------------------------------------------------------------- shrinking
 
@@ -284,9 +292,9 @@ export function encode(g: Program): string {
   return [`S:${g.setup.map(op).join(',')}`, `P:${g.touched.join(',')}`, ...g.threads.map((ops, t) => `T${t}:${ops.map(op).join(',')}`)].join(';');
 }
 
-/** encode() backwards; throws with what is wrong. */
-export function decode(s: string): Program {
-  const g: Program = { setup: [], touched: [], threads: Array.from({ length: THREADS }, () => []) };
+/** encode() backwards, for a scenario of `threads` threads; throws with what is wrong. */
+export function decode(s: string, threads = 2): Program {
+  const g: Program = { setup: [], touched: [], threads: Array.from({ length: threads }, () => []) };
   const page = (x: string, what: string): number => {
     const n = Number(x);
     if (!Number.isInteger(n) || n < 0 || n >= WINDOW) throw new Error(`program: ${what}: page '${x}' is not in 0…${WINDOW - 1}`);
@@ -324,7 +332,7 @@ export function decode(s: string): Program {
     } else if (m[1] === 'P') g.touched = items.map((x) => page(x, 'P'));
     else {
       const t = Number(m[2]);
-      if (t >= THREADS) throw new Error(`program: T${t}: the generated scenario has ${THREADS} threads`);
+      if (t >= threads) throw new Error(`program: T${t}: the scenario has ${threads} threads`);
       g.threads[t] = items.map(op);
     }
   }

@@ -2,6 +2,8 @@
 // replay token and the traced interleaving that led to it; `--replay` runs one schedule again, traced.
 import os from 'node:os';
 import { CHECK_SCENARIOS, parseReplay, replay, runCheck, type CheckMode, type CheckReport, type ReplayToken } from '../check/check.js';
+import { designInfo } from '../designs/registry.js';
+import { MM_PATHS } from '../mm/paths.js';
 import type { TraceEntry } from '../check/sched.js';
 import { table } from './output.js';
 
@@ -11,6 +13,8 @@ export interface CheckCommandOptions {
   module?: string;
   /** Generated scenario: run this program (as a violation's replay command gives it). */
   program?: string;
+  /** Print which kernel paths the runs reached and which they never did. */
+  coverage?: boolean;
   scenarios?: string[];
   mode: CheckMode;
   runs: number;
@@ -27,6 +31,37 @@ function command(o: CheckCommandOptions, scenario: string, token: string, progra
   const extra = o.mode === 'pct' && o.depth !== 3 ? ` --depth ${o.depth}` : '';
   const design = o.module !== undefined ? `${o.module} --name ${o.design}` : o.design;
   return `mmsplit check --design ${design} --scenario ${scenario} --mode ${o.mode}${extra} --replay ${token}${program !== undefined ? ` --program '${program}'` : ''}`;
+}
+
+/** What the runs of every scenario reached, against what the mm, the fault core and the design can reach. */
+export function coverageOf(design: string, reports: CheckReport[]): { paths: [string, number][]; never: string[]; counters: [string, number][]; points: [string, number][] } {
+  const reached: Record<string, number> = {};
+  const stats: Record<string, number> = {};
+  for (const r of reports) {
+    for (const [k, n] of Object.entries(r.coverage)) reached[k] = (reached[k] ?? 0) + n;
+    for (const [k, n] of Object.entries(r.stats)) stats[k] = (stats[k] ?? 0) + n;
+  }
+  const known: string[] = Object.values(MM_PATHS);
+  const counters = ['fastPath', 'retry', 'fallback', ...Object.keys(designInfo(design).counters ?? {})];
+  return {
+    paths: known.filter((p) => reached[p]).map((p) => [p, reached[p]!]),
+    never: known.filter((p) => !reached[p]),
+    counters: counters.map((c) => [c, stats[c] ?? 0]),
+    points: Object.entries(reached).filter(([p]) => !known.includes(p)).sort((a, b) => b[1] - a[1]),
+  };
+}
+
+function printCoverage(design: string, reports: CheckReport[]): void {
+  const c = coverageOf(design, reports);
+  const n = (x: number) => x.toLocaleString('en-US');
+  console.log(`\nCoverage of ${design} over ${n(reports.reduce((a, r) => a + r.runs, 0))} schedules in ${reports.length} scenarios:`);
+  console.log(`  fault core and VMA operations: ${c.paths.length} of ${c.paths.length + c.never.length} paths reached`);
+  for (const [p, k] of c.paths) console.log(`    ${n(k).padStart(10)}  ${p}`);
+  for (const p of c.never) console.log(`    ${'never'.padStart(10)}  ${p}`);
+  console.log(`  the design's counters (never: a way its faults can end that no run took):`);
+  for (const [k, v] of c.counters) console.log(`    ${(v ? n(v) : 'never').padStart(10)}  ${k}`);
+  console.log(`  schedPoints reached: ${c.points.length ? '' : 'none'}`);
+  for (const [p, k] of c.points) console.log(`    ${n(k).padStart(10)}  ${p}`);
 }
 
 /** A generated scenario's program, indented under its heading. */
@@ -101,7 +136,7 @@ export async function checkCommand(o: CheckCommandOptions): Promise<number> {
     trace = (await replay({ design: o.design, scenario: failed.scenario, mode: o.mode, token: parseReplay(v.replay, o.mode), depth: o.depth, ...(v.program !== undefined ? { program: v.program } : {}) })).trace;
   }
   if (o.json) {
-    console.log(JSON.stringify({ command: 'check', design: o.design, mode: o.mode, seed: o.seed, ...env, reports, ...(failed ? { replayCommand: command(o, failed.scenario, failed.violation!.replay, failed.violation!.program), trace } : {}) }, null, 2));
+    console.log(JSON.stringify({ command: 'check', design: o.design, mode: o.mode, seed: o.seed, ...env, reports, ...(o.coverage ? { coverage: coverageOf(o.design, reports) } : {}), ...(failed ? { replayCommand: command(o, failed.scenario, failed.violation!.replay, failed.violation!.program), trace } : {}) }, null, 2));
   } else {
     console.log();
     console.log(table(['scenario', 'mode', 'schedules', 'per min', 'steps', 'switches', 'result'], reports.map(row)));
@@ -119,6 +154,7 @@ export async function checkCommand(o: CheckCommandOptions): Promise<number> {
     } else {
       console.log(`\nNo violation (seed ${o.seed}; ${env.node}, V8 ${env.v8}, ${env.cores} cores).`);
     }
+    if (o.coverage) printCoverage(o.design, reports);
   }
   return failed ? 1 : 0;
 }

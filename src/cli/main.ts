@@ -228,13 +228,14 @@ addReportOptions(
       return n;
     }, 2)
     .option('--replay <token>', 'run one schedule again, traced: the seed a failure printed (SEED:DECISION=THREAD,… for dfs)')
+    .option('--coverage', 'after the runs, print which paths of the fault core and the VMA operations, which of the design\'s counters and which schedPoints they reached, and which they never did')
     .option('--program <text>', 'with --scenario generated: run this program (as a violation\'s replay command prints it) instead of drawing one per run')
     .option('--trace-lines <n>', 'lines of the interleaving to print, the last ones (0: all)', (v: string) => {
       const n = Number(v);
       if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected an integer ≥ 0');
       return n;
     }, 60),
-).action(async (o: { design: string; name?: string; program?: string; scenario?: string[]; mode: CheckMode; runs: number; seed?: number; time?: number; depth: number; preemptions: number; replay?: string; traceLines: number; json?: boolean }) => {
+).action(async (o: { design: string; name?: string; program?: string; coverage?: boolean; scenario?: string[]; mode: CheckMode; runs: number; seed?: number; time?: number; depth: number; preemptions: number; replay?: string; traceLines: number; json?: boolean }) => {
   const { checkCommand } = await import('./check.js');
   const loaded = await loadDesigns('check', [o.design]);
   if (loaded === undefined) return;
@@ -277,6 +278,7 @@ addReportOptions(
       design,
       ...(isDesignPath(o.design) ? { module: o.design } : {}),
       ...(o.program !== undefined ? { program: o.program } : {}),
+      ...(o.coverage ? { coverage: true } : {}),
       ...(o.scenario ? { scenarios: o.scenario } : {}),
       mode: o.mode,
       runs: o.runs,

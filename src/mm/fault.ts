@@ -1,4 +1,6 @@
 import type { Arena } from '../shm/arena.js';
+import { covered } from '../util/coverage.js';
+import { MM_PATHS } from './paths.js';
 import { FrameTable, GFP_KERNEL, GFP_NOWAIT, PAGE_SIZE, PG_anon, PG_dirty, ZERO_PFN } from './frames.js';
 import { PAGE_NOMEM, PAGE_WOULD_SLEEP, PageCache } from './pagecache.js';
 import { _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_RW, mkPte, PageTables, ptePfn } from './pagetable.js';
@@ -118,8 +120,10 @@ export function accessError(v: FaultVma, flags: number): boolean {
  */
 export function handleMmFault(ctx: FaultContext, v: FaultVma, addr: number, flags: number, mayNotSleep: boolean): number {
   if (!ctx.speculative) ctx.assertFaultLocked(v);
-  if (addr < v.start || addr >= v.end) return VM_FAULT_SIGSEGV;
-  if (accessError(v, flags)) return VM_FAULT_SIGSEGV;
+  if (addr < v.start || addr >= v.end || accessError(v, flags)) {
+    covered(MM_PATHS.accessError);
+    return VM_FAULT_SIGSEGV;
+  }
   addr -= addr % PAGE_SIZE;
   // A speculative fault never allocates page tables (as in the SPF patches): its VMA may already be gone,
   // and tables it added after munmap's free_pgtables() would stay behind outside every VMA.
@@ -130,6 +134,7 @@ export function handleMmFault(ctx: FaultContext, v: FaultVma, addr: number, flag
   if ((pte & _PAGE_PROTNONE) !== 0) {
     // Mapped but PROT_NONE, and the VMA now allows the access: a racing mprotect made it accessible
     // again between our PTE read and its own update; make it present (as do_numa_page does).
+    covered(MM_PATHS.protnone);
     return upgradeProtnone(ctx, v, addr, slot, pte);
   }
   if ((pte & _PAGE_PRESENT) === 0) {
@@ -140,6 +145,7 @@ export function handleMmFault(ctx: FaultContext, v: FaultVma, addr: number, flag
   // it is still the PTE we read (the kernel does this under the PTE lock, after pte_same): a zap may have
   // cleared it meanwhile, and a bit set on an empty PTE would leave a non-present entry every later fault
   // trips over.
+  covered(MM_PATHS.spurious);
   if ((pte & _PAGE_ACCESSED) === 0) Atomics.compareExchange(ctx.pt.i32, slot, pte, pte | _PAGE_ACCESSED);
   return 0;
 }
@@ -151,6 +157,7 @@ export function handleMmFault(ctx: FaultContext, v: FaultVma, addr: number, flag
  */
 function setPteIfSame(ctx: FaultContext, v: FaultVma, addr: number, slot: number, expected: number, newPte: number, pfn: number): number {
   if (ctx.speculative && ctx.pt.pteSlot(addr) !== slot) {
+    covered(MM_PATHS.secondWalk);
     ctx.frames.putPage(pfn);
     return VM_FAULT_RETRY;
   }
@@ -162,6 +169,7 @@ function setPteIfSame(ctx: FaultContext, v: FaultVma, addr: number, slot: number
   if (same && valid) Atomics.store(ctx.pt.i32, slot, newPte);
   ctx.pt.ptUnlock(slot);
   if (same && valid) return INSTALLED;
+  covered(valid ? MM_PATHS.raceLost : MM_PATHS.revalidateFailed);
   ctx.frames.putPage(pfn);
   return valid ? 0 : VM_FAULT_RETRY;
 }
@@ -180,8 +188,10 @@ function protBits(write: boolean): number {
 /** do_anonymous_page(): a read maps the shared zero page; a write gets a fresh zeroed page. */
 function doAnonymousPage(ctx: FaultContext, v: FaultVma, addr: number, slot: number, flags: number, mayNotSleep: boolean): number {
   if ((flags & FAULT_FLAG_WRITE) === 0) {
+    covered(MM_PATHS.anonZeroPage);
     return done(setPteIfSame(ctx, v, addr, slot, 0, mkPte(ZERO_PFN, _PAGE_ACCESSED), ZERO_PFN));
   }
+  covered(MM_PATHS.anonNewPage);
   ctx.anonVmaPrepare(v);
   const pfn = ctx.frames.allocZeroed(mayNotSleep ? GFP_NOWAIT : GFP_KERNEL, PG_anon);
   if (pfn < 0) return mayNotSleep ? VM_FAULT_RETRY : VM_FAULT_OOM;
@@ -191,13 +201,20 @@ function doAnonymousPage(ctx: FaultContext, v: FaultVma, addr: number, slot: num
 /** do_fault(): a file page — read, copied on write (private) or shared and dirtied. */
 function doFault(ctx: FaultContext, v: FaultVma, addr: number, slot: number, flags: number, mayNotSleep: boolean): number {
   const pgoff = v.pgoff + (addr - v.start) / PAGE_SIZE;
-  if (pgoff >= Math.ceil(ctx.pagecache.fileSize(v.file) / PAGE_SIZE)) return VM_FAULT_SIGBUS; // past EOF
+  if (pgoff >= Math.ceil(ctx.pagecache.fileSize(v.file) / PAGE_SIZE)) {
+    covered(MM_PATHS.beyondEof);
+    return VM_FAULT_SIGBUS;
+  }
   const page = ctx.pagecache.findPage(v.file, pgoff, mayNotSleep);
-  if (page === PAGE_WOULD_SLEEP) return VM_FAULT_RETRY;
+  if (page === PAGE_WOULD_SLEEP) {
+    covered(MM_PATHS.wouldSleep);
+    return VM_FAULT_RETRY;
+  }
   if (page === PAGE_NOMEM) return mayNotSleep ? VM_FAULT_RETRY : VM_FAULT_OOM;
   const write = (flags & FAULT_FLAG_WRITE) !== 0;
   if (write && (v.flags & VM_SHARED) === 0) {
     // do_cow_fault(): the private copy; the page cache (and the file) never see the write.
+    covered(MM_PATHS.cowFault);
     ctx.anonVmaPrepare(v);
     const copy = ctx.frames.alloc(mayNotSleep ? GFP_NOWAIT : GFP_KERNEL, PG_anon);
     if (copy < 0) {
@@ -211,6 +228,7 @@ function doFault(ctx: FaultContext, v: FaultVma, addr: number, slot: number, fla
   // do_read_fault() maps it read-only (a later write takes the wp path); do_shared_fault() maps it
   // writable and dirty. The page-cache reference findPage() took now belongs to the PTE.
   if (write) ctx.frames.setFlags(page, PG_dirty);
+  covered(write ? MM_PATHS.sharedFault : MM_PATHS.readFault);
   return done(setPteIfSame(ctx, v, addr, slot, 0, mkPte(page, protBits(write)), page));
 }
 
@@ -220,11 +238,16 @@ function doWpPage(ctx: FaultContext, v: FaultVma, addr: number, slot: number, pt
   const frames = ctx.frames;
   if ((v.flags & VM_SHARED) !== 0) {
     // wp_page_shared(): the page stays the page cache's; it is now dirty and writable.
+    covered(MM_PATHS.wpShared);
     frames.setFlags(pfn, PG_dirty);
     return upgradePte(ctx, v, addr, slot, pte);
   }
   // wp_page_reuse(): an anonymous page only we map can simply be made writable.
-  if (pfn !== ZERO_PFN && (frames.flags(pfn) & PG_anon) !== 0 && frames.refcount(pfn) === 1) return upgradePte(ctx, v, addr, slot, pte);
+  if (pfn !== ZERO_PFN && (frames.flags(pfn) & PG_anon) !== 0 && frames.refcount(pfn) === 1) {
+    covered(MM_PATHS.wpReuse);
+    return upgradePte(ctx, v, addr, slot, pte);
+  }
+  covered(MM_PATHS.wpCopy);
   // wp_page_copy(): copy the zero page, a page-cache page, or a page someone else still maps. The old
   // page is pinned while it is copied (get_page), in case a racing zap drops the PTE's reference.
   ctx.anonVmaPrepare(v);

@@ -23,6 +23,8 @@ import { Arena, type ArenaHandle } from '../shm/arena.js';
 import type { Rcu } from '../sync/rcu.js';
 import { downgradeWrite, downRead, downWrite, rwsemHeldForWrite, rwsemIsWriteLocked, upRead, upWrite } from '../sync/rwsem.js';
 import { hex, LockAssertionError } from './lockdep.js';
+import { covered } from '../util/coverage.js';
+import { MM_PATHS } from './paths.js';
 import {
   VM_ACCESS_FLAGS, VM_GROWSDOWN, VM_IO, VM_MAYEXEC, VM_MAYREAD, VM_MAYSHARE,
   VM_MAYWRITE, VM_PFNMAP, VM_READ, VM_SHARED, VM_SPECIAL, VM_WRITE, VM_EXEC, populateWrites,
@@ -359,6 +361,7 @@ export class MmStruct {
   /** A VMA that has left the tree: mark it detached and hand it to the design. */
   retire(v: number): void {
     if (this.vmas.arena.debug) this.assertVmaWriteLocked(v, 'in vma_mark_detached');
+    covered(MM_PATHS.retire);
     this.vmas.markDetached(v);
     this.mapCount = this.mapCount - 1;
     this.hooks.retireVma(this, v);
@@ -389,6 +392,7 @@ export class MmStruct {
     const p = t.pgoff(v);
     const mid = p + (addr - s) / PAGE_SIZE;
     this.vmaStartWrite(v, '__split_vma');
+    covered(newBelow ? MM_PATHS.splitBelow : MM_PATHS.splitAbove);
     if (newBelow) {
       t.setRange(n, s, addr, p);
       t.setRange(v, addr, e, mid);
@@ -437,6 +441,7 @@ export class MmStruct {
     if (left && right) {
       const na = t.anon(prev) || t.anon(next) || anon;
       const ne = t.end(next);
+      covered(MM_PATHS.mergeNewBoth);
       this.vmaStartWrite(next, 'vma_merge_new_range');
       this.setRange(prev, t.start(prev), ne, t.pgoff(prev));
       t.setAnon(prev, na);
@@ -444,11 +449,13 @@ export class MmStruct {
       return prev;
     }
     if (left) {
+      covered(MM_PATHS.mergeNewPrev);
       this.setRange(prev, t.start(prev), end, t.pgoff(prev));
       if (t.anon(prev) === 0) t.setAnon(prev, anon);
       return prev;
     }
     if (right) {
+      covered(MM_PATHS.mergeNewNext);
       this.setRange(next, start, t.end(next), pgoff);
       if (t.anon(next) === 0) t.setAnon(next, anon);
       return next;
@@ -480,6 +487,7 @@ export class MmStruct {
       }
       if (left && right) {
         // prev swallows middle and next.
+        covered(MM_PATHS.modifyMergeBoth);
         const na = t.anon(prev) || t.anon(next) || anon;
         this.vmaStartWrite(v, 'vma_modify');
         this.vmaStartWrite(next, 'vma_modify');
@@ -490,6 +498,7 @@ export class MmStruct {
         return prev;
       }
       if (left) {
+        covered(MM_PATHS.modifyMergePrev);
         const na = t.anon(prev) || anon;
         if (rightSide) {
           this.vmaStartWrite(v, 'vma_modify');
@@ -505,6 +514,7 @@ export class MmStruct {
         return prev;
       }
       if (right) {
+        covered(MM_PATHS.modifyMergeNext);
         const na = t.anon(next) || anon;
         if (leftSide) {
           this.vmaStartWrite(v, 'vma_modify');
@@ -519,6 +529,7 @@ export class MmStruct {
         return next;
       }
     }
+    if (vs < start || ve > end) covered(MM_PATHS.modifySplit);
     if (vs < start) {
       const r = this.splitChecked(v, start, true);
       if (r < 0) return r;
@@ -566,6 +577,7 @@ export class MmStruct {
     }
     this.tree.storeRange(start, end - 1, 0);
     if (downgrade) {
+      covered(MM_PATHS.unmapDowngrade);
       // vms_complete_munmap_vmas(): the VMAs are retired while the lock is still held for write (the
       // designs' retire hooks expect it), their freeing waits for a grace period, and the pages go after
       // the downgrade; nothing can map the hole meanwhile, so the page-table bounds stay right.

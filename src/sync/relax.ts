@@ -5,6 +5,8 @@
  * of its own, with a name that shows in a replayed trace, calls schedPoint(). With no scheduler installed
  * (everywhere but inside `mmsplit check`) both are a test of one module variable.
  */
+import { covered } from '../util/coverage.js';
+
 export interface SchedHooks {
   /** A spin loop found nothing changed: let another thread run until something is written. */
   relax(): void;
@@ -23,6 +25,7 @@ export function cpuRelax(): void {
 }
 
 export function schedPoint(label: string): void {
+  covered(label);
   if (hooks !== null) hooks.point(label);
 }
 

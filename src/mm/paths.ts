@@ -1,0 +1,34 @@
+/**
+ * The paths of the fault core and of the VMA operations that `mmsplit check --coverage` counts, in the
+ * kernel's words: what a design's runs can reach whatever the design (its own schedPoints and counters add
+ * to them). Code marks each with covered(MM_PATHS.x) (util/coverage.ts).
+ */
+export const MM_PATHS = {
+  anonZeroPage: 'do_anonymous_page: the zero page mapped (read)',
+  anonNewPage: 'do_anonymous_page: a new page (write)',
+  readFault: 'do_read_fault: a page-cache page mapped read-only',
+  cowFault: 'do_cow_fault: a private copy of a file page',
+  sharedFault: 'do_shared_fault: a shared file page mapped writable',
+  wpShared: 'do_wp_page: a shared page made writable',
+  wpReuse: 'do_wp_page: wp_page_reuse',
+  wpCopy: 'do_wp_page: wp_page_copy',
+  protnone: 'a PROT_NONE PTE made present',
+  spurious: 'spurious fault: the PTE was already there',
+  accessError: 'access_error: SIGSEGV',
+  beyondEof: 'beyond EOF: SIGBUS',
+  wouldSleep: 'would sleep (GFP_NOWAIT, page-cache miss): VM_FAULT_RETRY',
+  secondWalk: 'the second page-table walk ended elsewhere: VM_FAULT_RETRY',
+  revalidateFailed: 'revalidate() failed under the PTE lock: VM_FAULT_RETRY',
+  raceLost: 'pte_same failed: another fault got there first',
+  splitBelow: '__split_vma: new VMA below',
+  splitAbove: '__split_vma: new VMA above',
+  mergeNewBoth: 'vma_merge_new_range: prev, range and next become one',
+  mergeNewPrev: 'vma_merge_new_range: prev grows',
+  mergeNewNext: 'vma_merge_new_range: next grows',
+  modifyMergeBoth: 'vma_modify: prev swallows the range and next',
+  modifyMergePrev: 'vma_modify: prev takes the range',
+  modifyMergeNext: 'vma_modify: next takes the range',
+  modifySplit: 'vma_modify: split off',
+  unmapDowngrade: 'munmap: mmap_lock downgraded for the zap',
+  retire: 'vma_mark_detached: a VMA retired',
+} as const;
