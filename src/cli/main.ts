@@ -55,15 +55,20 @@ function designArgs(v: string, before: string[] = []): string[] {
   return [...before, ...list.map(designArg)];
 }
 
-/** Loads the modules among `args`; prints one line and returns undefined for a module that is not a design. */
-async function loadDesigns(command: string, args: string[]): Promise<string[] | undefined> {
+/** Bad usage an action finds (a value commander could not check): one line on stderr, exit 2. */
+class UsageError extends Error {}
+
+function usage(command: string, flag: string, why: string): never {
+  throw new UsageError(`mmsplit ${command}: ${flag}: ${why}`);
+}
+
+/** Loads the modules among `args`; a module that is not a design is bad usage. */
+async function loadDesigns(command: string, args: string[]): Promise<string[]> {
   try {
     return await resolveDesigns(args);
   } catch (e) {
     if (!(e instanceof DesignDefinitionError)) throw e;
-    console.error(`mmsplit ${command}: --design: ${e.message}`);
-    process.exitCode = 2;
-    return undefined;
+    return usage(command, '--design', e.message);
   }
 }
 
@@ -137,12 +142,9 @@ addReportOptions(
 ).action(async (o: { designs?: string[]; design?: string[]; workloads?: WorkloadName[]; threads?: number[]; duration: number; warmup: number; repetitions: number; rounds: number; reruns: number; trace?: string; out: string; json?: boolean }) => {
   const asked = [...(o.designs ?? []), ...(o.design ?? [])];
   const designs = asked.length > 0 ? await loadDesigns('bench', asked) : LAB_DEFAULTS.designs;
-  if (designs === undefined) return;
   const mutant = designs.find((d) => designInfo(d).mutantOf !== undefined);
   if (mutant !== undefined) {
-    console.error(`mmsplit bench: --design: ${mutant} is a mutant of ${designInfo(mutant).mutantOf} (broken on purpose): the lab measures designs; check it with mmsplit check --design ${mutant}`);
-    process.exitCode = 2;
-    return;
+    usage('bench', '--design', `${mutant} is a mutant of ${designInfo(mutant).mutantOf} (broken on purpose): the lab measures designs; check it with mmsplit check --design ${mutant}`);
   }
   const { benchCommand } = await import('./bench.js'); // the lab and the report load for this command only
   process.exitCode = await benchCommand({
@@ -238,38 +240,27 @@ addReportOptions(
 ).action(async (o: { design: string; name?: string; program?: string; coverage?: boolean; scenario?: string[]; mode: CheckMode; runs: number; seed?: number; time?: number; depth: number; preemptions: number; replay?: string; traceLines: number; json?: boolean }) => {
   const { checkCommand } = await import('./check.js');
   const loaded = await loadDesigns('check', [o.design]);
-  if (loaded === undefined) return;
   let designs = loaded;
   if (o.name !== undefined) {
     const mine = [...loaded, ...mutantNames().filter((n) => loaded.includes(designInfo(n).mutantOf!))];
-    if (!mine.includes(o.name)) {
-      console.error(`mmsplit check: --name: '${o.name}' is not defined by ${o.design} (it defines: ${mine.join(', ')})`);
-      process.exitCode = 2;
-      return;
-    }
+    if (!mine.includes(o.name)) usage('check', '--name', `'${o.name}' is not defined by ${o.design} (it defines: ${mine.join(', ')})`);
     designs = [o.name];
   } else if (designs.length > 1 && o.replay !== undefined) {
-    console.error(`mmsplit check: --replay: ${o.design} defines ${designs.join(', ')}: say which with --name`);
-    process.exitCode = 2;
-    return;
+    usage('check', '--replay', `${o.design} defines ${designs.join(', ')}: say which with --name`);
   }
   let replay: ReturnType<typeof parseReplay> | undefined;
   try {
     replay = o.replay !== undefined ? parseReplay(o.replay, o.mode) : undefined;
   } catch (e) {
-    console.error(`mmsplit check: --replay: ${(e as Error).message}`);
-    process.exitCode = 2;
-    return;
+    usage('check', '--replay', (e as Error).message);
   }
   if (o.program !== undefined) {
     const support = o.scenario?.length === 1 ? checkScenario(o.scenario[0]!).program : undefined;
+    if (!support) usage('check', '--program', 'needs --scenario generated (or generated-3), and no other');
     try {
-      if (!support) throw new Error('needs --scenario generated (and no other)');
       support.decode(o.program);
     } catch (e) {
-      console.error(`mmsplit check: --program: ${(e as Error).message.replace(/^program: /, '')}`);
-      process.exitCode = 2;
-      return;
+      usage('check', '--program', (e as Error).message.replace(/^program: /, ''));
     }
   }
   let worst = 0;
@@ -306,6 +297,11 @@ program
   });
 
 program.parseAsync().catch((e: Error) => {
+  if (e instanceof UsageError) {
+    console.error(e.message);
+    process.exitCode = 2;
+    return;
+  }
   console.error(`mmsplit: ${e.message}`);
   process.exitCode = 1;
 });

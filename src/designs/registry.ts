@@ -41,21 +41,20 @@ const COLOR = /^#[0-9a-fA-F]{6}$/;
  * first field that is wrong.
  */
 export function checkDesignDefinition(d: unknown, where = 'design'): asserts d is DesignDefinition {
-  const fail = (why: string): never => {
-    throw new DesignDefinitionError(`${where}: ${why}`);
+  let at = where; // the file, then the file and the design's name once it is known
+  const failIn = (why: string): never => {
+    throw new DesignDefinitionError(`${at}: ${why}`);
   };
-  if (typeof d !== 'object' || d === null) fail('not a design definition (export default { name, summary, description, color, lockless, make })');
+  if (typeof d !== 'object' || d === null) failIn('not a design definition (export default { name, summary, description, color, lockless, make })');
   const o = d as Record<string, unknown>;
   const str = (k: string): void => {
-    if (typeof o[k] !== 'string' || (o[k] as string).length === 0) fail(`'${k}' must be a non-empty string`);
+    if (typeof o[k] !== 'string' || (o[k] as string).length === 0) failIn(`'${k}' must be a non-empty string`);
   };
   str('name');
-  if (!DESIGN_NAME.test(o['name'] as string)) fail(`name '${String(o['name'])}': use lower case letters, digits, '-', '.', '_' (at most 64)`);
-  const w = `${where} '${o['name'] as string}'`;
-  const failIn = (why: string): never => {
-    throw new DesignDefinitionError(`${w}: ${why}`);
-  };
-  for (const k of ['summary', 'description']) if (typeof o[k] !== 'string' || (o[k] as string).length === 0) failIn(`'${k}' must be a non-empty string`);
+  if (!DESIGN_NAME.test(o['name'] as string)) failIn(`name '${String(o['name'])}': use lower case letters, digits, '-', '.', '_' (at most 64)`);
+  at = `${where} '${o['name'] as string}'`;
+  str('summary');
+  str('description');
   if (typeof o['color'] !== 'string' || !COLOR.test(o['color'])) failIn(`'color' must be #rrggbb, not ${JSON.stringify(o['color'])}`);
   if (typeof o['lockless'] !== 'boolean') failIn("'lockless' must be true or false (do its faults walk the VMA tree without the mmap_lock?)");
   if (o['baseline'] !== undefined && typeof o['baseline'] !== 'boolean') failIn("'baseline' must be true or false");
