@@ -28,7 +28,8 @@ import {
   MADV_DONTNEED, MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, MREMAP_FIXED, MREMAP_MAYMOVE, PROT_NONE, PROT_READ, PROT_WRITE,
 } from '../mm/uapi.js';
 import type { Prng } from '../util/prng.js';
-import { access, BASE, hex, marker, peek, violation, type CheckScenario, type Outcome, type RoleContext, type RoleResult, type ScenarioParams } from './scenarios.js';
+import { hex } from '../util/hex.js';
+import { access, BASE, marker, peek, syscall, violation, type CheckScenario, type Outcome, type RoleContext, type RoleResult, type ScenarioParams } from './scenarios.js';
 
 /** Pages in the window every program works on. */
 export const WINDOW = 8;
@@ -173,11 +174,7 @@ function generatedScenario(name: string, threads: number): CheckScenario {
           outcomes.push(access(ctx, pageAt(o.page), o.op === 'write' ? marker(thread, k) : null));
           return;
         }
-        ctx.note(describeOp(o));
-        const r = call(as, params.file, o);
-        as.quiescentState();
-        ctx.note(`  → ${r < 0 ? r : hex(r)}`);
-        outcomes.push(r);
+        outcomes.push(syscall(ctx, describeOp(o), () => call(as, params.file, o)));
       });
       return { outcomes };
     },

@@ -19,6 +19,7 @@ import { sysMprotect } from '../mm/mprotect.js';
 import { sysMremap } from '../mm/mremap.js';
 import { _PAGE_RW, pteMapped, ptePfn } from '../mm/pagetable.js';
 import { UserFaultError } from '../mm/uaccess.js';
+import { hex } from '../util/hex.js';
 import type { Prng } from '../util/prng.js';
 
 export class CheckViolation extends Error {
@@ -94,7 +95,6 @@ export interface CheckScenario {
   readonly program?: ProgramSupport;
 }
 
-export const hex = (a: number): string => `0x${a.toString(16)}`;
 const pageAt = (i: number) => BASE + i * PAGE_SIZE;
 
 /** A synthetic file whose page-cache misses sleep, so that faults on it block (or must give up). */
@@ -157,12 +157,17 @@ function touchPages(ctx: RoleContext, offset = 0): RoleResult {
 }
 
 /** A system call by a role, written down in the trace; a failure is a violation (the inputs are valid). */
-function syscall(ctx: RoleContext, what: string, fn: () => number, expect: number): void {
+/**
+ * A system call by a role, written down in the trace with its result; with `expect`, any other result is a
+ * violation (the inputs are valid). Returns the result.
+ */
+export function syscall(ctx: RoleContext, what: string, fn: () => number, expect?: number): number {
   ctx.note(what);
   const r = fn();
   ctx.as.quiescentState();
   ctx.note(`  → ${r < 0 ? r : hex(r)}`);
-  if (r !== expect) violation(`${what} returned ${r}, expected ${expect}`);
+  if (expect !== undefined && r !== expect) violation(`${what} returned ${r}, expected ${expect}`);
+  return r;
 }
 
 /** Throws if a present PTE (a writable one, with `writableOnly`) remains in [start, end). */

@@ -5,9 +5,9 @@
  */
 import { existsSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { SPARE_COLORS } from '../report/data.js';
 
 const NAME = /^[a-z][a-z0-9-]{0,47}$/;
-const PALETTE = ['#9c755f', '#edc948', '#ff9da7', '#86bcb6', '#d37295', '#8cd17d'];
 
 /** NAME → NameDesign. */
 function className(name: string): string {
@@ -18,7 +18,7 @@ function className(name: string): string {
 export function designSource(name: string, ts: boolean): string {
   const cls = className(name);
   const t = (s: string): string => (ts ? s : '');
-  const color = PALETTE[[...name].reduce((h, c) => (h * 31 + c.charCodeAt(0)) >>> 0, 7) % PALETTE.length]!;
+  const color = SPARE_COLORS[[...name].reduce((h, c) => (h * 31 + c.charCodeAt(0)) >>> 0, 7) % SPARE_COLORS.length]!;
   const file = `${name}.${ts ? 'ts' : 'js'}`;
   return `// ${name}: a locking design for mmsplit. It starts as the thread's baseline — every page fault takes the
 // mm-wide mmap_lock for read — and becomes yours step by step (docs/writing-a-design.md). After each step:

@@ -1,5 +1,6 @@
 import type { Arena } from '../shm/arena.js';
 import { covered } from '../util/coverage.js';
+import { hex } from '../util/hex.js';
 import { MM_PATHS } from './paths.js';
 import { FrameTable, GFP_KERNEL, GFP_NOWAIT, PAGE_SIZE, PG_anon, PG_dirty, ZERO_PFN } from './frames.js';
 import { PAGE_NOMEM, PAGE_WOULD_SLEEP, PageCache } from './pagecache.js';
@@ -67,7 +68,7 @@ function assertNotFreed(ctx: FaultContext, v: FaultVma, slot: number): void {
   const g = a.peekGeneration(v.vma);
   if (g !== v.gen) {
     throw new FaultUseAfterFreeError(
-      `fault at 0x${v.start.toString(16)}…: VMA record ${v.vma} was ${(g & 1) === 0 ? 'freed' : 'freed and reused'} while the fault still used it (generation ${v.gen} → ${g}): ` +
+      `fault at ${hex(v.start)}…: VMA record ${v.vma} was ${(g & 1) === 0 ? 'freed' : 'freed and reused'} while the fault still used it (generation ${v.gen} → ${g}): ` +
         'whatever keeps a VMA alive under a fault (a lock, a reference, an RCU or SRCU read section until the free) did not',
     );
   }
@@ -75,7 +76,7 @@ function assertNotFreed(ctx: FaultContext, v: FaultVma, slot: number): void {
   if (!pt.arena.debug) return;
   const tg = pt.arena.peekGeneration(pt.tableOf(slot));
   if ((tg & 1) === 0 || (!ctx.speculative && tg !== v.tableGen)) {
-    throw new FaultUseAfterFreeError(`fault at 0x${v.start.toString(16)}…: the page table it fills was freed (generation ${v.tableGen} → ${tg}) while the fault held it`);
+    throw new FaultUseAfterFreeError(`fault at ${hex(v.start)}…: the page table it fills was freed (generation ${v.tableGen} → ${tg}) while the fault held it`);
   }
 }
 

@@ -17,6 +17,3 @@
 export class LockAssertionError extends Error {
   override readonly name = 'LockAssertionError';
 }
-
-/** 0x… for messages. */
-export const hex = (n: number): string => `0x${n.toString(16)}`;

@@ -1,7 +1,8 @@
 import type { Rcu } from '../sync/rcu.js';
 import { rwsemHeld } from '../sync/rwsem.js';
 import { DeferredFree } from './deferred-free.js';
-import { hex, LockAssertionError } from './lockdep.js';
+import { hex } from '../util/hex.js';
+import { LockAssertionError } from './lockdep.js';
 import { FaultUseAfterFreeError, FaultVma, handleMmFault, FAULT_FLAG_WRITE, VM_FAULT_ERROR, VM_FAULT_OOM, VM_FAULT_SIGBUS, VM_FAULT_SIGSEGV, type FaultContext } from './fault.js';
 import { FrameTable, PAGE_SIZE, ZERO_PFN } from './frames.js';
 import type { MmStruct } from './mm.js';

@@ -22,7 +22,8 @@ import { attachVmaIndex, createVmaIndex, type VmaIndex, type VmaIndexHandle, typ
 import { Arena, type ArenaHandle } from '../shm/arena.js';
 import type { Rcu } from '../sync/rcu.js';
 import { downgradeWrite, downRead, downWrite, rwsemHeldForWrite, rwsemIsWriteLocked, upRead, upWrite } from '../sync/rwsem.js';
-import { hex, LockAssertionError } from './lockdep.js';
+import { hex } from '../util/hex.js';
+import { LockAssertionError } from './lockdep.js';
 import { covered } from '../util/coverage.js';
 import { MM_PATHS } from './paths.js';
 import {

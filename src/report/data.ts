@@ -17,8 +17,11 @@ import {
   type WorkloadName,
 } from '../bench/results.js';
 
-/** A colour for a design that a results file of an older version names but no longer describes. */
-const FALLBACK_COLORS = ['#9c755f', '#edc948', '#ff9da7', '#bab0ac', '#86bcb6', '#d37295'];
+/**
+ * Tableau hues no built-in design uses: for a design a results file names but does not describe, and for
+ * the one `mmsplit new-design` writes.
+ */
+export const SPARE_COLORS = ['#9c755f', '#edc948', '#ff9da7', '#bab0ac', '#86bcb6', '#d37295'];
 
 /**
  * What the report shows of a design: from the results file (version 3 carries it for every design, loaded
@@ -29,7 +32,7 @@ export function designMeta(r: LabResults, d: DesignName): DesignSummary {
   if (own) return own;
   if (isDesign(d)) return designSummary(d);
   const k = r.configuration.designs.indexOf(d);
-  return { summary: d, description: 'a design this mmsplit does not know', color: FALLBACK_COLORS[Math.max(0, k) % FALLBACK_COLORS.length]!, baseline: false };
+  return { summary: d, description: 'a design this mmsplit does not know', color: SPARE_COLORS[Math.max(0, k) % SPARE_COLORS.length]!, baseline: false };
 }
 
 /** What one operation is, per workload (the y axis of the throughput chart). */
