@@ -1,21 +1,24 @@
 // bench/interference: how much of each lab point's figure survives a busy machine. Every point runs quiet,
 // beside one and beside two CPU-bound processes (`node -e 'for(;;){}'`, nice 0), in one run, in rounds as
-// the lab runs them. Within a round each point runs its levels back to back, a fresh crew each (in an order
-// that turns from round to round), the busy processes started once and switched on and off with SIGCONT and
-// SIGSTOP: the host slows a CPU down in spells of seconds to minutes that nothing in the guest sees (README,
-// "Measuring on a busy machine"), and a point's quiet and busy crews a few seconds apart share the host's
-// mood, where levels run minutes apart (every point quiet, then every point busy) did not; per
-// point it prints kept = disturbed / quiet (of the lab's own figure: ops/s, faults/s for churn),
-// whether the runner marked it disturbed, and whether each design's order against the mmap-lock baseline
-// on churn and trace held (where the samples' ranges tell the two apart at all). A fair share of the CPUs
-// is cores / (busy + workers): on 2 cores, 67% for one worker beside two busy processes and 50% for two.
+// the lab runs them. Within a round each point runs one crew whose samples alternate between the levels
+// (quiet, one busy, two busy, in an order that turns from sample to sample and round to round), the busy
+// processes started once and switched on and off with SIGCONT and SIGSTOP, SETTLE_MS before each sample.
+// The host slows a CPU down in spells of milliseconds to minutes that nothing in the guest sees (README,
+// "Measuring on a busy machine"): a point's quiet and busy samples a fraction of a second apart, from the
+// same crew (same code, same address space), share the host's mood, where crews seconds apart (run H) or
+// levels minutes apart (runs A–F) did not. The crew warms up beside the most busy processes, as a lab
+// run on a busy machine does (its warm-up lasts the workers' time, not the clock's). Per point it prints
+// kept = disturbed / quiet (of the lab's own figure: ops/s, faults/s for churn), whether the runner would
+// mark it disturbed, and whether each design's order against the mmap-lock baseline on churn and trace
+// held (where the samples' ranges tell the two apart at all). A fair share of the CPUs is
+// cores / (busy + workers): on 2 cores, 67% for one worker beside two busy processes and 50% for two.
 // Run: npm run bench:interference [-- --designs a,b --workloads w,x --threads 1,2 --busy 1,2 --seconds S --reps N --rounds R --json]
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LAB_DEFAULTS, minThreadsOf } from '../src/bench/lab.js';
-import { entryOf, measureRound, roundsFailed, samplesOfRound, type Point, type Round, type RunOptions } from '../src/bench/runner.js';
+import { entryOf, measureCrew, roundsFailed, samplesOfRound, type Point, type Round, type RunOptions } from '../src/bench/runner.js';
 import { throughputSpread } from '../src/report/data.js';
 import { DESIGN_NAMES, median, WORKLOAD_NAMES, type DesignName, type Entry, type WorkloadName } from '../src/bench/results.js';
 import { compileTrace } from '../src/workloads/trace.js';
@@ -87,18 +90,30 @@ if (opts.repetitions < 1 || opts.rounds! < 1) {
   process.exit(2);
 }
 const rounds = Math.min(opts.rounds!, opts.repetitions);
+/** How long the machine settles after the busy processes are switched, before a sample starts. */
+const SETTLE_MS = 100;
 /** done[point][level]: the rounds measured so far. */
 const done: Round[][][] = points.map(() => busyLevels.map(() => []));
 const hogs = await busy(Math.max(...busyLevels));
 process.on('exit', () => hogs.forEach((p) => p.kill('SIGKILL')));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 for (let r = 0; r < rounds; r++) {
   for (const [pi, p] of points.entries()) {
-    for (let k = 0; k < busyLevels.length; k++) {
-      const li = (k + r + pi) % busyLevels.length;
-      if (roundsFailed(done[pi]![li]!)) continue;
-      runBusy(hogs, busyLevels[li]!);
-      done[pi]![li]!.push(await measureRound(p, samplesOfRound(opts.repetitions, rounds, r), opts));
+    if (roundsFailed(done[pi]![0]!)) continue;
+    // levelOf[i]: the level of the crew's sample i, each level in turn, the order turning.
+    const levelOf: number[] = [];
+    for (let j = 0; j < samplesOfRound(opts.repetitions, rounds, r); j++) {
+      for (let k = 0; k < busyLevels.length; k++) levelOf.push((k + j + r + pi) % busyLevels.length);
     }
+    const run = await measureCrew(p, levelOf.length, opts, async (i) => {
+      runBusy(hogs, i < 0 ? Math.max(...busyLevels) : busyLevels[levelOf[i]!]!);
+      if (i >= 0) await sleep(SETTLE_MS);
+    });
+    busyLevels.forEach((_, li) => {
+      const samples = run.samples.filter((_, i) => levelOf[i] === li);
+      const counters = { fastPath: 0, retry: 0, fallback: 0 };
+      done[pi]![li]!.push({ run: { samples, counters, munmapUs: [], ...(run.failure ? { failure: run.failure } : {}) }, attempts: 1, runqueueShare: 0 });
+    });
   }
   runBusy(hogs, 0);
   if (!wantsJson) process.stderr.write(`round ${r + 1}/${rounds}: done\n`);
@@ -137,7 +152,7 @@ if (wantsJson) {
   console.log(JSON.stringify({ bench: 'interference', machine: machine(), options: { ...opts, trace: opts.trace?.source }, busyLevels, rows }, null, 1));
 } else {
   printMachine(machine());
-  console.log(`\nEach point: median of ${opts.repetitions} × ${opts.durationMs / 1000} s in ${rounds} rounds (a fresh crew and ${opts.warmupMs / 1000} s of warm-up each), quiet and beside ${busyLevels.slice(1).join(' and ')} busy processes, the levels of a point back to back in each round, no re-runs.`);
+  console.log(`\nEach point: median of ${opts.repetitions} × ${opts.durationMs / 1000} s per level in ${rounds} rounds (a fresh crew and ${opts.warmupMs / 1000} s of warm-up each), quiet and beside ${busyLevels.slice(1).join(' and ')} busy processes, a crew's samples alternating between the levels, no re-runs.`);
   console.log('kept: the lab\'s figure (ops/s; faults/s for churn) beside busy processes / quiet, same run. cpu: the workers\' time on a CPU / (workers × wall).');
   const headers = ['workload', 'design', 'w', 'quiet', 'cpu', 'mark'];
   for (const b of busyLevels.slice(1)) headers.push(`kept ${b}b`, `cpu ${b}b`, `mark ${b}b`, `order ${b}b`);

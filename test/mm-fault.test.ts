@@ -66,6 +66,7 @@ function world(opts: { frames?: number; debug?: boolean } = {}) {
     assertFaultLocked: () => {}, // the test's faults run one at a time: nothing to lock
     anonVmaPrepare: (v) => {
       if (v.anonVma === 0) v.anonVma = vmas[v.vma]!.anonVma = ++anonVmas;
+      return 0;
     },
   };
   const snap = new FaultVma();

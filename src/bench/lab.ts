@@ -31,7 +31,7 @@ export interface LabConfig {
 /** What `npm start` measures: the workloads the thread argued about, every design, 1..cores workers. */
 export const LAB_DEFAULTS = {
   designs: [...DESIGN_NAMES],
-  workloads: ['page_fault1', 'churn', 'io', 'trace'] as WorkloadName[],
+  workloads: ['page_fault1', 'churn', 'io', 'trace', 'vma-lookup'] as WorkloadName[],
   durationMs: 300,
   warmupMs: 600,
   repetitions: 6,
@@ -47,9 +47,9 @@ export function defaultThreads(): number[] {
   return Array.from({ length: os.availableParallelism() }, (_, i) => i + 1);
 }
 
-/** The fewest threads a workload runs with: churn and io have a churn worker beside a faulting one. */
+/** The fewest threads a workload runs with: churn, io and vma-lookup have a churn worker beside a working one. */
 export function minThreadsOf(workload: WorkloadName): number {
-  return workload === 'churn' || workload === 'io' ? 2 : 1;
+  return workload === 'churn' || workload === 'io' || workload === 'vma-lookup' ? 2 : 1;
 }
 
 export type LabPoint = Point;

@@ -8,7 +8,7 @@ import { AddressSpace } from '../designs/address-space.js';
 import { PAGE_SIZE } from '../mm/frames.js';
 import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../mm/uapi.js';
 import { sysMmap } from '../mm/mmap.js';
-import { TALLY_CHURN, TALLY_EXTRA, TALLY_FALLBACK, TALLY_FAST_PATH, TALLY_FAULTS, TALLY_OPS, TALLY_RETRY, TALLY_STRIDE, type RoleParams, type RoleResult } from '../workloads/roles.js';
+import { LOOKUP_VMA_PAGES, LOOKUP_VMAS, mapLookupRegion, TALLY_CHURN, TALLY_EXTRA, TALLY_FALLBACK, TALLY_FAST_PATH, TALLY_FAULTS, TALLY_OPS, TALLY_RETRY, TALLY_STRIDE, type RoleParams, type RoleResult } from '../workloads/roles.js';
 import type { TraceProgram } from '../workloads/trace.js';
 import { cpuBetween, readCpu } from './cpu.js';
 import { interferenceMedians, median, sampleMedians, type Counters, type CpuRun, type DesignName, type Entry, type Failure, type Interference, type LatencyPercentiles, type Sample, type WorkloadName } from './results.js';
@@ -46,6 +46,7 @@ export function workloadParams(workload: WorkloadName, trace?: TraceProgram): Re
       return { bytesPerPass: PF_BYTES, ...(workload === 'page_fault1' || workload === 'mmap1' ? {} : { filePerWorker: true }) };
     case 'churn': return { sliceBytes: SLICE_BYTES, churnWorkers: 1, churnRegionBytes: 4 * PAGE_SIZE };
     case 'io': return { fileBytes: IO_BYTES, missLatencyUs: IO_LATENCY_US, churnWorkers: 1 };
+    case 'vma-lookup': return { vmas: LOOKUP_VMAS, vmaBytes: LOOKUP_VMA_PAGES * PAGE_SIZE, churnWorkers: 1, churnRegionBytes: 4 * PAGE_SIZE };
     case 'trace': return trace ? { trace: trace.source, calls: trace.calls.length, files: trace.files.length, pagesPerPass: TRACE_PAGES_PER_PASS } : { pagesPerPass: TRACE_PAGES_PER_PASS };
   }
 }
@@ -69,7 +70,7 @@ function addSyntheticFile(as: AddressSpace, path: string, inode: number, bytes: 
  * churn role beside the workload's own (churn and io: 1 by default). `trace` is the program of workload
  * 'trace'.
  */
-export function plan(workload: WorkloadName, threads: number, churnWorkers = workload === 'churn' || workload === 'io' ? 1 : 0, trace?: TraceProgram): Plan {
+export function plan(workload: WorkloadName, threads: number, churnWorkers = workload === 'churn' || workload === 'io' || workload === 'vma-lookup' ? 1 : 0, trace?: TraceProgram): Plan {
   const role = (r: Partial<RoleParams> & Pick<RoleParams, 'role'>): RoleParams => ({ bytes: 0, start: 0, file: 0, ...r });
   // io: the latency that matters is munmap's while a fault waits for the disk, not in the moments between.
   const churners = Array.from({ length: churnWorkers }, () => role({ role: 'churn', timeWhileIoInFlight: workload === 'io' }));
@@ -102,6 +103,12 @@ export function plan(workload: WorkloadName, threads: number, churnWorkers = wor
     case 'io':
       return plain(each((as, i) => role({ role: 'io', bytes: IO_BYTES, file: addSyntheticFile(as, `io${i}`, 10 + i, IO_BYTES, IO_LATENCY_US) })),
         2 * faulters * pages(IO_BYTES), faulters * pages(IO_BYTES), (r) => r.role === 'churn');
+    case 'vma-lookup': // uprobe hits while one thread maps and unmaps (the 6.14 speculation's workload)
+      return plain((as) => {
+        const file = addSyntheticFile(as, 'lookup', 9, Infinity, 0);
+        const start = mapLookupRegion(as, file);
+        return each((_, i) => role({ role: 'lookup', start, bytes: LOOKUP_VMAS * LOOKUP_VMA_PAGES * PAGE_SIZE, file, seed: Math.imul(i + 1, 0x9e3779b1) }))(as);
+      }, 0, 0, (r) => r.role === 'churn');
     case 'trace': {
       if (!trace) throw new Error('workload trace needs a trace (--trace FILE)');
       return plain((as) => {
@@ -113,7 +120,7 @@ export function plan(workload: WorkloadName, threads: number, churnWorkers = wor
 }
 
 /** What one run of a point measured, and how it ended. */
-interface Run {
+export interface Run {
   samples: Sample[];
   counters: Counters;
   munmapUs: number[];
@@ -215,8 +222,12 @@ async function warmUp(tids: Int32Array, warmupMs: number, stop: () => boolean): 
  *
  * A worker that fails ends the run early with the samples taken so far and a Failure (kind 'oom' when the
  * address space truly ran out of frames), never with an exception that would lose the lab's other points.
+ *
+ * `beforeSample`, where given, runs before the warm-up (i = -1) and before each sample (i = 0, 1 …), and
+ * the sample starts when it has finished: bench:interference changes the machine's load there, so that
+ * the samples of one crew alternate between loads.
  */
-async function runSamples(design: string, p: Plan, opts: RunOptions): Promise<Run> {
+async function runSamples(design: string, p: Plan, opts: RunOptions, beforeSample?: (i: number) => Promise<void>): Promise<Run> {
   const crew = startCrew(design, p, opts.waitLimitMs ?? 60_000, true);
   const { ctl: c, tally, tids } = crew;
   const n = p.roles.length;
@@ -238,10 +249,15 @@ async function runSamples(design: string, p: Plan, opts: RunOptions): Promise<Ru
   try {
     // A worker needs a while to load its modules and attach: the warm-up starts once every one runs.
     while (Atomics.load(c, 1) < n && !crew.failure) await sleep(2);
+    await beforeSample?.(-1);
     await warmUp(tids, opts.warmupMs, () => crew.failure !== undefined);
     Atomics.store(c, 0, 1);
     let prev = read();
     for (let i = 0; i < opts.repetitions && !crew.failure; i++) {
+      if (beforeSample) {
+        await beforeSample(i);
+        prev = read();
+      }
       await sleep(opts.durationMs);
       const now = read();
       if (crew.failure) break; // a worker died inside the interval: it is not a sample
@@ -340,6 +356,15 @@ export async function measureRound(p: Point, samples: number, opts: RunOptions, 
     if (failed || !judged?.disturbed) break;
   }
   return kept!;
+}
+
+/**
+ * One crew of a point whose samples alternate between loads of the machine (bench:interference):
+ * `beforeSample` sets the load before the warm-up and before each sample (runSamples). No churn-free
+ * baseline and no re-runs: this measures what a load does to a crew, not a lab point.
+ */
+export function measureCrew(p: Point, samples: number, opts: RunOptions, beforeSample: (i: number) => Promise<void>): Promise<Run> {
+  return runSamples(p.design, plan(p.workload, p.threads, undefined, opts.trace), { ...opts, repetitions: samples }, beforeSample);
 }
 
 /** Whether a point's rounds ended in a failure (then it runs no more). */

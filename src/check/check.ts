@@ -71,6 +71,12 @@ export interface Violation {
   program?: string;
   /** …and as a report prints it. */
   programText?: string;
+  /**
+   * The --program a replay needs with `replay`: the shrunk program, or the one the search was given.
+   * Absent when the seed alone replays it (the run drew the program from its seed): a replay given the
+   * program would plan its PCT change points for that program, not for the one the search planned with.
+   */
+  replayProgram?: string;
   /** Operations in the program as first found, and after shrinking. */
   programSize?: { found: number; shrunk: number };
   /** The error the program as first found gave, when the shrunk one's differs. */
@@ -374,6 +380,7 @@ export async function runCheck(o: CheckOptions, progress?: (done: number) => voi
             ...violation,
             ...(shrunk ? { message: shrunk.message, replay: formatReplay({ seed: shrunk.seed }), ...(shrunk.message !== r.violation ? { foundMessage: r.violation } : {}) } : {}),
             program: support.encode(program),
+            ...(shrunk || given !== undefined ? { replayProgram: support.encode(program) } : {}),
             programText: support.describe(program),
             programSize: { found: support.size(r.program), shrunk: support.size(program) },
           };

@@ -8,6 +8,7 @@
  * leaked) are in invariants.ts. Roles throw CheckViolation for what they see go wrong while they run.
  */
 import type { AddressSpace } from '../designs/address-space.js';
+import { VmaLookup } from '../mm/design.js';
 import { PAGE_SIZE } from '../mm/frames.js';
 import {
   MADV_DONTNEED, MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, MREMAP_FIXED, MREMAP_MAYMOVE, PROT_READ,
@@ -443,5 +444,80 @@ const ptfreeWalk: CheckScenario = {
   },
 };
 
+/** Where the reuse scenarios map the file again, and at which page of it. */
+const REMAP_SHIFT = 2;
+const REMAP_PGOFF = 32;
+
+/**
+ * T1 of the reuse scenarios: munmap the mapping, then map the file again REMAP_SHIFT pages higher, at page
+ * REMAP_PGOFF of it. The new VMA may well be the old one's record, freed and reused at once
+ * (SLAB_TYPESAFE_BY_RCU): a reader that found the old VMA before the munmap must notice.
+ */
+function unmapAndMapHigher(ctx: RoleContext): RoleResult {
+  const { as, params: p } = ctx;
+  const flags = MAP_FIXED | (p.kind === 'shared-file' ? MAP_SHARED : MAP_PRIVATE);
+  const at = pageAt(REMAP_SHIFT);
+  syscall(ctx, `munmap(${hex(BASE)}, ${PAGES} pages)`, () => sysMunmap(as.mm, BASE, PAGES * PAGE_SIZE), 0);
+  syscall(ctx, `mmap(${hex(at)}, ${PAGES} pages, the file at page ${REMAP_PGOFF})`, () => sysMmap(as.mm, at, PAGES * PAGE_SIZE, RW, flags, p.file, REMAP_PGOFF * PAGE_SIZE), at);
+  return { outcomes: [] };
+}
+
+/** setup() of the reuse scenarios: a file mapping of PAGES pages at BASE, page i of it page i of the file. */
+function setupFileMapping(as: AddressSpace, rnd: Prng, pages: number[]): ScenarioParams {
+  const p = params(as, rnd, [pages]);
+  p.kind = rnd.chance(0.5) ? 'private-file' : 'shared-file';
+  mapAt(as, p, BASE, PAGES, RW);
+  return p;
+}
+
+const faultReuse: CheckScenario = {
+  name: 'fault-reuse',
+  description: 'faults below the new mapping while another thread unmaps a file mapping and maps the file again two pages higher: the fault may pin the old VMA\'s record, reused for the new one',
+  threads: 2,
+  ranges: [[BASE, BASE + (PAGES + REMAP_SHIFT) * PAGE_SIZE]],
+  setup: (as, rnd) => setupFileMapping(as, rnd, rnd.chance(0.5) ? [0, 1] : [1, 0]),
+  role: (ctx) => (ctx.thread === 0 ? touchPages(ctx) : unmapAndMapHigher(ctx)),
+  check(_as, _p, [faulter]) {
+    expectGoneStaysGone(faulter!.outcomes); // these pages are never mapped again
+  },
+};
+
+const lookupMunmap: CheckScenario = {
+  name: 'lookup-munmap',
+  description: 'VMA lookups (a uprobe hit: which file, at which offset?) while another thread unmaps a file mapping and maps the file again two pages higher, at another offset',
+  threads: 2,
+  ranges: [[BASE, BASE + (PAGES + REMAP_SHIFT) * PAGE_SIZE]],
+  setup: (as, rnd) => setupFileMapping(as, rnd, somePages(rnd, PAGES, 3)),
+  role(ctx) {
+    if (ctx.thread === 1) return unmapAndMapHigher(ctx);
+    const out = new VmaLookup();
+    const seen: string[] = [];
+    for (const i of ctx.params.touches[0]!) {
+      ctx.note(`lookup ${hex(pageAt(i))}`);
+      const found = ctx.as.lookupVma(pageAt(i), out);
+      ctx.as.quiescentState();
+      seen.push(found ? `file ${out.file} page ${out.pgoff}` : 'nothing');
+      ctx.note(`  → ${seen[seen.length - 1]}`);
+    }
+    return { outcomes: [], seen };
+  },
+  check(_as, p, [looker]) {
+    // Each lookup sees page i of the first mapping, nothing, or (i ≥ REMAP_SHIFT) its page of the second —
+    // and in that order: once a lookup saw a later state, no later lookup may see an earlier one.
+    const seen = looker!.seen as string[];
+    let epoch = 0;
+    p.touches[0]!.forEach((i, k) => {
+      const before = `file ${p.file} page ${i}`;
+      const remapped = i >= REMAP_SHIFT;
+      const after = `file ${p.file} page ${REMAP_PGOFF + i - REMAP_SHIFT}`;
+      // 0: the first mapping; 1: nothing (between the calls; for ever below REMAP_SHIFT); 2: the second.
+      const at = seen[k] === before ? 0 : seen[k] === 'nothing' ? 1 : remapped && seen[k] === after ? 2 : -1;
+      if (at < 0) violation(`T0's lookup of ${hex(pageAt(i))} found ${seen[k]}, but only ${before}${remapped ? `, ${after}` : ''} or nothing was ever mapped there`);
+      if (at < epoch && (at === 0 || remapped)) violation(`T0's lookup of ${hex(pageAt(i))} found ${seen[k]} after an earlier lookup had seen the mapping change: ${seen.join('; ')}`);
+      epoch = Math.max(epoch, at);
+    });
+  },
+};
+
 /** The hand-written races (catalog.ts adds the generated scenario). */
-export const HAND_WRITTEN_SCENARIOS: readonly CheckScenario[] = [faultMunmap, faultMprotect, faultMremap, faultMerge, faultFault, faultFaultZap, munmapMunmap, ptfreeWalk];
+export const HAND_WRITTEN_SCENARIOS: readonly CheckScenario[] = [faultMunmap, faultMprotect, faultMremap, faultMerge, faultFault, faultFaultZap, munmapMunmap, ptfreeWalk, faultReuse, lookupMunmap];

@@ -133,10 +133,10 @@ export async function checkCommand(o: CheckCommandOptions): Promise<number> {
   let trace: TraceEntry[] | undefined;
   if (failed && o.mode !== 'stress') {
     const v = failed.violation!;
-    trace = (await replay({ design: o.design, scenario: failed.scenario, mode: o.mode, token: parseReplay(v.replay, o.mode), depth: o.depth, ...(v.program !== undefined ? { program: v.program } : {}) })).trace;
+    trace = (await replay({ design: o.design, scenario: failed.scenario, mode: o.mode, token: parseReplay(v.replay, o.mode), depth: o.depth, ...(v.replayProgram !== undefined ? { program: v.replayProgram } : {}) })).trace;
   }
   if (o.json) {
-    console.log(JSON.stringify({ command: 'check', design: o.design, mode: o.mode, seed: o.seed, ...env, reports, ...(o.coverage ? { coverage: coverageOf(o.design, reports) } : {}), ...(failed ? { replayCommand: command(o, failed.scenario, failed.violation!.replay, failed.violation!.program), trace } : {}) }, null, 2));
+    console.log(JSON.stringify({ command: 'check', design: o.design, mode: o.mode, seed: o.seed, ...env, reports, ...(o.coverage ? { coverage: coverageOf(o.design, reports) } : {}), ...(failed ? { replayCommand: command(o, failed.scenario, failed.violation!.replay, failed.violation!.replayProgram), trace } : {}) }, null, 2));
   } else {
     console.log();
     console.log(table(['scenario', 'mode', 'schedules', 'per min', 'steps', 'switches', 'result'], reports.map(row)));
@@ -149,7 +149,7 @@ export async function checkCommand(o: CheckCommandOptions): Promise<number> {
         const how = size.shrunk < size.found ? `shrunk from ${size.found} operations to ${size.shrunk}` : `${size.found} operations, not shrunk`;
         console.log(`\nThe program (${how}):\n${programLines(v.programText)}`);
       }
-      console.log(`\nseed ${v.replay.split(':')[0]}; replay with:\n  ${command(o, failed.scenario, v.replay, v.program)}`);
+      console.log(`\nseed ${v.replay.split(':')[0]}; replay with:\n  ${command(o, failed.scenario, v.replay, v.replayProgram)}`);
       if (trace) console.log(`\nThe interleaving (step, thread, what):\n${formatTrace(trace, o.traceLines)}`);
     } else {
       console.log(`\nNo violation (seed ${o.seed}; ${env.node}, V8 ${env.v8}, ${env.cores} cores).`);

@@ -1,9 +1,10 @@
-import type { LockingDesign } from '../mm/design.js';
+import type { LockingDesign, VmaLookup } from '../mm/design.js';
 import { MmPages, type MmPagesHandle } from '../mm/memory.js';
 import { MmStruct, type MmFile, type MmHandle } from '../mm/mm.js';
 import { UserAccess } from '../mm/uaccess.js';
 import { Rcu, type RcuHandle } from '../sync/rcu.js';
 import { Srcu, type SrcuHandle } from '../sync/srcu.js';
+import { lookupVmaUnderMmapLock } from './common.js';
 import { designInfo, DesignDefinitionError, loadDesignModule } from './registry.js';
 
 export interface AddressSpaceOptions {
@@ -63,7 +64,7 @@ export class AddressSpace {
     const pages = MmPages.create({ frames: opts.frames, tables: opts.tables, cachePages: opts.cachePages, debug: opts.debug, populate: opts.populate }, rcu);
     const mm = new MmStruct({
       mmapBase: opts.mmapBase ?? 0x7ffff7fff000, pages, index: info.index ?? 'maple', debug: opts.debug, capacity: opts.capacity,
-      vmaWords: info.vmaWords, mmWords: info.mmWords,
+      vmaWords: info.vmaWords, mmWords: info.mmWords, ...(info.typesafeByRcu ? { typesafeByRcu: info.typesafeByRcu } : {}),
     });
     return new AddressSpace(opts.design, mm, pages, rcu, srcu);
   }
@@ -103,6 +104,12 @@ export class AddressSpace {
     this.design = design;
     mm.hooks = design;
     this.user = new UserAccess(pages.pt, pages.frames, rcu, (addr, flags) => design.fault(addr, flags));
+  }
+
+  /** A VMA lookup that is not a fault (LockingDesign.lookupVma; under mmap_read_lock for designs without one). */
+  lookupVma(addr: number, out: VmaLookup): boolean {
+    const d = this.design;
+    return d.lookupVma !== undefined ? d.lookupVma(addr, out) : lookupVmaUnderMmapLock(this.mm, addr, out);
   }
 
   handle(): AddressSpaceHandle {

@@ -6,9 +6,9 @@
  * without holding the mmap_lock or a VMA lock needs it: a reference or an (S)RCU read section keeps the
  * VMA's memory alive, but not its fields — mprotect, merges and splits change VMAs in place.
  */
-import { DesignStats, type DesignContext, type LockingDesign } from '../mm/design.js';
+import { DesignStats, type DesignContext, type LockingDesign, type VmaLookup } from '../mm/design.js';
 import { FaultVma, handleMmFault, VM_FAULT_RETRY, type FaultContext } from '../mm/fault.js';
-import type { FrameTable } from '../mm/frames.js';
+import { PAGE_SIZE, type FrameTable } from '../mm/frames.js';
 import type { MmPages } from '../mm/memory.js';
 import type { MmStruct } from '../mm/mm.js';
 import type { PageCache } from '../mm/pagecache.js';
@@ -31,6 +31,56 @@ export function faultUnderMmapLock(ctx: DesignContext, addr: number, flags: numb
   }
   ctx.mm.mmapReadUnlock();
   return r;
+}
+
+/** A design whose faults read-lock their VMA (the per-VMA locks). */
+export interface VmaReadLocking {
+  /** lock_vma_under_rcu(): the VMA containing addr, read-locked; 0 if none could be locked. */
+  lockVmaUnderRcu(addr: number): number;
+  vmaEndRead(vma: number): void;
+}
+
+/**
+ * The fault of the per-VMA-lock designs: lock_vma_under_rcu(), handle_mm_fault() under the VMA's read lock
+ * (with `lockedFlags`, e.g. FAULT_FLAG_VMA_LOCK), vma_end_read(); no VMA locked, or VM_FAULT_RETRY → the
+ * mmap_lock fault, counted as vma_lock_abort or vma_lock_retry.
+ */
+export function faultUnderVmaLock(ctx: DesignContext, design: VmaReadLocking, stats: DesignStats<{ abort: number }>, v: FaultVma, addr: number, flags: number, lockedFlags = flags): number {
+  const vma = design.lockVmaUnderRcu(addr);
+  if (vma !== 0) {
+    const pages = ctx.pages;
+    const r = handleMmFault(pages, pages.snapshot(vma, v), addr, lockedFlags, false);
+    design.vmaEndRead(vma);
+    if ((r & VM_FAULT_RETRY) === 0) {
+      stats.fastPath++;
+      return r;
+    }
+    stats.retry++;
+  } else stats.extra.abort++;
+  stats.fallback++;
+  return faultUnderMmapLock(ctx, addr, flags);
+}
+
+/**
+ * find_active_uprobe_rcu() before 6.14, and the fallback of every speculative lookup since:
+ * mmap_read_lock(); vma_lookup(); the file and offset; mmap_read_unlock().
+ */
+export function lookupVmaUnderMmapLock(mm: MmStruct, addr: number, out: VmaLookup): boolean {
+  mm.mmapReadLock();
+  const vma = mm.vmaLookup(addr);
+  if (vma !== 0) readVmaLookup(mm.vmas, vma, addr, out);
+  mm.mmapReadUnlock();
+  return vma !== 0;
+}
+
+/**
+ * The file VMA `vma` maps and the offset of addr's page in it, as the uprobe lookup computes them:
+ * vm_pgoff + (addr - vm_start) / PAGE_SIZE. Nothing is checked — a lookup that does not hold the VMA still
+ * must make sure afterwards that it did not read a VMA that changed (mmap_lock_speculate_retry).
+ */
+export function readVmaLookup(t: VmaTable, vma: number, addr: number, out: VmaLookup): void {
+  out.file = t.file(vma);
+  out.pgoff = t.pgoff(vma) + Math.floor((addr - t.start(vma)) / PAGE_SIZE);
 }
 
 /** The end of every design's fault: counted as done on the fast path, or done again under the mmap_lock. */
@@ -169,8 +219,8 @@ export class SpeculativeFault implements FaultContext {
     return Atomics.load(t.i32, t.word(v.vma, this.seq)) === v.seq && !t.isDetached(v.vma);
   }
 
-  anonVmaPrepare(v: FaultVma): void {
-    this.pages.anonVmaPrepare(v);
+  anonVmaPrepare(v: FaultVma, flags: number): number {
+    return this.pages.anonVmaPrepare(v, flags);
   }
 }
 

@@ -1,9 +1,9 @@
 import { DesignStats, type DesignContext, type DesignDefinition, type LockingDesign } from '../mm/design.js';
-import { FaultVma, handleMmFault, VM_FAULT_RETRY } from '../mm/fault.js';
+import { FaultVma } from '../mm/fault.js';
 import type { MmStruct } from '../mm/mm.js';
 import { schedPoint } from '../sync/relax.js';
 import { downReadTrylock, downWrite, rwsemHeldForRead, rwsemValidateIdle, upRead, upWrite } from '../sync/rwsem.js';
-import { faultUnderMmapLock } from './common.js';
+import { faultUnderVmaLock, type VmaReadLocking } from './common.js';
 
 /**
  * Per-VMA locks, as Linux merged them in 6.4 (Suren Baghdasaryan): each VMA has a read-write lock; a fault
@@ -27,7 +27,7 @@ import { faultUnderMmapLock } from './common.js';
  *
  * A read-locked VMA cannot change, so the fault needs no validation, and its page tables stay.
  */
-export class PerVmaLockDesign implements LockingDesign {
+export class PerVmaLockDesign implements LockingDesign, VmaReadLocking {
   /** abort: lock_vma_under_rcu failed (vma_lock_abort); miss: found detached and walked again. */
   readonly stats = new DesignStats({ miss: 0, abort: 0 });
   private readonly v = new FaultVma();
@@ -44,23 +44,11 @@ export class PerVmaLockDesign implements LockingDesign {
   }
 
   fault(addr: number, flags: number): number {
-    const vma = this.lockVmaUnderRcu(addr);
-    if (vma !== 0) {
-      const pages = this.ctx.pages;
-      const r = handleMmFault(pages, pages.snapshot(vma, this.v), addr, flags, false);
-      this.vmaEndRead(vma);
-      if ((r & VM_FAULT_RETRY) === 0) {
-        this.stats.fastPath++;
-        return r;
-      }
-      this.stats.retry++;
-    } else this.stats.extra.abort++;
-    this.stats.fallback++;
-    return faultUnderMmapLock(this.ctx, addr, flags);
+    return faultUnderVmaLock(this.ctx, this, this.stats, this.v, addr, flags);
   }
 
   /** The VMA containing addr, read-locked; 0 if none could be locked. */
-  private lockVmaUnderRcu(addr: number): number {
+  lockVmaUnderRcu(addr: number): number {
     const { mm, rcu } = this.ctx;
     const t = mm.vmas;
     rcu.readLock();
@@ -95,7 +83,7 @@ export class PerVmaLockDesign implements LockingDesign {
     return true;
   }
 
-  private vmaEndRead(vma: number): void {
+  vmaEndRead(vma: number): void {
     const t = this.ctx.mm.vmas;
     upRead(t.i32, t.word(vma, this.vmLock));
   }

@@ -11,13 +11,14 @@ import { DesignDefinitionError, type DesignContext, type DesignDefinition, type 
 export { DesignDefinitionError };
 import { mmapLock, mmapLockRbtree } from './mmap-lock.js';
 import { perVmaLock } from './per-vma-lock.js';
+import { perVmaLock70 } from './per-vma-lock-7.0.js';
 import { rcuFault } from './rcu-fault.js';
 import { spf } from './spf.js';
 import { srcu, srcuSync } from './srcu.js';
 import { vmaRefcount } from './vma-refcount.js';
 
 /** The built-in designs, in the order the report draws them (baselines first, then the thread's phases). */
-const BUILT_IN: readonly DesignDefinition[] = [mmapLock, mmapLockRbtree, vmaRefcount, rcuFault, srcu, srcuSync, spf, perVmaLock];
+const BUILT_IN: readonly DesignDefinition[] = [mmapLock, mmapLockRbtree, vmaRefcount, rcuFault, srcu, srcuSync, spf, perVmaLock, perVmaLock70];
 
 /** The design the report's ratios are taken against. */
 export const REFERENCE_DESIGN = 'mmap-lock';
@@ -70,6 +71,11 @@ export function checkDesignDefinition(d: unknown, where = 'design'): asserts d i
   }
   for (const [k, v] of Object.entries({ ...(o['vmaWords'] ?? {}), ...(o['mmWords'] ?? {}) } as Record<string, unknown>)) {
     if (!Number.isInteger(v)) failIn(`word '${k}': its initial value must be an integer`);
+  }
+  if (o['typesafeByRcu'] !== undefined) {
+    const ws = o['typesafeByRcu'];
+    if (!Array.isArray(ws)) failIn("'typesafeByRcu' must be a list of vmaWords names");
+    for (const w of ws as unknown[]) if (typeof w !== 'string' || !Object.hasOwn((o['vmaWords'] ?? {}) as object, w)) failIn(`typesafeByRcu: '${String(w)}' is not one of its vmaWords`);
   }
   for (const [k, m] of Object.entries((o['mutants'] ?? {}) as Record<string, unknown>)) {
     if (!DESIGN_NAME.test(k)) failIn(`mutant '${k}': not a design name`);

@@ -13,6 +13,20 @@ import type { DesignWords } from './vma.js';
 export interface MmHooks {
   /** Called before a VMA that readers may see is changed in place, split, merged or detached (vma_start_write). */
   vmaStartWrite(mm: MmStruct, vma: number): void;
+  /**
+   * Called for a new VMA just before it enters the tree (vma_iter_store_new → vma_mark_attached): by
+   * vma_link (mmap, brk, mremap's new VMA) and __split_vma. For designs whose VMAs carry their own
+   * attached state (6.15's vm_refcnt: 1 = attached); the others leave it out.
+   */
+  vmaMarkAttached?(mm: MmStruct, vma: number): void;
+  /**
+   * madvise's try_vma_read_lock(): madvise(MADV_DONTNEED, MADV_FREE) on a range inside one VMA runs under
+   * that VMA's read lock, not the mmap_lock (6.17). The VMA containing addr, read-locked
+   * (lock_vma_under_rcu), or 0: then madvise takes the mmap_lock. vmaReadUnlock() is its vma_end_read().
+   * Designs that did not do this (every one before 6.17) leave both out.
+   */
+  tryVmaReadLock?(addr: number): number;
+  vmaReadUnlock?(vma: number): void;
   /** Called once a VMA is detached from the tree; must eventually free the record (mm.vmaFree). */
   retireVma(mm: MmStruct, vma: number): void;
   /** Called by mmap_write_unlock() and mmap_write_downgrade() before they release: every VMA changed meanwhile is done. */
@@ -45,8 +59,22 @@ export interface LockingDesign extends MmHooks {
   readonly name: string;
   /** do_user_addr_fault(): 0 when the access may be tried again, else VM_FAULT_* bits (a signal). */
   fault(addr: number, flags: number): number;
+  /**
+   * A VMA lookup that is not a fault — find_active_uprobe_rcu()'s question on every uprobe hit: which file,
+   * at which page offset, is mapped at `addr`? Fills `out` and returns true, or false if nothing is mapped
+   * there. A design that leaves it out looks up under mmap_read_lock (lookupVmaUnderMmapLock), as Linux
+   * did before 6.14's mmap_lock speculation.
+   */
+  lookupVma?(addr: number, out: VmaLookup): boolean;
   /** How its faults went, as /proc/vmstat's vma_lock_* counters show it. */
   readonly stats: DesignStats;
+}
+
+/** What a VMA lookup found (LockingDesign.lookupVma): the struct file mapped at an address (0: anonymous) and the page's offset in it. */
+export class VmaLookup {
+  file = 0;
+  /** vm_pgoff + the pages from vm_start to the address. */
+  pgoff = 0;
 }
 
 /**
@@ -107,6 +135,13 @@ export interface DesignDefinition {
   readonly counters?: Readonly<Record<string, string>>;
   /** Int32 words it needs in every VMA, with the value a new VMA starts with (mm lays them out: vmas.wordOffset). */
   readonly vmaWords?: DesignWords;
+  /**
+   * VMAs come from a SLAB_TYPESAFE_BY_RCU cache (Linux 6.15's vm_area_cachep): retireVma may free a VMA at
+   * once, and the record may be reused for another VMA while a lockless reader still holds its index — the
+   * reader must pin it and check that it is still the VMA it looked for. Lists the vmaWords that keep their
+   * value across free and reuse (the reference count a reader pins with; debug poison never covers them).
+   */
+  readonly typesafeByRcu?: readonly string[];
   /** Int32 words it needs once per mm, with their initial values (mm.wordIndex). */
   readonly mmWords?: DesignWords;
   /**

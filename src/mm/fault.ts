@@ -16,6 +16,8 @@ import { VM_ACCESS_FLAGS, VM_EXEC, VM_SHARED, VM_WRITE } from './vm-flags.js';
 /** fault flags (enum fault_flag). */
 export const FAULT_FLAG_WRITE = 1 << 0;
 export const FAULT_FLAG_INSTRUCTION = 1 << 8;
+/** The fault holds its VMA's per-VMA lock, not the mmap_lock (what it may not do, it must give up: VM_FAULT_RETRY). */
+export const FAULT_FLAG_VMA_LOCK = 1 << 12;
 
 /** vm_fault_t bits (0 is a handled fault). */
 export const VM_FAULT_OOM = 0x1;
@@ -54,6 +56,15 @@ export class FaultVma {
 /** A fault used a VMA or a page table after it was freed: what KASAN would report as a use after free. */
 export class FaultUseAfterFreeError extends Error {
   override readonly name = 'UseAfterFreeError';
+}
+
+/**
+ * handle_mm_fault() was handed a VMA that does not cover the address. The kernel's fault core trusts its
+ * caller here (lock_vma_under_rcu and the mmap_lock path check the range; a VMA reused under
+ * SLAB_TYPESAFE_BY_RCU may cover another one now): it would map a page outside the VMA. Ours says so.
+ */
+export class FaultOutsideVmaError extends Error {
+  override readonly name = 'FaultOutsideVmaError';
 }
 
 /**
@@ -98,8 +109,11 @@ export interface FaultContext {
    * "validating everything on the second page-table walk"); the others return true.
    */
   revalidate(v: FaultVma, slot: number): boolean;
-  /** anon_vma_prepare(): the VMA gets its anon_vma before its first anonymous page. */
-  anonVmaPrepare(v: FaultVma): void;
+  /**
+   * vmf_anon_prepare(): the VMA gets its anon_vma before its first anonymous page. Returns 0, or
+   * VM_FAULT_RETRY where the fault's context cannot do it (FAULT_FLAG_VMA_LOCK without the mmap_lock).
+   */
+  anonVmaPrepare(v: FaultVma, flags: number): number;
   /**
    * assert_fault_locked() (lockdep.ts), for faults that are not speculative: in debug mode, throws unless
    * the mmap_lock or the VMA's own lock is held. A no-op otherwise.
@@ -121,7 +135,10 @@ export function accessError(v: FaultVma, flags: number): boolean {
  */
 export function handleMmFault(ctx: FaultContext, v: FaultVma, addr: number, flags: number, mayNotSleep: boolean): number {
   if (!ctx.speculative) ctx.assertFaultLocked(v);
-  if (addr < v.start || addr >= v.end || accessError(v, flags)) {
+  if (addr < v.start || addr >= v.end) {
+    throw new FaultOutsideVmaError(`handle_mm_fault: ${addr.toString(16)} is outside the VMA it was given, ${v.start.toString(16)}-${v.end.toString(16)}: the design's lookup must check the range`);
+  }
+  if (accessError(v, flags)) {
     covered(MM_PATHS.accessError);
     return VM_FAULT_SIGSEGV;
   }
@@ -141,7 +158,7 @@ export function handleMmFault(ctx: FaultContext, v: FaultVma, addr: number, flag
   if ((pte & _PAGE_PRESENT) === 0) {
     return v.file === 0 ? doAnonymousPage(ctx, v, addr, slot, flags, mayNotSleep) : doFault(ctx, v, addr, slot, flags, mayNotSleep);
   }
-  if ((flags & FAULT_FLAG_WRITE) !== 0 && (pte & _PAGE_RW) === 0) return doWpPage(ctx, v, addr, slot, pte, mayNotSleep);
+  if ((flags & FAULT_FLAG_WRITE) !== 0 && (pte & _PAGE_RW) === 0) return doWpPage(ctx, v, addr, slot, pte, flags, mayNotSleep);
   // Present and strong enough: another thread handled it first (a spurious fault). Mark it young — only if
   // it is still the PTE we read (the kernel does this under the PTE lock, after pte_same): a zap may have
   // cleared it meanwhile, and a bit set on an empty PTE would leave a non-present entry every later fault
@@ -193,7 +210,8 @@ function doAnonymousPage(ctx: FaultContext, v: FaultVma, addr: number, slot: num
     return done(setPteIfSame(ctx, v, addr, slot, 0, mkPte(ZERO_PFN, _PAGE_ACCESSED), ZERO_PFN));
   }
   covered(MM_PATHS.anonNewPage);
-  ctx.anonVmaPrepare(v);
+  const prepared = ctx.anonVmaPrepare(v, flags);
+  if (prepared !== 0) return prepared;
   const pfn = ctx.frames.allocZeroed(mayNotSleep ? GFP_NOWAIT : GFP_KERNEL, PG_anon);
   if (pfn < 0) return mayNotSleep ? VM_FAULT_RETRY : VM_FAULT_OOM;
   return done(setPteIfSame(ctx, v, addr, slot, 0, mkPte(pfn, protBits(true)), pfn));
@@ -216,7 +234,11 @@ function doFault(ctx: FaultContext, v: FaultVma, addr: number, slot: number, fla
   if (write && (v.flags & VM_SHARED) === 0) {
     // do_cow_fault(): the private copy; the page cache (and the file) never see the write.
     covered(MM_PATHS.cowFault);
-    ctx.anonVmaPrepare(v);
+    const prepared = ctx.anonVmaPrepare(v, flags);
+    if (prepared !== 0) {
+      ctx.frames.putPage(page);
+      return prepared;
+    }
     const copy = ctx.frames.alloc(mayNotSleep ? GFP_NOWAIT : GFP_KERNEL, PG_anon);
     if (copy < 0) {
       ctx.frames.putPage(page);
@@ -234,7 +256,7 @@ function doFault(ctx: FaultContext, v: FaultVma, addr: number, slot: number, fla
 }
 
 /** do_wp_page(): a write to a present read-only PTE. */
-function doWpPage(ctx: FaultContext, v: FaultVma, addr: number, slot: number, pte: number, mayNotSleep: boolean): number {
+function doWpPage(ctx: FaultContext, v: FaultVma, addr: number, slot: number, pte: number, flags: number, mayNotSleep: boolean): number {
   const pfn = ptePfn(pte);
   const frames = ctx.frames;
   if ((v.flags & VM_SHARED) !== 0) {
@@ -251,7 +273,8 @@ function doWpPage(ctx: FaultContext, v: FaultVma, addr: number, slot: number, pt
   covered(MM_PATHS.wpCopy);
   // wp_page_copy(): copy the zero page, a page-cache page, or a page someone else still maps. The old
   // page is pinned while it is copied (get_page), in case a racing zap drops the PTE's reference.
-  ctx.anonVmaPrepare(v);
+  const prepared = ctx.anonVmaPrepare(v, flags);
+  if (prepared !== 0) return prepared;
   if (pfn !== ZERO_PFN && !frames.tryGetPage(pfn)) return 0; // already unmapped and freed: look again
   const gfp = mayNotSleep ? GFP_NOWAIT : GFP_KERNEL;
   const copy = pfn === ZERO_PFN ? frames.allocZeroed(gfp, PG_anon) : frames.alloc(gfp, PG_anon);

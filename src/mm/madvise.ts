@@ -1,5 +1,5 @@
 /**
- * madvise (mm/madvise.c, Linux 6.18). Advice that changes vm_flags (NORMAL, RANDOM, SEQUENTIAL, DONTFORK,
+ * madvise (mm/madvise.c, Linux 6.18; DONTNEED and FREE under a per-VMA lock as of 6.17 where the design has one). Advice that changes vm_flags (NORMAL, RANDOM, SEQUENTIAL, DONTFORK,
  * DOFORK, DONTDUMP, DODUMP, WIPEONFORK, KEEPONFORK, HUGEPAGE, NOHUGEPAGE) splits and merges VMAs like
  * mprotect; DONTNEED, FREE and REMOVE only check the VMA (their page work is a later issue's); WILLNEED, COLD and
  * PAGEOUT change nothing visible. Holes are skipped and reported as -ENOMEM at the end; the first VMA that
@@ -44,12 +44,25 @@ function needMmapWrite(b: number): boolean {
 }
 
 export function sysMadvise(mm: MmStruct, start: number, lenIn: number, behavior: number): number {
+  if (!behaviorValid(behavior)) return -EINVAL;
+  if (start % PAGE_SIZE) return -EINVAL;
+  const len = Math.ceil(lenIn / PAGE_SIZE) * PAGE_SIZE;
+  if (lenIn && len >= 2 ** 64) return -EINVAL;
+  const end = start + len;
+  if (end >= 2 ** 64) return -EINVAL;
+  if (end === start) return 0;
+  if (vmaReadLockable(behavior)) {
+    const r = madviseUnderVmaLock(mm, start, end, behavior);
+    if (r !== undefined) return r;
+  }
   const write = needMmapWrite(behavior);
   if (write) mm.mmapWriteLock();
   else mm.mmapReadLock();
   let r: number;
   try {
-    r = doMadviseLocked(mm, start, lenIn, behavior);
+    r = behavior === MADV_POPULATE_READ || behavior === MADV_POPULATE_WRITE
+      ? madvisePopulate(mm, start, end, behavior === MADV_POPULATE_WRITE)
+      : madviseWalkVmas(mm, start, end, behavior);
   } catch (e) {
     throw unwinding(e, () => mm.mmapUnlock());
   }
@@ -58,18 +71,34 @@ export function sysMadvise(mm: MmStruct, start: number, lenIn: number, behavior:
   return r;
 }
 
-function doMadviseLocked(mm: MmStruct, start: number, lenIn: number, behavior: number): number {
-  if (!behaviorValid(behavior)) return -EINVAL;
-  if (start % PAGE_SIZE) return -EINVAL;
-  const len = Math.ceil(lenIn / PAGE_SIZE) * PAGE_SIZE;
-  if (lenIn && len >= 2 ** 64) return -EINVAL;
-  const end = start + len;
-  if (end >= 2 ** 64) return -EINVAL;
-  if (end === start) return 0;
-  if (behavior === MADV_POPULATE_READ || behavior === MADV_POPULATE_WRITE) {
-    return madvisePopulate(mm, start, end, behavior === MADV_POPULATE_WRITE);
+/** get_lock_mode() → MADVISE_VMA_READ_LOCK (6.17): the advice that only zaps pages of one VMA. */
+function vmaReadLockable(b: number): boolean {
+  return b === MADV_DONTNEED || b === MADV_DONTNEED_LOCKED || b === MADV_FREE;
+}
+
+/**
+ * try_vma_read_lock() (6.17, Barry Song): where the design has per-VMA locks and [start, end) lies inside
+ * one VMA, the advice runs under that VMA's read lock — no mmap_lock, so it neither waits for nor holds up
+ * mmap and munmap elsewhere. Undefined when it cannot (no such design, no VMA that could be read-locked at
+ * start, or the range goes past it): then the mmap_lock is taken for read, as before.
+ */
+function madviseUnderVmaLock(mm: MmStruct, start: number, end: number, behavior: number): number | undefined {
+  const h = mm.hooks;
+  if (h.tryVmaReadLock === undefined || h.vmaReadUnlock === undefined) return undefined;
+  const vma = h.tryVmaReadLock(start);
+  if (vma === 0) return undefined;
+  if (end > mm.vmas.end(vma)) {
+    h.vmaReadUnlock(vma);
+    return undefined;
   }
-  return madviseWalkVmas(mm, start, end, behavior);
+  let r: number;
+  try {
+    r = madviseVmaBehavior(mm, vma, start, end, behavior);
+  } catch (e) {
+    throw unwinding(e, () => h.vmaReadUnlock!(vma));
+  }
+  h.vmaReadUnlock(vma);
+  return r < 0 ? r : 0;
 }
 
 function madviseWalkVmas(mm: MmStruct, start: number, end: number, behavior: number): number {

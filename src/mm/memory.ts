@@ -3,7 +3,7 @@ import { rwsemHeld } from '../sync/rwsem.js';
 import { DeferredFree } from './deferred-free.js';
 import { hex } from '../util/hex.js';
 import { LockAssertionError } from './lockdep.js';
-import { FaultUseAfterFreeError, FaultVma, handleMmFault, FAULT_FLAG_WRITE, VM_FAULT_ERROR, VM_FAULT_OOM, VM_FAULT_SIGBUS, VM_FAULT_SIGSEGV, type FaultContext } from './fault.js';
+import { FaultUseAfterFreeError, FaultVma, handleMmFault, FAULT_FLAG_VMA_LOCK, FAULT_FLAG_WRITE, VM_FAULT_ERROR, VM_FAULT_OOM, VM_FAULT_RETRY, VM_FAULT_SIGBUS, VM_FAULT_SIGSEGV, type FaultContext } from './fault.js';
 import { FrameTable, PAGE_SIZE, ZERO_PFN } from './frames.js';
 import type { MmStruct } from './mm.js';
 import { PageCache } from './pagecache.js';
@@ -112,10 +112,22 @@ export class MmPages implements FaultContext {
     );
   }
 
-  anonVmaPrepare(v: FaultVma): void {
-    if (v.anonVma !== 0) return;
-    this.mm!.anonVmaPrepare(v.vma);
-    v.anonVma = this.mm!.vmas.anon(v.vma);
+  /**
+   * vmf_anon_prepare(): anon_vma_prepare() looks at the neighbouring VMAs, which a fault holding only its
+   * own VMA's lock (FAULT_FLAG_VMA_LOCK) may not: since 6.10 such a fault takes the mmap_lock for read if
+   * it can at once (mmap_read_trylock) and otherwise gives up (VM_FAULT_RETRY: done again under the
+   * mmap_lock). Before 6.10 it always gave up.
+   */
+  anonVmaPrepare(v: FaultVma, flags: number): number {
+    if (v.anonVma !== 0) return 0;
+    const mm = this.mm!;
+    if ((flags & FAULT_FLAG_VMA_LOCK) !== 0) {
+      if (!mm.mmapReadTrylock()) return VM_FAULT_RETRY;
+      mm.anonVmaPrepare(v.vma);
+      mm.mmapReadUnlock();
+    } else mm.anonVmaPrepare(v.vma);
+    v.anonVma = mm.vmas.anon(v.vma);
+    return 0;
   }
 
   /** Copies the fields the fault needs out of VMA record `vma` into `out`. */

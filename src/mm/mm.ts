@@ -21,7 +21,7 @@ import type { MmHooks } from './design.js';
 import { attachVmaIndex, createVmaIndex, type VmaIndex, type VmaIndexHandle, type VmaIndexKind } from './vma-index.js';
 import { Arena, type ArenaHandle } from '../shm/arena.js';
 import type { Rcu } from '../sync/rcu.js';
-import { downgradeWrite, downRead, downWrite, rwsemHeldForWrite, rwsemIsWriteLocked, upRead, upWrite } from '../sync/rwsem.js';
+import { downgradeWrite, downRead, downReadTrylock, downWrite, rwsemHeldForWrite, rwsemIsWriteLocked, upRead, upWrite } from '../sync/rwsem.js';
 import { hex } from '../util/hex.js';
 import { LockAssertionError } from './lockdep.js';
 import { covered } from '../util/coverage.js';
@@ -94,6 +94,8 @@ export interface MmOptions {
   vmaWords?: DesignWords;
   /** The design's per-mm words and their initial values. */
   mmWords?: DesignWords;
+  /** Which of vmaWords survive free and reuse: the VMA cache is SLAB_TYPESAFE_BY_RCU (DesignDefinition.typesafeByRcu). */
+  typesafeByRcu?: readonly string[];
 }
 
 /** What a worker needs to find VMAs (post it in workerData). File and name tables stay with the writer. */
@@ -151,7 +153,7 @@ export class MmStruct {
       this.mmWords = h.mmWords;
     } else {
       const capacity = opts.capacity ?? 1 << 16;
-      this.vmas = new VmaTable(capacity, undefined, opts.debug ?? false, opts.vmaWords);
+      this.vmas = new VmaTable(capacity, undefined, opts.debug ?? false, opts.vmaWords, opts.typesafeByRcu);
       this.mmWords = { ...opts.mmWords };
       checkDesignWords(this.mmWords, MM_WORDS, 'mm word');
       // A maple node holds up to 16 ranges (VMAs and gaps): capacity / 4 nodes is ample.
@@ -199,15 +201,23 @@ export class MmStruct {
 
   /**
    * mmap_write_lock(): every call that changes the address space holds it (the sys* functions take it).
-   * mmap_write_unlock() first bumps mm_lock_seq, which releases every VMA write-locked meanwhile (the
-   * per-VMA-lock design's vma_end_write_all, Linux 6.4).
+   * mm_lock_seq is a seqcount (Linux 6.14): odd exactly while the mmap_lock is held for write — what
+   * mmap_lock_speculate_try_begin() looks at, and the value vma_start_write() stamps into a VMA's
+   * vm_lock_seq. mmap_write_unlock() first makes it even again, which releases every VMA write-locked
+   * meanwhile (vma_end_write_all; 6.4 bumped a plain counter at unlock, which is the same to a design that
+   * only compares vm_lock_seq with it).
    */
   mmapWriteLock(): void {
     downWrite(this.words, I_MMAP_LOCK);
+    Atomics.add(this.words, I_MM_LOCK_SEQ, 1); // mm_lock_seqcount_begin
   }
   /** mmap_read_lock(): what the baseline fault takes. */
   mmapReadLock(): void {
     downRead(this.words, I_MMAP_LOCK);
+  }
+  /** mmap_read_trylock(): the mmap_lock for read if no writer holds or waits for it, else false. */
+  mmapReadTrylock(): boolean {
+    return downReadTrylock(this.words, I_MMAP_LOCK);
   }
   mmapReadUnlock(): void {
     upRead(this.words, I_MMAP_LOCK);
@@ -242,8 +252,20 @@ export class MmStruct {
     if (k < 0) throw new Error(`mm word '${name}' is not declared by the design (its mmWords: ${Object.keys(this.mmWords).join(', ') || 'none'})`);
     return I_WORDS + k;
   }
-  /** mm_lock_seq: bumped by every mmap_write_unlock(). */
+  /** mm_lock_seq: odd while the mmap_lock is held for write; bumped by mmap_write_lock() and by mmap_write_unlock(). */
   get mmLockSeq(): number { return Atomics.load(this.words, I_MM_LOCK_SEQ); }
+  /**
+   * mmap_lock_speculate_try_begin(): the mm_lock_seq a lockless reader may speculate on, or -1 while the
+   * mmap_lock is write-locked (take the lock instead). An even count is never -1.
+   */
+  mmapLockSpeculateTryBegin(): number {
+    const seq = Atomics.load(this.words, I_MM_LOCK_SEQ);
+    return (seq & 1) !== 0 ? -1 : seq;
+  }
+  /** mmap_lock_speculate_retry(): true if a writer took the mmap_lock since `seq` — whatever was read may be stale. */
+  mmapLockSpeculateRetry(seq: number): boolean {
+    return Atomics.load(this.words, I_MM_LOCK_SEQ) !== seq;
+  }
   get brk(): number { return this.fwords[F_BRK]!; }
   set brk(v: number) { this.fwords[F_BRK] = v; }
   get startBrk(): number { return this.fwords[F_START_BRK]!; }
@@ -290,8 +312,7 @@ export class MmStruct {
   }
   /** vma_lookup(): the VMA containing addr, or 0. */
   vmaLookup(addr: number): number {
-    const v = this.tree.findValue(addr);
-    return v !== 0 && this.vmas.start(v) <= addr ? v : 0;
+    return addr > Number.MAX_SAFE_INTEGER ? 0 : this.tree.load(addr);
   }
   /** find_vma_intersection(): the first VMA overlapping [start, end), or 0. */
   findVmaIntersection(start: number, end: number): number {
@@ -335,6 +356,7 @@ export class MmStruct {
 
   /** Adds a new VMA to the tree (vma_link). */
   link(v: number): void {
+    this.hooks.vmaMarkAttached?.(this, v);
     this.tree.storeRange(this.vmas.start(v), this.vmas.end(v) - 1, v);
     this.mapCount = this.mapCount + 1;
   }
@@ -401,6 +423,7 @@ export class MmStruct {
       t.setRange(n, addr, e, mid);
       t.setRange(v, s, addr, p);
     }
+    this.hooks.vmaMarkAttached?.(this, n);
     this.tree.storeRange(t.start(n), t.end(n) - 1, n);
     this.mapCount = this.mapCount + 1;
     return n;

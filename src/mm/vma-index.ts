@@ -8,6 +8,9 @@ import type { Rcu } from '../sync/rcu.js';
  * that the baseline design can be measured on both. The mm uses the maple tree's normal API.
  */
 export interface VmaIndex {
+  /** mtree_load(): the value of the range containing index, or 0 (vma_lookup, mas_walk). */
+  load(index: number): number;
+  /** mt_find(): the first value at or after index, up to max, or 0 (find_vma). */
   findValue(index: number, max?: number): number;
   findRevValue(index: number, min?: number): number;
   /** Stores value over [first, last], trimming or splitting what overlaps; value 0 erases. */
@@ -29,6 +32,10 @@ export type VmaIndexHandle = { index: 'maple'; tree: MapleTreeHandle } | { index
  */
 export class RbVmaIndex implements VmaIndex {
   constructor(readonly rb: RbTree) {}
+
+  load(index: number): number {
+    return this.rb.load(index);
+  }
 
   findValue(index: number, max?: number): number {
     return this.rb.findValue(index, max);

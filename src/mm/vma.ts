@@ -66,9 +66,14 @@ export class VmaTable {
   private readonly wordInits: Int32Array;
   private readonly wordNames: string[];
 
-  constructor(capacity: number, arena?: Arena, debug = false, words: DesignWords = {}) {
+  /** `typesafeByRcu`: the design's words that survive free and reuse (a SLAB_TYPESAFE_BY_RCU cache, see Arena). */
+  constructor(capacity: number, arena?: Arena, debug = false, words: DesignWords = {}, typesafeByRcu?: readonly string[]) {
     const layout = vmaLayout(words);
-    this.arena = arena ?? Arena.create({ name: 'vm_area_struct', capacity, layout, debug });
+    const typesafeWords = typesafeByRcu?.map((n) => {
+      if (layout.i32[n] === undefined) throw new Error(`typesafeByRcu: '${n}' is not one of the design's vmaWords`);
+      return layout.i32[n]!;
+    });
+    this.arena = arena ?? Arena.create({ name: 'vm_area_struct', capacity, layout, debug, ...(typesafeWords ? { typesafeWords } : {}) });
     if (this.arena.stride !== layout.stride) throw new Error(`VMA arena: records of ${this.arena.stride} bytes, the layout needs ${layout.stride}`);
     this.f64 = this.arena.f64;
     this.i32 = this.arena.i32;

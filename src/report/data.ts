@@ -45,6 +45,7 @@ export const WORKLOAD_UNITS: Record<WorkloadName, { ops: string; what: string }>
   churn: { ops: 'faults/s (fault workers)', what: 'faults vs mmap/munmap/mprotect elsewhere' },
   io: { ops: 'faults/s', what: 'page-cache misses that sleep on the read' },
   trace: { ops: 'trace events/s', what: "a real program's strace log replayed" },
+  'vma-lookup': { ops: 'lookups/s', what: 'uprobe-style VMA lookups vs mmap/munmap/mprotect elsewhere' },
 };
 
 /** Designs in the results: the built-in ones in the registry's order, then the others as configured. */

@@ -20,6 +20,7 @@ export interface ArenaHandle {
   readonly debug: boolean;
   readonly data: SharedArrayBuffer;
   readonly meta: SharedArrayBuffer;
+  readonly typesafeWords?: readonly number[];
 }
 
 export interface ArenaOptions {
@@ -38,6 +39,16 @@ export interface ArenaOptions {
    * use each record — inside a measurement, and for much longer when that thread is short of CPU.
    */
   populate?: boolean;
+  /**
+   * SLAB_TYPESAFE_BY_RCU: a freed record may be handed out again at once, while lockless readers may still
+   * look at it, and stays a record of this type (its memory is never given back while the arena lives).
+   * These Int32 words of a record (indexes within it) keep their value across free and reuse, and debug
+   * poison never covers them: the word a reader takes its reference on must read as "free" (0), never as
+   * poison a reader could take for a count — the kernel keeps its free pointer off vm_refcnt
+   * (freeptr_offset) for the same reason. A reader of such a record pins it, then checks it is still the
+   * object it looked for (the design's job).
+   */
+  typesafeWords?: readonly number[];
 }
 
 /**
@@ -96,6 +107,14 @@ export class Arena {
   private readonly bitmapWords: number;
   private readonly wordsPerRecord: number;
   private readonly poison: Uint8Array;
+  /** SLAB_TYPESAFE_BY_RCU (ArenaOptions.typesafeWords): the words that survive free and reuse; undefined otherwise. */
+  readonly typesafeWords: readonly number[] | undefined;
+  /**
+   * Type-safe arenas: the record this thread freed last, handed out first by its next alloc() — the LIFO
+   * reuse of SLUB's per-CPU freelists (sheaves since 6.18), which makes a freed VMA come back at once as
+   * the next one (what lock_vma_under_rcu must be ready for). 0: none.
+   */
+  private lastFreed = 0;
   /** This thread's scan position in the bitmap; every thread attaching gets its own. */
   private cursor: number;
 
@@ -123,8 +142,9 @@ export class Arena {
       debug: opts.debug ?? false,
       data,
       meta,
+      ...(opts.typesafeWords ? { typesafeWords: [...opts.typesafeWords] } : {}),
     });
-    if (arena.debug) for (let r = 1; r < opts.capacity; r++) arena.u8.set(arena.poison, r * stride); // (recycled or not)
+    if (arena.debug) for (let r = 1; r < opts.capacity; r++) arena.poisonRecord(r, arena.poison); // (recycled or not)
     else if (recycled) arena.u8.fill(0); // as new memory reads: 0.13 s for 320 MiB here, against 1.2 s of first touches
     else if (opts.populate) for (let w = 0; w < arena.i32.length; w += 1024) arena.i32[w] = 0; // one write a page
     return arena;
@@ -161,6 +181,7 @@ export class Arena {
     this.gen = new Int32Array(h.meta, 4 * this.bitmapWords, h.capacity);
     this.wordsPerRecord = h.stride / 4;
     this.poison = new Uint8Array(h.stride).fill(POISON_FREE);
+    this.typesafeWords = h.typesafeWords;
     // Spread threads over the bitmap so that concurrent allocators rarely race for one word. The n-th
     // thread to attach gets the n-th position (not one from its thread id), so that a run under the
     // checker's scheduler allocates the same records every time it is replayed.
@@ -177,11 +198,20 @@ export class Arena {
       debug: this.debug,
       data: this.data,
       meta: this.meta,
+      ...(this.typesafeWords ? { typesafeWords: this.typesafeWords } : {}),
     };
   }
 
   /** Allocates a record; its contents are whatever the last user left (POISON_INUSE in debug mode). */
   alloc(): number {
+    if (this.lastFreed !== 0) {
+      const rec = this.lastFreed;
+      this.lastFreed = 0;
+      if (this.claimRecord(rec)) {
+        this.claimed(rec);
+        return rec;
+      }
+    }
     const take = this.claim(1);
     if (take === 0) return -1;
     const rec = (this.cursor << 5) + 31 - Math.clz32(take);
@@ -237,6 +267,19 @@ export class Arena {
     return 0;
   }
 
+  /** Sets record `rec`'s bit if it is clear (another thread may have taken it meanwhile). */
+  private claimRecord(rec: number): boolean {
+    const w = rec >>> 5;
+    const bit = 1 << (rec & 31);
+    let bits = Atomics.load(this.bitmap, w);
+    while ((bits & bit) === 0) {
+      const prev = Atomics.compareExchange(this.bitmap, w, bits, bits | bit);
+      if (prev === bits) return true;
+      bits = prev;
+    }
+    return false;
+  }
+
   /** Allocates a record and zeroes it. */
   zalloc(): number {
     const rec = this.alloc();
@@ -250,13 +293,33 @@ export class Arena {
     if (!this.debug) return;
     const base = rec * this.wordsPerRecord;
     for (let i = 0; i < this.wordsPerRecord; i++) {
-      if (this.i32[base + i] !== POISON_WORD) {
+      if (this.i32[base + i] !== POISON_WORD && !this.typesafeWords?.includes(i)) {
         throw new ArenaError(
           `${this.name}: record ${rec} was written after it was freed (word ${i} is 0x${(this.i32[base + i]! >>> 0).toString(16)})`,
         );
       }
     }
-    this.u8.fill(POISON_INUSE, rec * this.stride, (rec + 1) * this.stride);
+    this.poisonRecord(rec, this.inUsePoison);
+  }
+
+  private inUsePoisonBytes: Uint8Array | undefined;
+  private get inUsePoison(): Uint8Array {
+    return (this.inUsePoisonBytes ??= new Uint8Array(this.stride).fill(POISON_INUSE));
+  }
+
+  /**
+   * Fills record `rec` with `bytes` (one byte repeated), but for its type-safe words: those are never
+   * written, not even for a moment — a reader may be taking its reference on one right now.
+   */
+  private poisonRecord(rec: number, bytes: Uint8Array): void {
+    const keep = this.typesafeWords;
+    if (keep === undefined) {
+      this.u8.set(bytes, rec * this.stride);
+      return;
+    }
+    const word = bytes[0]! * 0x01010101;
+    const base = rec * this.wordsPerRecord;
+    for (let i = 0; i < this.wordsPerRecord; i++) if (!keep.includes(i)) this.i32[base + i] = word;
   }
 
   /** Frees a record; a second free of the same allocation throws. */
@@ -268,9 +331,10 @@ export class Arena {
     if ((g & 1) === 0 || Atomics.compareExchange(this.gen, rec, g, g + 1) !== g) {
       throw new ArenaError(`${this.name}: double free of record ${rec}`);
     }
-    if (this.debug) this.u8.set(this.poison, rec * this.stride);
+    if (this.debug) this.poisonRecord(rec, this.poison);
     // Clearing the bit last publishes the record to allocators only once it is poisoned.
     Atomics.and(this.bitmap, rec >>> 5, ~(1 << (rec & 31)));
+    if (this.typesafeWords !== undefined) this.lastFreed = rec;
   }
 
   /** The record's generation: odd while allocated; changes on every alloc and free. */
@@ -301,7 +365,7 @@ export class Arena {
   /** True if the record is filled with the free poison (debug mode), as a freed record must be. */
   isPoisoned(rec: number): boolean {
     const base = rec * this.wordsPerRecord;
-    for (let i = 0; i < this.wordsPerRecord; i++) if (this.i32[base + i] !== POISON_WORD) return false;
+    for (let i = 0; i < this.wordsPerRecord; i++) if (this.i32[base + i] !== POISON_WORD && !this.typesafeWords?.includes(i)) return false;
     return true;
   }
 

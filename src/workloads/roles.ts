@@ -11,6 +11,8 @@
  *   churn        mmap 16 KiB anonymous, touch it, mprotect it read-only, munmap: small, unrelated regions
  *   io           read every page of a mapping of a file whose page-cache misses sleep, munmap, drop the
  *                file's cached pages, map it again: faults that are always waiting for "the disk"
+ *   lookup       look up the VMA at random addresses of a region of small file mappings and check the file
+ *                and offset found (a uprobe hit's question, find_active_uprobe_rcu): VMA lookups, no faults
  *
  * Control words: ctl[0] 0 warm-up, 1 measuring, 2 stop; ctl[1] counts the workers that have started; ctl[2]
  * counts io faults in flight (an io worker adds itself around each access). A worker publishes its running
@@ -19,25 +21,29 @@
  * stopping anyone; munmap latencies are kept for the measured interval only.
  */
 import { PAGE_SIZE } from '../mm/frames.js';
-import { MADV_DONTNEED, MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE } from '../mm/uapi.js';
+import { MADV_DONTNEED, MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE } from '../mm/uapi.js';
 import { sysMadvise } from '../mm/madvise.js';
 import { sysMmap, sysMunmap } from '../mm/mmap.js';
 import { sysMprotect } from '../mm/mprotect.js';
 import type { AddressSpace } from '../designs/address-space.js';
+import { VmaLookup } from '../mm/design.js';
+import { hex } from '../util/hex.js';
 import { TraceReplayer, type TraceProgram } from './trace.js';
 
-export type Role = 'page_fault1' | 'page_fault2' | 'page_fault3' | 'mmap1' | 'mmap2' | 'region' | 'churn' | 'io' | 'trace';
+export type Role = 'page_fault1' | 'page_fault2' | 'page_fault3' | 'mmap1' | 'mmap2' | 'region' | 'churn' | 'io' | 'trace' | 'lookup';
 
 export interface RoleParams {
   role: Role;
-  /** page_fault*, io: bytes mapped per pass; region: the slice's length. */
+  /** page_fault*, io: bytes mapped per pass; region, lookup: the region's length. */
   bytes: number;
-  /** region: where the slice starts (inside a mapping the runner made). */
+  /** region, lookup: where the region starts (inside a mapping the runner made). */
   start: number;
-  /** page_fault2, page_fault3, mmap2, io: the file (an id of the address space's page cache). */
+  /** page_fault2, page_fault3, mmap2, io, lookup: the file (an id of the address space's page cache). */
   file: number;
   /** trace: the program, the page-cache file of each of its files, and how many pages a pass may touch. */
   trace?: { program: TraceProgram; fileIds: number[]; pagesPerPass: number };
+  /** lookup: the seed of the addresses it looks up (each worker its own, the same in every run). */
+  seed?: number;
   /** Time only the munmaps that begin while an io fault is in flight (ctl[2] > 0). */
   timeWhileIoInFlight?: boolean;
 }
@@ -108,6 +114,8 @@ export function runRole(as: AddressSpace, p: RoleParams, ctl: Int32Array, tally:
     if (phase === PHASE_MEASURE) measuring = true;
     return phase !== PHASE_STOP;
   };
+  const found = new VmaLookup();
+  let x = (p.seed ?? 1) | 1; // lookup's xorshift32: never 0
   Atomics.add(ctl, 1, 1); // running
   const replayer = p.trace && new TraceReplayer(p.trace.program, p.trace.fileIds, p.trace.pagesPerPass);
   const hooks = {
@@ -166,6 +174,22 @@ export function runRole(as: AddressSpace, p: RoleParams, ctl: Int32Array, tally:
         churnOps += 3;
         break;
       }
+      case 'lookup': {
+        const pages = p.bytes / PAGE_SIZE;
+        for (let k = 0; k < 256; k++) {
+          x ^= x << 13;
+          x ^= x >>> 17;
+          x ^= x << 5;
+          const page = (x >>> 0) % pages;
+          const a = p.start + page * PAGE_SIZE;
+          if (!as.lookupVma(a, found) || found.file !== p.file || found.pgoff !== lookupPgoff(page)) {
+            throw new Error(`lookup: the VMA lookup of ${hex(a)} found ${found.file === p.file ? `page ${found.pgoff}` : `file ${found.file}`}, not page ${lookupPgoff(page)} of file ${p.file}`);
+          }
+          ops++;
+          if ((k & 31) === 31) as.quiescentState();
+        }
+        break;
+      }
       case 'io': {
         const a = mmap(p.bytes, MAP_PRIVATE, p.file);
         for (let off = 0; off < p.bytes && running(); off += PAGE_SIZE) { // each fault is slow: follow the phase
@@ -184,4 +208,26 @@ export function runRole(as: AddressSpace, p: RoleParams, ctl: Int32Array, tally:
   }
   running();
   return { munmapUs: Float64Array.from(lat), extraNames };
+}
+
+/** lookup's region: VMAs of LOOKUP_VMA_PAGES pages, the k-th mapping the file from page k × LOOKUP_FILE_STRIDE (so no two merge). */
+export const LOOKUP_VMAS = 256;
+export const LOOKUP_VMA_PAGES = 4;
+const LOOKUP_FILE_STRIDE = 8;
+
+/** The file page a lookup of the region's page `page` must find. */
+export function lookupPgoff(page: number): number {
+  return Math.floor(page / LOOKUP_VMA_PAGES) * LOOKUP_FILE_STRIDE + (page % LOOKUP_VMA_PAGES);
+}
+
+/** Maps lookup's region (read-only mappings of `file`) and returns where it starts. */
+export function mapLookupRegion(as: AddressSpace, file: number): number {
+  const vmaBytes = LOOKUP_VMA_PAGES * PAGE_SIZE;
+  const base = sysMmap(as.mm, 0, LOOKUP_VMAS * vmaBytes, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, 0, 0); // the room
+  if (base < 0) throw new Error(`lookup: mmap failed (${base})`);
+  for (let k = 0; k < LOOKUP_VMAS; k++) {
+    const a = sysMmap(as.mm, base + k * vmaBytes, vmaBytes, PROT_READ, MAP_PRIVATE | MAP_FIXED, file, lookupPgoff(k * LOOKUP_VMA_PAGES) * PAGE_SIZE);
+    if (a !== base + k * vmaBytes) throw new Error(`lookup: mmap of the region's VMA ${k} failed (${a})`);
+  }
+  return base;
 }
