@@ -13,6 +13,7 @@ import {
   MADV_DONTNEED, MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, MREMAP_FIXED, MREMAP_MAYMOVE, PROT_READ,
   PROT_WRITE,
 } from '../src/mm/uapi.js';
+import { VmaLookup } from '../src/mm/design.js';
 import { sysMadvise } from '../src/mm/madvise.js';
 import type { MmPages } from '../src/mm/memory.js';
 import { sysMmap, sysMunmap } from '../src/mm/mmap.js';
@@ -169,3 +170,54 @@ for (const design of Object.keys(DESIGNS)) {
     console.log(`# ${design}: seed ${seed}, ${ops} writer operations; workers ${JSON.stringify(stats)}`);
   });
 }
+
+test('madvise(MADV_DONTNEED) inside one VMA runs under its VMA lock where the design has one (per-vma-lock-7.0, 6.17), otherwise under the mmap_lock', () => {
+  for (const design of ['per-vma-lock', 'per-vma-lock-7.0']) {
+    const as = AddressSpace.create({ design, frames: 256, debug: true });
+    const mm = as.mm;
+    const a = sysMmap(mm, 0, 8 * PAGE, RW, ANON, 0, 0);
+    const b = sysMmap(mm, a - 4 * PAGE, 4 * PAGE, PROT_READ, ANON, 0, 0); // below a, not mergeable with it
+    assert.equal(b, a - 4 * PAGE);
+    for (let i = 0; i < 8; i++) as.user.store8(a + i * PAGE, 7);
+    let mmapLocked = 0;
+    const readLock = mm.mmapReadLock.bind(mm);
+    mm.mmapReadLock = () => {
+      mmapLocked++;
+      readLock();
+    };
+    assert.equal(sysMadvise(mm, a + 2 * PAGE, 4 * PAGE, MADV_DONTNEED), 0);
+    assert.equal(mmapLocked, design === 'per-vma-lock-7.0' ? 0 : 1, `${design}: a range inside one VMA`);
+    assert.equal(as.user.load8(a + 2 * PAGE), 0, 'the page was zapped');
+    assert.equal(as.user.load8(a), 7, 'the page outside the range stayed');
+    mmapLocked = 0;
+    assert.equal(sysMadvise(mm, b, 6 * PAGE, MADV_DONTNEED), 0);
+    assert.equal(mmapLocked, 1, `${design}: a range over two VMAs takes the mmap_lock`);
+    assert.equal(as.user.load8(a), 0);
+    assert.equal(as.user.load8(a + 7 * PAGE), 7);
+    as.exit();
+  }
+});
+
+test('VMA lookups (a uprobe hit): the file and page offset at an address, under mmap_read_lock or speculating on mm_lock_seq (per-vma-lock-7.0)', () => {
+  for (const design of ['mmap-lock', 'per-vma-lock-7.0']) {
+    const as = AddressSpace.create({ design, frames: 256, debug: true });
+    const mm = as.mm;
+    const file = mm.addFile({ path: 'lookup', dev: '00:00', inode: 3, writable: true, readable: true, size: 64 * PAGE, shmem: false, latencyUs: 0 });
+    const a = sysMmap(mm, 0, 4 * PAGE, PROT_READ, MAP_PRIVATE, file, 8 * PAGE);
+    const out = new VmaLookup();
+    assert.ok(as.lookupVma(a + 2 * PAGE + 123, out));
+    assert.deepEqual([out.file, out.pgoff], [file, 10]);
+    assert.equal(as.lookupVma(a + 4 * PAGE, out), false, 'nothing mapped there');
+    assert.equal(as.lookupVma(a - PAGE, out), false, 'nor there');
+    assert.equal(sysMunmap(mm, a, 4 * PAGE), 0);
+    assert.equal(as.lookupVma(a, out), false, 'gone after munmap');
+    const seq = mm.mmLockSeq;
+    assert.equal(seq % 2, 0, 'mm_lock_seq is even while nobody holds the mmap_lock for write');
+    mm.mmapWriteLock();
+    assert.equal(mm.mmLockSeq, seq + 1);
+    assert.equal(mm.mmapLockSpeculateTryBegin(), -1, 'no speculation while the mmap_lock is write-locked');
+    mm.mmapWriteUnlock();
+    assert.ok(mm.mmapLockSpeculateRetry(seq), 'a writer came and went: what was read may be stale');
+    as.exit();
+  }
+});

@@ -116,6 +116,7 @@ async function runRoles(design: string, workload: WorkloadName, threads: number,
   if (crew.failure) throw new Error(crew.failure.message);
   const sum = (f: (i: number) => number) => p.roles.reduce((n, _, i) => n + f(i), 0);
   return {
+    ops: sum((i) => (p.roles[i]!.role === 'churn' ? 0 : word(i, TALLY_OPS))),
     faults: sum((i) => word(i, TALLY_FAULTS)),
     churnOps: sum((i) => word(i, TALLY_CHURN)),
     fastPath: sum((i) => word(i, TALLY_FAST_PATH)),
@@ -131,6 +132,7 @@ for (const design of ['mmap-lock', 'per-vma-lock'] as const) {
       else assert.equal(r.faults, 0, `${workload} touches nothing`);
       if (design === 'per-vma-lock' && !workload.startsWith('mmap')) assert.ok(r.fastPath > 0, `${workload}: the fast path was never taken`);
       if (workload !== 'io') assert.ok(r.timedMunmaps > 0, `${workload}: no munmap timed`);
+      if (workload === 'vma-lookup') assert.ok(r.ops >= 100, 'vma-lookup: the lookups (each checked by its worker) were not done');
       if (workload === 'churn') {
         assert.ok(r.churnOps > 0, 'churn: no churn calls');
         assert.ok((await runRoles(design, workload, 1, 0)).faults > 0, 'churn: no faults without the churn worker');

@@ -97,6 +97,23 @@ test('arena debug mode: freed records are poisoned, writes after free are caught
   assert.throws(() => a.alloc(), /vm_area_struct: record 1 was written after it was freed/);
 });
 
+test('arena, SLAB_TYPESAFE_BY_RCU: the listed words keep their value across free and reuse, the rest is poisoned, the last freed record comes back first', () => {
+  const a = Arena.create({ name: 'vm_area_struct', capacity: 64, stride: 16, debug: true, typesafeWords: [1] });
+  const h = Arena.attach(a.handle());
+  assert.deepEqual(h.typesafeWords, [1], 'the mode travels with the handle');
+  const r = a.alloc();
+  a.alloc(); // another record in use: the next allocation would not come back to r by itself
+  a.i32[r * 4] = 42;
+  a.i32[r * 4 + 1] = 0; // a reference count, dropped to 0 before the free
+  a.free(r);
+  assert.equal(a.i32[r * 4], POISON_WORD);
+  assert.equal(a.i32[r * 4 + 1], 0, 'the type-safe word is never poisoned: a reader pinning it reads 0');
+  assert.ok(a.isPoisoned(r));
+  a.validate();
+  assert.equal(a.alloc(), r, 'reused at once (SLUB\'s per-CPU freelist)');
+  assert.equal(a.i32[r * 4 + 1], 0, 'nor filled with the in-use poison');
+});
+
 test('arena: generations catch use after free of a stale reference', () => {
   const a = Arena.create({ name: 'gen', capacity: 4, stride: 8 });
   const r = a.alloc();

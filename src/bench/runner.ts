@@ -107,7 +107,7 @@ export function plan(workload: WorkloadName, threads: number, churnWorkers = wor
       return plain((as) => {
         const file = addSyntheticFile(as, 'lookup', 9, Infinity, 0);
         const start = mapLookupRegion(as, file);
-        return each((_, i) => role({ role: 'lookup', start, bytes: LOOKUP_VMAS * LOOKUP_VMA_PAGES * PAGE_SIZE, file, seed: Math.imul(i + 1, 0x9e3779b1) }))(as);
+        return each((_, i) => role({ role: 'lookup', start, bytes: LOOKUP_VMAS * LOOKUP_VMA_PAGES * PAGE_SIZE, file, seed: i + 1 }))(as);
       }, 0, 0, (r) => r.role === 'churn');
     case 'trace': {
       if (!trace) throw new Error('workload trace needs a trace (--trace FILE)');

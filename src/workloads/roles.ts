@@ -28,6 +28,7 @@ import { sysMprotect } from '../mm/mprotect.js';
 import type { AddressSpace } from '../designs/address-space.js';
 import { VmaLookup } from '../mm/design.js';
 import { hex } from '../util/hex.js';
+import { Prng } from '../util/prng.js';
 import { TraceReplayer, type TraceProgram } from './trace.js';
 
 export type Role = 'page_fault1' | 'page_fault2' | 'page_fault3' | 'mmap1' | 'mmap2' | 'region' | 'churn' | 'io' | 'trace' | 'lookup';
@@ -115,7 +116,7 @@ export function runRole(as: AddressSpace, p: RoleParams, ctl: Int32Array, tally:
     return phase !== PHASE_STOP;
   };
   const found = new VmaLookup();
-  let x = (p.seed ?? 1) | 1; // lookup's xorshift32: never 0
+  const rnd = new Prng(p.seed ?? 1); // lookup's addresses
   Atomics.add(ctl, 1, 1); // running
   const replayer = p.trace && new TraceReplayer(p.trace.program, p.trace.fileIds, p.trace.pagesPerPass);
   const hooks = {
@@ -177,13 +178,11 @@ export function runRole(as: AddressSpace, p: RoleParams, ctl: Int32Array, tally:
       case 'lookup': {
         const pages = p.bytes / PAGE_SIZE;
         for (let k = 0; k < 256; k++) {
-          x ^= x << 13;
-          x ^= x >>> 17;
-          x ^= x << 5;
-          const page = (x >>> 0) % pages;
+          const page = rnd.below(pages);
           const a = p.start + page * PAGE_SIZE;
-          if (!as.lookupVma(a, found) || found.file !== p.file || found.pgoff !== lookupPgoff(page)) {
-            throw new Error(`lookup: the VMA lookup of ${hex(a)} found ${found.file === p.file ? `page ${found.pgoff}` : `file ${found.file}`}, not page ${lookupPgoff(page)} of file ${p.file}`);
+          const ok = as.lookupVma(a, found);
+          if (!ok || found.file !== p.file || found.pgoff !== lookupPgoff(page)) {
+            throw new Error(`lookup: the VMA lookup of ${hex(a)} found ${!ok ? 'nothing' : `page ${found.pgoff} of file ${found.file}`}, not page ${lookupPgoff(page)} of file ${p.file}`);
           }
           ops++;
           if ((k & 31) === 31) as.quiescentState();
