@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import { AddressSpace } from '../src/designs/address-space.js';
 import { DESIGNS } from '../src/designs/index.js';
+import { designInfo } from '../src/designs/registry.js';
 import {
   MADV_DONTNEED, MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, MREMAP_FIXED, MREMAP_MAYMOVE, PROT_READ,
   PROT_WRITE,
@@ -220,4 +221,26 @@ test('VMA lookups (a uprobe hit): the file and page offset at an address, under 
     assert.ok(mm.mmapLockSpeculateRetry(seq), 'a writer came and went: what was read may be stale');
     as.exit();
   }
+});
+
+test('/proc/PID/maps under per-vma-lock-7.0 is read one VMA lock at a time (6.17), with the same text as under the mmap_lock', () => {
+  const texts: string[] = [];
+  for (const design of ['mmap-lock', 'per-vma-lock-7.0']) {
+    const as = AddressSpace.create({ design, frames: 256, debug: true });
+    const mm = as.mm;
+    const a = sysMmap(mm, 0, 8 * PAGE, RW, ANON, 0, 0);
+    assert.equal(sysMprotect(mm, a + 2 * PAGE, PAGE, PROT_READ), 0); // three VMAs
+    let mmapLocked = 0;
+    const readLock = mm.mmapReadLock.bind(mm);
+    mm.mmapReadLock = () => {
+      mmapLocked++;
+      readLock();
+    };
+    texts.push(mm.formatMaps());
+    assert.equal(mmapLocked, design === 'mmap-lock' ? 1 : 0, `${design}: the mmap_lock taken by the read`);
+    mm.forEachVma((v) => assert.equal(designInfo(design).quiescentVma?.(mm, v), undefined, 'every VMA lock released'));
+    as.exit();
+  }
+  assert.equal(texts[1], texts[0]);
+  assert.equal(texts[0]!.trimEnd().split('\n').length, 3);
 });

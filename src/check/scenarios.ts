@@ -16,6 +16,7 @@ import {
 } from '../mm/uapi.js';
 import { sysMmap, sysMunmap } from '../mm/mmap.js';
 import { sysMadvise } from '../mm/madvise.js';
+import { readMapsVmas } from '../mm/proc-maps.js';
 import { sysMprotect } from '../mm/mprotect.js';
 import { sysMremap } from '../mm/mremap.js';
 import { _PAGE_RW, pteMapped, ptePfn } from '../mm/pagetable.js';
@@ -519,5 +520,54 @@ const lookupMunmap: CheckScenario = {
   },
 };
 
+/**
+ * maps-read (the kernel's proc-maps-race selftest, in small): three VMAs side by side — read-only, writable,
+ * read-only — and another thread mprotects one page of the writable one read-only: its first page (it joins
+ * the VMA below), a middle one (a split in three), or its last (it joins the VMA above). The first two move
+ * the start of the writable VMA's record up: a reader that found it before must not report the pages below
+ * its new start as a gap. (The selftest restores the page in a loop; one change keeps the race within one
+ * preemption of the checker's.)
+ */
+const MAPS_PAGES = 7;
+const mapsRead: CheckScenario = {
+  name: 'maps-read',
+  description: 'a /proc/PID/maps read while another thread mprotects one page of a mapping (a split, or a page that joins a neighbour): VMAs may be reported twice or before and after, never with a gap that was not there',
+  threads: 2,
+  ranges: [[BASE, BASE + MAPS_PAGES * PAGE_SIZE]],
+  setup(as, rnd) {
+    const p = params(as, rnd, [], { page: 2 + rnd.below(3) });
+    mapAt(as, p, BASE, 2, PROT_READ);
+    mapAt(as, p, pageAt(2), 3, RW);
+    mapAt(as, p, pageAt(5), 2, PROT_READ);
+    return p;
+  },
+  role(ctx) {
+    const { as, params: p } = ctx;
+    if (ctx.thread === 0) {
+      const reported: [number, number][] = [];
+      ctx.note('read /proc/self/maps');
+      readMapsVmas(as.mm, (v) => reported.push([as.mm.vmas.start(v), as.mm.vmas.end(v)]));
+      as.quiescentState();
+      ctx.note(`  → ${reported.map(([s, e]) => `${hex(s)}-${hex(e)}`).join(' ')}`);
+      return { outcomes: [], reported };
+    }
+    const at = pageAt(p.page as number);
+    syscall(ctx, `mprotect(${hex(at)}, 1 page, PROT_READ)`, () => sysMprotect(as.mm, at, PAGE_SIZE, PROT_READ), 0);
+    return { outcomes: [] };
+  },
+  check(_as, _p, [reader]) {
+    // [BASE, BASE + MAPS_PAGES pages) was mapped all along: every page of it is in some reported VMA.
+    const reported = reader!.reported as [number, number][];
+    const text = reported.map(([s, e]) => `${hex(s)}-${hex(e)}`).join(' ');
+    let covered = BASE;
+    for (const [s, e] of reported) {
+      if (e <= BASE) continue;
+      if (s > covered && covered < BASE + MAPS_PAGES * PAGE_SIZE) violation(`the maps read reported a gap at ${hex(covered)}-${hex(Math.min(s, BASE + MAPS_PAGES * PAGE_SIZE))} that was never there: ${text}`);
+      covered = Math.max(covered, e);
+    }
+    if (covered < BASE + MAPS_PAGES * PAGE_SIZE) violation(`the maps read ended at ${hex(covered)}, inside memory mapped all along: ${text}`);
+  },
+};
+
 /** The hand-written races (catalog.ts adds the generated scenario). */
-export const HAND_WRITTEN_SCENARIOS: readonly CheckScenario[] = [faultMunmap, faultMprotect, faultMremap, faultMerge, faultFault, faultFaultZap, munmapMunmap, ptfreeWalk, faultReuse, lookupMunmap];
+export const HAND_WRITTEN_SCENARIOS: readonly CheckScenario[] = [faultMunmap, faultMprotect, faultMremap, faultMerge, faultFault, faultFaultZap, munmapMunmap, ptfreeWalk, faultReuse, lookupMunmap, mapsRead];

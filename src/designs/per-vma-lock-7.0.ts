@@ -127,6 +127,59 @@ export class PerVmaLock70Design implements LockingDesign, VmaReadLocking {
     return mm.mmapLockSpeculateRetry(seq);
   }
 
+  /**
+   * lock_next_vma() (6.17): the next VMA for a /proc/PID/maps read, read-locked without the mmap_lock. A VMA
+   * that starts above `from` may hide a false gap — found before a writer moved its start up (a split, or
+   * a neighbour that took its first pages) — so if the address space may have changed since the walk
+   * (mmap_lock_speculate_retry), it must still be the next one. Anything it cannot lock is locked under
+   * mmap_read_lock, which it then drops (lock_next_vma_under_mmap_lock): the reader always moves on.
+   */
+  lockNextVma(from: number): number {
+    const { mm, rcu } = this.ctx;
+    const t = mm.vmas;
+    rcu.readLock();
+    for (;;) {
+      const seq = mm.mmapLockSpeculateTryBegin();
+      const vma = mm.tree.findValue(from); // vma_next()
+      if (vma === 0) {
+        rcu.readUnlock();
+        return 0;
+      }
+      const r = this.vmaStartRead(mm, vma);
+      if (r === EAGAIN) {
+        schedPoint('lock_next_vma: found detached, walk again');
+        continue;
+      }
+      if (r === LOCKED) {
+        schedPoint('lock_next_vma: locked the VMA');
+        if (from < t.end(vma) && (from >= t.start(vma) || !this.mayHideFalseGap(mm, seq, from, vma))) {
+          rcu.readUnlock();
+          return vma;
+        }
+        this.vmaEndRead(vma);
+      }
+      break;
+    }
+    rcu.readUnlock();
+    return this.lockNextVmaUnderMmapLock(from);
+  }
+
+  /** The address space may have changed since `seq`, and `vma` is no longer the next VMA after `from`. */
+  protected mayHideFalseGap(mm: MmStruct, seq: number, from: number, vma: number): boolean {
+    if (seq !== -1 && !mm.mmapLockSpeculateRetry(seq)) return false;
+    return mm.tree.findValue(from) !== vma;
+  }
+
+  /** lock_next_vma_under_mmap_lock(): vma_start_read_locked() — no writer can exclude readers now. */
+  private lockNextVmaUnderMmapLock(from: number): number {
+    const mm = this.ctx.mm;
+    mm.mmapReadLock();
+    const vma = mm.tree.findValue(from);
+    if (vma !== 0) Atomics.add(mm.vmas.i32, mm.vmas.word(vma, this.vmRefcnt), 1);
+    mm.mmapReadUnlock();
+    return vma;
+  }
+
   /** madvise's try_vma_read_lock() (6.17): lock_vma_under_rcu(). */
   tryVmaReadLock(addr: number): number {
     return this.lockVmaUnderRcu(addr);
@@ -310,6 +363,13 @@ class PerVmaLock70NoSpecRetry extends PerVmaLock70Design {
   }
 }
 
+/** Mutant: lock_next_vma() without the false-gap check: a VMA whose start moved up is reported as it is now. */
+class PerVmaLock70NoGapCheck extends PerVmaLock70Design {
+  protected override mayHideFalseGap(): boolean {
+    return false;
+  }
+}
+
 /** Mutant: vma_start_write() excludes new readers but does not wait for those inside to drain. */
 class PerVmaLock70NoDrain extends PerVmaLock70Design {
   protected override waitForReaders(): void {}
@@ -336,6 +396,7 @@ export const perVmaLock70: DesignDefinition = {
   mutants: {
     'per-vma-lock-7.0-noreuse': { summary: 'lock_vma_under_rcu without the range check after the pin: a reused VMA is taken for the one looked up', make: (ctx) => new PerVmaLock70NoReuseCheck(ctx, 'per-vma-lock-7.0-noreuse') },
     'per-vma-lock-7.0-nospecretry': { summary: 'the speculative VMA lookup without mmap_lock_speculate_retry: a VMA changed or reused meanwhile is read as it was', make: (ctx) => new PerVmaLock70NoSpecRetry(ctx, 'per-vma-lock-7.0-nospecretry') },
+    'per-vma-lock-7.0-nogapcheck': { summary: 'lock_next_vma without the false-gap check: a /proc/PID/maps read reports a gap that was never there', make: (ctx) => new PerVmaLock70NoGapCheck(ctx, 'per-vma-lock-7.0-nogapcheck') },
     'per-vma-lock-7.0-nodrain': { summary: 'vma_start_write excludes new readers but does not wait for present ones', make: (ctx) => new PerVmaLock70NoDrain(ctx, 'per-vma-lock-7.0-nodrain') },
   },
   make: (ctx) => new PerVmaLock70Design(ctx),

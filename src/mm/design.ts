@@ -27,6 +27,13 @@ export interface MmHooks {
    */
   tryVmaReadLock?(addr: number): number;
   vmaReadUnlock?(vma: number): void;
+  /**
+   * lock_next_vma() (6.17): the first VMA ending above `from`, read-locked, or 0 past the last — what a
+   * /proc/PID/maps read (readMapsVmas) takes one VMA at a time instead of the mmap_lock. Released with
+   * vmaReadUnlock(). It must never report a gap that was not there: a VMA found before the address space
+   * changed may no longer be the next one. Designs without it are read under mmap_read_lock.
+   */
+  lockNextVma?(from: number): number;
   /** Called once a VMA is detached from the tree; must eventually free the record (mm.vmaFree). */
   retireVma(mm: MmStruct, vma: number): void;
   /** Called by mmap_write_unlock() and mmap_write_downgrade() before they release: every VMA changed meanwhile is done. */

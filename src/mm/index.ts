@@ -14,6 +14,7 @@ export * from './mmap.js';
 export * from './mprotect.js';
 export * from './mremap.js';
 export * from './madvise.js';
+export * from './proc-maps.js';
 export * from './unmapped.js';
 export * from './memory.js';
 export * from './design.js';

@@ -24,6 +24,7 @@ import type { Rcu } from '../sync/rcu.js';
 import { downgradeWrite, downRead, downReadTrylock, downWrite, rwsemHeldForWrite, rwsemIsWriteLocked, upRead, upWrite } from '../sync/rwsem.js';
 import { hex } from '../util/hex.js';
 import { LockAssertionError } from './lockdep.js';
+import { readMapsVmas } from './proc-maps.js';
 import { covered } from '../util/coverage.js';
 import { MM_PATHS } from './paths.js';
 import {
@@ -706,9 +707,10 @@ export class MmStruct {
   }
 
   /** /proc/PID/maps (without the gate VMA). */
+  /** /proc/PID/maps, read as the kernel reads it under this mm's design (readMapsVmas). */
   formatMaps(): string {
     let s = '';
-    this.forEachVma((v) => { s += this.mapsLine(v) + '\n'; });
+    readMapsVmas(this, (v) => { s += this.mapsLine(v) + '\n'; });
     return s;
   }
 

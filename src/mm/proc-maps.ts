@@ -1,0 +1,32 @@
+/**
+ * Reading /proc/PID/maps (fs/proc/task_mmu.c: m_start, m_next → proc_get_vma): the VMAs in address order,
+ * each handed to `emit` while it cannot change. Where the design has lock_next_vma() (6.17) the read holds
+ * one VMA's read lock at a time and never the mmap_lock, so mmap and munmap go on beside it; a VMA changed
+ * meanwhile may be reported twice, before and after, but no gap that was not there. Otherwise the read holds
+ * mmap_read_lock throughout. Each next VMA is the first that ends above the last one's end (the kernel moved
+ * *ppos to vm_end so that a VMA merged with the next still moves the position on).
+ */
+import type { MmStruct } from './mm.js';
+
+export function readMapsVmas(mm: MmStruct, emit: (vma: number) => void): void {
+  const h = mm.hooks;
+  if (h.lockNextVma === undefined || h.vmaReadUnlock === undefined) {
+    mm.mmapReadLock();
+    try {
+      mm.forEachVma(emit);
+    } finally {
+      mm.mmapReadUnlock();
+    }
+    return;
+  }
+  for (let pos = 0; ;) {
+    const vma = h.lockNextVma(pos);
+    if (vma === 0) return;
+    try {
+      emit(vma);
+      pos = mm.vmas.end(vma);
+    } finally {
+      h.vmaReadUnlock(vma);
+    }
+  }
+}
