@@ -140,3 +140,26 @@ test('RCU mode: replaced nodes are marked dead and poisoned once freed', () => {
   tree.validate();
   tree.arena.validate();
 });
+
+test('RCU mode: a writer that never stops keeps a bounded queue of nodes waiting for a grace period', () => {
+  // Each write's batch is still in flight when the next one is queued, so the queue is never found empty;
+  // it must reuse its room rather than grow with every node ever replaced (it once held them all).
+  const rcu = Rcu.create();
+  const tree = new MapleTree({ allocRange: true, capacity: 1 << 12, rcu });
+  rcu.registerThread();
+  const queue = () => (tree as unknown as { w: { pend: { length: number } } }).w.pend.length;
+  let most = 0;
+  for (let i = 0; i < 100_000; i++) {
+    const k = i % 500;
+    tree.storeRange(k * 16, k * 16 + 7, i % 3 === 0 ? 0 : i + 1);
+    rcu.quiescentState();
+    most = Math.max(most, tree.pendingFrees);
+  }
+  assert.ok(most > 0 && most < 4096, `${most} nodes waited at most`);
+  assert.ok(queue() <= 4 * 4096, `the queue's array holds ${queue()} slots after 100,000 writes`);
+  rcu.unregisterThread();
+  tree.rcuBarrier();
+  assert.equal(tree.pendingFrees, 0);
+  tree.validate();
+  tree.arena.validate();
+});
