@@ -15,7 +15,7 @@ import { PAGE_SIZE } from '../src/mm/frames.js';
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, PROT_NONE } from '../src/mm/uapi.js';
 import { sysMmap, sysMunmap } from '../src/mm/mmap.js';
 import { StraceParseError } from '../src/trace/strace.js';
-import { TALLY_CHURN, TALLY_FAST_PATH, TALLY_FAULTS, TALLY_OPS, TALLY_STRIDE, type RoleParams } from '../src/workloads/roles.js';
+import { isUpdater, TALLY_CHURN, TALLY_FAST_PATH, TALLY_FAULTS, TALLY_OPS, TALLY_STRIDE, type RoleParams } from '../src/workloads/roles.js';
 import { compileTrace, TraceReplayer } from '../src/workloads/trace.js';
 import { setWaitLimit } from '../src/sync/sleep.js';
 import { eventually } from './support/threads.js';
@@ -99,7 +99,7 @@ async function runRoles(design: string, workload: WorkloadName, threads: number,
   const crew = startCrew(design, p, 20_000, false);
   Atomics.store(crew.ctl, 0, 1); // measuring from the start: every munmap is timed
   const word = (i: number, k: number) => crew.tally[i * TALLY_STRIDE + k]!;
-  const done = (i: number) => word(i, p.roles[i]!.role === 'churn' ? TALLY_CHURN : TALLY_OPS);
+  const done = (i: number) => word(i, isUpdater(p.roles[i]!.role) ? TALLY_CHURN : TALLY_OPS);
   let rs: Awaited<ReturnType<typeof crew.stop>>;
   try {
     let total = -1;
@@ -116,7 +116,7 @@ async function runRoles(design: string, workload: WorkloadName, threads: number,
   if (crew.failure) throw new Error(crew.failure.message);
   const sum = (f: (i: number) => number) => p.roles.reduce((n, _, i) => n + f(i), 0);
   return {
-    ops: sum((i) => (p.roles[i]!.role === 'churn' ? 0 : word(i, TALLY_OPS))),
+    ops: sum((i) => (isUpdater(p.roles[i]!.role) ? 0 : word(i, TALLY_OPS))),
     faults: sum((i) => word(i, TALLY_FAULTS)),
     churnOps: sum((i) => word(i, TALLY_CHURN)),
     fastPath: sum((i) => word(i, TALLY_FAST_PATH)),
@@ -133,6 +133,7 @@ for (const design of ['mmap-lock', 'per-vma-lock'] as const) {
       if (design === 'per-vma-lock' && !workload.startsWith('mmap')) assert.ok(r.fastPath > 0, `${workload}: the fast path was never taken`);
       if (workload !== 'io') assert.ok(r.timedMunmaps > 0, `${workload}: no munmap timed`);
       if (workload === 'vma-lookup') assert.ok(r.ops >= 100, 'vma-lookup: the lookups (each checked by its worker) were not done');
+      if (workload === 'maps-read') assert.ok(r.ops >= 100 && r.churnOps >= 100, 'maps-read: the maps reads (each checked by its reader) or the updates were not done');
       if (workload === 'churn') {
         assert.ok(r.churnOps > 0, 'churn: no churn calls');
         assert.ok((await runRoles(design, workload, 1, 0)).faults > 0, 'churn: no faults without the churn worker');

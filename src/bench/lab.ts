@@ -3,7 +3,9 @@
  * machine, gathered into a results file (docs/results-format.md) with the machine and the configuration.
  */
 import os from 'node:os';
-import { runPoints, workloadParams, type Point } from './runner.js';
+import { minThreadsOf, runPoints, workloadParams, type Point } from './runner.js';
+
+export { minThreadsOf };
 import { designSummary, DESIGN_NAMES, RESULTS_FORMAT, RESULTS_VERSION, validateResults, type DesignName, type Entry, type LabResults, type Machine, type WorkloadName } from './results.js';
 import type { TraceProgram } from '../workloads/trace.js';
 
@@ -31,7 +33,7 @@ export interface LabConfig {
 /** What `npm start` measures: the workloads the thread argued about, every design, 1..cores workers. */
 export const LAB_DEFAULTS = {
   designs: [...DESIGN_NAMES],
-  workloads: ['page_fault1', 'churn', 'io', 'trace', 'vma-lookup'] as WorkloadName[],
+  workloads: ['page_fault1', 'churn', 'io', 'trace', 'vma-lookup', 'maps-read'] as WorkloadName[],
   durationMs: 300,
   warmupMs: 600,
   repetitions: 6,
@@ -47,10 +49,6 @@ export function defaultThreads(): number[] {
   return Array.from({ length: os.availableParallelism() }, (_, i) => i + 1);
 }
 
-/** The fewest threads a workload runs with: churn, io and vma-lookup have a churn worker beside a working one. */
-export function minThreadsOf(workload: WorkloadName): number {
-  return workload === 'churn' || workload === 'io' || workload === 'vma-lookup' ? 2 : 1;
-}
 
 export type LabPoint = Point;
 

@@ -46,7 +46,7 @@ export function designSummary(name: string): DesignSummary {
 }
 
 /** The workloads, named after will-it-scale's. */
-export const WORKLOAD_NAMES = ['page_fault1', 'page_fault2', 'page_fault3', 'mmap1', 'mmap2', 'churn', 'io', 'trace', 'vma-lookup'] as const;
+export const WORKLOAD_NAMES = ['page_fault1', 'page_fault2', 'page_fault3', 'mmap1', 'mmap2', 'churn', 'io', 'trace', 'vma-lookup', 'maps-read'] as const;
 export type WorkloadName = (typeof WORKLOAD_NAMES)[number];
 
 /** One measured repetition of one (design, workload, threads) point. */

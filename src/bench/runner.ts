@@ -8,7 +8,7 @@ import { AddressSpace } from '../designs/address-space.js';
 import { PAGE_SIZE } from '../mm/frames.js';
 import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../mm/uapi.js';
 import { sysMmap } from '../mm/mmap.js';
-import { LOOKUP_VMA_PAGES, LOOKUP_VMAS, mapLookupRegion, TALLY_CHURN, TALLY_EXTRA, TALLY_FALLBACK, TALLY_FAST_PATH, TALLY_FAULTS, TALLY_OPS, TALLY_RETRY, TALLY_STRIDE, type RoleParams, type RoleResult } from '../workloads/roles.js';
+import { isUpdater, LOOKUP_VMA_PAGES, LOOKUP_VMAS, mapLookupRegion, TALLY_CHURN, TALLY_EXTRA, TALLY_FALLBACK, TALLY_FAST_PATH, TALLY_FAULTS, TALLY_OPS, TALLY_RETRY, TALLY_STRIDE, type RoleParams, type RoleResult } from '../workloads/roles.js';
 import type { TraceProgram } from '../workloads/trace.js';
 import { cpuBetween, readCpu } from './cpu.js';
 import { interferenceMedians, median, sampleMedians, type Counters, type CpuRun, type DesignName, type Entry, type Failure, type Interference, type LatencyPercentiles, type Sample, type WorkloadName } from './results.js';
@@ -38,6 +38,16 @@ const IO_BYTES = 16 * MiB;
 const IO_LATENCY_US = 500;
 /** trace: pages each worker may fault in per pass over the trace (64 MiB). */
 const TRACE_PAGES_PER_PASS = 16384;
+/** maps-read: the anonymous range whose pages the updater unmaps and maps again (McKenney's 128 MB). */
+const REMAP_BYTES = 128 * MiB;
+
+/**
+ * The fewest threads a workload runs with: churn, io, vma-lookup and maps-read have a thread that changes the
+ * address space (churn, or maps-read's updater) beside one doing the workload's own work.
+ */
+export function minThreadsOf(workload: WorkloadName): number {
+  return workload === 'churn' || workload === 'io' || workload === 'vma-lookup' || workload === 'maps-read' ? 2 : 1;
+}
 
 /** Each workload's parameters, as the results file records them (configuration.workloadParams). */
 export function workloadParams(workload: WorkloadName, trace?: TraceProgram): Record<string, string | number | boolean> {
@@ -47,6 +57,7 @@ export function workloadParams(workload: WorkloadName, trace?: TraceProgram): Re
     case 'churn': return { sliceBytes: SLICE_BYTES, churnWorkers: 1, churnRegionBytes: 4 * PAGE_SIZE };
     case 'io': return { fileBytes: IO_BYTES, missLatencyUs: IO_LATENCY_US, churnWorkers: 1 };
     case 'vma-lookup': return { vmas: LOOKUP_VMAS, vmaBytes: LOOKUP_VMA_PAGES * PAGE_SIZE, churnWorkers: 1, churnRegionBytes: 4 * PAGE_SIZE };
+    case 'maps-read': return { vmas: LOOKUP_VMAS, vmaBytes: LOOKUP_VMA_PAGES * PAGE_SIZE, updaters: 1, remapBytes: REMAP_BYTES };
     case 'trace': return trace ? { trace: trace.source, calls: trace.calls.length, files: trace.files.length, pagesPerPass: TRACE_PAGES_PER_PASS } : { pagesPerPass: TRACE_PAGES_PER_PASS };
   }
 }
@@ -70,10 +81,12 @@ function addSyntheticFile(as: AddressSpace, path: string, inode: number, bytes: 
  * churn role beside the workload's own (churn and io: 1 by default). `trace` is the program of workload
  * 'trace'.
  */
-export function plan(workload: WorkloadName, threads: number, churnWorkers = workload === 'churn' || workload === 'io' || workload === 'vma-lookup' ? 1 : 0, trace?: TraceProgram): Plan {
+export function plan(workload: WorkloadName, threads: number, churnWorkers = minThreadsOf(workload) - 1, trace?: TraceProgram): Plan {
   const role = (r: Partial<RoleParams> & Pick<RoleParams, 'role'>): RoleParams => ({ bytes: 0, start: 0, file: 0, ...r });
   // io: the latency that matters is munmap's while a fault waits for the disk, not in the moments between.
   const churners = Array.from({ length: churnWorkers }, () => role({ role: 'churn', timeWhileIoInFlight: workload === 'io' }));
+  // What churn workers are to the others, the updater is to maps-read's readers.
+  const updaters = (start: number) => Array.from({ length: churnWorkers }, (_, i) => role({ role: 'remap', start, bytes: REMAP_BYTES, seed: i + 1 }));
   const faulters = threads - churnWorkers;
   if (faulters < 1) throw new Error(`${workload} needs at least ${churnWorkers + 1} threads`);
   const pages = (b: number) => b / PAGE_SIZE;
@@ -109,6 +122,15 @@ export function plan(workload: WorkloadName, threads: number, churnWorkers = wor
         const start = mapLookupRegion(as, file);
         return each((_, i) => role({ role: 'lookup', start, bytes: LOOKUP_VMAS * LOOKUP_VMA_PAGES * PAGE_SIZE, file, seed: i + 1 }))(as);
       }, 0, 0, (r) => r.role === 'churn');
+    case 'maps-read': // Paul McKenney's test from the 6.17 series: maps readers while a thread unmaps and remaps pages
+      return plain((as) => {
+        const file = addSyntheticFile(as, 'maps-read', 9, Infinity, 0);
+        const start = mapLookupRegion(as, file);
+        const range = sysMmap(as.mm, 0, REMAP_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, 0, 0);
+        if (range < 0) throw new Error(`maps-read: mmap of the updater's range failed (${range})`);
+        const readers = Array.from({ length: faulters }, () => role({ role: 'maps', start, bytes: LOOKUP_VMAS * LOOKUP_VMA_PAGES * PAGE_SIZE }));
+        return [...readers, ...updaters(range)];
+      }, churnWorkers * pages(REMAP_BYTES), 0, (r) => r.role === 'remap');
     case 'trace': {
       if (!trace) throw new Error('workload trace needs a trace (--trace FILE)');
       return plain((as) => {
@@ -231,7 +253,7 @@ async function runSamples(design: string, p: Plan, opts: RunOptions, beforeSampl
   const crew = startCrew(design, p, opts.waitLimitMs ?? 60_000, true);
   const { ctl: c, tally, tids } = crew;
   const n = p.roles.length;
-  const isFault = p.roles.map((r) => r.role !== 'churn');
+  const isFault = p.roles.map((r) => !isUpdater(r.role));
   const read = () => {
     const t = performance.now();
     const words = new Float64Array(TALLY_STRIDE); // fault workers' totals, word by word; churn calls from the churners

@@ -706,11 +706,14 @@ export class MmStruct {
     return header + ' '.repeat(pad) + name;
   }
 
-  /** /proc/PID/maps (without the gate VMA). */
-  /** /proc/PID/maps, read as the kernel reads it under this mm's design (readMapsVmas). */
+  /** /proc/PID/maps (without the gate VMA), read as the kernel reads it under this mm's design (readMapsVmas). */
   formatMaps(): string {
     let s = '';
-    readMapsVmas(this, (v) => { s += this.mapsLine(v) + '\n'; });
+    readMapsVmas(this, (v) => {
+      const line = this.mapsLine(v) + '\n';
+      s += line;
+      return line.length;
+    });
     return s;
   }
 

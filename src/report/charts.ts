@@ -306,10 +306,12 @@ export function churnSpec(r: LabResults): ChartSpec {
 // (c) munmap latency percentiles per design, log scale
 
 /**
- * Workloads whose munmaps are about the locking (small regions) come first — io's first of all: its munmaps
- * happen while faults sleep for I/O, where synchronize_srcu() has to wait them out; page_fault* zap 128 MiB.
+ * Workloads whose munmaps are about the locking (small regions) come first — maps-read's first of all (its
+ * munmaps are the updates that /proc/PID/maps readers hold up, the figure of 6.17's series), then io's: its
+ * munmaps happen while faults sleep for I/O, where synchronize_srcu() has to wait them out; page_fault* zap
+ * 128 MiB.
  */
-const MUNMAP_PREFERENCE: WorkloadName[] = ['io', 'churn', 'vma-lookup', 'mmap1', 'mmap2', 'trace', 'page_fault1', 'page_fault2', 'page_fault3'];
+const MUNMAP_PREFERENCE: WorkloadName[] = ['maps-read', 'io', 'churn', 'vma-lookup', 'mmap1', 'mmap2', 'trace', 'page_fault1', 'page_fault2', 'page_fault3'];
 
 /** A latency the chart may draw: a failed point's percentiles are of its partial run, and it is labelled failed. */
 const hasLatency = (e: Entry) => !!e.munmapLatencyUs && !e.failure;

@@ -46,6 +46,7 @@ export const WORKLOAD_UNITS: Record<WorkloadName, { ops: string; what: string }>
   io: { ops: 'faults/s', what: 'page-cache misses that sleep on the read' },
   trace: { ops: 'trace events/s', what: "a real program's strace log replayed" },
   'vma-lookup': { ops: 'lookups/s', what: 'uprobe-style VMA lookups vs mmap/munmap/mprotect elsewhere' },
+  'maps-read': { ops: 'maps reads/s', what: '/proc/PID/maps read whole while a thread unmaps and remaps pages' },
 };
 
 /** Designs in the results: the built-in ones in the registry's order, then the others as configured. */

@@ -13,6 +13,10 @@
  *                file's cached pages, map it again: faults that are always waiting for "the disk"
  *   lookup       look up the VMA at random addresses of a region of small file mappings and check the file
  *                and offset found (a uprobe hit's question, find_active_uprobe_rcu): VMA lookups, no faults
+ *   maps         read /proc/PID/maps whole, again and again, and check that every VMA of a region nobody
+ *                changes is in it (a maps scanner, Paul McKenney's test for 6.17's lock_next_vma series)
+ *   remap        munmap a random page of a 128 MiB anonymous range, map it again MAP_FIXED and write it
+ *                (the test's updater: its munmap latency is what the maps readers cost it)
  *
  * Control words: ctl[0] 0 warm-up, 1 measuring, 2 stop; ctl[1] counts the workers that have started; ctl[2]
  * counts io faults in flight (an io worker adds itself around each access). A worker publishes its running
@@ -25,25 +29,34 @@ import { MADV_DONTNEED, MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, PROT_
 import { sysMadvise } from '../mm/madvise.js';
 import { sysMmap, sysMunmap } from '../mm/mmap.js';
 import { sysMprotect } from '../mm/mprotect.js';
+import { readMapsVmas } from '../mm/proc-maps.js';
 import type { AddressSpace } from '../designs/address-space.js';
 import { VmaLookup } from '../mm/design.js';
 import { hex } from '../util/hex.js';
 import { Prng } from '../util/prng.js';
 import { TraceReplayer, type TraceProgram } from './trace.js';
 
-export type Role = 'page_fault1' | 'page_fault2' | 'page_fault3' | 'mmap1' | 'mmap2' | 'region' | 'churn' | 'io' | 'trace' | 'lookup';
+export type Role = 'page_fault1' | 'page_fault2' | 'page_fault3' | 'mmap1' | 'mmap2' | 'region' | 'churn' | 'io' | 'trace' | 'lookup' | 'maps' | 'remap';
+
+/**
+ * Roles that change the address space beside the workload's own (churn, remap): their calls go to the
+ * churn word of the tally, not to the workload's operations.
+ */
+export function isUpdater(role: Role): boolean {
+  return role === 'churn' || role === 'remap';
+}
 
 export interface RoleParams {
   role: Role;
-  /** page_fault*, io: bytes mapped per pass; region, lookup: the region's length. */
+  /** page_fault*, io: bytes mapped per pass; region, lookup, maps, remap: the region's length. */
   bytes: number;
-  /** region, lookup: where the region starts (inside a mapping the runner made). */
+  /** region, lookup, maps, remap: where the region starts (inside a mapping the runner made). */
   start: number;
   /** page_fault2, page_fault3, mmap2, io, lookup: the file (an id of the address space's page cache). */
   file: number;
   /** trace: the program, the page-cache file of each of its files, and how many pages a pass may touch. */
   trace?: { program: TraceProgram; fileIds: number[]; pagesPerPass: number };
-  /** lookup: the seed of the addresses it looks up (each worker its own, the same in every run). */
+  /** lookup, remap: the seed of the addresses it picks (each worker its own, the same in every run). */
   seed?: number;
   /** Time only the munmaps that begin while an io fault is in flight (ctl[2] > 0). */
   timeWhileIoInFlight?: boolean;
@@ -116,7 +129,7 @@ export function runRole(as: AddressSpace, p: RoleParams, ctl: Int32Array, tally:
     return phase !== PHASE_STOP;
   };
   const found = new VmaLookup();
-  const rnd = new Prng(p.seed ?? 1); // lookup's addresses
+  const rnd = new Prng(p.seed ?? 1); // lookup's and remap's addresses
   Atomics.add(ctl, 1, 1); // running
   const replayer = p.trace && new TraceReplayer(p.trace.program, p.trace.fileIds, p.trace.pagesPerPass);
   const hooks = {
@@ -187,6 +200,25 @@ export function runRole(as: AddressSpace, p: RoleParams, ctl: Int32Array, tally:
           ops++;
           if ((k & 31) === 31) as.quiescentState();
         }
+        break;
+      }
+      case 'maps': {
+        let seen = 0; // the region's VMAs in this read: each one once, none of them ever changes
+        const end = p.start + p.bytes;
+        readMapsVmas(mm, (v) => {
+          if (mm.vmas.start(v) >= p.start && mm.vmas.end(v) <= end) seen++;
+          return mm.mapsLine(v).length + 1;
+        });
+        if (seen !== LOOKUP_VMAS) throw new Error(`maps: a read of /proc/PID/maps reported ${seen} of the ${LOOKUP_VMAS} VMAs of a region nobody changed`);
+        ops++;
+        break;
+      }
+      case 'remap': {
+        const a = p.start + rnd.below(p.bytes / PAGE_SIZE) * PAGE_SIZE;
+        munmap(a, PAGE_SIZE);
+        if (sysMmap(mm, a, PAGE_SIZE, RW, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, 0, 0) !== a) throw new Error(`remap: mmap MAP_FIXED at ${hex(a)} failed`);
+        user.store8(a, 1);
+        churnOps += 2;
         break;
       }
       case 'io': {
