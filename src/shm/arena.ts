@@ -306,12 +306,14 @@ export class Arena {
    */
   private poisonRecord(rec: number, byte: number): void {
     const keep = this.typesafeWords;
-    if (keep === undefined) {
-      this.u8.fill(byte, rec * this.stride, (rec + 1) * this.stride);
-      return;
-    }
     const word = byte * 0x01010101;
     const base = rec * this.wordsPerRecord;
+    if (keep === undefined) {
+      // By words: on shared memory a Uint8Array's fill stores byte by byte (1.2–1.9 µs a 4 KiB record here),
+      // an Int32Array's word by word (0.35 µs).
+      this.i32.fill(word, base, base + this.wordsPerRecord);
+      return;
+    }
     for (let i = 0; i < this.wordsPerRecord; i++) if (!keep.includes(i)) this.i32[base + i] = word;
   }
 
