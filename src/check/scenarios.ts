@@ -546,10 +546,7 @@ const mapsRead: CheckScenario = {
     if (ctx.thread === 0) {
       const reported: [number, number][] = [];
       ctx.note('read /proc/self/maps');
-      readMapsVmas(as.mm, (v) => {
-        reported.push([as.mm.vmas.start(v), as.mm.vmas.end(v)]);
-        return as.mm.mapsLine(v).length + 1;
-      });
+      readMapsVmas(as.mm, (v) => reported.push([as.mm.vmas.start(v), as.mm.vmas.end(v)]));
       as.quiescentState();
       ctx.note(`  → ${reported.map(([s, e]) => `${hex(s)}-${hex(e)}`).join(' ')}`);
       return { outcomes: [], reported };

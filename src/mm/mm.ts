@@ -709,11 +709,7 @@ export class MmStruct {
   /** /proc/PID/maps (without the gate VMA), read as the kernel reads it under this mm's design (readMapsVmas). */
   formatMaps(): string {
     let s = '';
-    readMapsVmas(this, (v) => {
-      const line = this.mapsLine(v) + '\n';
-      s += line;
-      return line.length;
-    });
+    readMapsVmas(this, (_, line) => { s += line; });
     return s;
   }
 
