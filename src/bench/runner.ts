@@ -8,7 +8,7 @@ import { AddressSpace } from '../designs/address-space.js';
 import { PAGE_SIZE } from '../mm/frames.js';
 import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../mm/uapi.js';
 import { sysMmap } from '../mm/mmap.js';
-import { isUpdater, LOOKUP_VMA_PAGES, LOOKUP_VMAS, mapLookupRegion, TALLY_CHURN, TALLY_EXTRA, TALLY_FALLBACK, TALLY_FAST_PATH, TALLY_FAULTS, TALLY_OPS, TALLY_RETRY, TALLY_STRIDE, type RoleParams, type RoleResult } from '../workloads/roles.js';
+import { isUpdater, LOOKUP_REGION_BYTES, LOOKUP_VMA_PAGES, LOOKUP_VMAS, mapLookupRegion, TALLY_CHURN, TALLY_EXTRA, TALLY_FALLBACK, TALLY_FAST_PATH, TALLY_FAULTS, TALLY_OPS, TALLY_RETRY, TALLY_STRIDE, type RoleParams, type RoleResult } from '../workloads/roles.js';
 import type { TraceProgram } from '../workloads/trace.js';
 import { cpuBetween, readCpu } from './cpu.js';
 import { interferenceMedians, median, sampleMedians, type Counters, type CpuRun, type DesignName, type Entry, type Failure, type Interference, type LatencyPercentiles, type Sample, type WorkloadName } from './results.js';
@@ -120,7 +120,7 @@ export function plan(workload: WorkloadName, threads: number, churnWorkers = min
       return plain((as) => {
         const file = addSyntheticFile(as, 'lookup', 9, Infinity, 0);
         const start = mapLookupRegion(as, file);
-        return each((_, i) => role({ role: 'lookup', start, bytes: LOOKUP_VMAS * LOOKUP_VMA_PAGES * PAGE_SIZE, file, seed: i + 1 }))(as);
+        return each((_, i) => role({ role: 'lookup', start, bytes: LOOKUP_REGION_BYTES, file, seed: i + 1 }))(as);
       }, 0, 0, (r) => r.role === 'churn');
     case 'maps-read': // Paul McKenney's test from the 6.17 series: maps readers while a thread unmaps and remaps pages
       return plain((as) => {
@@ -128,7 +128,7 @@ export function plan(workload: WorkloadName, threads: number, churnWorkers = min
         const start = mapLookupRegion(as, file);
         const range = sysMmap(as.mm, 0, REMAP_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, 0, 0);
         if (range < 0) throw new Error(`maps-read: mmap of the updater's range failed (${range})`);
-        const readers = Array.from({ length: faulters }, () => role({ role: 'maps', start, bytes: LOOKUP_VMAS * LOOKUP_VMA_PAGES * PAGE_SIZE }));
+        const readers = Array.from({ length: faulters }, () => role({ role: 'maps', start, bytes: LOOKUP_REGION_BYTES }));
         return [...readers, ...updaters(range)];
       }, churnWorkers * pages(REMAP_BYTES), 0, (r) => r.role === 'remap');
     case 'trace': {

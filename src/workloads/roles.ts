@@ -244,6 +244,8 @@ export function runRole(as: AddressSpace, p: RoleParams, ctl: Int32Array, tally:
 export const LOOKUP_VMAS = 256;
 export const LOOKUP_VMA_PAGES = 4;
 const LOOKUP_FILE_STRIDE = 8;
+/** The region's length (lookup's, and maps-read's VMAs that nobody changes). */
+export const LOOKUP_REGION_BYTES = LOOKUP_VMAS * LOOKUP_VMA_PAGES * PAGE_SIZE;
 
 /** The file page a lookup of the region's page `page` must find. */
 export function lookupPgoff(page: number): number {
@@ -253,7 +255,7 @@ export function lookupPgoff(page: number): number {
 /** Maps lookup's region (read-only mappings of `file`) and returns where it starts. */
 export function mapLookupRegion(as: AddressSpace, file: number): number {
   const vmaBytes = LOOKUP_VMA_PAGES * PAGE_SIZE;
-  const base = sysMmap(as.mm, 0, LOOKUP_VMAS * vmaBytes, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, 0, 0); // the room
+  const base = sysMmap(as.mm, 0, LOOKUP_REGION_BYTES, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, 0, 0); // the room
   if (base < 0) throw new Error(`lookup: mmap failed (${base})`);
   for (let k = 0; k < LOOKUP_VMAS; k++) {
     const a = sysMmap(as.mm, base + k * vmaBytes, vmaBytes, PROT_READ, MAP_PRIVATE | MAP_FIXED, file, lookupPgoff(k * LOOKUP_VMA_PAGES) * PAGE_SIZE);
