@@ -70,3 +70,35 @@ export function printMachine(m: MachineInfo): void {
 }
 
 export const wantsJson = process.argv.includes('--json');
+
+const argv = process.argv.slice(2);
+
+/** The value after flag `name` on the command line, if given. */
+export function argValue(name: string): string | undefined {
+  const i = argv.indexOf(name);
+  return i >= 0 ? argv[i + 1] : undefined;
+}
+
+/** Flag `name`'s comma-separated names, each one of `allowed` (else one line naming `bench` and exit 2); `dflt` if absent. */
+export function namesArg<T extends string>(bench: string, name: string, allowed: readonly T[], dflt: readonly T[]): T[] {
+  const v = argValue(name);
+  if (v === undefined) return [...dflt];
+  const xs = v.split(',');
+  const bad = xs.find((x) => !allowed.includes(x as T));
+  if (bad !== undefined) {
+    console.error(`${bench}: ${name}: unknown name ${bad} (one of ${allowed.join(', ')})`);
+    process.exit(2);
+  }
+  return xs as T[];
+}
+
+/** Flag `name`'s comma-separated whole numbers (else one line and exit 2); `dflt` if absent. */
+export function numbersArg(bench: string, name: string, dflt: number[]): number[] {
+  const v = argValue(name);
+  const xs = v === undefined ? dflt : v.split(',').map(Number);
+  if (xs.some((x) => !Number.isInteger(x) || x < 0)) {
+    console.error(`${bench}: ${name}: expected whole numbers, comma-separated`);
+    process.exit(2);
+  }
+  return xs;
+}

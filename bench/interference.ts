@@ -22,33 +22,11 @@ import { entryOf, measureCrew, roundsFailed, samplesOfRound, type Point, type Ro
 import { throughputSpread } from '../src/report/data.js';
 import { DESIGN_NAMES, median, WORKLOAD_NAMES, type DesignName, type Entry, type WorkloadName } from '../src/bench/results.js';
 import { compileTrace } from '../src/workloads/trace.js';
-import { machine, printMachine, printTable, wantsJson } from './harness.js';
+import { argValue, machine, namesArg, numbersArg, printMachine, printTable, wantsJson } from './harness.js';
 
-const args = process.argv.slice(2);
-const arg = (name: string) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : undefined;
-};
-function list<T extends string>(name: string, allowed: readonly T[], dflt: readonly T[]): T[] {
-  const v = arg(name);
-  if (v === undefined) return [...dflt];
-  const xs = v.split(',');
-  const bad = xs.find((x) => !allowed.includes(x as T));
-  if (bad !== undefined) {
-    console.error(`bench:interference: ${name}: unknown name ${bad} (one of ${allowed.join(', ')})`);
-    process.exit(2);
-  }
-  return xs as T[];
-}
-function numbers(name: string, dflt: number[]): number[] {
-  const v = arg(name);
-  const xs = v === undefined ? dflt : v.split(',').map(Number);
-  if (xs.some((x) => !Number.isInteger(x) || x < 0)) {
-    console.error(`bench:interference: ${name}: expected whole numbers, comma-separated`);
-    process.exit(2);
-  }
-  return xs;
-}
+const arg = argValue;
+const list = <T extends string>(name: string, allowed: readonly T[], dflt: readonly T[]) => namesArg('bench:interference', name, allowed, dflt);
+const numbers = (name: string, dflt: number[]) => numbersArg('bench:interference', name, dflt);
 
 const designs = list('--designs', DESIGN_NAMES, DESIGN_NAMES);
 const workloads = list('--workloads', WORKLOAD_NAMES, LAB_DEFAULTS.workloads);

@@ -168,6 +168,25 @@ export interface Entry {
   failure?: Failure;
 }
 
+/**
+ * How a simulated run was made (`mmsplit simulate`, src/sim/): its entries' threads are simulated CPUs,
+ * their samples' elapsedMs virtual time.
+ */
+export interface Simulation {
+  /** The simulated machine's profile (src/sim/profile.ts: name, cpus, sockets, the latencies and bandwidths). */
+  profile: Record<string, string | number>;
+  /** How far a simulated CPU's clock may run past the next one's before it hands over, ns. */
+  quantumNs: number;
+  /**
+   * A point's virtual warm-up is configuration.warmupMs plus this much per simulated CPU, ms: its threads
+   * start one after another, and the first mmaps of many queue on the mmap_lock.
+   */
+  warmupMsPerCpu: number;
+  /** The code-cost table of each (design, workload): where and when it was measured, and its size. */
+  /** scale: what the timed costs were multiplied by to match the code's own speed (absent: not scaled). */
+  costs: { design: string; workload: WorkloadName; measured: string; meanNs: number; overheadNs: number; segments: number; scale?: number }[];
+}
+
 export interface Machine {
   /** os.cpus()[0].model */
   cpuModel: string;
@@ -226,6 +245,9 @@ export interface LabResults {
   synthetic?: boolean;
   /** Free-text remarks shown in the report's header. */
   notes?: string[];
+  /** Present when the entries were simulated (mmsplit simulate): on what machine, with which code costs. */
+  simulation?: Simulation;
+  /** Where the run ran (for a simulation: the machine that ran the simulator). */
   machine: Machine;
   configuration: Configuration;
   entries: Entry[];
@@ -742,7 +764,7 @@ export function validateResults(json: unknown): LabResults {
   if (!(READABLE_VERSIONS as readonly unknown[]).includes(version)) {
     fail('version', `unsupported version ${show(version)} (this mmsplit reads versions ${READABLE_VERSIONS.slice(0, -1).join(', ')} and ${READABLE_VERSIONS.at(-1)})`);
   }
-  noUnknownKeys(o, ['format', 'version', 'createdAt', 'synthetic', 'notes', 'machine', 'configuration', 'entries'], '');
+  noUnknownKeys(o, ['format', 'version', 'createdAt', 'synthetic', 'notes', 'simulation', 'machine', 'configuration', 'entries'], '');
   const createdAt = str(o, 'createdAt', '');
   if (!/^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)$/.test(createdAt) || Number.isNaN(Date.parse(createdAt))) {
     fail('createdAt', `expected an ISO 8601 date and time such as 2026-01-31T12:00:00Z, got ${show(createdAt)}`);
@@ -752,6 +774,7 @@ export function validateResults(json: unknown): LabResults {
     return o['synthetic'] as boolean;
   });
   const notes = optional(o, 'notes', () => arr(o['notes'], 'notes').map((n, i) => strAt(n, join('notes', i))));
+  const simulation = optional(o, 'simulation', () => validateSimulation(o['simulation'], 'simulation'));
   const machine = validateMachine(o['machine'], 'machine');
   const ctx: Context = { version: version as ResultsVersion, cores: machine.cores };
   const configuration = validateConfiguration(o['configuration'], 'configuration', ctx);
@@ -769,8 +792,39 @@ export function validateResults(json: unknown): LabResults {
     createdAt,
     ...(synthetic !== undefined ? { synthetic } : {}),
     ...(notes ? { notes } : {}),
+    ...(simulation ? { simulation } : {}),
     machine,
     configuration,
     entries,
   };
+}
+
+function validateSimulation(v: unknown, path: string): Simulation {
+  const o = obj(v, path);
+  noUnknownKeys(o, ['profile', 'quantumNs', 'warmupMsPerCpu', 'costs'], path);
+  const pp = join(path, 'profile');
+  const po = obj(o['profile'], pp);
+  const profile: Record<string, string | number> = {};
+  for (const [k, x] of Object.entries(po)) {
+    if (typeof x !== 'string' && !(typeof x === 'number' && Number.isFinite(x) && x >= 0)) fail(join(pp, k), `expected a string or a number ≥ 0, got ${show(x)}`);
+    profile[k] = x;
+  }
+  strAt(po['name'], join(pp, 'name'));
+  numAt(po['cpus'], join(pp, 'cpus'), { int: true, min: 1 });
+  const costs = arr(o['costs'], join(path, 'costs')).map((c, i) => {
+    const cp = join(join(path, 'costs'), i);
+    const co = obj(c, cp);
+    noUnknownKeys(co, ['design', 'workload', 'measured', 'meanNs', 'overheadNs', 'segments', 'scale'], cp);
+    const scale = optional(co, 'scale', () => num(co, 'scale', cp, { positive: true }));
+    return {
+      design: str(co, 'design', cp),
+      workload: nameOf(co['workload'], WORKLOAD_NAMES, 'workload', join(cp, 'workload')),
+      measured: str(co, 'measured', cp),
+      meanNs: num(co, 'meanNs', cp, { min: 0 }),
+      overheadNs: num(co, 'overheadNs', cp, { min: 0 }),
+      segments: num(co, 'segments', cp, { int: true, min: 0 }),
+      ...(scale !== undefined ? { scale } : {}),
+    };
+  });
+  return { profile, quantumNs: num(o, 'quantumNs', path, { min: 0 }), warmupMsPerCpu: num(o, 'warmupMsPerCpu', path, { min: 0 }), costs };
 }

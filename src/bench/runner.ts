@@ -62,7 +62,7 @@ export function workloadParams(workload: WorkloadName, trace?: TraceProgram): Re
   }
 }
 
-interface Plan {
+export interface Plan {
   roles: RoleParams[];
   frames: number;
   cachePages: number;
@@ -167,11 +167,54 @@ export interface Crew {
   stop(): Promise<(RoleResult | undefined)[]>;
 }
 
+/** A fresh address space for plan `p` under `design`, set up for its roles (p.roles filled in). */
+export function planSpace(design: string, p: Plan, populate: boolean, maxThreads?: number): AddressSpace {
+  // Tables freed by churn wait a grace period: room for many.
+  const as = AddressSpace.create({ design, frames: p.frames, cachePages: p.cachePages, tables: Math.ceil(p.frames / 512) * 2 + 4096, populate, ...(maxThreads ? { maxThreads } : {}) });
+  p.setup(as);
+  return as;
+}
+
+/**
+ * A crew's running totals, word by word (TALLY_*): the fault workers' (those whose faults the samples
+ * count, so that the counters add up to the faults beside them), and the churn calls of the others.
+ */
+export function crewTotals(tally: Int32Array, isFault: readonly boolean[]): Float64Array {
+  const words = new Float64Array(TALLY_STRIDE);
+  for (let i = 0; i < isFault.length; i++) {
+    const b = i * TALLY_STRIDE;
+    if (isFault[i]) for (let w = 0; w < TALLY_STRIDE; w++) words[w] += tally[b + w]! >>> 0;
+    else words[TALLY_CHURN] += tally[b + TALLY_CHURN]! >>> 0;
+  }
+  return words;
+}
+
+/** The totals are 32-bit words: what one grew by from `a` to `b`. */
+const delta = (a: number, b: number) => { const d = (b - a) % 2 ** 32; return d < 0 ? d + 2 ** 32 : d; };
+
+/** The sample between two crewTotals `elapsedMs` apart; its design counters are added to `window`. */
+export function sampleBetween(prev: Float64Array, now: Float64Array, elapsedMs: number, withChurn: boolean, window: Float64Array): Sample {
+  const s: Sample = { elapsedMs, ops: delta(prev[TALLY_OPS]!, now[TALLY_OPS]!), faults: delta(prev[TALLY_FAULTS]!, now[TALLY_FAULTS]!) };
+  if (withChurn) s.churnOps = delta(prev[TALLY_CHURN]!, now[TALLY_CHURN]!);
+  for (let w = TALLY_FAST_PATH; w < TALLY_STRIDE; w++) window[w] += delta(prev[w]!, now[w]!);
+  return s;
+}
+
+/** The counters a window of samples added up (sampleBetween), named as the results format names them. */
+export function windowCounters(window: Float64Array, extraNames: readonly string[]): Counters {
+  const counters: Counters = { fastPath: window[TALLY_FAST_PATH]!, retry: window[TALLY_RETRY]!, fallback: window[TALLY_FALLBACK]!, extra: {} };
+  extraNames.forEach((name, i) => (counters.extra![name] = window[TALLY_EXTRA + i]!));
+  return counters;
+}
+
+/** Whether a plan's samples count churn calls: churn workers beside the fault workers of `region`. */
+export function countsChurn(p: Plan): boolean {
+  return p.roles.some((r) => r.role === 'churn') && p.roles.some((r) => r.role === 'region');
+}
+
 /** Starts `p`'s workers under `design`; `populate` backs the memory first (what the lab measures does). */
 export function startCrew(design: string, p: Plan, waitLimitMs: number, populate: boolean): Crew {
-  // Tables freed by churn wait a grace period: room for many.
-  const as = AddressSpace.create({ design, frames: p.frames, cachePages: p.cachePages, tables: Math.ceil(p.frames / 512) * 2 + 4096, populate });
-  p.setup(as);
+  const as = planSpace(design, p, populate);
   const n = p.roles.length;
   const ctl = new SharedArrayBuffer(12);
   const c = new Int32Array(ctl);
@@ -254,20 +297,10 @@ async function runSamples(design: string, p: Plan, opts: RunOptions, beforeSampl
   const { ctl: c, tally, tids } = crew;
   const n = p.roles.length;
   const isFault = p.roles.map((r) => !isUpdater(r.role));
-  const read = () => {
-    const t = performance.now();
-    const words = new Float64Array(TALLY_STRIDE); // fault workers' totals, word by word; churn calls from the churners
-    for (let i = 0; i < n; i++) {
-      const b = i * TALLY_STRIDE;
-      if (isFault[i]) for (let w = 0; w < TALLY_STRIDE; w++) words[w] += tally[b + w]! >>> 0;
-      else words[TALLY_CHURN] += tally[b + TALLY_CHURN]! >>> 0;
-    }
-    return { t, words, cpu: readCpu(tids) };
-  };
-  const delta = (a: number, b: number) => { const d = (b - a) % 2 ** 32; return d < 0 ? d + 2 ** 32 : d; }; // totals are 32-bit words
+  const read = () => ({ t: performance.now(), words: crewTotals(tally, isFault), cpu: readCpu(tids) });
   const samples: Sample[] = [];
   const window = new Float64Array(TALLY_STRIDE); // the counters over the samples
-  const withChurn = p.roles.some((r) => r.role === 'churn') && p.roles.some((r) => r.role === 'region');
+  const withChurn = countsChurn(p);
   try {
     // A worker needs a while to load its modules and attach: the warm-up starts once every one runs.
     while (Atomics.load(c, 1) < n && !crew.failure) await sleep(2);
@@ -283,11 +316,9 @@ async function runSamples(design: string, p: Plan, opts: RunOptions, beforeSampl
       await sleep(opts.durationMs);
       const now = read();
       if (crew.failure) break; // a worker died inside the interval: it is not a sample
-      const s: Sample = { elapsedMs: now.t - prev.t, ops: delta(prev.words[TALLY_OPS]!, now.words[TALLY_OPS]!), faults: delta(prev.words[TALLY_FAULTS]!, now.words[TALLY_FAULTS]!) };
-      if (withChurn) s.churnOps = delta(prev.words[TALLY_CHURN]!, now.words[TALLY_CHURN]!);
+      const s = sampleBetween(prev.words, now.words, now.t - prev.t, withChurn, window);
       const cpu = cpuBetween(prev.cpu, now.cpu);
       if (cpu) s.cpu = cpu;
-      for (let w = TALLY_FAST_PATH; w < TALLY_STRIDE; w++) window[w] += delta(prev.words[w]!, now.words[w]!);
       samples.push(s);
       prev = now;
     }
@@ -297,8 +328,7 @@ async function runSamples(design: string, p: Plan, opts: RunOptions, beforeSampl
   const rs = await crew.stop();
   const failure = crew.failure;
   const extraNames = rs.find((r) => r !== undefined)?.extraNames ?? [];
-  const counters: Counters = { fastPath: window[TALLY_FAST_PATH]!, retry: window[TALLY_RETRY]!, fallback: window[TALLY_FALLBACK]!, extra: {} };
-  extraNames.forEach((name, i) => (counters.extra![name] = window[TALLY_EXTRA + i]!));
+  const counters = windowCounters(window, extraNames);
   const munmapUs: number[] = [];
   rs.forEach((r, i) => {
     if (r && p.timed(p.roles[i]!)) for (const us of r.munmapUs) munmapUs.push(us);

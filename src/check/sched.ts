@@ -55,7 +55,8 @@ const LOG_BASE = OVERRIDE_BASE + 2 * MAX_OVERRIDES;
 const WORDS = LOG_BASE + MAX_DECISIONS;
 
 export const NOBODY = -1;
-const ABORT = -2;
+/** CURRENT once the run is being abandoned: every waiting thread throws ScheduleAborted. */
+export const ABORT = -2;
 
 // Thread states.
 const RUNNABLE = 0;
@@ -105,7 +106,9 @@ export class SchedControl {
   readonly c: Int32Array;
 
   static create(): SchedControl {
-    return new SchedControl(new SharedArrayBuffer(4 * WORDS));
+    const ctl = new SchedControl(new SharedArrayBuffer(4 * WORDS));
+    ctl.c[CURRENT] = NOBODY; // nobody runs before start()
+    return ctl;
   }
 
   constructor(readonly buffer: SharedArrayBuffer) {
@@ -178,6 +181,11 @@ export class SchedControl {
   start(): void {
     const first = this.choose(NOBODY);
     if (first < 0) throw new ScheduleError('check: no thread can start');
+    this.handOver(first);
+  }
+
+  /** Lets thread `first` run, for a scheduler of its own (the simulated machine). */
+  begin(first: number): void {
     this.handOver(first);
   }
 
@@ -329,7 +337,7 @@ function nth(mask: number, k: number): number {
 }
 
 /** A futex key for (buffer, word): sizes and offsets stand in for the address, which JS does not show. */
-function futexKey(ta: Int32Array, index: number): number {
+export function futexKey(ta: Int32Array, index: number): number {
   return (Math.imul(ta.buffer.byteLength | 0, 0x9e3779b1) ^ (ta.byteOffset + 4 * index)) | 0;
 }
 
@@ -348,14 +356,14 @@ export interface TraceEntry {
  * The scheduler as one worker thread sees it: it is thread `me`, its yield points go through here while
  * `active`, and (when tracing) it writes down what it did at each point.
  */
-export class ScheduledThread {
-  private readonly c: Int32Array;
+export class ScheduledThread implements SchedThread {
+  protected readonly c: Int32Array;
   readonly log: TraceEntry[] = [];
 
   constructor(
-    private readonly ctl: SchedControl,
+    protected readonly ctl: SchedControl,
     readonly me: number,
-    private readonly tracing: boolean,
+    protected readonly tracing: boolean,
   ) {
     this.c = ctl.c;
   }
@@ -387,6 +395,17 @@ export class ScheduledThread {
     if (next !== this.me) this.switchTo(next);
   }
 
+  atomic(op: number, _ta: ArrayBufferView, index: number): void {
+    this.point(ATOMIC_OPS[op]!, this.tracing ? `[${index}]` : undefined);
+  }
+
+  /** Page-sized memory traffic costs the checker nothing: it is no yield point. */
+  memoryStart(): number {
+    return 0;
+  }
+
+  memory(_bytes: number, _startedAt: number): void {}
+
   /** Writes a line into the trace at the current step (tracing only). */
   note(what: string): void {
     if (this.tracing) this.record(what, false);
@@ -396,7 +415,7 @@ export class ScheduledThread {
     this.log.push({ seq: this.c[TRACE_SEQ]!++, step: this.c[STEP]!, thread: this.me, what, point });
   }
 
-  private switchTo(next: number): void {
+  protected switchTo(next: number): void {
     if (next === NOBODY) {
       throw new ScheduleError(`deadlock: every thread is blocked for good (${this.ctl.describeThreads()})`);
     }
@@ -406,7 +425,7 @@ export class ScheduledThread {
   }
 
   /** Hands the turn to `next`, unless the run was abandoned meanwhile (then ABORT must stay). */
-  private handOver(next: number): void {
+  protected handOver(next: number): void {
     if (real.compareExchange(this.c, CURRENT, this.me, next) !== this.me) throw new ScheduleAborted('check: run abandoned');
     real.notify(this.c, CURRENT);
   }
@@ -427,7 +446,7 @@ export class ScheduledThread {
 
   /** Atomics.wait(): sleeps until a notify on the same word, or the (virtual) timeout. */
   wait(ta: Int32Array, index: number, value: number, timeoutMs: number | undefined): 'ok' | 'not-equal' | 'timed-out' {
-    this.point('futex_wait', `[${index}]`);
+    this.point('futex_wait', this.tracing ? `[${index}]` : undefined);
     if (real.load(ta, index) !== value) return 'not-equal';
     const c = this.c;
     const b = T_BASE + T_WORDS * this.me;
@@ -447,7 +466,7 @@ export class ScheduledThread {
 
   /** Atomics.notify(): wakes up to `count` threads sleeping on the same word. */
   notify(ta: Int32Array, index: number, count: number | undefined): number {
-    this.point('futex_wake', `[${index}]`);
+    this.point('futex_wake', this.tracing ? `[${index}]` : undefined);
     const c = this.c;
     const key = futexKey(ta, index);
     let left = count === undefined ? Infinity : count;
@@ -497,7 +516,32 @@ function caller(): string {
   return `(${frames.join(' ← ')})`;
 }
 
-let current: ScheduledThread | null = null;
+/** The Atomics operations the scheduler sees, by the number its threads are told (load alone writes nothing). */
+export const ATOMIC_OPS = ['load', 'store', 'add', 'sub', 'and', 'or', 'xor', 'exchange', 'compareExchange'] as const;
+export const ATOMIC_LOAD = 0;
+export const ATOMIC_STORE = 1;
+export const ATOMIC_EXCHANGE = 7;
+
+/**
+ * A thread under a scheduler, as the instrumented Atomics, cpu_relax(), schedPoint() and memoryTraffic()
+ * reach it: a ScheduledThread of the checker, or a simulated CPU (src/sim/) built on it.
+ */
+export interface SchedThread {
+  /** Before Atomics operation `op` (ATOMIC_OPS) on ta[index]. */
+  atomic(op: number, ta: ArrayBufferView, index: number): void;
+  /** After an operation that may have written shared memory. */
+  wrote(): void;
+  wait(ta: Int32Array, index: number, value: number, timeoutMs: number | undefined): 'ok' | 'not-equal' | 'timed-out';
+  notify(ta: Int32Array, index: number, count: number | undefined): number;
+  relax(): void;
+  point(what: string, detail?: string): void;
+  memoryStart(): number;
+  memory(bytes: number, startedAt: number): void;
+  /** The clock, ms. */
+  now(): number;
+}
+
+let current: SchedThread | null = null;
 
 /**
  * Puts this worker thread under the scheduler from now on: the global Atomics becomes a copy whose
@@ -507,22 +551,31 @@ let current: ScheduledThread | null = null;
 export function installScheduler(): void {
   const A: Record<string, unknown> = {};
   for (const k of Object.getOwnPropertyNames(real)) A[k] = (real as unknown as Record<string, unknown>)[k];
-  const readOp = (name: string, op: (...a: never[]) => unknown) =>
-    function (this: unknown, ...args: never[]) {
-      if (current !== null) current.point(name, `[${args[1]}]`);
-      return op(...args);
-    };
-  const writeOp = (name: string, op: (...a: never[]) => unknown) =>
-    function (this: unknown, ...args: never[]) {
-      if (current === null) return op(...args);
-      current.point(name, `[${args[1]}]`);
-      const r = op(...args);
+  // One wrapper per arity, no rest parameters: these run at every Atomics operation of the code under test.
+  const read = (op: number, f: (ta: never, i: number) => unknown) => (ta: ArrayBufferView, index: number) => {
+    if (current !== null) current.atomic(op, ta, index);
+    return f(ta as never, index);
+  };
+  const write = (op: number, f: (ta: never, i: number, v: never) => unknown) => (ta: ArrayBufferView, index: number, v: never) => {
+    if (current === null) return f(ta as never, index, v);
+    current.atomic(op, ta, index);
+    const r = f(ta as never, index, v);
+    current.wrote();
+    return r;
+  };
+  const CAS = ATOMIC_OPS.indexOf('compareExchange');
+  ATOMIC_OPS.forEach((name, op) => {
+    const f = real[name].bind(real) as never;
+    A[name] = op === ATOMIC_LOAD ? read(op, f) : op !== CAS ? write(op, f) : (ta: ArrayBufferView, index: number, expected: never, replacement: never) => {
+      const cas = f as (ta: ArrayBufferView, i: number, e: never, r: never) => unknown;
+      if (current === null) return cas(ta, index, expected, replacement);
+      current.atomic(op, ta, index);
+      const r = cas(ta, index, expected, replacement);
       current.wrote();
       return r;
     };
-  A.load = readOp('load', real.load as never);
+  });
   A.isLockFree = real.isLockFree;
-  for (const w of ['store', 'add', 'sub', 'and', 'or', 'xor', 'exchange', 'compareExchange'] as const) A[w] = writeOp(w, real[w] as never);
   A.wait = (ta: Int32Array, index: number, value: number, timeout?: number) =>
     current !== null ? current.wait(ta, index, value, timeout) : real.wait(ta, index, value, timeout);
   A.notify = (ta: Int32Array, index: number, count?: number) => (current !== null ? current.notify(ta, index, count) : real.notify(ta, index, count));
@@ -531,10 +584,12 @@ export function installScheduler(): void {
   setSchedHooks({
     relax: () => current?.relax(),
     point: (label) => current?.point('point', label),
+    memoryStart: () => (current !== null ? current.memoryStart() : 0),
+    memory: (bytes, startedAt) => current?.memory(bytes, startedAt),
   });
 }
 
 /** Makes `t` the thread whose yield points the scheduler sees (null: run free). */
-export function setActive(t: ScheduledThread | null): void {
+export function setActive(t: SchedThread | null): void {
   current = t;
 }

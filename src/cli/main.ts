@@ -11,6 +11,8 @@ import { defaultThreads, LAB_DEFAULTS } from '../bench/lab.js';
 import { CHECK_MODES, CHECK_SCENARIOS, parseReplay, type CheckMode } from '../check/check.js';
 import { checkScenario } from '../check/catalog.js';
 import { seedFromEnv } from '../util/prng.js';
+import { SIM_DEFAULTS } from '../sim/defaults.js';
+import { PROFILES } from '../sim/profile.js';
 
 const pkg = createRequire(import.meta.url)('../../../package.json') as { version: string; description: string };
 
@@ -159,6 +161,66 @@ addReportOptions(
     reruns: o.reruns,
     ...(o.trace !== undefined ? { trace: o.trace } : {}),
     out: o.out,
+    json: !!o.json,
+  });
+});
+
+function cpuList(v: string): number[] {
+  const cs = v.split(',').map((x) => Number(x.trim()));
+  if (cs.some((c) => !Number.isInteger(c) || c < 1 || c > 256)) throw new InvalidArgumentError('CPU counts are integers from 1 to 256, separated by commas');
+  if (cs.some((c, i) => i > 0 && c <= cs[i - 1]!)) throw new InvalidArgumentError('CPU counts must be ascending and distinct (e.g. 1,2,4,8)');
+  return cs;
+}
+
+function nonNegative(what: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`expected ${what} ≥ 0`);
+    return n;
+  };
+}
+
+addReportOptions(
+  program
+    .command('simulate')
+    .description('the lab on a simulated machine of N CPUs: the real designs and workloads, run one thread at a time with a virtual clock per CPU, a cache-coherence model of every atomic, futex wake-ups and memory bandwidth (src/sim/); write results JSON (marked simulated) and an HTML report; print the summary')
+    .option('--designs <list>', `designs, comma-separated: names or paths of design modules (default: ${SIM_DEFAULTS.designs.join(', ')})`, designArgs)
+    .option('--design <name|file>', 'one more design, by name or module path (repeatable)', designArgs)
+    .option('--workloads <list>', `workloads, comma-separated, from ${WORKLOAD_NAMES.join(', ')} (default: ${SIM_DEFAULTS.workloads.join(', ')})`, nameList(WORKLOAD_NAMES, 'workload'))
+    .option('--cpus <list>', `simulated CPU counts, ascending, 1 to 256 (default: ${SIM_DEFAULTS.cpus.join(',')})`, cpuList)
+    .option('--profile <name|file>', `the simulated machine: a built-in profile (${Object.keys(PROFILES).join(', ')}) or a profile JSON file`, SIM_DEFAULTS.profile)
+    .option('--quantum <ns>', 'how far a CPU\'s virtual clock may run ahead of the next before it hands over (lax synchronisation), ns', nonNegative('a number of ns'), SIM_DEFAULTS.quantumNs)
+    .option('--duration <ms>', 'virtual ms per sample', seconds, SIM_DEFAULTS.durationMs)
+    .option('--warmup <ms>', 'virtual ms of warm-up before a point\'s samples, plus --warmup-per-cpu for each CPU', nonNegative('a number of ms'), SIM_DEFAULTS.warmupMs)
+    .option('--warmup-per-cpu <ms>', 'virtual ms of warm-up added per simulated CPU (threads start one after another; their first mmaps queue)', nonNegative('a number of ms'), SIM_DEFAULTS.warmupMsPerCpu)
+    .option('--repetitions <n>', 'samples per point', positiveInt, SIM_DEFAULTS.repetitions)
+    .option('--costs <file>', 'code-cost tables saved by --save-costs: reuse them instead of calibrating (the same tables, profile and options give the same results)')
+    .option('--save-costs <file>', 'write the code-cost tables used to this file')
+    .option('--trace <file>', 'the strace log workload trace replays (default: the Python run in test/fixtures)')
+    .option('--calibrate', 'measure this machine (cache-line transfer, futex wake-up, bandwidth) and print its profile as JSON; with --out FILE, write it there too')
+    .option('--out <dir>', 'folder to write results.json and index.html into (with --calibrate: the profile file)'),
+).action(async (o: { designs?: string[]; design?: string[]; workloads?: WorkloadName[]; cpus?: number[]; profile: string; quantum: number; duration: number; warmup: number; warmupPerCpu: number; repetitions: number; costs?: string; saveCosts?: string; trace?: string; calibrate?: boolean; out?: string; json?: boolean }) => {
+  const { simulateCommand, calibrateCommand } = await import('./simulate.js');
+  if (o.calibrate) {
+    process.exitCode = await calibrateCommand(o.out);
+    return;
+  }
+  const asked = [...(o.designs ?? []), ...(o.design ?? [])];
+  const designs = asked.length > 0 ? await loadDesigns('simulate', asked) : SIM_DEFAULTS.designs;
+  process.exitCode = await simulateCommand({
+    designs,
+    workloads: o.workloads ?? SIM_DEFAULTS.workloads,
+    cpus: o.cpus ?? SIM_DEFAULTS.cpus,
+    profile: o.profile,
+    quantumNs: o.quantum,
+    durationMs: o.duration,
+    warmupMs: o.warmup,
+    warmupMsPerCpu: o.warmupPerCpu,
+    repetitions: o.repetitions,
+    ...(o.costs !== undefined ? { costs: o.costs } : {}),
+    ...(o.saveCosts !== undefined ? { saveCosts: o.saveCosts } : {}),
+    ...(o.trace !== undefined ? { trace: o.trace } : {}),
+    out: o.out ?? 'report-sim',
     json: !!o.json,
   });
 });

@@ -244,7 +244,7 @@ function doFault(ctx: FaultContext, v: FaultVma, addr: number, slot: number, fla
       ctx.frames.putPage(page);
       return mayNotSleep ? VM_FAULT_RETRY : VM_FAULT_OOM;
     }
-    ctx.frames.bytes.copyWithin(copy * PAGE_SIZE, page * PAGE_SIZE, (page + 1) * PAGE_SIZE);
+    ctx.frames.copyPage(copy, page);
     ctx.frames.putPage(page);
     return done(setPteIfSame(ctx, v, addr, slot, 0, mkPte(copy, protBits(true)), copy));
   }
@@ -278,7 +278,7 @@ function doWpPage(ctx: FaultContext, v: FaultVma, addr: number, slot: number, pt
   if (pfn !== ZERO_PFN && !frames.tryGetPage(pfn)) return 0; // already unmapped and freed: look again
   const gfp = mayNotSleep ? GFP_NOWAIT : GFP_KERNEL;
   const copy = pfn === ZERO_PFN ? frames.allocZeroed(gfp, PG_anon) : frames.alloc(gfp, PG_anon);
-  if (copy >= 0 && pfn !== ZERO_PFN) frames.bytes.copyWithin(copy * PAGE_SIZE, pfn * PAGE_SIZE, (pfn + 1) * PAGE_SIZE);
+  if (copy >= 0 && pfn !== ZERO_PFN) frames.copyPage(copy, pfn);
   frames.putPage(pfn);
   if (copy < 0) return mayNotSleep ? VM_FAULT_RETRY : VM_FAULT_OOM;
   const r = setPteIfSame(ctx, v, addr, slot, pte, mkPte(copy, protBits(true)), copy);

@@ -1,6 +1,7 @@
 import { Arena, type ArenaHandle } from '../shm/arena.js';
 import { defineLayout } from '../shm/layout.js';
 import { refcountDecAndTest, refcountInc, refcountIncNotZero, refcountRead } from '../sync/refcount.js';
+import { memoryStart, memoryTraffic } from '../sync/relax.js';
 import { futexWait, futexWake } from '../sync/sleep.js';
 
 export const PAGE_SHIFT = 12;
@@ -141,8 +142,19 @@ export class FrameTable {
   /** Allocates a zero-filled frame (an anonymous page), or -1. */
   allocZeroed(gfp = GFP_KERNEL, pageFlags = 0): number {
     const pfn = this.alloc(gfp, pageFlags);
-    if (pfn > 0) this.bytes.set(FrameTable.zeroPage, pfn * PAGE_SIZE);
+    if (pfn > 0) {
+      const t = memoryStart();
+      this.bytes.set(FrameTable.zeroPage, pfn * PAGE_SIZE);
+      memoryTraffic(PAGE_SIZE, t);
+    }
     return pfn;
+  }
+
+  /** copy_user_highpage(): frame `src`'s bytes into frame `dst` (a page read and a page written). */
+  copyPage(dst: number, src: number): void {
+    const t = memoryStart();
+    this.bytes.copyWithin(dst * PAGE_SIZE, src * PAGE_SIZE, (src + 1) * PAGE_SIZE);
+    memoryTraffic(2 * PAGE_SIZE, t);
   }
 
   /**

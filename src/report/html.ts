@@ -206,6 +206,7 @@ function header(r: LabResults, title: string): string {
 <h1>${esc(title)}</h1>
 <p class="lead">The address-space locking designs of “Splitting the mmap_sem” (LKML, 2020), run on real worker threads and measured side by side.</p>
 ${r.synthetic ? '<div class="banner" role="note">SYNTHETIC DATA — these numbers were made up to exercise the report; they are not a measurement.</div>' : ''}
+${r.simulation ? `<div class="banner" role="note">SIMULATED — a machine of ${esc(String(r.simulation.profile['cpus']))} CPUs (${esc(String(r.simulation.profile['name']))}: ${esc(String(r.simulation.profile['description']))}) simulated by mmsplit simulate; threads are simulated CPUs and every rate is per virtual second. The profile's sources: ${esc(String(r.simulation.profile['source']))}</div>` : ''}
 ${disturbedBanner(r)}
 <div class="meta">
 <section><h3>Machine</h3>${dl(machine)}</section>

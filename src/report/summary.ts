@@ -151,6 +151,10 @@ function align(headers: readonly string[], groups: string[][][], leftColumns: nu
 export function summaryCaption(r: LabResults): string {
   const c = r.configuration;
   const m = r.machine;
+  if (r.simulation) {
+    return `SIMULATED on ${r.simulation.profile['name']} (${r.simulation.profile['cpus']} CPUs) — medians of ${c.repetitions} × ${c.durationMs} virtual ms at the most CPUs simulated; ` +
+      `simulator ran on ${m.cores} cores, ${m.cpuModel}, Node ${m.node}`;
+  }
   return (
     `${r.synthetic ? 'SYNTHETIC DATA (not a measurement) — ' : ''}` +
     `medians of ${c.repetitions} × ${c.durationMs / 1000} s${(c.rounds ?? 1) > 1 ? ` from ${c.rounds} runs apart in time` : ''} at the most threads measured; ` +

@@ -1,6 +1,7 @@
 /**
- * cpu_relax() and marked scheduling points: the two places where the checker's deterministic scheduler
- * (src/check/) hooks into code that otherwise runs free. Every spin loop of mmsplit calls cpuRelax() once
+ * cpu_relax(), marked scheduling points and page-sized memory traffic: the places where the checker's
+ * deterministic scheduler (src/check/) and the simulated machine (src/sim/) hook into code that otherwise
+ * runs free. Every spin loop of mmsplit calls cpuRelax() once
  * per turn, as the kernel's do (there it is the PAUSE instruction); code that wants an interleaving point
  * of its own, with a name that shows in a replayed trace, calls schedPoint(). With no scheduler installed
  * (everywhere but inside `mmsplit check`) both are a test of one module variable.
@@ -12,6 +13,10 @@ export interface SchedHooks {
   relax(): void;
   /** A named point where another thread may run next. */
   point(label: string): void;
+  /** memoryTraffic(): `bytes` were streamed through memory since `startedAt` (what memoryStart() returned). */
+  memory(bytes: number, startedAt: number): void;
+  /** memoryStart(): the hooks' own mark (a simulated machine reads its real clock). */
+  memoryStart(): number;
 }
 
 let hooks: SchedHooks | null = null;
@@ -27,6 +32,19 @@ export function cpuRelax(): void {
 export function schedPoint(label: string): void {
   covered(label);
   if (hooks !== null) hooks.point(label);
+}
+
+/**
+ * Around a page zeroed or copied: `const t = memoryStart(); …fill or copy…; memoryTraffic(bytes, t)`. A
+ * simulated machine charges the bytes to its shared memory bandwidth (page_fault1 is bandwidth-bound on many
+ * cores) rather than to the thread's own code; anywhere else both are a test of one module variable.
+ */
+export function memoryStart(): number {
+  return hooks !== null ? hooks.memoryStart() : 0;
+}
+
+export function memoryTraffic(bytes: number, startedAt: number): void {
+  if (hooks !== null) hooks.memory(bytes, startedAt);
 }
 
 /** Quick looks a waiter takes before it starts timing its spin. */

@@ -143,14 +143,17 @@ export function runRole(as: AddressSpace, p: RoleParams, ctl: Int32Array, tally:
       return go;
     },
   };
-  /** Writes a byte in every page of [a, a + p.bytes): one op per page, as will-it-scale counts. */
+  /**
+   * Writes a byte in every page of [a, a + p.bytes): one op per page, as will-it-scale counts. A pass is
+   * long: it starts counting as soon as told to, and ends early when told to stop.
+   */
   const touchAll = (a: number): void => {
     for (let off = 0; off < p.bytes; off += PAGE_SIZE) {
       user.store8(a + off, 1);
       ops++;
       if ((off & 0x3ffff) === 0) {
         as.quiescentState();
-        running(); // a pass is long: start counting as soon as told to
+        if (!running()) return;
       }
     }
   };

@@ -1,0 +1,521 @@
+/**
+ * A simulated machine of N CPUs, built on the checker's scheduler (src/check/sched.ts): the designs' code
+ * runs unchanged on real worker threads, one at a time, and every synchronization point goes through here.
+ * Each simulated CPU runs one thread and has a virtual clock; the thread whose clock is lowest runs next (a
+ * discrete-event order), a thread running on until its clock passes the others' by the quantum (lax
+ * synchronisation, which bounds how many hand-overs a run costs; bench:simulate measures its error). A
+ * thread's clock advances by:
+ *  - the cost of its code between two points (costs.ts: measured alone, then looked up; or, calibrating,
+ *    the real time it took);
+ *  - for each Atomics operation, the cache-coherence model: a line last written by another CPU costs a
+ *    transfer and cannot be had before that write was done (so a thread that ran ahead never sees a write
+ *    before it happened); writes and read-modify-writes of one line are serialised, each taking the line from
+ *    wherever it was; lines only read are shared for free;
+ *  - futex calls their system-call cost; a woken thread runs no earlier than its waker's clock plus the
+ *    wake-up latency; a timed wait ends at its deadline; a spin turn (cpu_relax) costs its PAUSE and, since
+ *    nothing it looks at can change until another thread runs, moves its clock up to the next thread's;
+ *  - page zeroing and copying, the memory bandwidth: alone at one CPU's bandwidth, and through one shared
+ *    channel at the whole machine's.
+ * Plain loads and stores of shared memory are not modelled (the designs publish with Atomics; a lockless
+ * reader's plain loads of a tree node cost what they cost alone). Two shared buffers of the same size are
+ * one to the coherence model (JavaScript shows no addresses), which can only add transfers.
+ */
+import { ABORT, ATOMIC_LOAD, futexKey, NOBODY, ScheduleAborted, ScheduleError, ScheduledThread, SchedControl } from '../check/sched.js';
+import { atomicKey, CostRecorder, nameSharedBuffers, CostTable, KEY_RELAX, KEY_START, KEY_WAIT, KEY_WAKE, labelKey, pairKey } from './costs.js';
+import type { MachineProfile } from './profile.js';
+
+/** Most simulated CPUs (one worker thread each). */
+export const MAX_CPUS = 256;
+
+// Int32 words of the machine's state.
+const I_THREADS = 0;
+const I_EVENT = 1; // the next event's index
+const I_EVENTS = 2; // events in all
+const I_WAIT_SEQ = 3; // orders futex waiters (woken first come, first served)
+const I_SWITCHES = 4; // hand-overs between threads
+const I_SPINNERS = 5; // threads parked SPINNING
+const I_T = 8; // per thread: [state, futex key, woken, wait seq]
+const I_WORDS = 4;
+/** Per thread, one word it sleeps on until its turn: a hand-over wakes the one thread it goes to, not all. */
+const I_TURN = I_T + I_WORDS * MAX_CPUS;
+// Float64 words.
+const F_QUANTUM = 0;
+const F_MEMORY_FREE = 1; // when the shared memory channel is next free, ns
+const F_T = 4; // per thread: [clock ns, deadline ns (-1 none)]
+const F_WORDS = 2;
+const F_EVENTS = F_T + F_WORDS * MAX_CPUS;
+const MAX_EVENTS = 64;
+
+const RUNNABLE = 0;
+const WAITING = 1; // in futex_wait (its key in the thread's futex word)
+const DONE = 2;
+const SPINNING = 3; // parked in cpu_relax() until the line it looked at last is written (its slot in the futex word), or its deadline
+
+// The cache-line table: open addressing on (buffer, line).
+const LINE_SLOTS = 1 << 20;
+const SHARER_WORDS = MAX_CPUS / 32;
+const LINE_PROBES = 32;
+
+export interface SimBuffers {
+  state: SharedArrayBuffer;
+  clocks: SharedArrayBuffer;
+  lineKeys: SharedArrayBuffer;
+  lineOwner: SharedArrayBuffer;
+  lineSharers: SharedArrayBuffer;
+  lineWritten: SharedArrayBuffer;
+  /** The code's costs (CostTable), or absent when calibrating on the real clock. */
+  costs?: SharedArrayBuffer;
+}
+
+/**
+ * Made by the controller: the machine's shared state, handed to every worker. CPU i's thread starts at
+ * i × startNs, as a benchmark's threads start one after another (will-it-scale creates its tasks in a loop).
+ */
+export function createMachine(cpus: number, quantumNs: number, startNs: number, eventsNs: number[], costs?: SharedArrayBuffer): SimBuffers {
+  if (!Number.isInteger(cpus) || cpus < 1 || cpus > MAX_CPUS) throw new RangeError(`simulate: 1 to ${MAX_CPUS} CPUs`);
+  if (eventsNs.length > MAX_EVENTS) throw new RangeError(`simulate: at most ${MAX_EVENTS} events`);
+  const state = new SharedArrayBuffer(4 * (I_TURN + MAX_CPUS));
+  const clocks = new SharedArrayBuffer(8 * (F_EVENTS + MAX_EVENTS));
+  const i = new Int32Array(state);
+  const f = new Float64Array(clocks);
+  i[I_THREADS] = cpus;
+  i[I_EVENTS] = eventsNs.length;
+  f[F_QUANTUM] = quantumNs;
+  for (let t = 0; t < cpus; t++) {
+    f[F_T + F_WORDS * t] = t * startNs;
+    f[F_T + F_WORDS * t + 1] = -1;
+  }
+  eventsNs.forEach((e, k) => (f[F_EVENTS + k] = e));
+  const lineOwner = new SharedArrayBuffer(4 * LINE_SLOTS);
+  new Int32Array(lineOwner).fill(-1);
+  return {
+    state, clocks, lineOwner,
+    lineKeys: new SharedArrayBuffer(8 * LINE_SLOTS),
+    lineSharers: new SharedArrayBuffer(4 * SHARER_WORDS * LINE_SLOTS),
+    lineWritten: new SharedArrayBuffer(8 * LINE_SLOTS),
+    ...(costs ? { costs } : {}),
+  };
+}
+
+function wakeTurn(s: Int32Array, t: number): void {
+  realAtomics.store(s, I_TURN + t, 1);
+  realAtomics.notify(s, I_TURN + t, 1);
+}
+
+/** Lets CPU 0 start (controller, once every worker waits for its turn). */
+export function startMachine(b: SimBuffers, ctl: SchedControl): void {
+  ctl.begin(0);
+  wakeTurn(new Int32Array(b.state), 0);
+}
+
+/** Abandons a run: every thread waiting for its turn throws ScheduleAborted. */
+export function abortMachine(b: SimBuffers, ctl: SchedControl): void {
+  ctl.abort();
+  const s = new Int32Array(b.state);
+  for (let t = 0; t < s[I_THREADS]!; t++) realAtomics.notify(s, I_TURN + t);
+}
+
+/** Every CPU's clock, ns, and the hand-overs between threads (controller, after the run). */
+export function machineTotals(b: SimBuffers): { clocksNs: number[]; switches: number } {
+  const i = new Int32Array(b.state);
+  const f = new Float64Array(b.clocks);
+  return { clocksNs: Array.from({ length: i[I_THREADS]! }, (_, t) => f[F_T + F_WORDS * t]!), switches: i[I_SWITCHES]! };
+}
+
+/** The real operations: the global Atomics is the scheduler's once it is installed. */
+const realAtomics = Atomics;
+
+/** The real clock, ns (the scheduler replaces performance.now with the virtual one). */
+const realNs = (() => {
+  const now = performance.now.bind(performance);
+  return () => now() * 1e6;
+})();
+
+/**
+ * One simulated CPU and the thread on it. `onEvent(k)` runs (on whichever thread's clock passes it first)
+ * at the k-th of the machine's event times: the lab's phase changes and sample cuts.
+ */
+export class SimThread extends ScheduledThread {
+  private readonly s: Int32Array;
+  private readonly f: Float64Array;
+  private readonly keys: Int32Array;
+  private readonly owner: Int32Array;
+  private readonly sharers: Int32Array;
+  private readonly written: Float64Array;
+  private readonly table: CostTable | null;
+  /** Calibrating: the segments' real times. */
+  readonly recorder: CostRecorder | null;
+  private readonly threads: number;
+  private readonly clockAt: number;
+  private readonly quantum: number;
+  private readonly transferNs: number;
+  private readonly remoteTransferNs: number;
+  private readonly perSocket: number;
+  private readonly socket: number;
+  private readonly bytesPerNsCore: number;
+  private readonly bytesPerNsMachine: number;
+  /** The shared structures' names (nameSharedBuffers), once the thread has attached them. */
+  private names = new Map<ArrayBufferLike, number>();
+  /** This thread runs on until its clock passes this (the next thread's clock plus the quantum). */
+  private horizon = 0;
+  private prevKey = KEY_START;
+  /** The pair of the segment before (its path is this and the next point). */
+  private prevPair = KEY_START;
+  /** The cache line of this thread's last Atomics operation (what a spin loop looks at), -1 if none. */
+  private lastSlot = -1;
+  private firstTouch = false;
+  /** Calibrating: when this thread last left the scheduler, and the memory time since (real ns). */
+  private lastEnd = 0;
+  private memoryNs = 0;
+
+  constructor(ctl: SchedControl, me: number, b: SimBuffers, private readonly p: MachineProfile, private readonly onEvent: (k: number) => void) {
+    super(ctl, me, false);
+    this.s = new Int32Array(b.state);
+    this.f = new Float64Array(b.clocks);
+    this.keys = new Int32Array(b.lineKeys);
+    this.owner = new Int32Array(b.lineOwner);
+    this.sharers = new Int32Array(b.lineSharers);
+    this.written = new Float64Array(b.lineWritten);
+    this.table = b.costs ? new CostTable(b.costs) : null;
+    this.recorder = b.costs ? null : new CostRecorder();
+    this.threads = this.s[I_THREADS]!;
+    this.clockAt = F_T + F_WORDS * me;
+    this.quantum = this.f[F_QUANTUM]!;
+    this.transferNs = p.lineTransferNs;
+    this.remoteTransferNs = p.remoteLineTransferNs;
+    this.perSocket = Math.max(1, p.cpus / p.sockets);
+    this.socket = this.socketOf(me);
+    this.bytesPerNsCore = p.coreBandwidthGBs;
+    this.bytesPerNsMachine = p.memoryBandwidthGBs;
+  }
+
+  /** Gives the turn to `next` (NOBODY: the run is over): wakes that thread alone. */
+  protected override handOver(next: number): void {
+    if (realAtomics.compareExchange(this.c, 0, this.me, next) !== this.me) throw new ScheduleAborted('simulate: run abandoned');
+    if (next !== NOBODY) wakeTurn(this.s, next);
+  }
+
+  /** This thread's virtual clock, ns. */
+  get clock(): number {
+    return this.f[this.clockAt]!;
+  }
+
+  override awaitTurn(): void {
+    const s = this.s;
+    const at = I_TURN + this.me;
+    for (;;) {
+      if (realAtomics.load(this.c, 0) === ABORT) throw new ScheduleAborted('simulate: run abandoned');
+      if (realAtomics.exchange(s, at, 0) === 1) break;
+      realAtomics.wait(s, at, 0, 1000);
+    }
+    this.horizon = this.nextClock(this.me) + this.quantum;
+    if (this.recorder) this.lastEnd = realNs();
+  }
+
+  /** Charges the segment that ends at point `key`, then whatever `extra` the point itself costs. */
+  private segment(key: number): void {
+    let ns: number;
+    const pair = pairKey(this.prevKey, key);
+    const path = pairKey(this.prevPair, key);
+    if (this.table !== null) ns = this.table.cost(path, pair, key);
+    else {
+      ns = realNs() - this.lastEnd;
+      // Only warm code is timed: the first event ends the warm-up.
+      if (this.f[this.clockAt]! >= this.f[F_EVENTS]!) this.recorder!.record(path, pair, key, ns - this.memoryNs);
+      this.memoryNs = 0;
+    }
+    this.prevKey = key;
+    this.prevPair = pair;
+    this.f[this.clockAt] += ns;
+  }
+
+  /** After a point: the events its clock passed, then hands over if another thread's clock is now lower. */
+  private yieldPoint(): void {
+    if (realAtomics.load(this.c, 0) === ABORT) throw new ScheduleAborted('simulate: run abandoned');
+    const clock = this.f[this.clockAt]!;
+    const s = this.s;
+    while (s[I_EVENT]! < s[I_EVENTS]! && clock >= this.f[F_EVENTS + s[I_EVENT]!]!) this.onEvent(s[I_EVENT]!++);
+    if (clock > this.horizon) this.reschedule();
+    if (this.recorder) this.lastEnd = realNs();
+  }
+
+  /** The lowest clock (or deadline) among the threads other than `except` that can run; Infinity if none. */
+  private nextClock(except: number): number {
+    let best = Infinity;
+    for (let t = 0; t < this.threads; t++) {
+      if (t === except) continue;
+      const at = this.candidate(t);
+      if (at < best) best = at;
+    }
+    return best;
+  }
+
+  /** When thread t could run: its clock if runnable, its deadline if in a timed wait, else never. */
+  private candidate(t: number): number {
+    const st = this.s[I_T + I_WORDS * t]!;
+    if (st === RUNNABLE) return this.f[F_T + F_WORDS * t]!;
+    if (st === WAITING || st === SPINNING) {
+      const d = this.f[F_T + F_WORDS * t + 1]!;
+      return d >= 0 ? d : Infinity;
+    }
+    return Infinity;
+  }
+
+  /** Runs the thread with the lowest clock (this one, if it is). */
+  private reschedule(): void {
+    const next = this.pickNext();
+    if (next === this.me) {
+      this.horizon = this.nextClock(this.me) + this.quantum;
+      return;
+    }
+    this.s[I_SWITCHES]!++;
+    this.handOver(next);
+    this.awaitTurn();
+  }
+
+  /** The thread with the lowest clock (a timed waiter whose deadline it is wakes, timed out, then). */
+  private pickNext(): number {
+    let next = NOBODY;
+    let best = Infinity;
+    for (let t = 0; t < this.threads; t++) {
+      const at = this.candidate(t);
+      if (at < best) {
+        best = at;
+        next = t;
+      }
+    }
+    if (next === NOBODY) throw new ScheduleError(`deadlock: every simulated CPU's thread is asleep with nobody to wake it (${this.describe()})`);
+    const b = I_T + I_WORDS * next;
+    if (this.s[b] === WAITING || this.s[b] === SPINNING) {
+      // Its deadline is the earliest thing left to happen: it wakes (a sleep timed out, a spin looks again) then.
+      if (this.s[b] === SPINNING) this.s[I_SPINNERS]!--;
+      this.f[F_T + F_WORDS * next] = this.f[F_T + F_WORDS * next + 1]!;
+      this.f[F_T + F_WORDS * next + 1] = -1;
+      this.s[b] = RUNNABLE;
+    }
+    return next;
+  }
+
+  private describe(): string {
+    const names = ['runnable', 'in futex_wait', 'done', 'spinning'];
+    return Array.from({ length: this.threads }, (_, t) => `CPU${t} ${names[this.s[I_T + I_WORDS * t]!]}`).join(', ');
+  }
+
+  /** Names the shared buffers reachable from `roots` (nameSharedBuffers), which the costs and cache lines are keyed by. */
+  nameBuffers(roots: Record<string, unknown>): void {
+    this.names = nameSharedBuffers(roots);
+  }
+
+  /** A shared buffer's key: its name, or its size where it has none. */
+  private bufferKey(buffer: ArrayBufferLike): number {
+    return this.names.get(buffer) ?? (Math.imul(buffer.byteLength, 0x9e3779b1) | 1);
+  }
+
+  override atomic(op: number, ta: ArrayBufferView, index: number): void {
+    const buffer = this.bufferKey(ta.buffer);
+    this.segment(atomicKey(op, buffer));
+    if (this.table !== null) this.cacheLine(op, buffer, ta, index);
+    this.yieldPoint();
+  }
+
+  override wrote(): void {}
+
+  /**
+   * The coherence model of one Atomics operation on ta[index] (see the file's comment). A hit — a line this
+   * CPU holds as the operation needs it — runs on; otherwise the access is ordered in virtual time with the
+   * other CPUs' (this thread waits until its clock is the lowest: conservative at communication, lax in
+   * between), then pays the transfer, after the line's last write.
+   */
+  private cacheLine(op: number, buf: number, ta: ArrayBufferView, index: number): void {
+    const slot = this.lineSlot(buf, ta, index);
+    this.lastSlot = slot;
+    if (slot < 0 || this.firstTouch) return; // the measured code paid for a first touch; a full table: not modelled
+    if (this.hit(slot, op)) return;
+    if (this.f[this.clockAt]! > this.nextClock(this.me)) {
+      this.syncToLowest();
+      if (this.hit(slot, op)) return;
+    }
+    const me = this.me;
+    const sb = SHARER_WORDS * slot;
+    const bit = 1 << (me & 31);
+    const from = this.owner[slot]!;
+    const t = Math.max(this.f[this.clockAt]!, this.written[slot]!) + (from < 0 || this.socketOf(from) === this.socket ? this.transferNs : this.remoteTransferNs);
+    if (op === ATOMIC_LOAD) this.sharers[sb + (me >> 5)]! |= bit;
+    else {
+      // Take the line: every other copy is invalidated.
+      this.owner[slot] = me;
+      for (let w = 0; w < SHARER_WORDS; w++) this.sharers[sb + w] = 0;
+      this.sharers[sb + (me >> 5)] = bit;
+      this.written[slot] = t;
+      if (this.s[I_SPINNERS]! > 0) this.wakeSpinners(slot, t);
+    }
+    this.f[this.clockAt] = t;
+  }
+
+  /** A write to line `slot` done at `t`: the spinners parked on it look again then. */
+  private wakeSpinners(slot: number, t: number): void {
+    const s = this.s;
+    for (let c = 0; c < this.threads; c++) {
+      const b = I_T + I_WORDS * c;
+      if (s[b] !== SPINNING || s[b + 1] !== slot) continue;
+      s[b] = RUNNABLE;
+      s[I_SPINNERS]!--;
+      const at = F_T + F_WORDS * c;
+      this.f[at] = Math.max(this.f[at]!, t);
+      this.f[at + 1] = -1;
+      if (this.f[at]! + this.quantum < this.horizon) this.horizon = this.f[at]! + this.quantum;
+    }
+  }
+
+  /** Simulated CPUs fill the profile's sockets in order. */
+  private socketOf(cpu: number): number {
+    return Math.floor(cpu / this.perSocket) % this.p.sockets;
+  }
+
+  /** Whether this CPU holds the line as operation `op` needs it (a copy to read; alone to write); a write marks it. */
+  private hit(slot: number, op: number): boolean {
+    const me = this.me;
+    const sb = SHARER_WORDS * slot;
+    const bit = 1 << (me & 31);
+    if (op === ATOMIC_LOAD) return (this.sharers[sb + (me >> 5)]! & bit) !== 0;
+    if (this.owner[slot] !== me) return false;
+    for (let w = 0; w < SHARER_WORDS; w++) if (this.sharers[sb + w] !== (w === me >> 5 ? bit : 0)) return false;
+    if (this.written[slot]! < this.f[this.clockAt]!) this.written[slot] = this.f[this.clockAt]!;
+    return true;
+  }
+
+  /** The line's slot in the table (firstTouch: just made, this CPU has it), or -1 when the table is full. */
+  private lineSlot(buf: number, ta: ArrayBufferView, index: number): number {
+    this.firstTouch = false;
+    const line = Math.floor((ta.byteOffset + index * (ta as Int32Array).BYTES_PER_ELEMENT) / 64);
+    const keys = this.keys;
+    let h = (Math.imul(buf ^ line, 0x85ebca6b) ^ (line >>> 13)) & (LINE_SLOTS - 1);
+    for (let i = 0; i < LINE_PROBES; i++, h = (h + 1) & (LINE_SLOTS - 1)) {
+      const k = keys[2 * h]!;
+      if (k === buf && keys[2 * h + 1] === line) return h;
+      if (k === 0) {
+        keys[2 * h] = buf;
+        keys[2 * h + 1] = line;
+        this.owner[h] = this.me;
+        this.sharers[SHARER_WORDS * h + (this.me >> 5)] = 1 << (this.me & 31);
+        this.written[h] = this.f[this.clockAt]!;
+        this.firstTouch = true;
+        return h;
+      }
+    }
+    return -1;
+  }
+
+  /** Lets every thread whose clock is lower run first: what this one does next is ordered after theirs. */
+  private syncToLowest(): void {
+    while (this.f[this.clockAt]! > this.nextClock(this.me)) this.reschedule();
+  }
+
+  /**
+   * A spin turn. Nothing this spinner looks at can change until another thread writes it: it parks on the
+   * line it looked at last, and runs again when that line is written (at the writer's time) or, at the
+   * latest, a quantum later — so that a spin bounded in time still ends when it would have.
+   */
+  override relax(): void {
+    this.segment(KEY_RELAX);
+    this.f[this.clockAt] += this.p.relaxNs;
+    if (this.table === null || this.lastSlot < 0) {
+      this.yieldPoint();
+      return;
+    }
+    const b = I_T + I_WORDS * this.me;
+    this.s[b] = SPINNING;
+    this.s[b + 1] = this.lastSlot;
+    this.s[I_SPINNERS]!++;
+    this.f[this.clockAt + 1] = this.f[this.clockAt]! + Math.max(this.quantum, this.p.relaxNs);
+    this.reschedule();
+    this.yieldPoint();
+  }
+
+  override point(what: string, detail?: string): void {
+    this.segment(labelKey(detail ?? what));
+    this.yieldPoint();
+  }
+
+  override wait(ta: Int32Array, index: number, value: number, timeoutMs: number | undefined): 'ok' | 'not-equal' | 'timed-out' {
+    this.segment(KEY_WAIT);
+    this.f[this.clockAt] += this.p.futexNs;
+    if (realAtomics.load(ta, index) !== value) {
+      this.yieldPoint();
+      return 'not-equal';
+    }
+    const b = I_T + I_WORDS * this.me;
+    const s = this.s;
+    s[b] = WAITING;
+    s[b + 1] = futexKey(ta, index);
+    s[b + 2] = 0;
+    s[b + 3] = s[I_WAIT_SEQ]!++;
+    this.f[this.clockAt + 1] = timeoutMs === undefined || timeoutMs === Infinity ? -1 : this.f[this.clockAt]! + timeoutMs * 1e6;
+    this.reschedule();
+    const woken = s[b + 2] !== 0;
+    s[b] = RUNNABLE;
+    this.f[this.clockAt + 1] = -1;
+    this.yieldPoint();
+    return woken ? 'ok' : 'timed-out';
+  }
+
+  override notify(ta: Int32Array, index: number, count: number | undefined): number {
+    this.segment(KEY_WAKE);
+    this.f[this.clockAt] += this.p.futexNs;
+    const key = futexKey(ta, index);
+    const s = this.s;
+    const wakeAt = this.f[this.clockAt]! + this.p.wakeUpNs;
+    let left = count === undefined ? Infinity : count;
+    let n = 0;
+    while (left > 0) {
+      // The longest waiter first, as the kernel's futex hash bucket queues them.
+      let who = -1;
+      for (let t = 0; t < this.threads; t++) {
+        const b = I_T + I_WORDS * t;
+        if (s[b] === WAITING && s[b + 1] === key && s[b + 2] === 0 && (who < 0 || s[b + 3]! < s[I_T + I_WORDS * who + 3]!)) who = t;
+      }
+      if (who < 0) break;
+        const b = I_T + I_WORDS * who;
+      s[b + 2] = 1;
+      s[b] = RUNNABLE;
+      const at = F_T + F_WORDS * who;
+      this.f[at] = Math.max(this.f[at]!, wakeAt);
+      this.f[at + 1] = -1;
+      if (this.f[at]! + this.quantum < this.horizon) this.horizon = this.f[at]! + this.quantum;
+      left--;
+      n++;
+    }
+    this.yieldPoint();
+    return n;
+  }
+
+  override memoryStart(): number {
+    return this.recorder ? realNs() : 0;
+  }
+
+  /** Page-sized traffic: calibrating, its real time is kept out of the segment; simulating, the bandwidth model. */
+  override memory(bytes: number, startedAt: number): void {
+    if (this.recorder) {
+      this.memoryNs += realNs() - startedAt;
+      return;
+    }
+    this.syncToLowest(); // the channel serves requests in virtual time's order
+    const f = this.f;
+    const start = f[this.clockAt]!;
+    const free = Math.max(f[F_MEMORY_FREE]!, start);
+    f[F_MEMORY_FREE] = free + bytes / this.bytesPerNsMachine;
+    f[this.clockAt] = Math.max(start + bytes / this.bytesPerNsCore, f[F_MEMORY_FREE]!);
+  }
+
+  override finish(): void {
+    this.s[I_T + I_WORDS * this.me] = DONE;
+    let anyLeft = false;
+    for (let t = 0; t < this.threads; t++) if (this.s[I_T + I_WORDS * t] !== DONE) anyLeft = true;
+    this.handOver(anyLeft ? this.pickNext() : NOBODY);
+  }
+
+  override now(): number {
+    return this.f[this.clockAt]! / 1e6;
+  }
+}
+

@@ -1,0 +1,66 @@
+// One simulated CPU: a worker thread that runs one lab role (src/workloads/roles.ts) under the simulated
+// machine's scheduler. Its phases follow virtual time: at each of the machine's events the thread whose
+// clock passes it first copies every worker's tally (a sample's cut) and moves the phase on (measuring at the
+// first event, stop at the last).
+import { parentPort, workerData } from 'node:worker_threads';
+import { AddressSpace, type AddressSpaceHandle } from '../designs/address-space.js';
+import { loadDesignModule } from '../designs/registry.js';
+import { UserFaultError } from '../mm/uaccess.js';
+import { installScheduler, SchedControl, ScheduleAborted, setActive } from '../check/sched.js';
+import { describeError } from '../util/unwind.js';
+import { runRole, TALLY_STRIDE, type RoleParams } from '../workloads/roles.js';
+import { abortMachine, SimThread, type SimBuffers } from './machine.js';
+import type { MachineProfile } from './profile.js';
+
+export interface SimJob {
+  sched: SharedArrayBuffer;
+  sim: SimBuffers;
+  profile: MachineProfile;
+  as: AddressSpaceHandle;
+  role: RoleParams;
+  index: number;
+  workers: number;
+  /** The roles' control words: [phase, workers running, io faults in flight]. */
+  ctl: SharedArrayBuffer;
+  tally: SharedArrayBuffer;
+  /** Per event, every worker's tally as it stood then (Int32, events × workers × TALLY_STRIDE). */
+  cuts: SharedArrayBuffer;
+  events: number;
+}
+
+const job = workerData as SimJob;
+const ctl = new SchedControl(job.sched);
+const phase = new Int32Array(job.ctl);
+const tally = new Int32Array(job.tally);
+const cuts = new Int32Array(job.cuts);
+const span = job.workers * TALLY_STRIDE;
+
+/** The k-th event: a cut of every tally; measuring after the first, stopping at the last. */
+function onEvent(k: number): void {
+  cuts.set(tally.subarray(0, span), k * span);
+  phase[0] = k === job.events - 1 ? 2 : 1; // plain stores: only one thread runs, and hand-overs are fences
+}
+
+installScheduler();
+const thread = new SimThread(ctl, job.index, job.sim, job.profile, onEvent);
+try {
+  if (job.as.designSource !== undefined) await loadDesignModule(job.as.designSource);
+  parentPort!.postMessage({ type: 'ready' });
+  thread.awaitTurn();
+  setActive(thread);
+  // Attached under the schedule: which RCU slot and which records each thread gets is part of the run.
+  const as = AddressSpace.attach(job.as);
+  thread.nameBuffers({ as, role: job.role, ctl: phase, tally });
+  const r = runRole(as, job.role, phase, new Int32Array(job.tally, job.index * TALLY_STRIDE * 4, TALLY_STRIDE));
+  as.exit();
+  setActive(null);
+  thread.finish();
+  parentPort!.postMessage({ type: 'done', munmapUs: [...r.munmapUs], extraNames: r.extraNames, costs: thread.recorder?.export() ?? null, clockNs: thread.clock });
+} catch (e) {
+  setActive(null);
+  const err = e as Error;
+  const aborted = err instanceof ScheduleAborted;
+  if (!aborted) abortMachine(job.sim, ctl);
+  const oom = err instanceof UserFaultError && err.signal === 'OOM';
+  parentPort!.postMessage({ type: aborted ? 'aborted' : 'failed', oom, error: `${describeError(err)}\n${err.stack ?? ''}` });
+}

@@ -1,0 +1,264 @@
+/**
+ * `mmsplit simulate`: the lab's points on a simulated machine of N CPUs (machine.ts). Per (design, workload)
+ * the code's costs are calibrated first (costs.ts: the workload at its fewest CPUs, on the real clock), or
+ * taken from a table given; then every CPU count runs on those costs, deterministically. A point is the
+ * lab's: the same plan of roles (src/bench/runner.ts), a warm-up, then samples cut at fixed virtual times,
+ * and for churn a churn-free baseline on one CPU fewer. Its entry is the results format's, with
+ * `simulated` set; throughputs are per virtual second.
+ */
+import os from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { SchedControl } from '../check/sched.js';
+import { crewTotals, countsChurn, entryOf, minThreadsOf, plan, planSpace, runPoint, sampleBetween, windowCounters, workloadParams, type Plan, type Point, type Run } from '../bench/runner.js';
+import { machineInfo } from '../bench/lab.js';
+import { designSummary, RESULTS_FORMAT, RESULTS_VERSION, validateResults, type DesignName, type Entry, type Failure, type LabResults, type Sample, type WorkloadName } from '../bench/results.js';
+import { isUpdater, TALLY_STRIDE } from '../workloads/roles.js';
+import type { TraceProgram } from '../workloads/trace.js';
+import { buildCosts, CostTable, type CostSamples, type CostTableJson } from './costs.js';
+import { createMachine, MAX_CPUS, startMachine, type SimBuffers } from './machine.js';
+import type { MachineProfile } from './profile.js';
+import type { SimJob } from './sim-worker.js';
+import { SIM_DEFAULTS } from './defaults.js';
+
+export { SIM_DEFAULTS };
+
+/** Frames of a simulated run at most: 4 GiB of them, less room for the page-cache pages. */
+const SIM_MAX_FRAMES = (1 << 20) - (1 << 14);
+
+export interface SimOptions {
+  profile: MachineProfile;
+  /** How far a thread's clock may run past the next thread's before it hands over, ns. */
+  quantumNs: number;
+  /** Virtual warm-up before the first sample, ms. */
+  warmupMs: number;
+  /** Virtual length of each sample, ms. */
+  durationMs: number;
+  /** Samples per point. */
+  repetitions: number;
+  trace?: TraceProgram;
+}
+
+/** What one simulated run gave: the lab's Run, and what the simulation itself cost. */
+export interface SimRun extends Run {
+  /** Hand-overs between threads. */
+  switches: number;
+  /** Real time the run took, ms. */
+  realMs: number;
+  /** Calibrating: each worker's segment samples. */
+  costParts?: CostSamples[];
+}
+
+interface WorkerReply {
+  type: 'done' | 'failed' | 'aborted' | 'ready';
+  munmapUs?: number[];
+  extraNames?: string[];
+  costs?: CostSamples | null;
+  error?: string;
+  oom?: boolean;
+}
+
+/**
+ * Runs plan `p` of `design` on `cpus` simulated CPUs (one role each): on `costs` (a CostTable buffer), or,
+ * without one, on the real clock, calibrating.
+ */
+export async function simulateRun(design: string, p: Plan, threads: number, opts: SimOptions, costs?: SharedArrayBuffer): Promise<SimRun> {
+  const t0 = performance.now();
+  // The lab backs every page a pass may touch; a simulated run touches only what its few virtual ms reach,
+  // and one typed array can address 4 GiB: the frames are bounded there (running out is a finding, 'oom').
+  p.frames = Math.min(p.frames, SIM_MAX_FRAMES);
+  // Calibrating, the host backs the memory first, so that no segment pays a first touch of it.
+  const as = planSpace(design, p, costs === undefined, threads + 2);
+  const n = p.roles.length;
+  if (n > MAX_CPUS) throw new RangeError(`simulate: at most ${MAX_CPUS} CPUs`);
+  const events = Array.from({ length: opts.repetitions + 1 }, (_, k) => (opts.warmupMs + k * opts.durationMs) * 1e6);
+  const sim: SimBuffers = createMachine(n, opts.quantumNs, opts.profile.wakeUpNs, events, costs);
+  const ctl = SchedControl.create();
+  const phase = new SharedArrayBuffer(12);
+  const tally = new SharedArrayBuffer(n * TALLY_STRIDE * 4);
+  const cuts = new SharedArrayBuffer(events.length * n * TALLY_STRIDE * 4);
+  // This thread only waits from now on: offline, it holds up no grace period.
+  as.rcu.threadOffline();
+  const workers = p.roles.map((role, index) => {
+    const job: SimJob = { sched: ctl.buffer, sim, profile: opts.profile, as: as.handle(), role, index, workers: n, ctl: phase, tally, cuts, events: events.length };
+    return new Worker(new URL('./sim-worker.js', import.meta.url), { workerData: job });
+  });
+  const replies: WorkerReply[] = new Array(n);
+  let failure: Failure | undefined;
+  try {
+    await Promise.all(workers.map((w, i) => new Promise<void>((resolve) => {
+      w.on('message', (m: WorkerReply) => {
+        if (m.type === 'ready') return resolve();
+        replies[i] = m;
+      });
+      w.once('error', (e) => {
+        replies[i] = { type: 'failed', error: String(e.stack ?? e) };
+        resolve();
+      });
+    })));
+    const ended = workers.map((w, i) => new Promise<void>((resolve) => {
+      if (replies[i]) return resolve();
+      w.on('message', () => resolve());
+      w.once('exit', () => resolve());
+    }));
+    if (!replies.some((r) => r)) startMachine(sim, ctl);
+    await Promise.all(ended);
+  } finally {
+    await Promise.all(workers.map((w) => w.terminate()));
+    as.rcu.threadOnline();
+  }
+  const failed = replies.find((r) => r?.type === 'failed') ?? (replies.some((r) => !r) ? { type: 'failed', error: 'a simulated CPU ended without a word' } : undefined);
+  if (failed) failure = { kind: failed.oom ? 'oom' : 'error', message: `${design} simulated: ${failed.error}` };
+  const isFault = p.roles.map((r) => !isUpdater(r.role));
+  const cut = new Int32Array(cuts);
+  const samples: Sample[] = [];
+  const window = new Float64Array(TALLY_STRIDE);
+  if (!failure) {
+    const totals = events.map((_, k) => crewTotals(cut.subarray(k * n * TALLY_STRIDE, (k + 1) * n * TALLY_STRIDE), isFault));
+    for (let k = 1; k < events.length; k++) samples.push(sampleBetween(totals[k - 1]!, totals[k]!, opts.durationMs, countsChurn(p), window));
+  }
+  const munmapUs: number[] = [];
+  replies.forEach((r, i) => {
+    if (r?.munmapUs && p.timed(p.roles[i]!)) munmapUs.push(...r.munmapUs);
+  });
+  const extraNames = replies.find((r) => r?.extraNames)?.extraNames ?? [];
+  const switches = new Int32Array(sim.state)[4]!;
+  return {
+    samples, counters: windowCounters(window, extraNames), munmapUs, switches, realMs: performance.now() - t0,
+    ...(failure ? { failure } : {}),
+    ...(costs ? {} : { costParts: replies.map((r) => r?.costs ?? []) }),
+  };
+}
+
+/**
+ * The code costs of `design` running `workload`: the workload at its fewest CPUs on the real clock, its
+ * segments' typical times kept; then scaled to the code's own speed. Timing every segment costs the code
+ * some of its speed (the clock is read at both ends; the caches hold the timer's data too), unevenly, so
+ * the table gives the split of a thread's time among its segments, and the total comes from the same work
+ * run alone and untimed: the lab's runner at one worker (for churn, its churn-free baseline: the fault
+ * worker alone), against the same point simulated on the table. Workloads whose fewest threads include an
+ * updater (io, vma-lookup, maps-read) have no such point and are not scaled (`normalized` says so).
+ */
+export async function calibrateCosts(design: string, workload: WorkloadName, opts: SimOptions): Promise<CostTableJson> {
+  const cpus = minThreadsOf(workload);
+  const run = await simulateRun(design, plan(workload, cpus, undefined, opts.trace), cpus, opts);
+  if (run.failure) throw new Error(`calibrating ${design} ${workload}: ${run.failure.message}`);
+  const measured = `${design} ${workload} at ${cpus} CPU${cpus > 1 ? 's' : ''} on ${os.cpus()[0]?.model.trim() ?? 'unknown'}, ${new Date().toISOString()}`;
+  const timed = buildCosts(run.costParts!, measured);
+  if (workload !== 'churn' && cpus > 1) return timed;
+  const alone = (e: Entry) => (workload === 'churn' ? e.churn?.baselineFaultsPerSec ?? 0 : e.median.opsPerSec);
+  const real = await runPoint(design as DesignName, workload, cpus, { ...NORMALIZE, ...(opts.trace ? { trace: opts.trace } : {}) });
+  const simulated = (await simulatePoint({ design: design as DesignName, workload, threads: cpus }, opts, timed)).entry;
+  const r = alone(real);
+  const v = alone(simulated);
+  if (real.failure || simulated.failure || !(r > 0 && v > 0)) throw new Error(`calibrating ${design} ${workload}: ${real.failure?.message ?? simulated.failure?.message ?? 'no operations to scale by'}`);
+  return scaleCosts(timed, v / r, { figure: workload === 'churn' ? 'faults/s of the fault worker alone' : 'ops/s at 1 worker', real: Math.round(r), timed: Math.round(v) });
+}
+
+/**
+ * The untimed run that scales a table: the lab's warm-up and samples, three crews a little apart in time, so
+ * that one of the host's slow spells does not make the median.
+ */
+const NORMALIZE = { durationMs: 300, warmupMs: 600, repetitions: 3, rounds: 3 };
+
+/** Every segment's cost times `k` (the table's own mean and overhead stay as measured). */
+function scaleCosts(t: CostTableJson, k: number, normalized: Omit<NonNullable<CostTableJson['normalized']>, 'scale'>): CostTableJson {
+  const times = (xs: [number, number][]): [number, number][] => xs.map(([key, ns]) => [key, Math.round(ns * k * 10) / 10]);
+  return { ...t, paths: times(t.paths), pairs: times(t.pairs), points: times(t.points), meanNs: Math.round(t.meanNs * k * 10) / 10, normalized: { ...normalized, scale: Math.round(k * 1000) / 1000 } };
+}
+
+/** One point on a simulated machine, on a cost table; its entry in the results format. */
+export async function simulatePoint(pt: Point, opts: SimOptions, costs: CostTableJson): Promise<{ entry: Entry; runs: SimRun[] }> {
+  const table = CostTable.create(costs);
+  const run = await simulateRun(pt.design, plan(pt.workload, pt.threads, undefined, opts.trace), pt.threads, opts, table);
+  // churn's figure is the faults kept against the same fault workers with no churn worker beside them.
+  const base = pt.workload === 'churn' && !run.failure ? await simulateRun(pt.design, plan(pt.workload, pt.threads - 1, 0, opts.trace), pt.threads - 1, opts, table) : undefined;
+  const entry = entryOf(pt, [{ run, ...(base ? { base } : {}), attempts: 1, runqueueShare: 0 }]);
+  return { entry, runs: base ? [run, base] : [run] };
+}
+
+/**
+ * Workloads whose one operation is long (a pass of the trace faults thousands of pages; an io miss sleeps
+ * 500 µs; a maps read is a page of text per VMA) run this many times the virtual warm-up and sample length.
+ */
+export function longerFor(workload: WorkloadName): number {
+  return workload === 'trace' || workload === 'io' || workload === 'maps-read' ? 10 : 1;
+}
+
+export interface SimLabConfig {
+  designs: DesignName[];
+  workloads: WorkloadName[];
+  cpus: number[];
+  profile: MachineProfile;
+  quantumNs: number;
+  durationMs: number;
+  repetitions: number;
+  warmupMs: number;
+  warmupMsPerCpu: number;
+  trace?: TraceProgram;
+  /** Code costs to use, by `${design} ${workload}`, instead of calibrating (--costs). */
+  costs?: Map<string, CostTableJson>;
+  command?: string;
+}
+
+/**
+ * Every (design, workload, CPUs) point of a configuration on the simulated machine: per (design, workload)
+ * the code's costs (given, or calibrated), then each CPU count on them. `progress` hears of each step.
+ */
+export async function simulateLab(cfg: SimLabConfig, progress?: (done: number, total: number, what: string, entry?: Entry) => void): Promise<{ results: LabResults; costs: Map<string, CostTableJson> }> {
+  const pairs = cfg.designs.flatMap((design) => cfg.workloads.map((workload) => ({ design, workload })));
+  const points = pairs.flatMap(({ design, workload }) => cfg.cpus.filter((c) => c >= minThreadsOf(workload)).map((threads) => ({ design, workload, threads })));
+  if (points.length === 0) throw new Error(`nothing to simulate: ${cfg.workloads.join(', ')} need more CPUs than ${cfg.cpus.join(', ')}`);
+  const costs = new Map(cfg.costs ?? []);
+  const total = pairs.length + points.length;
+  let done = 0;
+  const entries: Entry[] = [];
+  const opts = (workload: WorkloadName, cpus: number): SimOptions => ({
+    profile: cfg.profile, quantumNs: cfg.quantumNs, durationMs: cfg.durationMs * longerFor(workload), repetitions: cfg.repetitions,
+    warmupMs: (cfg.warmupMs + cfg.warmupMsPerCpu * cpus) * longerFor(workload), ...(cfg.trace ? { trace: cfg.trace } : {}),
+  });
+  for (const { design, workload } of pairs) {
+    const key = `${design} ${workload}`;
+    progress?.(done, total, `calibrating ${key}`);
+    if (!costs.has(key)) {
+      costs.set(key, await calibrateCosts(design, workload, { ...opts(workload, 1), warmupMs: SIM_DEFAULTS.calibrationWarmupMs, durationMs: SIM_DEFAULTS.calibrationMs / 3, repetitions: 3 }));
+    }
+    done++;
+    for (const pt of points.filter((p) => p.design === design && p.workload === workload)) {
+      progress?.(done, total, `${key} ${pt.threads} CPU${pt.threads > 1 ? 's' : ''}`);
+      const { entry } = await simulatePoint(pt, opts(workload, pt.threads), costs.get(key)!);
+      entries.push(entry);
+      progress?.(++done, total, `${key} ${pt.threads} CPU${pt.threads > 1 ? 's' : ''}`, entry);
+    }
+  }
+  const workloads = cfg.workloads.filter((w) => entries.some((e) => e.workload === w));
+  const results = validateResults({
+    format: RESULTS_FORMAT,
+    version: RESULTS_VERSION,
+    createdAt: new Date().toISOString(),
+    notes: [`simulated: ${cfg.profile.name} (${cfg.profile.description}); throughputs per virtual second`, ...(workloads.some((w) => longerFor(w) > 1) ? [`trace, io and maps-read ran ${longerFor('trace')} × the virtual warm-up and sample length (their operations are long)`] : [])],
+    simulation: {
+      profile: { ...cfg.profile },
+      quantumNs: cfg.quantumNs,
+      warmupMsPerCpu: cfg.warmupMsPerCpu,
+      costs: [...costs].filter(([k]) => pairs.some((p) => `${p.design} ${p.workload}` === k)).map(([k, t]) => {
+        const [design, workload] = k.split(' ') as [string, WorkloadName];
+        return { design, workload, measured: t.measured, meanNs: t.meanNs, overheadNs: t.overheadNs, segments: t.paths.length, ...(t.normalized ? { scale: t.normalized.scale } : {}) };
+      }),
+    },
+    machine: machineInfo(),
+    configuration: {
+      designs: cfg.designs,
+      designInfo: Object.fromEntries(cfg.designs.map((d) => [d, designSummary(d)])),
+      workloads,
+      threads: [...cfg.cpus].sort((a, b) => a - b),
+      durationMs: cfg.durationMs,
+      repetitions: cfg.repetitions,
+      warmupMs: cfg.warmupMs,
+      seed: 0,
+      workloadParams: Object.fromEntries(workloads.map((w) => [w, workloadParams(w, cfg.trace)])),
+      ...(cfg.command ? { command: cfg.command } : {}),
+    },
+    entries,
+  });
+  return { results, costs };
+}

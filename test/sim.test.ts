@@ -1,0 +1,164 @@
+// The simulated machine (src/sim/): deterministic on a fixed cost table, its models move the figures the
+// way they must, its results are the lab's format, and bad input gets one line and exit 2. Nothing here
+// times anything: a simulation's figures are a function of its cost table, profile and options.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { plan } from '../src/bench/runner.js';
+import { validateResults, type Entry } from '../src/bench/results.js';
+import { CostTable, buildCosts, nameSharedBuffers, parseCosts, typicalCost, type CostTableJson } from '../src/sim/costs.js';
+import { loadProfile, PROFILES, ProfileError, validateProfile, type MachineProfile } from '../src/sim/profile.js';
+import { calibrateCosts, simulateLab, simulatePoint, simulateRun, type SimOptions } from '../src/sim/simulate.js';
+
+const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../src/cli/main.js');
+const profile = PROFILES['this-machine']!;
+const opts: SimOptions = { profile, quantumNs: 1000, warmupMs: 1, durationMs: 1, repetitions: 2 };
+
+/** Each design's costs once for the whole file (calibration reads the real clock; the runs then do not). */
+const tables = new Map<string, Promise<CostTableJson>>();
+function costsOf(design: string, workload: 'page_fault1' | 'churn'): Promise<CostTableJson> {
+  const key = `${design} ${workload}`;
+  if (!tables.has(key)) tables.set(key, calibrateCosts(design, workload, { ...opts, warmupMs: 30, durationMs: 10, repetitions: 2 }));
+  return tables.get(key)!;
+}
+
+const figures = (e: Entry) => JSON.stringify({ samples: e.samples, counters: e.counters, munmap: e.munmapLatencyUs, churn: e.churn });
+
+for (const design of ['mmap-lock', 'spf', 'per-vma-lock']) {
+  test(`simulate: ${design} page_fault1 on 2 CPUs gives the same figures twice on the same costs`, { timeout: 120_000 }, async () => {
+    const costs = await costsOf(design, 'page_fault1');
+    const a = await simulatePoint({ design: design as never, workload: 'page_fault1', threads: 2 }, opts, costs);
+    const b = await simulatePoint({ design: design as never, workload: 'page_fault1', threads: 2 }, opts, costs);
+    assert.equal(a.entry.failure, undefined, a.entry.failure?.message);
+    assert.ok(a.entry.median.faultsPerSec > 0, 'some faults were simulated');
+    assert.equal(figures(a.entry), figures(b.entry));
+    assert.ok(a.runs[0]!.switches > 0, 'two CPUs took turns');
+  });
+}
+
+test('simulate: slower cache-line transfers slow the contended baseline, never speed it up', { timeout: 120_000 }, async () => {
+  const costs = await costsOf('mmap-lock', 'page_fault1');
+  const at = async (lineTransferNs: number) => {
+    const p: MachineProfile = { ...profile, cpus: 4, lineTransferNs, remoteLineTransferNs: lineTransferNs };
+    const { entry } = await simulatePoint({ design: 'mmap-lock', workload: 'page_fault1', threads: 4 }, { ...opts, profile: p }, costs);
+    assert.equal(entry.failure, undefined, entry.failure?.message);
+    return entry.median.faultsPerSec;
+  };
+  const fast = await at(0);
+  const slow = await at(5000); // every fault's down_read and up_read take the rwsem's line from another CPU
+  assert.ok(slow < fast * 0.8, `4 CPUs faulting under one rwsem: ${slow} faults/s with 5 µs transfers against ${fast} with free ones`);
+});
+
+test('simulate: memory bandwidth is shared: a narrow channel slows page_fault1 on many CPUs more than on one', { timeout: 120_000 }, async () => {
+  const costs = await costsOf('spf', 'page_fault1');
+  const rate = async (cpus: number, memoryBandwidthGBs: number) => {
+    const p: MachineProfile = { ...profile, cpus: 4, memoryBandwidthGBs };
+    const { entry } = await simulatePoint({ design: 'spf', workload: 'page_fault1', threads: cpus }, { ...opts, profile: p }, costs);
+    return entry.median.faultsPerSec;
+  };
+  const narrow = 0.5; // GB/s: a page takes 8 µs of the channel
+  const one = (await rate(1, narrow)) / (await rate(1, 1000));
+  const four = (await rate(4, narrow)) / (await rate(4, 1000));
+  assert.ok(four < one * 0.6, `kept with a narrow channel: ${one.toFixed(2)} on 1 CPU, ${four.toFixed(2)} on 4`);
+});
+
+test('simulate: a churn point has its churn-free baseline, and the results are the lab\'s format, marked simulated', { timeout: 180_000 }, async () => {
+  const costs = new Map([['spf churn', await costsOf('spf', 'churn')]]);
+  const { results } = await simulateLab({ designs: ['spf'], workloads: ['churn'], cpus: [1, 3], profile, quantumNs: 1000, durationMs: 1, repetitions: 2, warmupMs: 1, warmupMsPerCpu: 0.1, costs });
+  assert.equal(results.entries.length, 1, 'churn needs 2 CPUs: the 1-CPU point is left out');
+  const e = results.entries[0]!;
+  assert.equal(e.threads, 3);
+  assert.ok(e.churn && e.churn.baselineFaultsPerSec > 0 && e.churn.churnOpsPerSec > 0, JSON.stringify(e.churn));
+  assert.equal(results.simulation?.profile['name'], 'this-machine');
+  assert.equal(results.simulation?.costs[0]?.design, 'spf');
+  const again = validateResults(JSON.parse(JSON.stringify(results)));
+  assert.deepEqual(again.simulation, results.simulation);
+  assert.throws(() => validateResults({ ...JSON.parse(JSON.stringify(results)), simulation: { ...results.simulation, typo: 1 } }), /simulation.*typo/);
+});
+
+test('simulate: a run that needs more frames than it has ends as out of memory, reported, not thrown', { timeout: 60_000 }, async () => {
+  const p = plan('page_fault1', 1);
+  p.frames = 64; // a pass of page_fault1 touches thousands
+  const run = await simulateRun('mmap-lock', p, 1, opts, CostTable.create(await costsOf('mmap-lock', 'page_fault1')));
+  assert.equal(run.failure?.kind, 'oom', run.failure?.message);
+});
+
+test('sim costs: a path unseen falls back to its pair, its point, then the mean; files round-trip', () => {
+  const t = buildCosts([[[11, 21, 31, [100, 100, 100, 100]], [12, 22, 32, [300, 300, 300, 300, 1e9]]]], 'test');
+  const table = new CostTable(CostTable.create(t));
+  assert.equal(t.overheadNs, 100, 'the 1st percentile: the shortest segments');
+  assert.equal(table.cost(12, 22, 32), 200, 'a preempted sample is left out of the typical cost');
+  assert.equal(table.cost(99, 22, 32), 200, 'by pair');
+  assert.equal(table.cost(99, 98, 32), 200, 'by closing point');
+  assert.equal(table.cost(99, 98, 97), t.meanNs, 'the mean');
+  assert.equal(typicalCost([1, 1, 1, 1e6]), 1);
+  assert.deepEqual(parseCosts(JSON.stringify(t), 'x.json'), t);
+  assert.throws(() => parseCosts('{"format":"mmsplit.sim-costs"}', 'x.json'), /x\.json: a cost table has/);
+  assert.throws(() => parseCosts('nope', 'x.json'), /x\.json: not JSON/);
+});
+
+test('sim costs: shared buffers are named by the path to them, the same in every thread whatever their sizes', () => {
+  const a = { mm: { arena: { i32: new Int32Array(new SharedArrayBuffer(64)) } }, frames: [new Uint8Array(new SharedArrayBuffer(128))] };
+  const b = { mm: { arena: { i32: new Int32Array(new SharedArrayBuffer(4096)) } }, frames: [new Uint8Array(new SharedArrayBuffer(8))] };
+  const na = nameSharedBuffers({ as: a });
+  const nb = nameSharedBuffers({ as: b });
+  assert.equal(na.get(a.mm.arena.i32.buffer), nb.get(b.mm.arena.i32.buffer));
+  assert.equal(na.get(a.frames[0]!.buffer), nb.get(b.frames[0]!.buffer));
+  assert.notEqual(na.get(a.mm.arena.i32.buffer), na.get(a.frames[0]!.buffer));
+});
+
+test('sim profiles: every built-in one is valid; a bad one is named with its field', () => {
+  for (const [name, p] of Object.entries(PROFILES)) assert.equal(validateProfile(p, name).name, name);
+  assert.equal(loadProfile('haswell-2s-48').cpus, 48);
+  assert.throws(() => loadProfile('nope'), (e: Error) => e instanceof ProfileError && /no profile nope \(built in: this-machine/.test(e.message));
+  assert.throws(() => validateProfile({ ...profile, lineTransferNs: -1 }, 'p.json'), /p\.json: lineTransferNs: expected a finite number ≥ 0/);
+  assert.throws(() => validateProfile({ ...profile, sockets: 3 }, 'p.json'), /p\.json: sockets/);
+  assert.throws(() => validateProfile({ ...profile, extra: 1 }, 'p.json'), /p\.json: unknown field extra/);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mmsplit-sim-'));
+  const file = path.join(dir, 'm.json');
+  fs.writeFileSync(file, JSON.stringify({ ...profile, name: 'mine' }));
+  assert.equal(loadProfile(file).name, 'mine');
+  fs.writeFileSync(file, '{');
+  assert.throws(() => loadProfile(file), /m\.json: not JSON/);
+});
+
+function cli(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 120_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+test('mmsplit simulate: bad usage and bad files get one line and exit 2', { timeout: 60_000 }, () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mmsplit-sim-'));
+  for (const [args, re] of [
+    [['--cpus', '0'], /--cpus.*1 to 256/],
+    [['--cpus', '4,2'], /ascending/],
+    [['--profile', 'nope', '--out', dir], /--profile: no profile nope/],
+    [['--costs', path.join(dir, 'missing.json'), '--out', dir], /missing\.json: cannot read the cost tables/],
+    [['--workloads', 'nope'], /unknown workload 'nope'/],
+  ] as [string[], RegExp][]) {
+    const r = cli(['simulate', ...args]);
+    assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+    const lines = r.stderr.trim().split('\n');
+    assert.match(lines[0]!, re);
+    assert.ok(lines.length === 1 || (lines.length === 2 && /--help/.test(lines[1]!)), r.stderr); // commander adds where to look
+  }
+});
+
+test('mmsplit simulate: one small point end to end, the results file read back by mmsplit report', { timeout: 180_000 }, () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mmsplit-sim-'));
+  const costs = path.join(dir, 'costs.json');
+  const r = cli(['simulate', '--designs', 'spf', '--workloads', 'page_fault1', '--cpus', '2', '--duration', '1', '--warmup', '1', '--repetitions', '2', '--save-costs', costs, '--out', dir]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /SIMULATED on this-machine/);
+  const results = validateResults(JSON.parse(fs.readFileSync(path.join(dir, 'results.json'), 'utf8')));
+  assert.equal(results.entries[0]!.threads, 2);
+  assert.ok(fs.readFileSync(path.join(dir, 'index.html'), 'utf8').includes('SIMULATED'));
+  assert.ok(JSON.parse(fs.readFileSync(costs, 'utf8'))['spf page_fault1'].paths.length > 0);
+  const again = cli(['simulate', '--designs', 'spf', '--workloads', 'page_fault1', '--cpus', '2', '--duration', '1', '--warmup', '1', '--repetitions', '2', '--costs', costs, '--out', dir, '--json']);
+  assert.equal(again.status, 0, again.stderr);
+  assert.deepEqual(JSON.parse(again.stdout).entries[0].samples, results.entries[0]!.samples, 'the same costs give the same figures');
+});
