@@ -361,9 +361,9 @@ export class ScheduledThread implements SchedThread {
   readonly log: TraceEntry[] = [];
 
   constructor(
-    protected readonly ctl: SchedControl,
+    private readonly ctl: SchedControl,
     readonly me: number,
-    protected readonly tracing: boolean,
+    private readonly tracing: boolean,
   ) {
     this.c = ctl.c;
   }
@@ -415,7 +415,7 @@ export class ScheduledThread implements SchedThread {
     this.log.push({ seq: this.c[TRACE_SEQ]!++, step: this.c[STEP]!, thread: this.me, what, point });
   }
 
-  protected switchTo(next: number): void {
+  private switchTo(next: number): void {
     if (next === NOBODY) {
       throw new ScheduleError(`deadlock: every thread is blocked for good (${this.ctl.describeThreads()})`);
     }

@@ -212,7 +212,7 @@ export class SimThread extends ScheduledThread {
     if (this.recorder) this.lastEnd = realNs();
   }
 
-  /** Charges the segment that ends at point `key`, then whatever `extra` the point itself costs. */
+  /** Charges the segment that ends at point `key`: its table cost, or (calibrating) the real time it took. */
   private segment(key: number): void {
     let ns: number;
     const pair = pairKey(this.prevKey, key);
