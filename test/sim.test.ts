@@ -80,11 +80,12 @@ test('simulate: a churn point has its churn-free baseline, and the results are t
   assert.throws(() => validateResults({ ...JSON.parse(JSON.stringify(results)), simulation: { ...results.simulation, typo: 1 } }), /simulation.*typo/);
 });
 
-test('simulate: a run that needs more frames than it has ends as out of memory, reported, not thrown', { timeout: 60_000 }, async () => {
-  const p = plan('page_fault1', 1);
+test('simulate: a run that needs more frames than it has ends as out of memory, reported, and the other CPUs stop', { timeout: 60_000 }, async () => {
+  const p = plan('page_fault1', 2);
   p.frames = 64; // a pass of page_fault1 touches thousands
-  const run = await simulateRun('mmap-lock', p, 1, opts, CostTable.create(await costsOf('mmap-lock', 'page_fault1')));
+  const run = await simulateRun('mmap-lock', p, 2, opts, CostTable.create(await costsOf('mmap-lock', 'page_fault1')));
   assert.equal(run.failure?.kind, 'oom', run.failure?.message);
+  assert.equal(run.samples.length, 0);
 });
 
 test('sim costs: a path unseen falls back to its pair, its point, then the mean; files round-trip', () => {

@@ -15,7 +15,7 @@ import { designSummary, RESULTS_FORMAT, RESULTS_VERSION, validateResults, type D
 import { isUpdater, TALLY_STRIDE } from '../workloads/roles.js';
 import type { TraceProgram } from '../workloads/trace.js';
 import { buildCosts, CostTable, type CostSamples, type CostTableJson } from './costs.js';
-import { createMachine, MAX_CPUS, startMachine, type SimBuffers } from './machine.js';
+import { abortMachine, createMachine, MAX_CPUS, startMachine, type SimBuffers } from './machine.js';
 import type { MachineProfile } from './profile.js';
 import type { SimJob } from './sim-worker.js';
 import { SIM_DEFAULTS } from './defaults.js';
@@ -85,22 +85,31 @@ export async function simulateRun(design: string, p: Plan, threads: number, opts
   const replies: WorkerReply[] = new Array(n);
   let failure: Failure | undefined;
   try {
-    await Promise.all(workers.map((w, i) => new Promise<void>((resolve) => {
+    // A worker that dies without a word (its thread crashed) may have held the turn: the run is abandoned,
+    // so that the others, waiting for a turn that would never come, end too.
+    const ended = workers.map((w, i) => new Promise<void>((resolve) => {
       w.on('message', (m: WorkerReply) => {
-        if (m.type === 'ready') return resolve();
+        if (m.type === 'ready') return;
         replies[i] = m;
+        resolve();
       });
       w.once('error', (e) => {
         replies[i] = { type: 'failed', error: String(e.stack ?? e) };
+        abortMachine(sim, ctl);
         resolve();
       });
-    })));
-    const ended = workers.map((w, i) => new Promise<void>((resolve) => {
-      if (replies[i]) return resolve();
-      w.on('message', () => resolve());
+      w.once('exit', () => {
+        if (!replies[i]) abortMachine(sim, ctl);
+        resolve();
+      });
+    }));
+    const ready = workers.map((w) => new Promise<void>((resolve) => {
+      w.on('message', (m: WorkerReply) => m.type === 'ready' && resolve());
       w.once('exit', () => resolve());
     }));
-    if (!replies.some((r) => r)) startMachine(sim, ctl);
+    await Promise.all(ready);
+    if (replies.some((r) => r)) abortMachine(sim, ctl); // one failed before the start: nobody runs
+    else startMachine(sim, ctl);
     await Promise.all(ended);
   } finally {
     await Promise.all(workers.map((w) => w.terminate()));
