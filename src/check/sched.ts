@@ -26,7 +26,8 @@ import { Prng } from '../util/prng.js';
 export type Strategy = 'random' | 'pct' | 'dfs';
 
 // The control block (Int32 words).
-const CURRENT = 0; // the thread allowed to run; NOBODY before the start and after the end; ABORT to stop all
+/** The control block's word saying which thread may run. */
+export const CURRENT = 0; // the thread allowed to run; NOBODY before the start and after the end; ABORT to stop all
 const STEP = 1;
 const WRITES = 2; // bumped by every write to shared memory: what wakes spinners
 const THREADS = 3;
@@ -519,8 +520,6 @@ function caller(): string {
 /** The Atomics operations the scheduler sees, by the number its threads are told (load alone writes nothing). */
 export const ATOMIC_OPS = ['load', 'store', 'add', 'sub', 'and', 'or', 'xor', 'exchange', 'compareExchange'] as const;
 export const ATOMIC_LOAD = 0;
-export const ATOMIC_STORE = 1;
-export const ATOMIC_EXCHANGE = 7;
 
 /**
  * A thread under a scheduler, as the instrumented Atomics, cpu_relax(), schedPoint() and memoryTraffic()

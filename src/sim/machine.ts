@@ -20,7 +20,7 @@
  * reader's plain loads of a tree node cost what they cost alone). Two shared buffers of the same size are
  * one to the coherence model (JavaScript shows no addresses), which can only add transfers.
  */
-import { ABORT, ATOMIC_LOAD, futexKey, NOBODY, ScheduleAborted, ScheduleError, ScheduledThread, SchedControl } from '../check/sched.js';
+import { ABORT, ATOMIC_LOAD, CURRENT, futexKey, NOBODY, ScheduleAborted, ScheduleError, ScheduledThread, SchedControl } from '../check/sched.js';
 import { atomicKey, CostRecorder, nameSharedBuffers, CostTable, KEY_RELAX, KEY_START, KEY_WAIT, KEY_WAKE, labelKey, pairKey } from './costs.js';
 import type { MachineProfile } from './profile.js';
 
@@ -115,11 +115,9 @@ export function abortMachine(b: SimBuffers, ctl: SchedControl): void {
   for (let t = 0; t < s[I_THREADS]!; t++) realAtomics.notify(s, I_TURN + t);
 }
 
-/** Every CPU's clock, ns, and the hand-overs between threads (controller, after the run). */
-export function machineTotals(b: SimBuffers): { clocksNs: number[]; switches: number } {
-  const i = new Int32Array(b.state);
-  const f = new Float64Array(b.clocks);
-  return { clocksNs: Array.from({ length: i[I_THREADS]! }, (_, t) => f[F_T + F_WORDS * t]!), switches: i[I_SWITCHES]! };
+/** Hand-overs between threads in the run (controller, after it). */
+export function machineSwitches(b: SimBuffers): number {
+  return new Int32Array(b.state)[I_SWITCHES]!;
 }
 
 /** The real operations: the global Atomics is the scheduler's once it is installed. */
@@ -191,8 +189,12 @@ export class SimThread extends ScheduledThread {
 
   /** Gives the turn to `next` (NOBODY: the run is over): wakes that thread alone. */
   protected override handOver(next: number): void {
-    if (realAtomics.compareExchange(this.c, 0, this.me, next) !== this.me) throw new ScheduleAborted('simulate: run abandoned');
+    if (realAtomics.compareExchange(this.c, CURRENT, this.me, next) !== this.me) throw new ScheduleAborted('simulate: run abandoned');
     if (next !== NOBODY) wakeTurn(this.s, next);
+  }
+
+  private throwIfAbandoned(): void {
+    if (realAtomics.load(this.c, CURRENT) === ABORT) throw new ScheduleAborted('simulate: run abandoned');
   }
 
   /** This thread's virtual clock, ns. */
@@ -204,7 +206,7 @@ export class SimThread extends ScheduledThread {
     const s = this.s;
     const at = I_TURN + this.me;
     for (;;) {
-      if (realAtomics.load(this.c, 0) === ABORT) throw new ScheduleAborted('simulate: run abandoned');
+      this.throwIfAbandoned();
       if (realAtomics.exchange(s, at, 0) === 1) break;
       realAtomics.wait(s, at, 0, 1000);
     }
@@ -231,7 +233,7 @@ export class SimThread extends ScheduledThread {
 
   /** After a point: the events its clock passed, then hands over if another thread's clock is now lower. */
   private yieldPoint(): void {
-    if (realAtomics.load(this.c, 0) === ABORT) throw new ScheduleAborted('simulate: run abandoned');
+    this.throwIfAbandoned();
     const clock = this.f[this.clockAt]!;
     const s = this.s;
     while (s[I_EVENT]! < s[I_EVENTS]! && clock >= this.f[F_EVENTS + s[I_EVENT]!]!) this.onEvent(s[I_EVENT]!++);

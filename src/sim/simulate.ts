@@ -15,7 +15,7 @@ import { designSummary, RESULTS_FORMAT, RESULTS_VERSION, validateResults, type D
 import { isUpdater, TALLY_STRIDE } from '../workloads/roles.js';
 import type { TraceProgram } from '../workloads/trace.js';
 import { buildCosts, CostTable, type CostSamples, type CostTableJson } from './costs.js';
-import { abortMachine, createMachine, MAX_CPUS, startMachine, type SimBuffers } from './machine.js';
+import { abortMachine, createMachine, machineSwitches, MAX_CPUS, startMachine, type SimBuffers } from './machine.js';
 import type { MachineProfile } from './profile.js';
 import type { SimJob } from './sim-worker.js';
 import { SIM_DEFAULTS } from './defaults.js';
@@ -130,7 +130,7 @@ export async function simulateRun(design: string, p: Plan, threads: number, opts
     if (r?.munmapUs && p.timed(p.roles[i]!)) munmapUs.push(...r.munmapUs);
   });
   const extraNames = replies.find((r) => r?.extraNames)?.extraNames ?? [];
-  const switches = new Int32Array(sim.state)[4]!;
+  const switches = machineSwitches(sim);
   return {
     samples, counters: windowCounters(window, extraNames), munmapUs, switches, realMs: performance.now() - t0,
     ...(failure ? { failure } : {}),
