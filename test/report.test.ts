@@ -482,6 +482,61 @@ test('chart d keeps a fixed width for 8 designs × 4 workloads, even with counte
   }
 });
 
+/**
+ * The sample as mmsplit simulate would have written it: a simulation block, and its thread counts read as
+ * simulated CPUs 8 times as many (8 to 64), its rates 3 times the measured ones.
+ */
+function simulatedSample(): LabResults {
+  const d = raw();
+  d.simulation = { profile: { name: 'test-64', cpus: 64, description: 'a made-up machine', source: 'none' }, quantumNs: 1000, warmupMsPerCpu: 0.5, costs: [] };
+  d.configuration.threads = d.configuration.threads.map((t: number) => t * 8);
+  for (const e of d.entries) {
+    e.threads *= 8;
+    if (e.churn) {
+      e.churn.faultWorkers *= 8;
+      e.churn.churnWorkers *= 8;
+    }
+    delete e.interference;
+    for (const x of [e.median, ...e.samples]) for (const k of ['opsPerSec', 'faultsPerSec'] as const) if (typeof x[k] === 'number') x[k] *= 3;
+    for (const x of e.samples) for (const k of ['ops', 'faults'] as const) if (typeof x[k] === 'number') x[k] *= 3;
+  }
+  return validateResults(d);
+}
+
+test('the many-CPU chart: simulated curves against CPUs, measured points beside them, told apart', T, async () => {
+  const measured = sample();
+  const simulated = simulatedSample();
+  const designs = sampleDesigns();
+  assert.deepEqual(chartSpecs(measured).map((c) => c.id), ['throughput', 'churn', 'munmap', 'fastpath'], 'no simulation, no many-CPU chart');
+  assert.deepEqual(chartSpecs(simulated).map((c) => c.id), ['throughput', 'churn', 'munmap', 'fastpath', 'manycpus'], 'a simulation draws it');
+  assert.match(chartSpecs(simulated)[4]!.notes!.join(' '), /No measured results beside them/);
+
+  const page = await renderReport(measured, { beside: simulated });
+  const many = figure(page, 'manycpus');
+  assert.match(page, /Beside these results: simulated results on test-64 \(64 CPUs; 248 points\), in <code>simulated\.json<\/code>/);
+  assert.match(many, /Solid lines and filled points: simulated on test-64/);
+  assert.match(many, /Dashed lines and hollow squares: measured on/);
+  // page_fault1 then churn first (the thread's two), then the sample's other workloads: one row each.
+  assert.match(many, /Shows: page_fault1, churn, page_fault2, page_fault3, mmap1, mmap2, io, trace at 1, 2, 4, 8, 16, 32, 64 CPUs/);
+  const lines = markGroups(many, 'line').map(drawn).flat();
+  const dashed = lines.filter((l) => /stroke-dasharray="5,3"/.test(l));
+  // Per row: throughput, × mmap-lock and (for the workloads that fault) fell back, a line per design and source.
+  assert.ok(dashed.length >= designs.length * 8, `measured lines are dashed: ${dashed.length}`);
+  assert.ok(lines.length - dashed.length >= designs.length * 8, 'simulated lines are solid');
+  const squares = markGroups(many, 'symbol').flat().filter((e) => /fill="white"/.test(e) && /M[-\d.]+,[-\d.]+h[\d.]+v[\d.]+h-/.test(e));
+  assert.ok(squares.length >= measured.entries.length - 1, `a hollow square per measured point, got ${squares.length}`);
+  assert.match(many, /churn · × mmap-lock/);
+  assert.match(many, /page_fault1 · fell back/);
+  assert.doesNotMatch(many, /mmap1 · fell back/, 'no fallback panel where no design took a fast path');
+
+  // The simulation as the page's own results, the measured ones beside it: the same chart, the other banner.
+  const other = await renderReport(simulated, { beside: measured });
+  assert.match(other, /SIMULATED — a machine of 64 CPUs/);
+  assert.match(other, /Beside these results: measured results on .* in <code>measured\.json<\/code>/);
+  assert.match(figure(other, 'manycpus'), /Dashed lines and hollow squares: measured on/);
+  await assert.rejects(renderReport(measured, { beside: measured }), /must be of the other kind: both are measured/);
+});
+
 test('chart text widths follow the font (vega would guess 0.8 em a character)', T, () => {
   // Helvetica: 4,889/1000 em at 12 px, plus 4% for wider fallback fonts; vega's guess would be 86 px.
   assert.ok(Math.abs(textWidth('mmap-lock', 12) - 61) < 1, String(textWidth('mmap-lock', 12)));
@@ -563,6 +618,32 @@ test('mmsplit report: renders a good file, prints the summary and the path; --js
     assert.equal(parsed.report, path.join(out, 'index.html'));
     assert.equal(parsed.results, path.join(out, 'results.json'));
     assert.equal(parsed.summary.length, sampleDesigns().length * 3);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('mmsplit report MEASURED SIMULATED: both drawn, both kept; two of one kind or a bad second file exit 2', T, () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mmsplit-report-'));
+  try {
+    const sim = path.join(dir, 'sim.json');
+    fs.writeFileSync(sim, JSON.stringify(simulatedSample()));
+    const out = path.join(dir, 'out');
+    const r = cli(['report', SAMPLE, sim, '--out', out]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(fs.readFileSync(path.join(out, 'index.html'), 'utf8'), /<figure data-chart="manycpus">/);
+    assert.deepEqual(validateResults(JSON.parse(fs.readFileSync(path.join(out, 'simulated.json'), 'utf8'))), simulatedSample());
+    assert.deepEqual(validateResults(JSON.parse(fs.readFileSync(path.join(out, 'results.json'), 'utf8'))), sample());
+    for (const [second, why] of [[SAMPLE, /measured results, where simulated ones are drawn beside/], [path.join(dir, 'nope.json'), /nope\.json: cannot read the file \(ENOENT\)/]] as const) {
+      const bad = cli(['report', SAMPLE, second, '--out', path.join(dir, 'bad')]);
+      assert.equal(bad.status, 2, bad.stderr);
+      assert.match(bad.stderr, why);
+      assert.equal(bad.stderr.trim().split('\n').length, 1, 'one line');
+      assert.ok(!fs.existsSync(path.join(dir, 'bad')), 'nothing written');
+    }
+    const simBeside = cli(['simulate', '--beside', sim, '--out', path.join(dir, 'bad')]);
+    assert.equal(simBeside.status, 2, simBeside.stderr);
+    assert.match(simBeside.stderr, /^mmsplit simulate: .*sim\.json: simulated results, where measured ones are drawn beside/);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -197,9 +197,10 @@ addReportOptions(
     .option('--costs <file>', 'code-cost tables saved by --save-costs: reuse them instead of calibrating (the same tables, profile and options give the same results)')
     .option('--save-costs <file>', 'write the code-cost tables used to this file')
     .option('--trace <file>', 'the strace log workload trace replays (default: the Python run in test/fixtures)')
+    .option('--beside <results>', 'measured results (the lab\'s results.json) to draw beside the simulated ones in the many-CPU chart')
     .option('--calibrate', 'measure this machine (cache-line transfer, futex wake-up, bandwidth) and print its profile as JSON; with --out FILE, write it there too')
     .option('--out <dir>', 'folder to write results.json and index.html into (with --calibrate: the profile file)'),
-).action(async (o: { designs?: string[]; design?: string[]; workloads?: WorkloadName[]; cpus?: number[]; profile: string; quantum: number; duration: number; warmup: number; warmupPerCpu: number; repetitions: number; costs?: string; saveCosts?: string; trace?: string; calibrate?: boolean; out?: string; json?: boolean }) => {
+).action(async (o: { designs?: string[]; design?: string[]; workloads?: WorkloadName[]; cpus?: number[]; profile: string; quantum: number; duration: number; warmup: number; warmupPerCpu: number; repetitions: number; costs?: string; saveCosts?: string; trace?: string; beside?: string; calibrate?: boolean; out?: string; json?: boolean }) => {
   const { simulateCommand, calibrateCommand } = await import('./simulate.js');
   if (o.calibrate) {
     process.exitCode = await calibrateCommand(o.out);
@@ -220,6 +221,7 @@ addReportOptions(
     ...(o.costs !== undefined ? { costs: o.costs } : {}),
     ...(o.saveCosts !== undefined ? { saveCosts: o.saveCosts } : {}),
     ...(o.trace !== undefined ? { trace: o.trace } : {}),
+    ...(o.beside !== undefined ? { beside: o.beside } : {}),
     out: o.out ?? 'report-sim',
     json: !!o.json,
   });
@@ -229,12 +231,13 @@ addReportOptions(
   program
     .command('report')
     .description('render a saved lab results file as a self-contained HTML report with SVG charts, and print the summary')
-    .argument('<results>', 'results JSON written by the lab (format: docs/results-format.md)')
-    .option('--out <dir>', 'folder to write index.html and results.json into', 'report'),
-).action(async (file: string, o: { out: string; json?: boolean }) => {
-  // Loaded on demand, like bench: only these two commands draw reports (vega itself loads in report/charts.ts).
+    .argument('<results>', 'results JSON written by the lab or by mmsplit simulate (format: docs/results-format.md)')
+    .argument('[beside]', 'a results file of the other kind (simulated beside measured, or measured beside simulated): drawn with it in the many-CPU chart')
+    .option('--out <dir>', 'folder to write index.html and results.json (and simulated.json or measured.json) into', 'report'),
+).action(async (file: string, beside: string | undefined, o: { out: string; json?: boolean }) => {
+  // Loaded on demand, like bench: only these commands draw reports (vega itself loads in report/charts.ts).
   const { reportCommand } = await import('./report.js');
-  process.exitCode = await reportCommand(file, { out: o.out, json: !!o.json });
+  process.exitCode = await reportCommand(file, { out: o.out, json: !!o.json, ...(beside !== undefined ? { beside } : {}) });
 });
 
 addReportOptions(

@@ -13,7 +13,7 @@ import { simulateLab } from '../sim/simulate.js';
 import { runWarnings, summaryTable, writeReport } from '../report/index.js';
 import { failedLabel, fmtSpread, throughput, throughputSpread } from '../report/data.js';
 import { DEFAULT_TRACE } from './bench.js';
-import { outDirReady, sayIfNoCharts } from './report.js';
+import { loadBeside, outDirReady, sayIfNoCharts } from './report.js';
 
 export interface SimulateOptions {
   designs: DesignName[];
@@ -28,6 +28,8 @@ export interface SimulateOptions {
   costs?: string;
   saveCosts?: string;
   trace?: string;
+  /** Measured results to draw beside the simulated ones. */
+  beside?: string;
   out: string;
   json: boolean;
 }
@@ -85,6 +87,8 @@ export async function simulateCommand(o: SimulateOptions): Promise<number> {
     say(e instanceof ProfileError ? e.message : (e as Error).message);
     return 2;
   }
+  const beside = o.beside === undefined ? undefined : loadBeside('mmsplit simulate', o.beside, 'measured');
+  if (o.beside !== undefined && !beside) return 2;
   if (!outDirReady('mmsplit simulate', o.out)) return 2;
   const tty = process.stderr.isTTY && !o.json;
   const bar = tty ? new cliProgress.SingleBar({ format: 'simulate [{bar}] {value}/{total} | {eta_formatted} left | {what}', etaBuffer: 4, hideCursor: true, clearOnComplete: true }, cliProgress.Presets.shades_classic) : undefined;
@@ -111,7 +115,7 @@ export async function simulateCommand(o: SimulateOptions): Promise<number> {
       say(`${o.saveCosts}: cannot write the cost tables (${(e as NodeJS.ErrnoException).code ?? e}); the results are written below`);
     }
   }
-  const { html, json } = await writeReport(results, o.out);
+  const { html, json } = await writeReport(results, o.out, beside ? { beside } : {});
   if (o.json) {
     console.log(JSON.stringify(results, null, 1));
     for (const w of runWarnings(results)) console.error(w);

@@ -1,6 +1,6 @@
 /**
- * The report's four charts as vega-lite specifications, compiled to vega and rendered to SVG strings in
- * Node (no browser, no canvas: vega's headless 'none' renderer and its SVG string renderer). Every value is
+ * The report's charts (four for every results file, a fifth where a simulation is at hand) as vega-lite
+ * specifications, compiled to vega and rendered to SVG strings in Node (no browser, no canvas: vega's headless 'none' renderer and its SVG string renderer). Every value is
  * inlined in the specification, so nothing is loaded from anywhere.
  *
  * vega and vega-lite are optional peer dependencies (25 MB of node_modules, which the library and the other
@@ -33,7 +33,7 @@ import {
 } from './data.js';
 import { DISTURBED_MARK, headlineWorkloads } from './summary.js';
 
-export type ChartId = 'throughput' | 'churn' | 'munmap' | 'fastpath';
+export type ChartId = 'throughput' | 'churn' | 'munmap' | 'fastpath' | 'manycpus';
 
 export interface ChartSpec {
   id: ChartId;
@@ -505,6 +505,108 @@ export function fastPathSpec(r: LabResults): ChartSpec {
 }
 
 // ---------------------------------------------------------------------------------------------------------
+// (e) many CPUs: simulated throughput, × mmap-lock and fallback against CPUs, measured points beside them
+
+/** The many-CPU chart's workloads, first of all those the thread's argument is about. */
+const MANY_CPU_PREFERENCE: WorkloadName[] = ['page_fault1', 'churn'];
+
+/** How the two sources are told apart in every panel: solid and filled for simulated, dashed and hollow for measured. */
+const SOURCES = ['simulated', 'measured'] as const;
+
+export function manyCpusSpec(simulated: LabResults, measured?: LabResults): ChartSpec {
+  const ws = workloadsOf(simulated);
+  const workloads = [...MANY_CPU_PREFERENCE.filter((w) => ws.includes(w)), ...ws.filter((w) => !MANY_CPU_PREFERENCE.includes(w))];
+  // Measured points are drawn for the simulated designs only: each is there to be set against its simulation.
+  const designs = designsOf(simulated);
+  const sources = measured ? [{ source: SOURCES[0], r: simulated }, { source: SOURCES[1], r: measured }] : [{ source: SOURCES[0], r: simulated }];
+  const entries: Entry[] = [];
+  const values = sources.flatMap(({ source, r }) =>
+    r.entries
+      .filter((e) => workloads.includes(e.workload) && designs.includes(e.design))
+      .map((e) => {
+        entries.push(e);
+        const spread = e.failure ? undefined : throughputSpread(e);
+        const rates = outcomeRates(r, e);
+        return {
+          source,
+          design: e.design,
+          workload: e.workload,
+          cpus: e.threads,
+          value: e.failure ? null : throughput(e),
+          lo: spread?.lo ?? null,
+          hi: spread?.hi ?? null,
+          x: timesMmapLock(r, e) ?? null,
+          fallback: rates ? rates.fallbackPct : null,
+          disturbed: isDisturbed(e),
+        };
+      }),
+  );
+  const cpus = [...new Set(values.map((v) => v.cpus))].sort((a, b) => a - b);
+  const EDGE = 2 ** 0.15;
+  const lo = cpus[0]!;
+  const hi = cpus[cpus.length - 1]!;
+  const x = {
+    field: 'cpus',
+    type: 'quantitative' as const,
+    scale: hi > lo ? { type: 'log' as const, base: 2, domain: [lo / EDGE, hi * EDGE], nice: false } : { domain: [0, hi + 1] },
+    axis: { values: cpus, format: 'd', title: 'CPUs (simulated) · threads (measured)', grid: true },
+  };
+  // The legends of the first panel serve the whole chart: the designs' colours, and the sources' strokes.
+  const strokeDash = (legend: boolean) => ({
+    field: 'source',
+    type: 'nominal' as const,
+    scale: { domain: [...SOURCES], range: [[1, 0], [5, 3]] },
+    legend: legend && measured ? { orient: 'top' as const, direction: 'horizontal' as const, title: null, symbolType: 'stroke', symbolStrokeColor: INK } : null,
+  });
+  /** One line per design and source through `y`'s points, hollow squares for the measured ones. */
+  const lines = (y: Record<string, unknown>, legend: boolean, whiskers: boolean) =>
+    [
+      ...(whiskers ? [{ mark: { type: 'errorbar' as const, ticks: { size: 6 }, thickness: 1.3, clip: true }, encoding: { y: { field: 'lo', type: 'quantitative' as const, axis: y['axis'] }, y2: { field: 'hi' }, opacity: fadeDisturbed(0.7) } }] : []),
+      { mark: { type: 'line' as const, strokeWidth: 2, clip: true }, encoding: { strokeDash: strokeDash(legend) } },
+      { transform: [{ filter: { field: 'source', equal: SOURCES[0] } }], mark: { type: 'point' as const, filled: true, size: 30, clip: true }, encoding: { opacity: fadeDisturbed() } },
+      { transform: [{ filter: { field: 'source', equal: SOURCES[1] } }], mark: { type: 'point' as const, shape: 'square', filled: false, fill: 'white', size: 42, strokeWidth: 1.8, clip: true }, encoding: { opacity: fadeDisturbed() } },
+    ].map((layer) => ({ ...layer, encoding: { x, y: { type: 'quantitative' as const, ...y }, color: designColor(simulated, designs, legend ? 'top' : null), ...layer.encoding } }));
+  const xs = values.flatMap((v) => (v.x !== null && v.x > 0 ? [v.x] : []));
+  const timesScale = { type: 'log' as const, domain: decades(Math.min(0.5, ...xs), Math.max(2, ...xs) * 1.5) };
+  const panel = (w: WorkloadName, title: string, subtitle: string, filter: string, layer: unknown[]) => ({
+    title: { text: title, subtitle, limit: 260 },
+    width: 230,
+    height: 160,
+    transform: [{ filter: { field: 'workload', equal: w } }, { filter }],
+    layer,
+  });
+  const has = (w: WorkloadName, field: 'x' | 'fallback') => values.some((v) => v.workload === w && v[field] !== null);
+  // A row per workload; a panel only where some point has its figure (no × mmap-lock without mmap-lock, no
+  // fallback for the baselines alone).
+  const rows = workloads.map((w, row) => ({
+    hconcat: [
+      panel(w, w, `${WORKLOAD_UNITS[w].ops} against CPUs`, 'datum.value !== null', lines({ field: 'value', scale: { zero: true }, axis: { labelExpr: SI_LABELS, title: WORKLOAD_UNITS[w].ops, tickCount: 5 } }, row === 0, true)),
+      ...(has(w, 'x')
+        ? [
+            panel(w, `${w} · × ${REFERENCE_DESIGN}`, `over ${REFERENCE_DESIGN}'s rate at the same CPUs (log)`, 'datum.x !== null && datum.x > 0', [
+              // The thread's goal for faults under churn: 5× the baseline.
+              ...(w === 'churn' ? [{ data: { values: [{ v: 5 }] }, mark: { type: 'rule' as const, color: TARGET, strokeDash: [5, 3], strokeWidth: 1.3 }, encoding: { y: { field: 'v', type: 'quantitative' as const, scale: timesScale } } }] : []),
+              ...lines({ field: 'x', scale: timesScale, axis: { title: `× ${REFERENCE_DESIGN}`, format: '~g' } }, false, false),
+            ]),
+          ]
+        : []),
+      ...(has(w, 'fallback') ? [panel(w, `${w} · fell back`, '% of counted faults that left the fast path', 'datum.fallback !== null', lines({ field: 'fallback', scale: { zero: true }, axis: { title: '% of counted faults', tickCount: 5 } }, false, false))] : []),
+    ],
+  }));
+  const spec = { config: CONFIG, data: { values }, vconcat: rows } as unknown as TopLevelSpec;
+  const p = simulated.simulation!.profile;
+  const notes = [
+    `Solid lines and filled points: simulated on ${String(p['name'])} (${String(p['cpus'])} CPUs), per virtual second; whiskers span the lowest and highest sample.`,
+    ...(measured
+      ? [`Dashed lines and hollow squares: measured on ${measured.machine.cpuModel} (${measured.machine.cores} cores), per second, at its worker threads.`]
+      : ['No measured results beside them (mmsplit report MEASURED.json SIMULATED.json draws both).']),
+    ...disturbedNote(entries, 'Faded marks'),
+    ...failedNote(entries, 'Not drawn'),
+  ];
+  return { id: 'manycpus', spec, shows: `${workloads.join(', ')} at ${cpus.join(', ')} CPUs`, notes };
+}
+
+// ---------------------------------------------------------------------------------------------------------
 // Rendering
 
 /* Helvetica advance widths (per 1000 em) for ASCII 32..126, from its AFM; Arial and Liberation Sans match. */
@@ -617,6 +719,13 @@ export async function renderSvg(spec: TopLevelSpec, warnings: string[] = []): Pr
   }
 }
 
-export function chartSpecs(r: LabResults): ChartSpec[] {
-  return [throughputSpec(r), churnSpec(r), munmapSpec(r), fastPathSpec(r)];
+/**
+ * The report's charts: the four of every results file, and, where simulated results are at hand (`r` itself,
+ * or `beside` it), the many-CPU chart, with the measured points of the other file drawn beside them.
+ */
+export function chartSpecs(r: LabResults, beside?: LabResults): ChartSpec[] {
+  const specs = [throughputSpec(r), churnSpec(r), munmapSpec(r), fastPathSpec(r)];
+  const simulated = r.simulation ? r : beside;
+  if (simulated) specs.push(manyCpusSpec(simulated, r.simulation ? beside : r));
+  return specs;
 }

@@ -77,6 +77,18 @@ export const CHART_TEXT: Record<ChartId, { title: string; read: string }> = {
       '<code>rcu-fault</code>, the VMA refcount, e.g. when the allocation would sleep). Each axis has its own scale: ' +
       'small fallback rates matter. The baselines have no fast path.',
   },
+  manycpus: {
+    title: 'Many CPUs, simulated',
+    read:
+      'The thread’s argument is about many CPUs: <code>mmap_lock</code> stops scaling when dozens of threads fault while ' +
+      'one maps. Each row is a workload: its throughput against simulated CPUs (<code>mmsplit simulate</code>: the real ' +
+      'designs on a simulated machine, README “Many CPUs, simulated”), the same over <code>mmap-lock</code> at the same ' +
+      'CPUs (for <code>churn</code>, dashed: the thread’s 5× goal), and the share of faults that fell back from the fast ' +
+      'path. On <code>page_fault1</code> the baseline should flatten or fall while the designs that fault without the ' +
+      'lock rise; under <code>churn</code>, every <code>mmap</code>/<code>munmap</code> writer stalls all of the ' +
+      'baseline’s faults, more of them as CPUs are added. Where a measured results file is beside the simulated one, ' +
+      'its points are drawn dashed and hollow at their worker threads: the simulation’s 1 and 2 CPUs should meet them.',
+  },
 };
 
 const CSS = `
@@ -169,7 +181,7 @@ function swatch(color: string): string {
   return `<span class="sw" style="background:${color}"></span>`;
 }
 
-function header(r: LabResults, title: string): string {
+function header(r: LabResults, title: string, beside?: Beside): string {
   const m = r.machine;
   const c = r.configuration;
   const dl = (pairs: [string, string][]) => `<dl>${pairs.map(([k, v]) => `<dt>${esc(k)}</dt><dd>${v}</dd>`).join('')}</dl>`;
@@ -208,6 +220,7 @@ function header(r: LabResults, title: string): string {
 ${r.synthetic ? '<div class="banner" role="note">SYNTHETIC DATA — these numbers were made up to exercise the report; they are not a measurement.</div>' : ''}
 ${r.simulation ? `<div class="banner" role="note">SIMULATED — a machine of ${esc(String(r.simulation.profile['cpus']))} CPUs (${esc(String(r.simulation.profile['name']))}: ${esc(String(r.simulation.profile['description']))}) simulated by mmsplit simulate; threads are simulated CPUs and every rate is per virtual second. The profile's sources: ${esc(String(r.simulation.profile['source']))}</div>` : ''}
 ${disturbedBanner(r)}
+${beside ? besideNote(beside) : ''}
 <div class="meta">
 <section><h3>Machine</h3>${dl(machine)}</section>
 <section><h3>Run</h3>${dl(run)}</section>
@@ -305,8 +318,23 @@ are installed, <code>mmsplit report results.json</code> draws this report again 
 </section>`;
 }
 
+/** Results of the other kind drawn beside the page's own (simulated beside measured, or measured beside simulated), and the file beside results.json that holds them. */
+export interface Beside {
+  results: LabResults;
+  file: string;
+}
+
+/** What the results beside the page's own are, where they came from, and which chart draws them. */
+function besideNote(b: Beside): string {
+  const r = b.results;
+  const what = r.simulation
+    ? `simulated results on ${esc(String(r.simulation.profile['name']))} (${esc(String(r.simulation.profile['cpus']))} CPUs; ${r.entries.length} points)`
+    : `measured results on ${esc(r.machine.cpuModel)} (${r.machine.cores} cores; ${r.entries.length} points, ${esc(r.createdAt)})`;
+  return `<p class="lead">Beside these results: ${what}, in <code>${esc(b.file)}</code>, drawn with them in the chart “${esc(CHART_TEXT.manycpus.title)}”.</p>`;
+}
+
 /** The page: the charts rendered to SVG (null where a chart has no data), or why none could be drawn. */
-export function renderHtml(r: LabResults, title: string, charts: { spec: ChartSpec; svg: string | null }[] | { missing: string }): string {
+export function renderHtml(r: LabResults, title: string, charts: { spec: ChartSpec; svg: string | null }[] | { missing: string }, beside?: Beside): string {
   return `<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -317,11 +345,11 @@ export function renderHtml(r: LabResults, title: string, charts: { spec: ChartSp
 <style>${CSS}</style>
 </head>
 <body>
-${header(r, title)}
+${header(r, title, beside)}
 ${summarySection(r)}
 ${'missing' in charts ? chartsMissing(charts.missing) : charts.map((c, i) => chartSection(i + 1, c.spec, c.svg)).join('\n')}
 ${allPoints(r)}
-<footer>Rendered by <code>mmsplit report</code> from results format v${r.version}. Self-contained: inline CSS and SVG, no scripts, nothing fetched. The data is in <code>results.json</code> beside this file.</footer>
+<footer>Rendered by <code>mmsplit report</code> from results format v${r.version}. Self-contained: inline CSS and SVG, no scripts, nothing fetched. The data is in <code>results.json</code>${beside ? ` and <code>${esc(beside.file)}</code>` : ''} beside this file.</footer>
 </body>
 </html>
 `;

@@ -5,6 +5,7 @@
  *
  *   const html = await renderReport(results);            // one HTML string, nothing external
  *   const { html, json } = await writeReport(results, 'report');   // report/index.html + report/results.json
+ *   await writeReport(measured, 'report', { beside: simulated });  // + report/simulated.json, and the many-CPU chart
  *   console.log(summaryTable(results));       // ends with runWarnings(results) when a point was disturbed or unstable
  */
 // TypeScript users on the default target (ES5) get the ES2022 library these types are written against.
@@ -17,7 +18,7 @@ import { renderHtml } from './html.js';
 
 export { validateResults, ResultsFormatError, type LabResults, type Entry } from '../bench/results.js';
 export { summaryTable, summaryRows, summaryCaption, headlineWorkloads, type SummaryRow } from './summary.js';
-export { chartSpecs, chartsUnavailable, renderSvg, type ChartId, type ChartSpec } from './charts.js';
+export { chartSpecs, chartsUnavailable, manyCpusSpec, renderSvg, type ChartId, type ChartSpec } from './charts.js';
 export { designMeta, interferenceWarning, instabilityWarning, runWarnings, failureNotes } from './data.js';
 
 export interface RenderOptions {
@@ -25,23 +26,42 @@ export interface RenderOptions {
   title?: string;
   /** Receives vega/vega-lite warnings (they are not printed). */
   warnings?: string[];
+  /**
+   * Results of the other kind to draw beside these: simulated ones beside a measured run, or measured ones
+   * beside a simulation. They appear in the many-CPU chart; the summary and the other charts are of `results`.
+   */
+  beside?: LabResults;
+}
+
+/** The file writeReport keeps results beside the page's own in. */
+export const besideFile = (beside: LabResults): string => (beside.simulation ? 'simulated.json' : 'measured.json');
+
+/** Throws unless `beside` is of the other kind than `results` (one simulated, one measured). */
+function checkBeside(results: LabResults, beside: LabResults): void {
+  if (!!results.simulation === !!beside.simulation) {
+    throw new RangeError(`results beside results must be of the other kind: both are ${results.simulation ? 'simulated' : 'measured'}`);
+  }
 }
 
 /**
  * The whole report as one HTML document: header (machine, Node/V8, configuration), summary table and the
- * four charts as inline SVG. Asynchronous because vega's renderer is. Where vega cannot be loaded
- * (chartsUnavailable), a note that says why stands where the charts would be.
+ * charts as inline SVG (the many-CPU chart too where a simulation is at hand). Asynchronous because vega's
+ * renderer is. Where vega cannot be loaded (chartsUnavailable), a note that says why stands where the
+ * charts would be.
  */
 export async function renderReport(results: LabResults, opts: RenderOptions = {}): Promise<string> {
   const r = validateResults(results);
+  const other = opts.beside && validateResults(opts.beside);
+  if (other) checkBeside(r, other);
+  const beside = other && { results: other, file: besideFile(other) };
   const title = opts.title ?? 'mmsplit lab report';
   const missing = await chartsUnavailable();
-  if (missing !== undefined) return renderHtml(r, title, { missing });
+  if (missing !== undefined) return renderHtml(r, title, { missing }, beside);
   const charts: { spec: ChartSpec; svg: string | null }[] = [];
-  for (const spec of chartSpecs(r)) {
+  for (const spec of chartSpecs(r, other)) {
     charts.push({ spec, svg: spec.spec ? scopeIds(await renderSvg(spec.spec, opts.warnings), spec.id) : null });
   }
-  return renderHtml(r, title, charts);
+  return renderHtml(r, title, charts, beside);
 }
 
 /**
@@ -102,6 +122,10 @@ export async function writeReport(results: LabResults, dir: string, opts: Render
   const html = path.join(dir, 'index.html');
   const json = path.join(dir, 'results.json');
   fs.writeFileSync(json, JSON.stringify(results, null, 1) + '\n');
+  if (opts.beside) {
+    checkBeside(results, opts.beside);
+    fs.writeFileSync(path.join(dir, besideFile(opts.beside)), JSON.stringify(opts.beside, null, 1) + '\n');
+  }
   fs.writeFileSync(html, await renderReport(results, opts));
   return { html, json };
 }
