@@ -265,3 +265,30 @@ test('from a package installed with npm into an empty project: write a design as
   assert.deepEqual(results.configuration.designs, ['mine']);
   rmSync(dir, { recursive: true, force: true });
 });
+
+test('a fault on a VMA freed and reused under it: a type-safe cache and a plain one are told apart', () => {
+  for (const [design, how] of [
+    ['per-vma-lock-7.0', /was freed and reused as another VMA \(a SLAB_TYPESAFE_BY_RCU cache: legal, but the fault must pin the VMA and recheck/],
+    ['per-vma-lock', /was freed and reused \(a cache that is not type-safe: the fault read freed memory\)/],
+  ] as const) {
+    const as = AddressSpace.create({ design, frames: 64, capacity: 64, debug: true });
+    const a = sysMmap(as.mm, 0, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, 0, 0);
+    const vma = as.mm.tree.findValue(a);
+    const v = as.pages.snapshot(vma, new FaultVma());
+    assert.equal(sysMunmap(as.mm, a, PAGE), 0);
+    as.rcu.barrier(); // the plain cache frees after a grace period
+    // Allocate VMAs until the record comes back as another one.
+    const arena = as.mm.vmas.arena;
+    for (let n = 0; arena.peekGeneration(vma) === v.gen || arena.peekGeneration(vma) % 2 === 0; n++) {
+      assert.ok(n < 4, `${design}: record ${vma} reused within 4 mmaps`);
+      sysMmap(as.mm, 0, PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, 0, 0);
+    }
+    as.mm.mmapReadLock();
+    assert.throws(() => handleMmFault(as.pages, v, a, 0, false), (e: Error) => {
+      assert.equal(e.name, 'UseAfterFreeError');
+      assert.match(e.message, how, design);
+      return true;
+    });
+    as.mm.mmapReadUnlock();
+  }
+});

@@ -78,8 +78,15 @@ function assertNotFreed(ctx: FaultContext, v: FaultVma, slot: number): void {
   if (a === null) return;
   const g = a.peekGeneration(v.vma);
   if (g !== v.gen) {
+    // Reuse means different things in the two kinds of cache: in a SLAB_TYPESAFE_BY_RCU one the record is
+    // still a VMA, maybe another one, and the reader was meant to pin it and recheck it; in a plain one
+    // the memory was handed back and the fault read whatever lies there now.
+    const how =
+      (g & 1) === 0 ? 'freed'
+      : a.typesafeWords !== undefined ? 'freed and reused as another VMA (a SLAB_TYPESAFE_BY_RCU cache: legal, but the fault must pin the VMA and recheck that it still covers the address before it trusts what it read)'
+      : 'freed and reused (a cache that is not type-safe: the fault read freed memory)';
     throw new FaultUseAfterFreeError(
-      `fault at ${hex(v.start)}…: VMA record ${v.vma} was ${(g & 1) === 0 ? 'freed' : 'freed and reused'} while the fault still used it (generation ${v.gen} → ${g}): ` +
+      `fault at ${hex(v.start)}…: VMA record ${v.vma} was ${how} while the fault still used it (generation ${v.gen} → ${g}): ` +
         'whatever keeps a VMA alive under a fault (a lock, a reference, an RCU or SRCU read section until the free) did not',
     );
   }
