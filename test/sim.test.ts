@@ -66,6 +66,24 @@ test('simulate: memory bandwidth is shared: a narrow channel slows page_fault1 o
   assert.ok(four < one * 0.6, `kept with a narrow channel: ${one.toFixed(2)} on 1 CPU, ${four.toFixed(2)} on 4`);
 });
 
+test('simulate: SMT siblings that run at once share their core; CPUs on cores of their own do not', { timeout: 120_000 }, async () => {
+  const costs = await costsOf('spf', 'page_fault1');
+  const rate = async (p: MachineProfile) => {
+    const { entry } = await simulatePoint({ design: 'spf', workload: 'page_fault1', threads: 2 }, { ...opts, profile: p }, costs);
+    assert.equal(entry.failure, undefined, entry.failure?.message);
+    return entry.median.faultsPerSec;
+  };
+  const plain: MachineProfile = { ...profile, cpus: 4 };
+  const alone = await rate(plain);
+  // 4 CPUs, 2 a core: CPUs 0 and 1 are the first threads of two cores, as Linux numbers them.
+  assert.equal(await rate({ ...plain, threadsPerCore: 2, siblingSpeed: 0.5 }), alone, 'two cores: nothing shared');
+  // 2 CPUs, 2 a core: one core.
+  const shared = await rate({ ...profile, threadsPerCore: 2, siblingSpeed: 0.5 });
+  assert.ok(shared < alone * 0.8 && shared > alone * 0.4, `two threads of one core at half speed each: ${shared} against ${alone} faults/s`);
+  assert.throws(() => validateProfile({ ...profile, threadsPerCore: 3 }, 'p.json'), /p\.json: threadsPerCore/);
+  assert.throws(() => validateProfile({ ...profile, siblingSpeed: 0 }, 'p.json'), /p\.json: siblingSpeed: expected a number in \(0, 1\]/);
+});
+
 test('simulate: a churn point has its churn-free baseline, and the results are the lab\'s format, marked simulated', { timeout: 180_000 }, async () => {
   const costs = new Map([['spf churn', await costsOf('spf', 'churn')]]);
   const { results } = await simulateLab({ designs: ['spf'], workloads: ['churn'], cpus: [1, 3], profile, quantumNs: 1000, durationMs: 1, repetitions: 2, warmupMs: 1, warmupMsPerCpu: 0.1, costs });

@@ -3,6 +3,7 @@
  * threads use — worker threads, Atomics on shared memory, page zeroing by TypedArray.set — so that a
  * simulated 1 or 2 CPUs can be set beside a real run here. Each figure is the median of several trials.
  */
+import fs from 'node:fs';
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { median } from '../bench/results.js';
@@ -10,7 +11,7 @@ import type { MachineProfile } from './profile.js';
 
 /** What one calibration worker does, by kind; posts its result (ns, or bytes/ns). */
 export interface ProbeJob {
-  kind: 'cas-ping' | 'cas-pong' | 'futex-ping' | 'futex-pong' | 'zero';
+  kind: 'cas-ping' | 'cas-pong' | 'futex-ping' | 'futex-pong' | 'zero' | 'compute';
   sab: SharedArrayBuffer;
   rounds: number;
   /** zero: which slice of the buffer this worker zeroes. */
@@ -48,6 +49,35 @@ async function zeroing(threads: number): Promise<number> {
   return rates.reduce((a, b) => a + b, 0);
 }
 
+/** Steps of the compute probe: a typed-array walk, each step's index hanging on the last (probe-worker.ts). */
+const COMPUTE_STEPS = 20_000_000;
+
+/**
+ * How fast code like the designs' runs on each of `threads` threads at once, against one thread alone: the
+ * compute probe (typed-array reads and writes in the caches, dependent branches) alone, then on every
+ * thread at once. Below 1 where CPUs share a core's execution units (SMT siblings, or vCPUs whose host
+ * threads are).
+ */
+async function busySpeed(threads: number): Promise<number> {
+  const job = { kind: 'compute' as const, sab: new SharedArrayBuffer(4), rounds: COMPUTE_STEPS };
+  const [alone] = await probe([job]);
+  const together = await probe(Array.from({ length: threads }, () => job));
+  return median(together) / alone!;
+}
+
+/** Hardware threads per core as Linux reports them (cpu0's thread siblings), 1 where it does not say. */
+function reportedThreadsPerCore(): number {
+  try {
+    const list = fs.readFileSync('/sys/devices/system/cpu/cpu0/topology/thread_siblings_list', 'utf8').trim();
+    return list.split(',').reduce((n, part) => {
+      const [a, b] = part.split('-').map(Number);
+      return n + (b === undefined ? 1 : b! - a! + 1);
+    }, 0) || 1;
+  } catch {
+    return 1;
+  }
+}
+
 /** A call that returns at once (futex_wait on a changed word): the system call's cost here, ns. */
 function futexCall(): number {
   const w = new Int32Array(new SharedArrayBuffer(4));
@@ -73,7 +103,11 @@ async function trials(n: number, f: () => number | Promise<number>): Promise<num
   return median(xs);
 }
 
+/** Below this speed with every CPU busy, CPUs share a core (5% under alone: more than the probe's noise). */
+const SHARED_CORE = 0.95;
+
 const round = (x: number, digits = 1) => Math.round(x * 10 ** digits) / 10 ** digits;
+const fmt = (x: number) => `${Math.round(x * 100)}%`;
 
 /** Measures this machine; `progress` hears of each figure. */
 export async function calibrateMachine(progress?: (what: string) => void): Promise<MachineProfile> {
@@ -88,11 +122,17 @@ export async function calibrateMachine(progress?: (what: string) => void): Promi
   progress?.('memory bandwidth');
   const core = await trials(3, () => zeroing(1));
   const all = await trials(3, () => zeroing(cores));
+  progress?.('CPUs busy together');
+  const together = cores > 1 ? await trials(5, () => busySpeed(cores)) : 1;
+  // CPUs that slow each other share a core: SMT siblings as Linux reports them, or, where it reports none
+  // (a VM whose vCPUs run on one host core's threads), pairs of CPUs.
+  const reported = reportedThreadsPerCore();
+  const perCore = reported > 1 ? reported : together < SHARED_CORE && cores % 2 === 0 ? 2 : 1;
   const cpu = os.cpus()[0]?.model.trim() ?? 'unknown CPU';
   return {
     name: 'this-machine',
     description: `${cores} × ${cpu}, ${os.type()} ${os.release()}, Node ${process.version}`,
-    source: `measured by \`mmsplit simulate --calibrate\` on ${new Date().toISOString().slice(0, 10)}: CAS ping-pong (one way), futex ping-pong (one way), Atomics.wait on a changed word, a load-and-relax spin turn, 4 KiB page zeroing by TypedArray.set on 1 and ${cores} threads (medians of 3–5 trials)`,
+    source: `measured by \`mmsplit simulate --calibrate\` on ${new Date().toISOString().slice(0, 10)}: CAS ping-pong (one way), futex ping-pong (one way), Atomics.wait on a changed word, a load-and-relax spin turn, 4 KiB page zeroing by TypedArray.set on 1 and ${cores} threads, a typed-array walk alone and on ${cores} threads at once (${fmt(together)} of its speed alone; threads per core: ${reported > 1 ? 'as Linux reports them' : perCore > 1 ? 'Linux reports none, the CPUs slow each other as pairs of threads of a core would' : 'one'}) (medians of 3–5 trials)`,
     cpus: cores,
     sockets: 1,
     lineTransferNs: round(line),
@@ -102,5 +142,7 @@ export async function calibrateMachine(progress?: (what: string) => void): Promi
     relaxNs: round(relax, 2),
     coreBandwidthGBs: round(core, 2),
     memoryBandwidthGBs: round(Math.max(all, core), 2),
+    threadsPerCore: perCore,
+    siblingSpeed: perCore > 1 ? round(Math.min(1, together), 2) : 1,
   };
 }

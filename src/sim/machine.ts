@@ -148,8 +148,13 @@ export class SimThread extends ScheduledThread {
   private readonly quantum: number;
   private readonly transferNs: number;
   private readonly remoteTransferNs: number;
+  /** Cores of the simulated machine (its CPUs over threads per core), and cores per socket. */
+  private readonly cores: number;
   private readonly perSocket: number;
   private readonly socket: number;
+  /** The other CPUs of this CPU's core (SMT siblings), and what this CPU's code costs more while one runs. */
+  private readonly siblings: Int32Array;
+  private readonly siblingSlowdown: number;
   private readonly bytesPerNsCore: number;
   private readonly bytesPerNsMachine: number;
   /** The shared structures' names (nameSharedBuffers), once the thread has attached them. */
@@ -181,8 +186,15 @@ export class SimThread extends ScheduledThread {
     this.quantum = this.f[F_QUANTUM]!;
     this.transferNs = p.lineTransferNs;
     this.remoteTransferNs = p.remoteLineTransferNs;
-    this.perSocket = Math.max(1, p.cpus / p.sockets);
+    // The machine is the profile's, or as many more CPUs as the run simulates, in its shape.
+    const perCore = p.threadsPerCore ?? 1;
+    this.cores = Math.ceil(Math.max(this.threads, p.cpus) / perCore);
+    this.perSocket = Math.max(1, this.cores / p.sockets);
     this.socket = this.socketOf(me);
+    const siblings: number[] = [];
+    for (let c = me % this.cores; c < this.threads; c += this.cores) if (c !== me) siblings.push(c);
+    this.siblings = Int32Array.from(siblings);
+    this.siblingSlowdown = 1 / (p.siblingSpeed ?? 1);
     this.bytesPerNsCore = p.coreBandwidthGBs;
     this.bytesPerNsMachine = p.memoryBandwidthGBs;
   }
@@ -219,8 +231,10 @@ export class SimThread extends ScheduledThread {
     let ns: number;
     const pair = pairKey(this.prevKey, key);
     const path = pairKey(this.prevPair, key);
-    if (this.table !== null) ns = this.table.cost(path, pair, key);
-    else {
+    if (this.table !== null) {
+      ns = this.table.cost(path, pair, key);
+      if (this.siblingSlowdown !== 1 && this.siblingRuns()) ns *= this.siblingSlowdown;
+    } else {
       ns = realNs() - this.lastEnd;
       // Only warm code is timed: the first event ends the warm-up.
       if (this.f[this.clockAt]! >= this.f[F_EVENTS]!) this.recorder!.record(path, pair, key, ns - this.memoryNs);
@@ -229,6 +243,15 @@ export class SimThread extends ScheduledThread {
     this.prevKey = key;
     this.prevPair = pair;
     this.f[this.clockAt] += ns;
+  }
+
+  /**
+   * Whether another thread of this CPU's core is running (not asleep in a futex, parked in a spin — PAUSE
+   * gives the core to its sibling — or done): then the two share the core's execution units.
+   */
+  private siblingRuns(): boolean {
+    for (let k = 0; k < this.siblings.length; k++) if (this.s[I_T + I_WORDS * this.siblings[k]!] === RUNNABLE) return true;
+    return false;
   }
 
   /** After a point: the events its clock passed, then hands over if another thread's clock is now lower. */
@@ -369,9 +392,9 @@ export class SimThread extends ScheduledThread {
     }
   }
 
-  /** Simulated CPUs fill the profile's sockets in order. */
+  /** Linux's numbering: the first thread of each core, socket by socket, then the second threads likewise. */
   private socketOf(cpu: number): number {
-    return Math.floor(cpu / this.perSocket) % this.p.sockets;
+    return Math.floor((cpu % this.cores) / this.perSocket) % this.p.sockets;
   }
 
   /** Whether this CPU holds the line as operation `op` needs it (a copy to read; alone to write); a write marks it. */

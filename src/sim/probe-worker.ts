@@ -19,12 +19,32 @@ function pingPong(mine: number, futex: boolean): number {
   return ((performance.now() - t) * 1e6) / (job.rounds - 1) / 2;
 }
 
+/**
+ * What the designs' code does most: reads and writes of typed arrays in the caches, each index hanging on
+ * the last, and a branch on what was read. Steps per ns.
+ */
+function compute(steps: number): number {
+  const a = new Int32Array(16384);
+  for (let i = 0; i < a.length; i++) a[i] = Math.imul(i, 0x9e3779b1);
+  const t = performance.now();
+  let i = 0;
+  let sum = 0;
+  for (let n = 0; n < steps; n++) {
+    const x = a[i]!;
+    if ((x & 1) === 0) sum += x;
+    a[i] = x ^ n;
+    i = (x + n) & 16383;
+  }
+  return steps / ((performance.now() - t) * 1e6) + (sum === 0.5 ? 1 : 0); // (using sum keeps the loop)
+}
+
 let result: number;
 switch (job.kind) {
   case 'cas-ping': result = pingPong(0, false); break;
   case 'cas-pong': result = pingPong(1, false); break;
   case 'futex-ping': result = pingPong(0, true); break;
   case 'futex-pong': result = pingPong(1, true); break;
+  case 'compute': result = compute(job.rounds); break;
   case 'zero': {
     const bytes = 64 << 20;
     const u8 = new Uint8Array(job.sab, job.slice! * bytes, bytes);
