@@ -12,8 +12,13 @@
  * as it runs on a CPU of its own; the table keeps each pair's typical cost (the mean after dropping the
  * samples a preemption or a garbage collection stretched). A simulation then charges each segment its
  * table cost: the same table, seed and profile give the same result, on any machine and however busy.
- * Segments calibration never saw (paths only contention takes) cost their pair's mean, failing that their
- * closing point's, failing that the mean of all. Page zeroing and copying are not in the table: the bandwidth model charges them.
+ * Segments calibration never saw (paths only contention takes) cost their pair's mean, failing that the
+ * mean of all segments. A pair calibration never saw is code nobody timed — mostly a retry that only
+ * contention takes, such as a lock word's load and compare-exchange around a loop — and the code that led
+ * to its closing point on other routes says nothing about it: the closing point's mean (kept in the table
+ * as `points`, for the record) made a retried up_write's load-and-compare-exchange cost the 73 µs of the
+ * mmap tail that ends at that compare-exchange alone, which held every simulated mmap_lock writer for ms.
+ * Page zeroing and copying are not in the table: the bandwidth model charges them.
  */
 
 /** Point keys of the points that are not Atomics operations (those are op + 1 in the top byte). */
@@ -144,7 +149,7 @@ export interface CostTableJson {
    * scale = timed / real. Absent: not scaled.
    */
   normalized?: { figure: string; real: number; timed: number; scale: number };
-  /** [key, cost ns] of every path, pair and closing point seen. */
+  /** [key, cost ns] of every path, pair and closing point seen (the points' are not looked up: see above). */
   paths: [number, number][];
   pairs: [number, number][];
   points: [number, number][];
@@ -179,7 +184,8 @@ export function buildCosts(parts: CostSamples[], measured: string): CostTableJso
 }
 
 const SLOTS = 1 << 15;
-const LEVELS = 3;
+/** Paths, then pairs. */
+const LEVELS = 2;
 
 /** The table in shared memory, for the simulated CPUs to look up: open addressing, key 0 stands for empty. */
 export class CostTable {
@@ -202,7 +208,7 @@ export class CostTable {
       }
       throw new RangeError('sim: the cost table is full');
     };
-    [t.paths, t.pairs, t.points].forEach((level, i) => level.forEach(([k, c]) => put(i * SLOTS, k, c)));
+    [t.paths, t.pairs].forEach((level, i) => level.forEach(([k, c]) => put(i * SLOTS, k, c)));
     costs[LEVELS * SLOTS] = t.meanNs;
     return buf;
   }
@@ -212,11 +218,10 @@ export class CostTable {
     this.costs = new Float64Array(buf, LEVELS * SLOTS * 4, LEVELS * SLOTS + 1);
   }
 
-  /** The cost of a segment, ns, by its path, else its pair, else its closing point, else the mean. */
-  cost(path: number, pair: number, cur: number): number {
+  /** The cost of a segment, ns, by its path, else its pair, else the mean of all segments. */
+  cost(path: number, pair: number): number {
     let c = this.find(0, path);
     if (c < 0) c = this.find(SLOTS, pair);
-    if (c < 0) c = this.find(2 * SLOTS, cur);
     return c >= 0 ? c : this.costs[LEVELS * SLOTS]!;
   }
 

@@ -232,7 +232,7 @@ export class SimThread extends ScheduledThread {
     const pair = pairKey(this.prevKey, key);
     const path = pairKey(this.prevPair, key);
     if (this.table !== null) {
-      ns = this.table.cost(path, pair, key);
+      ns = this.table.cost(path, pair);
       if (this.siblingSlowdown !== 1 && this.siblingRuns()) ns *= this.siblingSlowdown;
     } else {
       ns = realNs() - this.lastEnd;
