@@ -11,8 +11,9 @@ export const SIM_DEFAULTS = {
   quantumNs: 1000,
   durationMs: 2,
   repetitions: 3,
+  /** From the start of the last CPU's thread (they start one wake-up apart). */
   warmupMs: 4,
-  warmupMsPerCpu: 0.5,
+  warmupMsPerCpu: 0,
   /** Calibration runs on the real clock: long enough for warm code and a few thousand of each segment. */
   calibrationWarmupMs: 100,
   calibrationMs: 150,

@@ -29,7 +29,7 @@ export interface SimOptions {
   profile: MachineProfile;
   /** How far a thread's clock may run past the next thread's before it hands over, ns. */
   quantumNs: number;
-  /** Virtual warm-up before the first sample, ms. */
+  /** Virtual warm-up before the first sample, ms, from the start of the last CPU's thread. */
   warmupMs: number;
   /** Virtual length of each sample, ms. */
   durationMs: number;
@@ -70,8 +70,10 @@ export async function simulateRun(design: string, p: Plan, threads: number, opts
   const as = planSpace(design, p, costs === undefined, threads + 2);
   const n = p.roles.length;
   if (n > MAX_CPUS) throw new RangeError(`simulate: at most ${MAX_CPUS} CPUs`);
-  const events = Array.from({ length: opts.repetitions + 1 }, (_, k) => (opts.warmupMs + k * opts.durationMs) * 1e6);
-  const sim: SimBuffers = createMachine(n, opts.quantumNs, opts.profile.wakeUpNs, events, costs);
+  // CPU i's thread starts at i × the wake-up latency (createMachine): the warm-up counts from the last start.
+  const startNs = opts.profile.wakeUpNs;
+  const events = Array.from({ length: opts.repetitions + 1 }, (_, k) => (n - 1) * startNs + (opts.warmupMs + k * opts.durationMs) * 1e6);
+  const sim: SimBuffers = createMachine(n, opts.quantumNs, startNs, events, costs);
   const ctl = SchedControl.create();
   const phase = new SharedArrayBuffer(12);
   const tally = new SharedArrayBuffer(n * TALLY_STRIDE * 4);
