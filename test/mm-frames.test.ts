@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { FrameTable, GFP_NOWAIT, PAGE_SIZE, PG_locked, ZERO_PFN } from '../src/mm/frames.js';
+import { DeferredFree } from '../src/mm/deferred-free.js';
+import { MmuGather } from '../src/mm/pte-range.js';
 import { mkPte, PageTables, PMD_SIZE, ptePfn, ptePresent, PUD_SIZE, TASK_SIZE } from '../src/mm/pagetable.js';
 import { setWaitLimit } from '../src/sync/sleep.js';
 import { Prng } from '../src/util/prng.js';
@@ -58,6 +60,30 @@ test('frames: a waiting allocator gets a frame another thread frees; thread cach
   ft.drainCache(); // ... which the worker's DRAIN request makes us return (done here explicitly)
   const got = await done;
   assert.ok(got > 0, 'the worker got the freed frame');
+});
+
+test('frames: an allocator waits for the pages of a zap under way rather than report OOM', async () => {
+  const ft = FrameTable.create({ frames: 64 });
+  const pt = PageTables.create({ tables: 8 });
+  const tlb = new MmuGather(ft, pt, null, DeferredFree.create(64));
+  const mine: number[] = [];
+  for (let f = ft.alloc(GFP_NOWAIT); f > 0; f = ft.alloc(GFP_NOWAIT)) mine.push(f);
+  // A zap took every page from its PTE and is preempted before its TLB flush: the pages are on their way.
+  for (const f of mine) tlb.removePage(f);
+  const waiting = new Int32Array(new SharedArrayBuffer(4));
+  const { done } = onWorker<number>(
+    `const { FrameTable } = await import(${JSON.stringify(new URL('../src/mm/frames.js', import.meta.url).href)});
+     const ft = FrameTable.attach(data.h); const waiting = new Int32Array(data.waiting);
+     ft.reclaim = () => (Atomics.store(waiting, 0, 1), 0);
+     return ft.alloc();`,
+    { h: ft.handle(), waiting: waiting.buffer },
+  );
+  await eventually(() => Atomics.load(waiting, 0) === 1, 'the worker to wait for a frame');
+  // Longer than an allocation waits with nothing on its way (OOM_WAIT_MS, 50 ms): it must still be waiting.
+  await new Promise((r) => setTimeout(r, 150));
+  tlb.finish();
+  ft.drainCache();
+  assert.ok((await done) > 0, 'the worker got a frame the zap gave back, not OOM');
 });
 
 test('frames: lock_page waiters sleep until unlock_page', async () => {

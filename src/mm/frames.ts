@@ -38,6 +38,7 @@ export interface FrameTableHandle {
 const FREED = 0; // bumped whenever frames go back to the shared pool, to wake waiting allocators
 const WAITERS = 1;
 const DRAIN = 2; // bumped by an allocator that found the pool empty: every thread returns its cache
+const UNMAPPING = 3; // zaps in progress: frames on their way back (an mmu_gather holds them until the TLB flush)
 
 const CACHE_BATCH = 16;
 const CACHE_MAX = 2 * CACHE_BATCH;
@@ -60,7 +61,8 @@ const RECLAIM_POLL_MS = 1;
  * the kernel's do (__alloc_pages_slowpath): as long as unmapped frames still wait for a grace period they
  * free what is ready and sleep, however long another thread takes to let the grace period end (a reader
  * preempted by the host, say); only when nothing is left to reclaim and nothing is freed for a while do
- * they fail (the fault's VM_FAULT_OOM) — memory is really gone.
+ * they fail (the fault's VM_FAULT_OOM) — memory is really gone. Frames a zap has taken from their PTEs but
+ * not yet handed on count as on their way back: the zapping thread may be preempted half-way through.
  *
  * Anonymous pages come out zeroed: allocZeroed() copies a zero page over the frame, which runs at memset
  * speed (typed-array set), unlike fill().
@@ -190,7 +192,9 @@ export class FrameTable {
         if (pfn > 0) return pfn;
         const now = performance.now();
         const freed = Atomics.load(c, FREED);
-        if (pending > 0 || freed !== seen) progressAt = now;
+        // Frames waiting for a grace period, frames freed meanwhile, or a zap under way whose pages come
+        // back when it ends (its thread may be preempted in the middle of 128 MiB): memory is not gone.
+        if (pending > 0 || freed !== seen || Atomics.load(c, UNMAPPING) > 0) progressAt = now;
         else if (now - progressAt >= OOM_WAIT_MS) return -1;
         seen = freed;
         // Sleeps (offline for RCU) until a frame is freed or it is time to reclaim again; the thread's wait
@@ -200,6 +204,11 @@ export class FrameTable {
     } finally {
       Atomics.sub(c, WAITERS, 1);
     }
+  }
+
+  /** An mmu_gather started (+1) or finished (-1) gathering pages: allocators wait for them rather than fail. */
+  unmapping(delta: 1 | -1): void {
+    Atomics.add(this.control, UNMAPPING, delta);
   }
 
   /** Returns this thread's cached frames to the shared pool. */

@@ -10,9 +10,14 @@ import { _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_RW, PageTables, pteMapped, ptePfn 
  * split lock, and pages leave through an mmu_gather that frees them only after an RCU grace period —
  * until then a thread that read the old PTE without a lock may still be reading the page.
  */
+/** Pages an mmu_gather holds before it hands them on (the kernel's batch: a page of pointers, 510 on x86-64). */
+const GATHER_BATCH = 512;
+
 export class MmuGather {
   private pfns: number[] = [];
   private tables: number[] = [];
+  /** Pages were gathered since the last finish(): counted in the frame table's zaps under way. */
+  private gathering = false;
 
   constructor(
     private readonly frames: FrameTable,
@@ -23,9 +28,19 @@ export class MmuGather {
     private readonly deferred: DeferredFree,
   ) {}
 
-  /** tlb_remove_page(): the page loses the reference its PTE held, once the grace period is over. */
+  /**
+   * tlb_remove_page(): the page loses the reference its PTE held, once the grace period is over. A full
+   * batch goes on its way at once (tlb_flush_mmu()), so that a long zap does not hold every page it took
+   * until it ends; and from the first page on, allocators know frames are coming back.
+   */
   removePage(pfn: number): void {
-    if (pfn !== ZERO_PFN) this.pfns.push(pfn);
+    if (pfn === ZERO_PFN) return;
+    if (this.pfns.length === 0 && !this.gathering) {
+      this.gathering = true;
+      this.frames.unmapping(1);
+    }
+    this.pfns.push(pfn);
+    if (this.pfns.length >= GATHER_BATCH) this.flush();
   }
 
   /** tlb_remove_table(): a page-table page unlinked by free_pgtables(). */
@@ -42,6 +57,15 @@ export class MmuGather {
    * RCU callback, or sooner by any thread whose allocation needs them (DeferredFree).
    */
   finish(): void {
+    this.flush();
+    if (this.gathering) {
+      this.gathering = false;
+      this.frames.unmapping(-1);
+    }
+  }
+
+  /** Hands what was gathered to the grace period (or, with nothing reading without a lock, frees it). */
+  private flush(): void {
     if (this.pfns.length === 0 && this.tables.length === 0) return;
     const rcu = this.rcu;
     if (rcu) {
