@@ -120,6 +120,17 @@ interface RunOutcome {
   trace: TraceEntry[];
 }
 
+/**
+ * Watches one scheduled run from the controller (mmsplit explore): step() at every yield point, while the
+ * thread that reached it and every other worker wait, so that it reads the address space as the threads
+ * left it; end() once they are all done (or one failed), before the run is judged. It reads and must
+ * write nothing shared: the run takes the same turns as it does unwatched.
+ */
+export interface RunRecorder {
+  step(as: AddressSpace, step: number, thread: number, ctl: SchedControl): void;
+  end(as: AddressSpace, steps: number, ctl: SchedControl): void;
+}
+
 const FRAMES = 128;
 
 /** The checker's worker threads, kept from run to run; replaced after a run that failed. */
@@ -148,7 +159,7 @@ class CheckPool {
   }
 
   /** One run: set up, let the threads go, collect what they report. */
-  async run(design: string, scenario: CheckScenario, seed: number, mode: CheckMode, opts: { depth: number; expectedSteps: number; overrides?: [number, number][]; maxSteps: number; trace: boolean; timeoutMs: number; given?: unknown }): Promise<RunOutcome> {
+  async run(design: string, scenario: CheckScenario, seed: number, mode: CheckMode, opts: { depth: number; expectedSteps: number; overrides?: [number, number][]; maxSteps: number; trace: boolean; timeoutMs: number; given?: unknown; record?: RunRecorder }): Promise<RunOutcome> {
     const rnd = new Prng(seed);
     const as = AddressSpace.create({ design, frames: FRAMES, tables: 64, capacity: 256, debug: true, maxThreads: 16 });
     const tablesBefore = as.pages.pt.tablesInUse();
@@ -164,6 +175,7 @@ class CheckPool {
     const scheduled = mode !== 'stress';
     if (scheduled) {
       this.ctl.reset({ threads: n, strategy: mode, seed: rnd.u32(), maxSteps: opts.maxSteps, depth: opts.depth, expectedSteps: opts.expectedSteps, overrides: opts.overrides });
+      if (opts.record) this.ctl.record();
     }
     Atomics.store(new Int32Array(this.go), 0, 0);
     const workers = this.ensure(n);
@@ -193,8 +205,14 @@ class CheckPool {
         }),
       );
     });
-    if (scheduled) this.ctl.start();
-    else {
+    let followed: 'done' | 'aborted' | 'timeout' | undefined;
+    if (scheduled) {
+      this.ctl.start();
+      // Recording: the controller takes its turn at every yield point, blocking here (the replies queue).
+      const record = opts.record;
+      if (record) followed = this.ctl.follow((step, thread) => record.step(as, step, thread, this.ctl), performance.now() + opts.timeoutMs);
+      if (followed === 'timeout') this.ctl.abort();
+    } else {
       Atomics.store(new Int32Array(this.go), 0, 1);
       Atomics.notify(new Int32Array(this.go), 0);
     }
@@ -209,6 +227,7 @@ class CheckPool {
       timeout,
     ]);
     clearTimeout(timer);
+    if (opts.record && all !== 'timeout' && followed !== 'timeout') opts.record.end(as, this.ctl.steps, this.ctl);
     as.rcu.threadOnline();
     const out: RunOutcome = {
       ...(scenario.program ? { program: scenario.program.of(params) } : {}),
@@ -424,7 +443,7 @@ function givenProgram(scenario: CheckScenario, text: string | undefined): unknow
 }
 
 /** Runs one schedule again, traced: the same violation (or none) and the interleaving that led to it. */
-export async function replay(o: { design: string; scenario: string; mode: CheckMode; token: ReplayToken; depth?: number; maxSteps?: number; runTimeoutMs?: number; program?: string }): Promise<{ violation?: string; steps: number; trace: TraceEntry[]; programText?: string }> {
+export async function replay(o: { design: string; scenario: string; mode: CheckMode; token: ReplayToken; depth?: number; maxSteps?: number; runTimeoutMs?: number; program?: string; record?: RunRecorder }): Promise<{ violation?: string; steps: number; trace: TraceEntry[]; programText?: string }> {
   designInfo(o.design);
   const scenario = checkScenario(o.scenario);
   const maxSteps = o.maxSteps ?? 200_000;
@@ -433,7 +452,7 @@ export async function replay(o: { design: string; scenario: string; mode: CheckM
   const pool = new CheckPool();
   try {
     const k = o.mode === 'pct' ? await expectedSteps(pool, o.design, scenario, maxSteps, timeoutMs, given) : 0;
-    const r = await pool.run(o.design, scenario, o.token.seed, o.mode, { depth: o.depth ?? 3, expectedSteps: k, overrides: o.token.overrides ?? [], maxSteps, trace: o.mode !== 'stress', timeoutMs, given });
+    const r = await pool.run(o.design, scenario, o.token.seed, o.mode, { depth: o.depth ?? 3, expectedSteps: k, overrides: o.token.overrides ?? [], maxSteps, trace: o.mode !== 'stress', timeoutMs, given, ...(o.record && o.mode !== 'stress' ? { record: o.record } : {}) });
     const programText = scenario.program && r.program !== undefined ? scenario.program.describe(r.program) : undefined;
     return { ...(r.violation !== undefined ? { violation: r.violation } : {}), steps: r.steps, trace: r.trace, ...(programText ? { programText } : {}) };
   } finally {

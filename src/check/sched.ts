@@ -42,7 +42,9 @@ const OVERRIDE_NEXT = 13; // dfs: the next override to apply
 const CHANGE_NEXT = 11; // pct: index of the next change point
 const CHANGES = 12;
 const TRACE_SEQ = 14; // orders the trace lines of all threads
+const RECORDING = 15; // explore: every yield point pauses for the controller to record the run (record())
 const RNG = 16; // 4 words of xoshiro128** state
+const PAUSED = 20; // explore: the thread that paused at the yield point being recorded
 const T_BASE = 24; // per thread: [state, writes seen, futex key, deadline (virtual µs, -1 none), priority, woken]
 const T_WORDS = 6;
 export const MAX_THREADS = 8;
@@ -58,6 +60,8 @@ const WORDS = LOG_BASE + MAX_DECISIONS;
 export const NOBODY = -1;
 /** CURRENT once the run is being abandoned: every waiting thread throws ScheduleAborted. */
 export const ABORT = -2;
+/** CURRENT while the controller records the run at a yield point (explore): every worker waits. */
+const RECORDER = -3;
 
 // Thread states.
 const RUNNABLE = 0;
@@ -156,6 +160,51 @@ export class SchedControl {
 
   get steps(): number {
     return this.c[STEP]!;
+  }
+
+  /**
+   * explore: from start() on, every yield point hands the turn to the controller before the schedule
+   * picks who runs next, and follow() records it there (controller, after reset(), before start()). The
+   * pause changes nothing the schedule reads — the step, the clock, the random state, who is enabled — so
+   * the run takes the same turns as it does unrecorded.
+   */
+  record(): void {
+    this.c[RECORDING] = 1;
+  }
+
+  /**
+   * explore, on the controller right after start(): blocks while the run goes on, and at each yield point,
+   * while the thread that reached it and every other worker waits, calls `onPoint(step, thread)`, which may
+   * read the shared memory (and must write none of it), then gives the turn back to that thread. Ends when
+   * every thread is done, when the run is abandoned, or at `deadline` (the real performance.now(), ms).
+   */
+  follow(onPoint: (step: number, thread: number) => void, deadline: number): 'done' | 'aborted' | 'timeout' {
+    const c = this.c;
+    for (;;) {
+      const cur = real.load(c, CURRENT);
+      if (cur === RECORDER) {
+        const t = c[PAUSED]!;
+        try {
+          onPoint(c[STEP]!, t);
+        } catch (e) {
+          this.abort();
+          throw e;
+        }
+        real.store(c, CURRENT, t);
+        real.notify(c, CURRENT);
+        continue;
+      }
+      if (cur === NOBODY) return 'done';
+      if (cur === ABORT) return 'aborted';
+      if (realNow() > deadline) return 'timeout';
+      real.wait(c, CURRENT, cur, 20);
+    }
+  }
+
+  /** Each thread's state as the schedule sees it: runnable, spinning in cpu_relax(), sleeping in futex_wait, done. */
+  threadStates(): string[] {
+    const c = this.c;
+    return Array.from({ length: c[THREADS]! }, (_, t) => STATE_NAMES[c[T_BASE + T_WORDS * t]!]!);
   }
 
   get switches(): number {
@@ -388,6 +437,7 @@ export class ScheduledThread implements SchedThread {
     const step = ++c[STEP]!;
     c[CLOCK]!++;
     if (this.tracing) this.record(`${detail === undefined ? what : `${what} ${detail}`}  ${caller()}`, true);
+    if (c[RECORDING] !== 0) this.pauseForRecorder();
     if (step > c[MAX_STEPS]!) throw new ScheduleError(`livelock: no end after ${c[MAX_STEPS]} steps (${this.ctl.describeThreads()})`);
     if (c[CHANGE_NEXT]! < c[CHANGES]! && step >= c[CHANGE_BASE + c[CHANGE_NEXT]!]!) {
       c[T_BASE + T_WORDS * this.me + 4] = ++c[CHANGE_NEXT]!; // pct: the runner drops below everyone
@@ -414,6 +464,13 @@ export class ScheduledThread implements SchedThread {
 
   private record(what: string, point: boolean): void {
     this.log.push({ seq: this.c[TRACE_SEQ]!++, step: this.c[STEP]!, thread: this.me, what, point });
+  }
+
+  /** explore: lets the controller record the run as this thread reached the point; waits for the turn back. */
+  private pauseForRecorder(): void {
+    this.c[PAUSED] = this.me;
+    this.handOver(RECORDER);
+    this.awaitTurn();
   }
 
   private switchTo(next: number): void {

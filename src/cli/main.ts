@@ -351,6 +351,71 @@ addReportOptions(
   process.exitCode = worst;
 });
 
+const EXPLORE_MODES = CHECK_MODES.filter((m) => m !== 'stress');
+
+addReportOptions(
+  program
+    .command('explore')
+    .description('record one schedule of a design as the checker replays it — a replay token\'s, a mutant\'s violation found by the search, or a design\'s first schedule — and write a page that steps through it: threads, VMAs, PTEs, locks')
+    .requiredOption('--design <name|file>', `a design (${designNames().join(', ')}) or a mutant (${mutantNames().join(', ')}), or the path of a design module`, designArg)
+    .option('--name <name>', 'with a design module: which of its designs or mutants')
+    .option('--scenario <name>', `the scenario (default: a mutant's search tries every one in turn; a design's, the first): ${CHECK_SCENARIOS.map((s) => s.name).join(', ')}`, nameList(CHECK_SCENARIOS.map((s) => s.name), 'scenario'))
+    .option('--replay <token>', 'the schedule a violation printed (needs --scenario)')
+    .option('--mode <mode>', `how the schedule is chosen: ${EXPLORE_MODES.join(', ')}`, (v: string) => {
+      if (!(EXPLORE_MODES as readonly string[]).includes(v)) throw new InvalidArgumentError(`unknown mode '${v}' (have: ${EXPLORE_MODES.join(', ')})`);
+      return v as CheckMode;
+    }, 'pct')
+    .option('--seed <n>', 'where the search\'s seeds start', (v: string) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new InvalidArgumentError('expected an integer from 0 to 4294967295');
+      return n;
+    })
+    .option('--runs <n>', 'a mutant\'s search: schedules per scenario', positiveInt, 1000)
+    .option('--depth <d>', 'pct: bug depth (d - 1 priority change points)', positiveInt, 3)
+    .option('--program <text>', 'with --scenario generated: run this program (as a violation\'s replay command prints it)')
+    .option('--out <dir>', 'folder to write index.html into', 'explore'),
+).action(async (o: { design: string; name?: string; scenario?: string[]; replay?: string; mode: 'pct' | 'random' | 'dfs'; seed?: number; runs: number; depth: number; program?: string; out: string; json?: boolean }) => {
+  const loaded = await loadDesigns('explore', [o.design]);
+  let design = loaded[0]!;
+  if (o.name !== undefined) {
+    const mine = [...loaded, ...mutantNames().filter((n) => loaded.includes(designInfo(n).mutantOf!))];
+    if (!mine.includes(o.name)) usage('explore', '--name', `'${o.name}' is not defined by ${o.design} (it defines: ${mine.join(', ')})`);
+    design = o.name;
+  } else if (loaded.length > 1) usage('explore', '--design', `${o.design} defines ${loaded.join(', ')}: say which with --name`);
+  if (o.scenario !== undefined && o.scenario.length !== 1) usage('explore', '--scenario', 'one scenario, not a list');
+  const scenario = o.scenario?.[0];
+  let token: ReturnType<typeof parseReplay> | undefined;
+  if (o.replay !== undefined) {
+    if (scenario === undefined) usage('explore', '--replay', 'needs --scenario (the one the violation names)');
+    try {
+      token = parseReplay(o.replay, o.mode);
+    } catch (e) {
+      usage('explore', '--replay', (e as Error).message);
+    }
+  }
+  if (o.program !== undefined) {
+    const support = scenario !== undefined ? checkScenario(scenario).program : undefined;
+    if (!support) usage('explore', '--program', 'needs --scenario generated (or generated-3)');
+    try {
+      support.decode(o.program);
+    } catch (e) {
+      usage('explore', '--program', (e as Error).message.replace(/^program: /, ''));
+    }
+  }
+  // The page's folder is checked before any schedule runs: a search can take a minute.
+  const { prepareOutDir } = await import('../report/index.js');
+  try {
+    prepareOutDir(o.out);
+  } catch (e) {
+    usage('explore', '--out', (e as Error).message);
+  }
+  const { exploreCommand } = await import('./explore.js');
+  process.exitCode = await exploreCommand({
+    design, mode: o.mode, seed: o.seed ?? seedFromEnv(), depth: o.depth, runs: o.runs, out: o.out, json: !!o.json,
+    ...(scenario !== undefined ? { scenario } : {}), ...(token !== undefined ? { token } : {}), ...(o.program !== undefined ? { program: o.program } : {}),
+  });
+});
+
 program
   .command('new-design')
   .description('write a starting design (the mmap_lock baseline, commented step by step) and a test that checks it, into the current folder')

@@ -175,6 +175,19 @@ export class Rcu implements SleepObserver {
     return min;
   }
 
+  /**
+   * What another thread can see of the domain (mmsplit explore draws it): the grace-period counter, the
+   * synchronizers asleep, and per reader slot 0 when offline, else the counter value of its last quiescent
+   * state — an online slot behind `gp` holds up the grace period that counter started. Plain reads, no
+   * Atomics: no yield point, for a thread that watches a stopped run.
+   */
+  peekReaders(): { gp: number; waiters: number; slots: number[] } {
+    const s = this.s;
+    const slots: number[] = [];
+    for (let i = 0; i < s[SLOTS_HIGH]!; i++) slots.push(s[SLOT_BASE + SLOT_WORDS * i] === 0 ? 0 : s[SLOT_BASE + SLOT_WORDS * i + 1]!);
+    return { gp: s[GP]!, waiters: s[WAITERS]!, slots };
+  }
+
   /** synchronize_rcu(): waits for a full grace period. Must not be called inside a read section. */
   synchronize(): void {
     if (this.nesting !== 0) throw new SleepInAtomicError('synchronize_rcu() inside rcu_read_lock()');

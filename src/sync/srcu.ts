@@ -127,6 +127,16 @@ export class Srcu {
     return locks === unlocks;
   }
 
+  /**
+   * What another thread can see of the domain (mmsplit explore draws it): srcu_idx, the grace period
+   * (srcu_gp_seq: the count, and its state 0 idle, 1 waiting for the inactive index's readers, 2 flipped)
+   * and the readers inside a section now. Plain reads: no yield point, for a thread that watches a stopped run.
+   */
+  peekState(): { idx: number; gp: number; gpState: number; readers: number } {
+    const s = this.s;
+    return { idx: s[IDX]! & 1, gp: s[GP_SEQ]! >> 2, gpState: s[GP_SEQ]! & SEQ_STATE_MASK, readers: this.readersActive() };
+  }
+
   /** Readers inside a read section now (for checks and statistics). */
   readersActive(): number {
     const s = this.s;

@@ -1,0 +1,311 @@
+/**
+ * The explorer's page: one self-contained HTML file (inline CSS and script, the run's data inline as JSON;
+ * nothing fetched, no fonts) that steps through a recorded run. At each step: every thread's column of the
+ * interleaving with the line it is on, the address space drawn to scale (each page a column, holes between
+ * mappings shown as one labelled gap, as procmap draws /proc/PID/maps) with the VMA records above their
+ * pages and the PTEs below them, the locks, RCU and SRCU, the frames; and the violation where it happened.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { esc } from '../report/html.js';
+import { prepareOutDir } from '../report/index.js';
+import type { ExploreRun } from './explore.js';
+
+/** Writes DIR/index.html (DIR made and checked writable first); returns its path. */
+export function writeExplorePage(run: ExploreRun, dir: string): string {
+  prepareOutDir(dir);
+  const file = path.join(dir, 'index.html');
+  fs.writeFileSync(file, renderExplorePage(run));
+  return file;
+}
+
+export function renderExplorePage(run: ExploreRun): string {
+  // JSON inside <script>: a '<' could end the element early; \u003c reads back as the same string.
+  const data = JSON.stringify(run).replace(/</g, '\\u003c');
+  const title = `mmsplit explore — ${run.design} / ${run.scenario}`;
+  const v = run.violation;
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${esc(title)}</title>
+<style>${CSS}</style></head>
+<body>
+<header>
+<h1>${esc(run.design)} <span class="dim">/</span> ${esc(run.scenario)}</h1>
+<p class="dim">${esc(run.summary)} — ${esc(run.description)}</p>
+<p>Schedule: ${esc(run.origin)}. Replay: <code>${esc(run.checkCommand)}</code></p>
+${run.programText !== undefined ? `<pre class="program">${esc(run.programText)}</pre>` : ''}
+${v ? `<p class="verdict bad">VIOLATION: ${esc(v.message)} <span class="dim">(${esc(v.where)})</span></p>` : '<p class="verdict ok">No violation in this schedule.</p>'}
+</header>
+<nav id="controls" aria-label="step through the run">
+<button id="first" title="first step (Home)">|◀</button><button id="prev" title="previous step (←; shift: previous change)">◀</button>
+<button id="next" title="next step (→; shift: next change)">▶</button><button id="last" title="last step (End)">▶|</button>
+${v ? '<button id="to-violation" title="the violation (v)">⚠ violation</button>' : ''}
+<input id="slider" type="range" min="0" max="${Math.max(0, run.steps.length - 1)}" value="0" aria-label="step">
+<span id="step-label"></span>
+</nav>
+<p id="now" class="now"></p>
+<div id="violation" class="violation" role="alert" hidden></div>
+<main>
+<section id="threads-panel"><h2>Threads <span class="dim">(the interleaving, in the checker's words)</span></h2>
+<div id="trace-scroll"><table id="trace"><colgroup><col class="n">${'<col>'.repeat(run.threads)}</colgroup><thead><tr><th>step</th>${Array.from({ length: run.threads }, (_, t) => `<th>T${t} <span class="sched" id="sched-${t}"></span></th>`).join('')}</tr></thead><tbody id="trace-body"></tbody></table></div>
+</section>
+<section id="state-panel">
+<h2>Address space <span class="dim">(pages to scale; holes folded)</span></h2>
+<div id="aspace-scroll"><div id="aspace"></div></div>
+<p class="dim legend">VMA records above their pages (lane 1: in the tree; below: detached or not yet inserted), PTEs below: pfn, RW/RO, the first byte of the frame. <span class="key changed">changed since the start</span> <span class="key touched">changed at this step</span> <span class="key bad">the violation's PTE</span> <b>ptl</b>: its PTE lock held.</p>
+<div class="cols">
+<div><h2>Locks</h2><div id="locks"></div></div>
+<div><h2>RCU and SRCU</h2><div id="rcu"></div></div>
+<div><h2>Frames</h2><div id="frames"></div></div>
+</div>
+</section>
+</main>
+<footer class="dim">The state at a step is the address space as the scheduler hands over there: the thread named has run up to that
+yield point (an Atomics operation, a cpu_relax(), a schedPoint), whose operation has not run yet. Keys: ← → step, shift+← → to the previous
+or next change of state, Home/End, v the violation. Drawn from what the scheduler recorded while it replayed this schedule
+(${run.steps.length} steps, ${run.states.length} distinct states).</footer>
+<script id="run-data" type="application/json">${data}</script>
+<script>${SCRIPT}</script>
+</body></html>
+`;
+}
+
+const CSS = `
+body{font:13px/1.4 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0 16px 16px;color:#222;background:#fff}
+h1{font-size:20px;margin:12px 0 4px}h2{font-size:14px;margin:10px 0 4px}
+code,pre,#trace,#aspace,.mono{font-family:ui-monospace,"DejaVu Sans Mono",Menlo,Consolas,monospace;font-size:12px}
+.dim{color:#777;font-weight:normal}
+pre.program{background:#f6f6f6;padding:6px;margin:4px 0}
+.verdict.bad{color:#b00020;font-weight:600}.verdict.ok{color:#1b7f3b;font-weight:600}
+nav{position:sticky;top:0;background:#fff;padding:6px 0;border-bottom:1px solid #ddd;z-index:2;display:flex;gap:6px;align-items:center}
+nav button{font-size:14px;padding:2px 8px}#slider{flex:1}#step-label{min-width:150px;text-align:right;font-variant-numeric:tabular-nums}
+#to-violation{color:#b00020}
+.now{margin:6px 0;font-family:ui-monospace,"DejaVu Sans Mono",monospace;font-size:12px}
+.violation{border:2px solid #b00020;background:#fde8ec;padding:6px 8px;margin:6px 0;font-weight:600}
+.violation.past{border-style:dashed;background:#fff;font-weight:normal}
+main{display:grid;grid-template-columns:minmax(420px,1fr) minmax(480px,1.3fr);gap:16px}
+#trace-scroll{height:70vh;overflow:auto;border:1px solid #ddd}
+#trace{border-collapse:collapse;width:100%;table-layout:fixed}
+#trace col.n{width:48px}
+#trace th{position:sticky;top:0;background:#f3f3f3;text-align:left;padding:2px 6px;border-bottom:1px solid #ccc}
+#trace td{padding:0 6px;vertical-align:top;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
+#trace td.n{color:#999;text-align:right}
+#trace td .c{color:#999}
+#trace tr.note td.w{color:#0b5394}
+#trace td.pos{background:#e8f0fe;outline:1px solid #9bb8f0;outline-offset:-1px}
+#trace td.cur{background:#ffe08a;outline:2px solid #d4a000;outline-offset:-2px}
+#trace td.bad{color:#b00020;font-weight:600}
+.sched{font-weight:normal;color:#555;font-size:11px}
+#aspace-scroll{overflow-x:auto;border:1px solid #ddd;padding:6px}
+#aspace{position:relative}
+.vma{position:absolute;box-sizing:border-box;border:2px solid #3a6ea5;background:#e6effa;border-radius:3px;padding:2px 4px;overflow:hidden;height:58px;white-space:nowrap}
+.vma.detached{border-style:dashed;border-color:#888;background:#f2f2f2;color:#555}
+.vma.changed{background:#fff4d6}
+.vma.touched{box-shadow:0 0 0 3px #f0a500}
+.vma.hold{box-shadow:0 0 0 3px #b00020}
+.vma .perms{font-weight:700}
+.col{position:absolute;box-sizing:border-box;text-align:center;font-size:11px;color:#666}
+.gap{position:absolute;box-sizing:border-box;border-left:1px dashed #aaa;border-right:1px dashed #aaa;color:#888;font-size:10px;text-align:center;background:repeating-linear-gradient(135deg,#fafafa 0 6px,#f0f0f0 6px 12px)}
+.pte{position:absolute;box-sizing:border-box;height:52px;border:1px solid #bbb;border-radius:2px;background:#fff;text-align:center;font-size:11px;padding-top:2px}
+.pte.none{border-style:dotted;color:#bbb}
+.pte.w{background:#e3f5e6}.pte.ro{background:#eef}
+.pte.touched{box-shadow:0 0 0 3px #f0a500}
+.pte.bad{background:#fde8ec;border:2px solid #b00020;box-shadow:0 0 0 3px #b00020}
+.pte.ptl::after{content:"ptl";position:absolute;right:2px;top:0;color:#b00020;font-weight:700;font-size:9px}
+.cols{display:grid;grid-template-columns:1fr 1fr 1fr;gap:12px}
+.kv{margin:0;padding:0;list-style:none}.kv li{margin:1px 0}
+.held{color:#b00020;font-weight:600}.free{color:#1b7f3b}
+footer{margin-top:12px}
+.legend{margin:4px 0}.key{padding:0 4px;margin-right:6px;border-radius:2px}.key.changed{background:#fff4d6}.key.touched{box-shadow:0 0 0 2px #f0a500}.key.bad{background:#fde8ec;border:1px solid #b00020}
+`;
+
+// The page's script: plain ES5-style code in a string (no template literals or ${…} in it).
+const SCRIPT = String.raw`
+(function () {
+  'use strict';
+  var D = JSON.parse(document.getElementById('run-data').textContent);
+  var N = D.steps.length, T = D.threads, PAGE = 4096;
+  var PW = 84, GW = 64, LANE = 62, PTE_H = 52;
+  var V = D.violation;
+  function hex(n) { return '0x' + n.toString(16); }
+  function h(s) { return String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;'); }
+  function size(b) { return b >= 1048576 ? (b / 1048576).toFixed(b % 1048576 ? 1 : 0) + ' MiB' : (b / 1024) + ' KiB'; }
+
+  // The interleaving: one row per trace line, the line in its thread's column.
+  var byThread = [];
+  for (var t = 0; t < T; t++) byThread.push([]);
+  var html = [];
+  D.trace.forEach(function (e, i) {
+    byThread[e.thread].push(i);
+    var k = e.what.indexOf('  (');
+    var w = k < 0 ? h(e.what) : h(e.what.slice(0, k)) + ' <span class="c">' + h(e.what.slice(k + 2)) + '</span>';
+    var cells = '';
+    for (var c = 0; c < T; c++) cells += c === e.thread ? '<td title="' + h(e.what) + '" class="w' + (e.what.charAt(0) === '✗' ? ' bad' : '') + '">' + w + '</td>' : '<td></td>';
+    html.push('<tr class="' + (e.point ? 'pt' : 'note') + '"><td class="n">' + e.step + '</td>' + cells + '</tr>');
+  });
+  var body = document.getElementById('trace-body');
+  body.innerHTML = html.join('');
+  var rows = body.children;
+  // Where thread t stands at step s: its last line before the point s (the point itself if it is its own).
+  function position(t, s) {
+    var list = byThread[t], lo = 0, hi = list.length - 1, best = -1;
+    while (lo <= hi) {
+      var mid = (lo + hi) >> 1, e = D.trace[list[mid]];
+      if (e.step < s || (e.step === s && e.point)) { best = list[mid]; lo = mid + 1; } else hi = mid - 1;
+    }
+    return best;
+  }
+
+  // The address axis: every page any VMA or PTE of the run covers, in order; holes folded into one gap each.
+  var pages = {};
+  D.states.forEach(function (st) {
+    st.vmas.forEach(function (v) { for (var a = v.start, n = 0; a < v.end && n < 256; a += PAGE, n++) pages[a] = 1; });
+    st.ptes.forEach(function (p) { pages[p.addr] = 1; });
+  });
+  var addrs = Object.keys(pages).map(Number).sort(function (a, b) { return a - b; });
+  var X = {}, cols = [], x = 0;
+  addrs.forEach(function (a, i) {
+    if (i > 0 && a !== addrs[i - 1] + PAGE) { cols.push({ gap: true, x: x, from: addrs[i - 1] + PAGE, to: a }); x += GW; }
+    X[a] = x; cols.push({ addr: a, x: x }); x += PW;
+  });
+  var WIDTH = x;
+  var first = D.states[D.steps.length ? D.steps[0].state : 0];
+  function recKey(v) { return v.start + '-' + v.end + '-' + v.flags; }
+  var firstRec = {};
+  if (first) first.vmas.forEach(function (v) { firstRec[v.rec] = recKey(v); });
+  function xOf(a) { return X[a] !== undefined ? X[a] : null; }
+  function words(v) { return Object.keys(v.words).map(function (k) { return k + '=' + v.words[k]; }).join(' '); }
+
+  function drawSpace(st, prev, i) {
+    // VMAs in the tree share lane 0 (they never overlap); records out of it (detached, not yet inserted) below.
+    var lanes = [[]], out = [];
+    st.vmas.forEach(function (v) {
+      var live = !v.detached && v.inTree !== false;
+      var lane = 0;
+      if (!live) {
+        for (lane = 1; ; lane++) {
+          if (!lanes[lane]) lanes[lane] = [];
+          if (lanes[lane].every(function (o) { return o.end <= v.start || o.start >= v.end; })) break;
+        }
+      }
+      lanes[lane].push(v);
+      var prevV = prev && prev.vmas.filter(function (o) { return o.rec === v.rec; })[0];
+      var cls = 'vma' + (live ? '' : ' detached') + (firstRec[v.rec] !== recKey(v) ? ' changed' : '') + (prev && JSON.stringify(prevV) !== JSON.stringify(v) ? ' touched' : '');
+      var x0 = xOf(v.start), lastPage = v.end - PAGE, x1 = xOf(lastPage);
+      if (x0 === null) return;
+      if (x1 === null) x1 = x0;
+      out.push('<div class="' + cls + '" data-rec="' + v.rec + '" data-perms="' + h(v.perms) + '" data-start="' + hex(v.start) + '" data-end="' + hex(v.end) + '" title="' + h(v.line) + '" style="left:' + x0 + 'px;top:' + (18 + lane * LANE) + 'px;width:' + (x1 + PW - x0 - 2) + 'px">' +
+        '<span class="perms">' + h(v.perms) + '</span> #' + v.rec + (live ? '' : v.detached ? ' detached' : ' not in tree') + '<br>' + hex(v.start) + '–' + hex(v.end) + '<br>' + h(words(v)) + '</div>');
+    });
+    var top = 18 + lanes.length * LANE + 6;
+    var live = st.vmas.filter(function (v) { return !v.detached && v.inTree !== false; });
+    cols.forEach(function (c) {
+      if (c.gap) {
+        out.push('<div class="gap" style="left:' + c.x + 'px;top:0;width:' + GW + 'px;height:' + (top + PTE_H) + 'px"><br>hole<br>' + size(c.to - c.from) + '</div>');
+        return;
+      }
+      out.push('<div class="col" style="left:' + c.x + 'px;top:0;width:' + PW + 'px">' + hex(c.addr) + '</div>');
+      var p = st.ptes.filter(function (q) { return q.addr === c.addr; })[0];
+      if (!p) { out.push('<div class="pte none" style="left:' + (c.x + 2) + 'px;top:' + top + 'px;width:' + (PW - 4) + 'px">no PTE</div>'); return; }
+      var pp = prev && prev.ptes.filter(function (q) { return q.addr === c.addr; })[0];
+      var owner = live.filter(function (v) { return v.start <= c.addr && c.addr < v.end; })[0];
+      var fr = st.frames.filter(function (f) { return f.pfn === p.pfn; })[0];
+      var bad = V && V.addr === c.addr && i >= V.at;
+      var cls = 'pte ' + (p.writable ? 'w' : 'ro') + (p.ptl ? ' ptl' : '') + (prev && JSON.stringify(pp) !== JSON.stringify(p) ? ' touched' : '') + (bad ? ' bad' : '');
+      out.push('<div class="' + cls + '" data-addr="' + hex(c.addr) + '" data-pfn="' + p.pfn + '" data-writable="' + p.writable + '" data-vma="' + (owner ? owner.rec : '') + '" style="left:' + (c.x + 2) + 'px;top:' + top + 'px;width:' + (PW - 4) + 'px" title="PTE for ' + hex(c.addr) + (owner ? ' in VMA #' + owner.rec : ' outside every VMA') + '">' +
+        'pfn ' + p.pfn + '<br>' + (p.present ? (p.writable ? 'RW' : 'RO') : 'PROT_NONE') + (p.dirty ? ' D' : '') + '<br>' + (fr ? 'byte ' + hex(fr.byte0) : '') + '</div>');
+    });
+    var el = document.getElementById('aspace');
+    el.style.width = WIDTH + 'px';
+    el.style.height = (top + PTE_H + 4) + 'px';
+    el.innerHTML = out.join('');
+  }
+
+  function li(k, v) { return '<li><b>' + k + '</b> ' + v + '</li>'; }
+  function drawLocks(st, s) {
+    var m = st.mmapLock, l = [];
+    var held = m.writer ? '<span class="held">held for write</span>' : m.readers ? '<span class="held">held by ' + m.readers + ' reader' + (m.readers > 1 ? 's' : '') + '</span>' : '<span class="free">free</span>';
+    l.push(li('mmap_lock', held + (m.writersWaiting ? ', ' + m.writersWaiting + ' writer(s) waiting' : '') + (m.readersWaiting ? ', ' + m.readersWaiting + ' reader(s) waiting' : '') + ' <span class="dim">(word ' + hex(m.word >>> 0) + ')</span>'));
+    Object.keys(st.mmWords).forEach(function (k) { l.push(li(k, st.mmWords[k])); });
+    var ptl = st.ptes.filter(function (p) { return p.ptl; });
+    l.push(li('PTE locks', ptl.length ? '<span class="held">held</span> (table of ' + hex(ptl[0].addr) + ')' : '<span class="free">none held</span>'));
+    st.vmas.forEach(function (v) { l.push(li('VMA #' + v.rec, h(words(v)) || '—')); });
+    D.steps[s].sched.forEach(function (state, t) { document.getElementById('sched-' + t).textContent = state; });
+    document.getElementById('locks').innerHTML = '<ul class="kv">' + l.join('') + '</ul>';
+    var r = st.rcu, q = st.srcu, rl = [];
+    rl.push(li('RCU grace period', r.gp + (r.waiters ? ', ' + r.waiters + ' synchronizer(s) asleep' : '')));
+    r.slots.forEach(function (c, k) {
+      rl.push(li('reader slot ' + k + (k === 0 ? ' (controller)' : ''), c === 0 ? 'offline' : c === r.gp ? 'online, quiescent since ' + c : '<span class="held">online, last quiescent at ' + c + ': holds up grace period ' + r.gp + '</span>'));
+    });
+    rl.push(li('SRCU', 'idx ' + q.idx + ', grace period ' + q.gp + ' ' + ['idle', 'scanning the inactive index', 'flipped, scanning the old index'][q.gpState] + ', ' + (q.readers ? '<span class="held">' + q.readers + ' reader(s) inside</span>' : 'no readers')));
+    document.getElementById('rcu').innerHTML = '<ul class="kv">' + rl.join('') + '</ul>';
+    var fl = [li('frames in use', st.framesInUse), li('page-table pages', st.tables)];
+    st.frames.forEach(function (f) { fl.push(li('pfn ' + f.pfn, (f.anon ? 'anon' : 'file') + ', refcount ' + f.refcount + ', byte 0 = ' + hex(f.byte0))); });
+    document.getElementById('frames').innerHTML = '<ul class="kv">' + fl.join('') + '</ul>';
+  }
+
+  var cur = -1, marked = [];
+  var scroll = document.getElementById('trace-scroll');
+  function go(i) {
+    if (N === 0) return;
+    i = Math.max(0, Math.min(N - 1, i));
+    var rec = D.steps[i], st = D.states[rec.state], prev = i > 0 ? D.states[D.steps[i - 1].state] : null;
+    cur = i;
+    document.body.setAttribute('data-step', String(i));
+    document.getElementById('slider').value = String(i);
+    document.getElementById('step-label').textContent = rec.thread < 0 ? 'end of run (' + (i + 1) + ' / ' + N + ')' : 'step ' + rec.step + ' (' + (i + 1) + ' / ' + N + ')';
+    marked.forEach(function (m) { m.className = m.className.replace(/ (cur|pos)\b/g, ''); });
+    marked = [];
+    var focus = null;
+    for (var t = 0; t < T; t++) {
+      var r = position(t, rec.thread < 0 ? Infinity : rec.step);
+      if (r < 0) continue;
+      var cell = rows[r].children[1 + t];
+      cell.className += t === rec.thread ? ' cur' : ' pos';
+      marked.push(cell);
+      if (t === rec.thread) focus = rows[r];
+    }
+    if (focus) scroll.scrollTop = focus.offsetTop - scroll.clientHeight / 2;
+    var now = document.getElementById('now');
+    if (rec.thread < 0) now.textContent = 'End of the run: every thread is done or stopped; this is the state the invariants judged.';
+    else {
+      var e = D.trace[position(rec.thread, rec.step)];
+      var did = null, list = byThread[rec.thread];
+      for (var k = list.length - 1; k >= 0; k--) { var d = D.trace[list[k]]; if (d.point && d.step < rec.step) { did = d; break; } }
+      now.textContent = 'T' + rec.thread + (did ? ' did ' + did.what.split('  (')[0] + ' (step ' + did.step + ') and ran on to this point; next:' : ' starts; next:') + ' ' + (e ? e.what : '?');
+    }
+    drawSpace(st, prev, i);
+    drawLocks(st, i);
+    var box = document.getElementById('violation');
+    if (V) {
+      box.hidden = false;
+      box.className = 'violation' + (i === V.at ? ' active' : ' past');
+      box.textContent = (i === V.at ? '✗ Here: ' : i < V.at ? 'Ahead, at step ' + D.steps[V.at].step + ' (press v): ' : 'Happened at step ' + D.steps[V.at].step + ' (press v): ') + V.message + ' — ' + V.where;
+    }
+  }
+  function change(dir) {
+    var s = D.steps[cur].state;
+    for (var i = cur + dir; i >= 0 && i < N; i += dir) if (D.steps[i].state !== s) return go(i);
+    go(dir > 0 ? N - 1 : 0);
+  }
+  document.getElementById('first').onclick = function () { go(0); };
+  document.getElementById('last').onclick = function () { go(N - 1); };
+  document.getElementById('prev').onclick = function () { go(cur - 1); };
+  document.getElementById('next').onclick = function () { go(cur + 1); };
+  var tv = document.getElementById('to-violation');
+  if (tv) tv.onclick = function () { go(V.at); };
+  document.getElementById('slider').oninput = function (ev) { go(Number(ev.target.value)); };
+  document.addEventListener('keydown', function (ev) {
+    if (ev.target && ev.target.tagName === 'INPUT' && ev.key !== 'v') return; // the slider steps on its own
+    var k = ev.key;
+    if (k === 'ArrowRight') ev.shiftKey ? change(1) : go(cur + 1);
+    else if (k === 'ArrowLeft') ev.shiftKey ? change(-1) : go(cur - 1);
+    else if (k === 'Home') go(0);
+    else if (k === 'End') go(N - 1);
+    else if ((k === 'v' || k === 'V') && V) go(V.at);
+    else return;
+    ev.preventDefault();
+  });
+  go(0);
+})();
+`;
