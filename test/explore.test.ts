@@ -1,0 +1,190 @@
+// mmsplit explore: recording a replay changes no turn of it (same trace, same violation, with and without
+// the recorder); every step is recorded with the thread that reached it; the command exits 2 with one line
+// on bad usage, 0 with a page for a clean schedule, 1 for a violation's; and in chromium (skipped where it
+// is not installed) the page of spf-novalidate's violation shows, at the violation's step, the writable PTE
+// the checker names inside the VMA that mprotect made read-only, and the keys step through the run.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
+import { replay } from '../src/check/check.js';
+import { AddressSpaceRecorder } from '../src/explore/record.js';
+import { testSeed } from './support/seed.js';
+
+const CLI = new URL('../src/cli/main.js', import.meta.url).pathname;
+const CHROMIUM = process.env['CHROMIUM_PATH'] || '/usr/bin/chromium';
+const seed = testSeed();
+/** spf-novalidate's violation in fault-mprotect, as `check --seed 1` finds it (after 18 schedules). */
+const MUTANT = ['--design', 'spf-novalidate', '--scenario', 'fault-mprotect', '--seed', '1'];
+
+async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [CLI, ...args], { timeout: 120_000 });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code?: number; stdout: string; stderr: string };
+    return { code: typeof err.code === 'number' ? err.code : -1, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
+function tmpDir(what: string): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), `mmsplit-explore-${what}-`));
+}
+
+test('recording changes no turn: the same trace and violation with and without the recorder', { timeout: 120_000 }, async () => {
+  const cases = [
+    { design: 'spf', scenario: 'fault-munmap', token: { seed } },
+    { design: 'srcu', scenario: 'fault-fault-zap', token: { seed } },
+    { design: 'spf-novalidate', scenario: 'fault-mprotect', token: { seed: 1071865151 } },
+  ];
+  for (const c of cases) {
+    const plain = await replay({ ...c, mode: 'pct' });
+    const recorder = new AddressSpaceRecorder();
+    const recorded = await replay({ ...c, mode: 'pct', record: recorder });
+    const what = `${c.design} ${c.scenario} ${c.token.seed}`;
+    assert.deepEqual(recorded.trace, plain.trace, `${what}: the recorded run took other turns`);
+    assert.equal(recorded.violation, plain.violation, what);
+    assert.equal(recorded.steps, plain.steps, what);
+    // One record per yield point, by the thread the trace says reached it, and one for the end.
+    const { steps, states } = recorder.recording();
+    assert.equal(steps.length, plain.steps + 1, what);
+    const reachedBy = new Map(plain.trace.filter((e) => e.point).map((e) => [e.step, e.thread]));
+    for (const s of steps.slice(0, -1)) assert.equal(s.thread, reachedBy.get(s.step), `${what}: step ${s.step}`);
+    assert.equal(steps.at(-1)!.thread, -1);
+    assert.ok(states.length > 1 && states.length < steps.length, `${what}: ${states.length} distinct states`);
+  }
+  const bad = await replay({ design: 'spf-novalidate', scenario: 'fault-mprotect', mode: 'pct', token: { seed: 1071865151 } });
+  assert.match(bad.violation ?? '', /writable PTE for 0x10000000 in a read-only VMA/);
+});
+
+test('mmsplit explore: exit 2 and one line on bad usage, 0 for a clean schedule, 1 for a violation', { timeout: 180_000 }, async () => {
+  const dir = tmpDir('cli');
+  const file = path.join(dir, 'a-file');
+  fs.writeFileSync(file, '');
+  const bad: [string[], RegExp][] = [
+    [['explore', '--design', 'no-such-design'], /--design/],
+    [['explore', '--design', 'spf', '--scenario', 'fault-munmap', '--replay', 'x1'], /--replay.*bad replay token/],
+    [['explore', '--design', 'spf', '--replay', '12'], /--replay: needs --scenario/],
+    [['explore', '--design', 'spf', '--scenario', 'fault-munmap', '--out', path.join(file, 'page')], /--out/],
+    [['explore', '--design', 'spf', '--mode', 'stress'], /unknown mode 'stress'/],
+  ];
+  for (const [args, why] of bad) {
+    const r = await cli(args);
+    assert.equal(r.code, 2, `${args.join(' ')}: exit ${r.code}\n${r.stderr}`);
+    // One line naming the flag (commander's errors add the project's hint line after it).
+    const lines = r.stderr.trim().split('\n').filter((l) => l !== '(mmsplit COMMAND --help lists its options)');
+    assert.equal(lines.length, 1, `${args.join(' ')}: one line, got:\n${r.stderr}`);
+    assert.match(lines[0]!, why);
+    assert.equal(r.stdout, '');
+  }
+  const out = path.join(dir, 'clean');
+  const ok = await cli(['explore', '--design', 'spf', '--scenario', 'fault-munmap', '--replay', String(seed), '--out', out]);
+  assert.equal(ok.code, 0, ok.stderr);
+  const html = fs.readFileSync(path.join(out, 'index.html'), 'utf8');
+  assert.doesNotMatch(html, /(src|href)\s*=\s*["']?(https?:)?\/\//i, 'nothing external');
+  assert.doesNotMatch(html, /@import|url\(/, 'no external fonts or styles');
+  const found = await cli(['explore', ...MUTANT, '--out', path.join(dir, 'mutant'), '--json']);
+  assert.equal(found.code, 1, found.stderr);
+  const j = JSON.parse(found.stdout) as { violation: { message: string }; token: string };
+  assert.match(j.violation.message, /writable PTE .* in a read-only VMA/);
+  assert.equal(j.token, '1071865151');
+});
+
+/** The little of the DOM the checks use (tsconfig has no DOM library). */
+interface Dom {
+  document: { body: { getAttribute(n: string): string | null }; querySelector(s: string): { textContent: string | null; className: string } | null };
+}
+
+test('the page in chromium: at the violation, the PTE the checker names is in the VMA that changed; the keys step', { timeout: 180_000 }, async (t) => {
+  if (!fs.existsSync(CHROMIUM)) {
+    t.skip('chromium not installed');
+    return;
+  }
+  const dir = tmpDir('browser');
+  // What the checker reports, on its own.
+  const checked = await cli(['check', ...MUTANT, '--json']);
+  assert.equal(checked.code, 1, checked.stderr);
+  const report = JSON.parse(checked.stdout) as { reports: { violation?: { message: string; replay: string } }[] };
+  const v = report.reports.find((r) => r.violation)!.violation!;
+  const addr = /PTE for (0x[0-9a-f]+)/.exec(v.message)![1]!;
+  const made = await cli(['explore', ...MUTANT, '--out', path.join(dir, 'page')]);
+  assert.equal(made.code, 1, made.stderr);
+
+  const { chromium } = await import('playwright-core');
+  const context = await chromium.launchPersistentContext(path.join(dir, 'profile'), {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    viewport: { width: 1400, height: 1000 },
+    timeout: 60_000,
+  });
+  try {
+    const page = await context.newPage();
+    page.setDefaultTimeout(30_000);
+    const problems: string[] = [];
+    page.on('console', (m) => {
+      if (m.type() === 'error' || m.type() === 'warning') problems.push(`console ${m.type()}: ${m.text()}`);
+    });
+    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+    page.on('request', (r) => {
+      if (!r.url().startsWith('file:')) problems.push(`fetched ${r.url()}`);
+    });
+    const url = pathToFileURL(path.join(dir, 'page', 'index.html')).href;
+    await page.goto(url, { waitUntil: 'load' });
+    const step = () => page.evaluate(() => Number((globalThis as unknown as Dom).document.body.getAttribute('data-step')));
+    const n = Number(await page.locator('#slider').getAttribute('max')) + 1;
+    assert.ok(n > 100, `${n} steps`);
+    assert.equal(await step(), 0);
+
+    // Jump to the violation: the banner says what the checker said, here.
+    await page.keyboard.press('v');
+    const at = await step();
+    assert.ok(at > 0 && at < n - 1, `the violation at step index ${at} of ${n}`);
+    const banner = page.locator('#violation');
+    assert.match((await banner.getAttribute('class')) ?? '', /\bactive\b/);
+    assert.ok((await banner.textContent())!.includes(v.message), 'the checker\'s words');
+    // The PTE the checker names: highlighted, writable, inside a VMA that is read-only and changed during the run.
+    const pte = page.locator('.pte.bad');
+    assert.equal(await pte.count(), 1);
+    assert.equal(await pte.getAttribute('data-addr'), addr);
+    assert.equal(await pte.getAttribute('data-writable'), 'true');
+    const rec = await pte.getAttribute('data-vma');
+    assert.ok(rec, 'the PTE lies in a VMA in the tree');
+    const vma = page.locator(`.vma[data-rec="${rec}"]:not(.detached)`);
+    assert.equal(await vma.count(), 1);
+    assert.equal((await vma.getAttribute('data-perms'))![1], '-', 'the VMA is read-only');
+    assert.match((await vma.getAttribute('class'))!, /\bchanged\b/, 'the VMA changed during the run (mprotect)');
+    // One step back the PTE was not there yet (or not writable): this is where it went in.
+    await page.keyboard.press('ArrowLeft');
+    assert.equal(await step(), at - 1);
+    assert.equal(await page.locator(`.pte[data-addr="${addr}"][data-writable="true"]`).count(), 0, 'the step before, no writable PTE');
+    assert.match((await banner.getAttribute('class')) ?? '', /\bpast\b/);
+    await page.keyboard.press('ArrowRight');
+    assert.equal(await step(), at);
+    await page.screenshot({ path: path.join(dir, 'violation.png'), fullPage: true });
+
+    // The keys.
+    await page.keyboard.press('End');
+    assert.equal(await step(), n - 1);
+    await page.keyboard.press('Home');
+    assert.equal(await step(), 0);
+    await page.keyboard.press('ArrowRight');
+    await page.keyboard.press('ArrowRight');
+    assert.equal(await step(), 2);
+    await page.keyboard.press('Shift+ArrowRight');
+    assert.ok((await step()) > 2, 'shift+→ goes to the next change of state');
+    await page.click('#prev');
+    await page.click('#first');
+    assert.equal(await step(), 0);
+    assert.equal(await page.locator('#slider').inputValue(), '0');
+    assert.equal(await page.locator('#trace td.cur').count(), 1, 'one thread is on its step');
+    assert.deepEqual(problems, []);
+    console.log(`# screenshot: ${path.join(dir, 'violation.png')}`);
+  } finally {
+    await context.close();
+  }
+});
