@@ -6,6 +6,8 @@ import { designInfo } from '../designs/registry.js';
 import { MM_PATHS } from '../mm/paths.js';
 import type { TraceEntry } from '../check/sched.js';
 import { table } from './output.js';
+import { explore } from '../explore/explore.js';
+import { writeExplorePage } from '../explore/page.js';
 
 export interface CheckCommandOptions {
   design: string;
@@ -25,6 +27,8 @@ export interface CheckCommandOptions {
   replay?: ReplayToken;
   traceLines: number;
   json: boolean;
+  /** On a violation, write the explorer's page of it into this folder (checked writable before the search). */
+  explore?: string;
 }
 
 function command(o: CheckCommandOptions, scenario: string, token: string, program?: string): string {
@@ -131,12 +135,19 @@ export async function checkCommand(o: CheckCommandOptions): Promise<number> {
   }
   const failed = reports.find((r) => r.violation);
   let trace: TraceEntry[] | undefined;
+  let explored: string | undefined;
   if (failed && o.mode !== 'stress') {
     const v = failed.violation!;
-    trace = (await replay({ design: o.design, scenario: failed.scenario, mode: o.mode, token: parseReplay(v.replay, o.mode), depth: o.depth, ...(v.replayProgram !== undefined ? { program: v.replayProgram } : {}) })).trace;
+    const again = { design: o.design, scenario: failed.scenario, mode: o.mode, token: parseReplay(v.replay, o.mode), depth: o.depth, ...(v.replayProgram !== undefined ? { program: v.replayProgram } : {}) };
+    if (o.explore !== undefined) {
+      // The explorer's replay is the traced one, recorded: its trace is the one printed below.
+      const run = await explore({ ...again, mode: o.mode, seed: o.seed, runs: o.runs });
+      trace = run.trace;
+      explored = writeExplorePage(run, o.explore);
+    } else trace = (await replay(again)).trace;
   }
   if (o.json) {
-    console.log(JSON.stringify({ command: 'check', design: o.design, mode: o.mode, seed: o.seed, ...env, reports, ...(o.coverage ? { coverage: coverageOf(o.design, reports) } : {}), ...(failed ? { replayCommand: command(o, failed.scenario, failed.violation!.replay, failed.violation!.replayProgram), trace } : {}) }, null, 2));
+    console.log(JSON.stringify({ command: 'check', design: o.design, mode: o.mode, seed: o.seed, ...env, reports, ...(o.coverage ? { coverage: coverageOf(o.design, reports) } : {}), ...(failed ? { replayCommand: command(o, failed.scenario, failed.violation!.replay, failed.violation!.replayProgram), trace, ...(explored ? { page: explored } : {}) } : {}) }, null, 2));
   } else {
     console.log();
     console.log(table(['scenario', 'mode', 'schedules', 'per min', 'steps', 'switches', 'result'], reports.map(row)));
@@ -151,6 +162,7 @@ export async function checkCommand(o: CheckCommandOptions): Promise<number> {
       }
       console.log(`\nseed ${v.replay.split(':')[0]}; replay with:\n  ${command(o, failed.scenario, v.replay, v.replayProgram)}`);
       if (trace) console.log(`\nThe interleaving (step, thread, what):\n${formatTrace(trace, o.traceLines)}`);
+      if (explored) console.log(`\nwrote ${explored}: the interleaving step by step, with the address space (mmsplit explore)`);
     } else {
       console.log(`\nNo violation (seed ${o.seed}; ${env.node}, V8 ${env.v8}, ${env.cores} cores).`);
     }

@@ -301,9 +301,19 @@ addReportOptions(
       const n = Number(v);
       if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected an integer ≥ 0');
       return n;
-    }, 60),
-).action(async (o: { design: string; name?: string; program?: string; coverage?: boolean; scenario?: string[]; mode: CheckMode; runs: number; seed?: number; time?: number; depth: number; preemptions: number; replay?: string; traceLines: number; json?: boolean }) => {
+    }, 60)
+    .option('--explore <dir>', 'on a violation, write the page that steps through it (as mmsplit explore does) into this folder'),
+).action(async (o: { design: string; name?: string; program?: string; coverage?: boolean; scenario?: string[]; mode: CheckMode; runs: number; seed?: number; time?: number; depth: number; preemptions: number; replay?: string; traceLines: number; json?: boolean; explore?: string }) => {
   const { checkCommand } = await import('./check.js');
+  if (o.explore !== undefined) {
+    if (o.mode === 'stress') usage('check', '--explore', 'needs a deterministic mode (pct, random, dfs): stress runs cannot be replayed');
+    const { prepareOutDir } = await import('../report/index.js');
+    try {
+      prepareOutDir(o.explore);
+    } catch (e) {
+      usage('check', '--explore', (e as Error).message);
+    }
+  }
   const loaded = await loadDesigns('check', [o.design]);
   let designs = loaded;
   if (o.name !== undefined) {
@@ -345,6 +355,7 @@ addReportOptions(
       ...(replay !== undefined ? { replay } : {}),
       traceLines: o.traceLines,
       json: !!o.json,
+      ...(o.explore !== undefined ? { explore: o.explore } : {}),
     });
     worst = Math.max(worst, code);
   }
