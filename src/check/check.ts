@@ -239,7 +239,7 @@ class CheckPool {
       coverage: [],
       trace: [],
     };
-    if (all === 'timeout') {
+    if (all === 'timeout' || followed === 'timeout') {
       this.ctl.abort();
       await this.replace();
       out.violation = `hang: the run did not end within ${opts.timeoutMs} ms of wall-clock time (${this.ctl.describeThreads()})`;

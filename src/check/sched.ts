@@ -469,7 +469,7 @@ export class ScheduledThread implements SchedThread {
   /** explore: lets the controller record the run as this thread reached the point; waits for the turn back. */
   private pauseForRecorder(): void {
     this.c[PAUSED] = this.me;
-    this.handOver(RECORDER);
+    this.passTurn(RECORDER); // not handOver(): a subclass's (the simulated CPU's) is for its own threads
     this.awaitTurn();
   }
 
@@ -484,6 +484,10 @@ export class ScheduledThread implements SchedThread {
 
   /** Hands the turn to `next`, unless the run was abandoned meanwhile (then ABORT must stay). */
   protected handOver(next: number): void {
+    this.passTurn(next);
+  }
+
+  private passTurn(next: number): void {
     if (real.compareExchange(this.c, CURRENT, this.me, next) !== this.me) throw new ScheduleAborted('check: run abandoned');
     real.notify(this.c, CURRENT);
   }
