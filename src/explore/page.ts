@@ -265,9 +265,10 @@ const SCRIPT = String.raw`
       marked.push(cell);
       if (t === rec.thread) focus = rows[r];
     }
-    if (focus) scroll.scrollTop = focus.offsetTop - scroll.clientHeight / 2;
+    if (rec.thread < 0) scroll.scrollTop = scroll.scrollHeight; // the end: the last lines
+    else if (focus) scroll.scrollTop = focus.offsetTop - scroll.clientHeight / 2;
     var now = document.getElementById('now');
-    if (rec.thread < 0) now.textContent = 'End of the run: every thread is done or stopped; this is the state the invariants judged.';
+    if (rec.thread < 0) now.textContent = 'End of the run: every thread is done (or stopped at its failure). The invariants judge this state, then unmap the scenario\'s ranges and look for what is left over (the teardown).';
     else {
       var e = D.trace[position(rec.thread, rec.step)];
       var did = null, list = byThread[rec.thread];
