@@ -14,9 +14,9 @@ import { promisify } from 'node:util';
 import { replay } from '../src/check/check.js';
 import { AddressSpaceRecorder } from '../src/explore/record.js';
 import { testSeed } from './support/seed.js';
+import { hasChromium, launchChromium } from './support/browser.js';
 
 const CLI = new URL('../src/cli/main.js', import.meta.url).pathname;
-const CHROMIUM = process.env['CHROMIUM_PATH'] || '/usr/bin/chromium';
 const seed = testSeed();
 /** spf-novalidate's violation in fault-mprotect, as `check --seed 1` finds it (after 18 schedules). */
 const MUTANT = ['--design', 'spf-novalidate', '--scenario', 'fault-mprotect', '--seed', '1'];
@@ -100,7 +100,7 @@ interface Dom {
 }
 
 test('the page in chromium: at the violation, the PTE the checker names is in the VMA that changed; the keys step', { timeout: 180_000 }, async (t) => {
-  if (!fs.existsSync(CHROMIUM)) {
+  if (!hasChromium()) {
     t.skip('chromium not installed');
     return;
   }
@@ -114,14 +114,7 @@ test('the page in chromium: at the violation, the PTE the checker names is in th
   const made = await cli(['explore', ...MUTANT, '--out', path.join(dir, 'page')]);
   assert.equal(made.code, 1, made.stderr);
 
-  const { chromium } = await import('playwright-core');
-  const context = await chromium.launchPersistentContext(path.join(dir, 'profile'), {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    viewport: { width: 1400, height: 1000 },
-    timeout: 60_000,
-  });
+  const context = await launchChromium(path.join(dir, 'profile'), { width: 1400, height: 1000 });
   try {
     const page = await context.newPage();
     page.setDefaultTimeout(30_000);

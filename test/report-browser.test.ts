@@ -13,11 +13,11 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { validateResults } from '../src/bench/results.js';
 import { writeReport } from '../src/report/index.js';
+import { hasChromium, launchChromium } from './support/browser.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const SAMPLE = path.join(ROOT, 'test/fixtures/results/sample.json');
 const SCREENSHOT = path.join(ROOT, 'report/screenshot-test.png');
-const CHROMIUM = process.env['CHROMIUM_PATH'] || '/usr/bin/chromium';
 const CHARTS = ['throughput', 'churn', 'munmap', 'fastpath'];
 
 /** The little of the DOM the checks use (tsconfig has no DOM library). */
@@ -35,20 +35,13 @@ interface Dom {
 }
 
 test('the report renders in chromium: marks visible, no errors, nothing fetched', { timeout: 120_000 }, async (t) => {
-  if (!fs.existsSync(CHROMIUM)) {
+  if (!hasChromium()) {
     t.skip('chromium not installed');
     return;
   }
-  const { chromium } = await import('playwright-core');
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mmsplit-report-browser-'));
   const profile = path.join(tmp, 'profile');
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    viewport: { width: 1280, height: 900 },
-    timeout: 60_000,
-  });
+  const context = await launchChromium(profile, { width: 1280, height: 900 });
   try {
     const results = validateResults(JSON.parse(fs.readFileSync(SAMPLE, 'utf8')));
     const { html } = await writeReport(results, path.join(tmp, 'report'));
