@@ -12,8 +12,8 @@
  *    before it happened); writes and read-modify-writes of one line are serialised, each taking the line from
  *    wherever it was; lines only read are shared for free;
  *  - futex calls their system-call cost; a woken thread runs no earlier than its waker's clock plus the
- *    wake-up latency; a timed wait ends at its deadline; a spin turn (cpu_relax) costs its PAUSE and, since
- *    nothing it looks at can change until another thread runs, moves its clock up to the next thread's;
+ *    wake-up latency; a timed wait ends at its deadline; a spin turn (cpu_relax) costs its PAUSE, so that a
+ *    spin lasts in virtual time what it would alone;
  *  - page zeroing and copying, the memory bandwidth: alone at one CPU's bandwidth, and through one shared
  *    channel at the whole machine's.
  * Plain loads and stores of shared memory are not modelled (the designs publish with Atomics; a lockless
@@ -33,7 +33,6 @@ const I_EVENT = 1; // the next event's index
 const I_EVENTS = 2; // events in all
 const I_WAIT_SEQ = 3; // orders futex waiters (woken first come, first served)
 const I_SWITCHES = 4; // hand-overs between threads
-const I_SPINNERS = 5; // threads parked SPINNING
 const I_T = 8; // per thread: [state, futex key, woken, wait seq]
 const I_WORDS = 4;
 /** Per thread, one word it sleeps on until its turn: a hand-over wakes the one thread it goes to, not all. */
@@ -49,7 +48,6 @@ const MAX_EVENTS = 64;
 const RUNNABLE = 0;
 const WAITING = 1; // in futex_wait (its key in the thread's futex word)
 const DONE = 2;
-const SPINNING = 3; // parked in cpu_relax() until the line it looked at last is written (its slot in the futex word), or its deadline
 
 // The cache-line table: open addressing on (buffer, line).
 const LINE_SLOTS = 1 << 20;
@@ -164,8 +162,6 @@ export class SimThread extends ScheduledThread {
   private prevKey = KEY_START;
   /** The pair of the segment before (its path is this and the next point). */
   private prevPair = KEY_START;
-  /** The cache line of this thread's last Atomics operation (what a spin loop looks at), -1 if none. */
-  private lastSlot = -1;
   private firstTouch = false;
   /** Calibrating: when this thread last left the scheduler, and the memory time since (real ns). */
   private lastEnd = 0;
@@ -246,8 +242,8 @@ export class SimThread extends ScheduledThread {
   }
 
   /**
-   * Whether another thread of this CPU's core is running (not asleep in a futex, parked in a spin — PAUSE
-   * gives the core to its sibling — or done): then the two share the core's execution units.
+   * Whether another thread of this CPU's core is running (not asleep in a futex, or done): then the two
+   * share the core's execution units.
    */
   private siblingRuns(): boolean {
     for (let k = 0; k < this.siblings.length; k++) if (this.s[I_T + I_WORDS * this.siblings[k]!] === RUNNABLE) return true;
@@ -279,7 +275,7 @@ export class SimThread extends ScheduledThread {
   private candidate(t: number): number {
     const st = this.s[I_T + I_WORDS * t]!;
     if (st === RUNNABLE) return this.f[F_T + F_WORDS * t]!;
-    if (st === WAITING || st === SPINNING) {
+    if (st === WAITING) {
       const d = this.f[F_T + F_WORDS * t + 1]!;
       return d >= 0 ? d : Infinity;
     }
@@ -311,9 +307,8 @@ export class SimThread extends ScheduledThread {
     }
     if (next === NOBODY) throw new ScheduleError(`deadlock: every simulated CPU's thread is asleep with nobody to wake it (${this.describe()})`);
     const b = I_T + I_WORDS * next;
-    if (this.s[b] === WAITING || this.s[b] === SPINNING) {
-      // Its deadline is the earliest thing left to happen: it wakes (a sleep timed out, a spin looks again) then.
-      if (this.s[b] === SPINNING) this.s[I_SPINNERS]!--;
+    if (this.s[b] === WAITING) {
+      // Its deadline is the earliest thing left to happen: its sleep times out then.
       this.f[F_T + F_WORDS * next] = this.f[F_T + F_WORDS * next + 1]!;
       this.f[F_T + F_WORDS * next + 1] = -1;
       this.s[b] = RUNNABLE;
@@ -322,7 +317,7 @@ export class SimThread extends ScheduledThread {
   }
 
   private describe(): string {
-    const names = ['runnable', 'in futex_wait', 'done', 'spinning'];
+    const names = ['runnable', 'in futex_wait', 'done'];
     return Array.from({ length: this.threads }, (_, t) => `CPU${t} ${names[this.s[I_T + I_WORDS * t]!]}`).join(', ');
   }
 
@@ -353,7 +348,6 @@ export class SimThread extends ScheduledThread {
    */
   private cacheLine(op: number, buf: number, ta: ArrayBufferView, index: number): void {
     const slot = this.lineSlot(buf, ta, index);
-    this.lastSlot = slot;
     if (slot < 0 || this.firstTouch) return; // the measured code paid for a first touch; a full table: not modelled
     if (this.hit(slot, op)) return;
     if (this.f[this.clockAt]! > this.nextClock(this.me)) {
@@ -372,24 +366,8 @@ export class SimThread extends ScheduledThread {
       for (let w = 0; w < SHARER_WORDS; w++) this.sharers[sb + w] = 0;
       this.sharers[sb + (me >> 5)] = bit;
       this.written[slot] = t;
-      if (this.s[I_SPINNERS]! > 0) this.wakeSpinners(slot, t);
     }
     this.f[this.clockAt] = t;
-  }
-
-  /** A write to line `slot` done at `t`: the spinners parked on it look again then. */
-  private wakeSpinners(slot: number, t: number): void {
-    const s = this.s;
-    for (let c = 0; c < this.threads; c++) {
-      const b = I_T + I_WORDS * c;
-      if (s[b] !== SPINNING || s[b + 1] !== slot) continue;
-      s[b] = RUNNABLE;
-      s[I_SPINNERS]!--;
-      const at = F_T + F_WORDS * c;
-      this.f[at] = Math.max(this.f[at]!, t);
-      this.f[at + 1] = -1;
-      if (this.f[at]! + this.quantum < this.horizon) this.horizon = this.f[at]! + this.quantum;
-    }
   }
 
   /** Linux's numbering: the first thread of each core, socket by socket, then the second threads likewise. */
@@ -437,23 +415,14 @@ export class SimThread extends ScheduledThread {
   }
 
   /**
-   * A spin turn. Nothing this spinner looks at can change until another thread writes it: it parks on the
-   * line it looked at last, and runs again when that line is written (at the writer's time) or, at the
-   * latest, a quantum later — so that a spin bounded in time still ends when it would have.
+   * A spin turn: its PAUSE, and the thread runs on. A spinner's looks at a line it holds are hits, so it
+   * runs until its clock passes the quantum and the others run; a write by another CPU takes its copy, and
+   * its next look is ordered after that write. So a spin bounded by its turns or by time (relax.ts's
+   * spinTurn) lasts as long in virtual time as it would alone, give or take a quantum.
    */
   override relax(): void {
     this.segment(KEY_RELAX);
     this.f[this.clockAt] += this.p.relaxNs;
-    if (this.table === null || this.lastSlot < 0) {
-      this.yieldPoint();
-      return;
-    }
-    const b = I_T + I_WORDS * this.me;
-    this.s[b] = SPINNING;
-    this.s[b + 1] = this.lastSlot;
-    this.s[I_SPINNERS]!++;
-    this.f[this.clockAt + 1] = this.f[this.clockAt]! + Math.max(this.quantum, this.p.relaxNs);
-    this.reschedule();
     this.yieldPoint();
   }
 
