@@ -192,7 +192,7 @@ addReportOptions(
     .option('--quantum <ns>', 'how far a CPU\'s virtual clock may run ahead of the next before it hands over (lax synchronisation), ns', nonNegative('a number of ns'), SIM_DEFAULTS.quantumNs)
     .option('--duration <ms>', 'virtual ms per sample', seconds, SIM_DEFAULTS.durationMs)
     .option('--warmup <ms>', 'virtual ms of warm-up before a point\'s samples, from the start of the last CPU\'s thread (they start one wake-up latency apart), plus --warmup-per-cpu for each CPU', nonNegative('a number of ms'), SIM_DEFAULTS.warmupMs)
-    .option('--warmup-per-cpu <ms>', 'virtual ms of warm-up added per simulated CPU', nonNegative('a number of ms'), SIM_DEFAULTS.warmupMsPerCpu)
+    .option('--warmup-per-cpu <ms>', 'virtual ms of warm-up added per simulated CPU (their first mmaps queue on the mmap_lock, and faults that began meanwhile fall back behind them)', nonNegative('a number of ms'), SIM_DEFAULTS.warmupMsPerCpu)
     .option('--repetitions <n>', 'samples per point', positiveInt, SIM_DEFAULTS.repetitions)
     .option('--costs <file>', 'code-cost tables saved by --save-costs: reuse them instead of calibrating (the same tables, profile and options give the same results)')
     .option('--save-costs <file>', 'write the code-cost tables used to this file')

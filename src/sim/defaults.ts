@@ -13,7 +13,12 @@ export const SIM_DEFAULTS = {
   repetitions: 3,
   /** From the start of the last CPU's thread (they start one wake-up apart). */
   warmupMs: 4,
-  warmupMsPerCpu: 0,
+  /**
+   * Per CPU: the threads' first mmaps queue on the mmap_lock, and the lockless designs' faults that began
+   * meanwhile fall back behind them until the last has mapped — spf on 48 CPUs (haswell-2s-48) gave 5.9 M
+   * faults/s (3.9–6.2) after 4 ms, 24.8 M (24.8–25.1) after 4 + 0.25 × 48, as after 4 + 0.5 × 48.
+   */
+  warmupMsPerCpu: 0.25,
   /** Calibration runs on the real clock: long enough for warm code and a few thousand of each segment. */
   calibrationWarmupMs: 100,
   calibrationMs: 150,
