@@ -18,6 +18,10 @@ export class MmuGather {
   private tables: number[] = [];
   /** Pages were gathered since the last finish(): counted in the frame table's zaps under way. */
   private gathering = false;
+  /** The RCU callback of every batch (one closure for them all: a long zap hands on dozens). */
+  private readonly processDeferred = (): void => {
+    if (this.rcu) this.deferred.process(this.rcu);
+  };
 
   constructor(
     private readonly frames: FrameTable,
@@ -70,7 +74,7 @@ export class MmuGather {
     const rcu = this.rcu;
     if (rcu) {
       this.deferred.push(rcu, this.pfns, this.tables);
-      rcu.callRcu(() => this.deferred.process(rcu));
+      rcu.callRcu(this.processDeferred);
     } else {
       for (let i = 0; i < this.pfns.length; i++) this.frames.putPage(this.pfns[i]!);
       for (let i = 0; i < this.tables.length; i++) this.pt.freeTable(this.tables[i]!);
