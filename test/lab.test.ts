@@ -18,6 +18,7 @@ import { StraceParseError } from '../src/trace/strace.js';
 import { isUpdater, TALLY_CHURN, TALLY_FAST_PATH, TALLY_FAULTS, TALLY_OPS, TALLY_STRIDE, type RoleParams } from '../src/workloads/roles.js';
 import { compileTrace, TraceReplayer } from '../src/workloads/trace.js';
 import { setWaitLimit } from '../src/sync/sleep.js';
+import { cpuBetween } from '../src/bench/cpu.js';
 import { eventually } from './support/threads.js';
 
 setWaitLimit(20_000);
@@ -174,6 +175,18 @@ test('mmsplit bench writes a results file the report reads, and a report', { tim
   assert.ok(fs.readFileSync(path.join(out, 'index.html'), 'utf8').includes('<svg'));
   assert.match(r.stdout, /spf/);
   assert.match(r.stdout, /report: /);
+});
+
+test('a run-queue wait charged when it ends is cut to what the sample could hold', () => {
+  // schedstat charges a wait when the thread gets its CPU: a 1-worker sample of 218 ms that ends a 250 ms
+  // wait begun before it reads 328 ms on a CPU or waiting.
+  const ms = 1e6;
+  const before = { workers: [0, 0, 0, 0] as [number, number, number, number], machine: [0, 100] as [number, number], process: 0 };
+  const after = { workers: [78 * ms, 250 * ms, 3, 9] as [number, number, number, number], machine: [150, 200] as [number, number], process: 50 };
+  const cpu = cpuBetween(before, after, 218)!;
+  assert.equal(cpu.workersOnCpuMs, 78);
+  assert.equal(cpu.workersRunqueueMs, 140);
+  assert.equal(cpuBetween(before, { ...after, workers: [78 * ms, 20 * ms, 3, 9] }, 218)!.workersRunqueueMs, 20, 'a wait that fits is kept');
 });
 
 test('samplesOfRound splits the repetitions as evenly as they go, the earlier rounds taking one more', () => {

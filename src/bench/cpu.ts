@@ -78,14 +78,21 @@ export function readCpu(tids: ArrayLike<number>): CpuReading {
   return r;
 }
 
-/** The sample's CPU accounting between two readings, or undefined if the kernel's could not be read. */
-export function cpuBetween(a: CpuReading, b: CpuReading): SampleCpu | undefined {
+/**
+ * The sample's CPU accounting between two readings, or undefined if the kernel's could not be read.
+ * `threadMs` is what the interval held for the workers (workers × its length). schedstat charges a wait on
+ * a run queue when it ends (sched_info_arrive()), so a wait that began before the interval is charged to it
+ * whole: beside busy processes a 1-worker sample once read 328 ms on a CPU or waiting in 218 ms, and the
+ * results file that carried it was refused. The wait is cut to what the interval can hold.
+ */
+export function cpuBetween(a: CpuReading, b: CpuReading, threadMs: number): SampleCpu | undefined {
   if (!a.workers || !b.workers || !a.machine || !b.machine || a.process === undefined || b.process === undefined) return undefined;
   const all = b.machine[1] - a.machine[1];
   const otherTicks = Math.max(0, b.machine[0] - a.machine[0] - (b.process - a.process));
+  const onCpuMs = (b.workers[0] - a.workers[0]) / 1e6;
   return {
-    workersOnCpuMs: (b.workers[0] - a.workers[0]) / 1e6,
-    workersRunqueueMs: (b.workers[1] - a.workers[1]) / 1e6,
+    workersOnCpuMs: onCpuMs,
+    workersRunqueueMs: Math.min((b.workers[1] - a.workers[1]) / 1e6, Math.max(0, threadMs - onCpuMs)),
     workersSleeps: b.workers[2] - a.workers[2],
     workersPreemptions: b.workers[3] - a.workers[3],
     otherBusyCpus: all > 0 ? Math.min(os.availableParallelism(), (otherTicks / all) * os.availableParallelism()) : 0,

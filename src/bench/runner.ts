@@ -317,7 +317,7 @@ async function runSamples(design: string, p: Plan, opts: RunOptions, beforeSampl
       const now = read();
       if (crew.failure) break; // a worker died inside the interval: it is not a sample
       const s = sampleBetween(prev.words, now.words, now.t - prev.t, withChurn, window);
-      const cpu = cpuBetween(prev.cpu, now.cpu);
+      const cpu = cpuBetween(prev.cpu, now.cpu, n * (now.t - prev.t));
       if (cpu) s.cpu = cpu;
       samples.push(s);
       prev = now;
