@@ -16,6 +16,7 @@ import type { PageTables } from '../mm/pagetable.js';
 import type { VmaTable } from '../mm/vma.js';
 import { readSeqcountRetry, writeSeqcountBegin, writeSeqcountEnd } from '../sync/seqcount.js';
 import { unwinding } from '../util/unwind.js';
+import { IntList } from '../util/int-list.js';
 
 /** A fast path's "do it under the mmap_lock instead" (never a vm_fault_t: those are ≥ 0). */
 export const LOCK_MMAP = -1;
@@ -119,7 +120,7 @@ export function seqcountClosed(mm: MmStruct, vma: number): string | undefined {
  * serialised by the mmap_lock, so an odd count can only be this writer's own.
  */
 export class VmaSeqWriter {
-  private readonly open: number[] = [];
+  private readonly open = new IntList();
   private readonly seq: number;
 
   constructor(mm: MmStruct) {
@@ -136,8 +137,8 @@ export class VmaSeqWriter {
 
   endAll(mm: MmStruct): void {
     const t = mm.vmas;
-    for (const v of this.open) writeSeqcountEnd(t.i32, t.word(v, this.seq));
-    this.open.length = 0;
+    for (let i = 0; i < this.open.length; i++) writeSeqcountEnd(t.i32, t.word(this.open.at(i), this.seq));
+    this.open.clear();
   }
 
   /** Before a retired VMA is handed to whatever frees it: its count is closed now, not at unlock. */
@@ -145,7 +146,7 @@ export class VmaSeqWriter {
     const k = this.open.indexOf(vma);
     if (k < 0) return;
     writeSeqcountEnd(mm.vmas.i32, mm.vmas.word(vma, this.seq));
-    this.open.splice(k, 1);
+    this.open.removeAt(k);
   }
 }
 

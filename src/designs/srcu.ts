@@ -1,6 +1,7 @@
 import { DesignStats, type DesignContext, type DesignDefinition } from '../mm/design.js';
 import type { MmStruct } from '../mm/mm.js';
 import { fastPathOrMmapLock, SEQCOUNT_WORDS, seqcountClosed, SeqValidatedDesign, SPECULATIVE_COUNTERS } from './common.js';
+import { IntList } from '../util/int-list.js';
 
 /**
  * Zijlstra's answer in the thread: "why not use SRCU? You can do full blocking faults under SRCU and don't
@@ -22,7 +23,7 @@ import { fastPathOrMmapLock, SEQCOUNT_WORDS, seqcountClosed, SeqValidatedDesign,
 export class SrcuDesign extends SeqValidatedDesign {
   override readonly stats = new DesignStats({ miss: 0, abort: 0, gracePeriods: 0 });
   /** srcu-sync: VMAs retired in this write section, freed after one synchronize_srcu at its end. */
-  private readonly retired: number[] = [];
+  private readonly retired = new IntList();
 
   constructor(
     ctx: DesignContext,
@@ -56,8 +57,8 @@ export class SrcuDesign extends SeqValidatedDesign {
     if (this.retired.length > 0) {
       srcu.synchronize();
       this.stats.extra.gracePeriods++;
-      for (const v of this.retired) mm.vmaFree(v);
-      this.retired.length = 0;
+      for (let i = 0; i < this.retired.length; i++) mm.vmaFree(this.retired.at(i));
+      this.retired.clear();
     }
     // The kernel's SRCU grace periods advance from a workqueue; ours advance when their callers look.
     this.stats.extra.gracePeriods += srcu.processCallbacks() > 0 ? 1 : 0;

@@ -70,20 +70,20 @@ export class DeferredFree {
     return Atomics.load(this.s, FRAMES_PENDING);
   }
 
-  /** Queues `pfns` and `tables` behind a grace period that starts now. */
-  push(rcu: Rcu, pfns: readonly number[], tables: readonly number[]): void {
+  /** Queues the first nPfns of `pfns` and nTables of `tables` behind a grace period that starts now. */
+  push(rcu: Rcu, pfns: Int32Array, nPfns: number, tables: Int32Array, nTables: number): void {
     const s = this.s;
     const cap = s[CAPACITY]!;
     spinLock(s, LOCK);
     try {
       const cookie = rcu.startPoll();
       const count = s[COUNT]!;
-      if (count + pfns.length + tables.length > cap) throw new Error(`deferred free: more than ${cap} items waiting for a grace period`);
+      if (count + nPfns + nTables > cap) throw new Error(`deferred free: more than ${cap} items waiting for a grace period`);
       let at = s[HEAD]! + count;
-      for (let i = 0; i < pfns.length; i++, at++) this.put(at % cap, cookie, pfns[i]!);
-      for (let i = 0; i < tables.length; i++, at++) this.put(at % cap, cookie, -tables[i]!);
-      s[FRAMES_PENDING] = s[FRAMES_PENDING]! + pfns.length;
-      Atomics.store(s, COUNT, count + pfns.length + tables.length); // process() may look without the lock
+      for (let i = 0; i < nPfns; i++, at++) this.put(at % cap, cookie, pfns[i]!);
+      for (let i = 0; i < nTables; i++, at++) this.put(at % cap, cookie, -tables[i]!);
+      s[FRAMES_PENDING] = s[FRAMES_PENDING]! + nPfns;
+      Atomics.store(s, COUNT, count + nPfns + nTables); // process() may look without the lock
     } finally {
       spinUnlock(s, LOCK);
     }

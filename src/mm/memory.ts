@@ -169,7 +169,7 @@ export class MmPages implements FaultContext {
     const floor = prev !== 0 ? mm.vmas.end(prev) : 0;
     const next = mm.findVma(end);
     const ceiling = next !== 0 ? mm.vmas.start(next) : TASK_SIZE + PAGE_SIZE;
-    this.pt.freePgtables(start, end, floor, ceiling, (t) => this.tlb.removeTable(t));
+    this.pt.freePgtables(start, end, floor, ceiling, this.tlb.retireTable);
     this.tlb.finish();
   }
 

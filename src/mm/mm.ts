@@ -26,6 +26,7 @@ import { hex } from '../util/hex.js';
 import { LockAssertionError } from './lockdep.js';
 import { readMapsVmas } from './proc-maps.js';
 import { covered } from '../util/coverage.js';
+import { IntList } from '../util/int-list.js';
 import { MM_PATHS } from './paths.js';
 import {
   VM_ACCESS_FLAGS, VM_GROWSDOWN, VM_IO, VM_MAYEXEC, VM_MAYREAD, VM_MAYSHARE,
@@ -141,6 +142,8 @@ export class MmStruct {
   readonly files: (MmFile | undefined)[] = [undefined];
   /** Names of special mappings and anon_vma_names by id. */
   readonly names: string[] = [''];
+  /** unmapRange()'s VMAs on their way out (kept between calls: no allocation per munmap). */
+  private readonly gone = new IntList();
   private shmemInode = 1000;
 
   constructor(opts: MmOptions) {
@@ -590,7 +593,8 @@ export class MmStruct {
       if (this.split(v, start, true) < 0) return -ENOMEM;
     }
     // Collect, splitting the last one at end.
-    const gone: number[] = [];
+    const gone = this.gone;
+    gone.clear();
     while (v !== 0 && t.start(v) < end) {
       if (t.end(v) > end) {
         if (this.split(v, end, false) < 0) return -ENOMEM;
@@ -606,13 +610,13 @@ export class MmStruct {
       // vms_complete_munmap_vmas(): the VMAs are retired while the lock is still held for write (the
       // designs' retire hooks expect it), their freeing waits for a grace period, and the pages go after
       // the downgrade; nothing can map the hole meanwhile, so the page-table bounds stay right.
-      for (const g of gone) this.retire(g);
+      for (let i = 0; i < gone.length; i++) this.retire(gone.at(i));
       this.mmapWriteDowngrade();
       this.pages?.unmapRegion(start, end);
       return 1;
     }
     this.pages?.unmapRegion(start, end); // unmap_vmas + free_pgtables, freed after a grace period
-    for (const g of gone) this.retire(g);
+    for (let i = 0; i < gone.length; i++) this.retire(gone.at(i));
     return 0;
   }
 

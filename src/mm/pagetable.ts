@@ -15,6 +15,15 @@ import { spinLock, spinUnlock } from '../sync/spinlock.js';
  */
 export const PTRS_PER_TABLE = 512;
 export const PMD_SIZE = 2 ** 21;
+
+/**
+ * pmd_addr_end(): where the run of [addr, end) that one PTE table maps ends — the next 2 MiB boundary, or
+ * end. The walkers of a range (zap, mprotect, mremap) take one table's PTEs at a time, under its ptl.
+ */
+export function pmdAddrEnd(addr: number, end: number): number {
+  const boundary = (Math.floor(addr / PMD_SIZE) + 1) * PMD_SIZE;
+  return boundary < end ? boundary : end;
+}
 export const PUD_SIZE = 2 ** 30;
 export const PGDIR_SIZE = 2 ** 39;
 /** x86-64 user space ends here (TASK_SIZE_MAX: 2^47 minus one page). */
@@ -200,21 +209,6 @@ export class PageTables {
    */
   assertPtlHeld(slot: number, when: string): void {
     if (this.arena.debug && this.i32[this.ptlOf(slot)] === 0) throw new LockAssertionError(`PTE lock not held ${when} (a PTE may change only under its table's ptl)`);
-  }
-
-  /**
-   * Calls `fn(addr, firstSlot, count)` for each run of PTE slots of [start, end) (page-aligned) that lie
-   * in one present PTE table — consecutive slots map consecutive pages — skipping absent tables whole.
-   * For zapping, changing protections and moving: the caller takes the run's ptl around its work.
-   */
-  forEachPteRun(start: number, end: number, fn: (addr: number, firstSlot: number, count: number) => void): void {
-    let addr = start;
-    while (addr < end) {
-      const runEnd = Math.min(end, Math.floor(addr / PMD_SIZE) * PMD_SIZE + PMD_SIZE);
-      const slot = this.pteSlot(addr);
-      if (slot >= 0) fn(addr, slot, (runEnd - addr) / 4096);
-      addr = runEnd;
-    }
   }
 
   /**

@@ -1,7 +1,7 @@
 import type { Rcu } from '../sync/rcu.js';
 import type { DeferredFree } from './deferred-free.js';
 import { FrameTable, PAGE_SIZE, ZERO_PFN } from './frames.js';
-import { _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_RW, PageTables, pteMapped, ptePfn } from './pagetable.js';
+import { _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_RW, PageTables, pmdAddrEnd, pteMapped, ptePfn } from './pagetable.js';
 
 /**
  * What the mapping calls do to the pages of a range: zap them (munmap, MADV_DONTNEED), change their
@@ -14,14 +14,20 @@ import { _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_RW, PageTables, pteMapped, ptePfn 
 const GATHER_BATCH = 512;
 
 export class MmuGather {
-  private pfns: number[] = [];
-  private tables: number[] = [];
+  // Page and table numbers wait in fixed buffers (a page of pointers each, as the kernel's batches):
+  // a growing array reset by `length = 0` gave its storage back and was allocated anew at every zap.
+  private readonly pfns = new Int32Array(GATHER_BATCH);
+  private readonly tables = new Int32Array(GATHER_BATCH);
+  private nPfns = 0;
+  private nTables = 0;
   /** Pages were gathered since the last finish(): counted in the frame table's zaps under way. */
   private gathering = false;
   /** The RCU callback of every batch (one closure for them all: a long zap hands on dozens). */
   private readonly processDeferred = (): void => {
     if (this.rcu) this.deferred.process(this.rcu);
   };
+  /** removeTable() bound once, for free_pgtables() (no closure per munmap). */
+  readonly retireTable = (table: number): void => this.removeTable(table);
 
   constructor(
     private readonly frames: FrameTable,
@@ -39,21 +45,18 @@ export class MmuGather {
    */
   removePage(pfn: number): void {
     if (pfn === ZERO_PFN) return;
-    if (this.pfns.length === 0 && !this.gathering) {
+    if (this.nPfns === 0 && !this.gathering) {
       this.gathering = true;
       this.frames.unmapping(1);
     }
-    this.pfns.push(pfn);
-    if (this.pfns.length >= GATHER_BATCH) this.flush();
+    this.pfns[this.nPfns++] = pfn;
+    if (this.nPfns === GATHER_BATCH) this.flush();
   }
 
   /** tlb_remove_table(): a page-table page unlinked by free_pgtables(). */
   removeTable(table: number): void {
-    this.tables.push(table);
-  }
-
-  get pending(): number {
-    return this.pfns.length + this.tables.length;
+    this.tables[this.nTables++] = table;
+    if (this.nTables === GATHER_BATCH) this.flush();
   }
 
   /**
@@ -70,17 +73,17 @@ export class MmuGather {
 
   /** Hands what was gathered to the grace period (or, with nothing reading without a lock, frees it). */
   private flush(): void {
-    if (this.pfns.length === 0 && this.tables.length === 0) return;
+    if (this.nPfns === 0 && this.nTables === 0) return;
     const rcu = this.rcu;
     if (rcu) {
-      this.deferred.push(rcu, this.pfns, this.tables);
+      this.deferred.push(rcu, this.pfns, this.nPfns, this.tables, this.nTables);
       rcu.callRcu(this.processDeferred);
     } else {
-      for (let i = 0; i < this.pfns.length; i++) this.frames.putPage(this.pfns[i]!);
-      for (let i = 0; i < this.tables.length; i++) this.pt.freeTable(this.tables[i]!);
+      for (let i = 0; i < this.nPfns; i++) this.frames.putPage(this.pfns[i]!);
+      for (let i = 0; i < this.nTables; i++) this.pt.freeTable(this.tables[i]!);
     }
-    this.pfns.length = 0;
-    this.tables.length = 0;
+    this.nPfns = 0;
+    this.nTables = 0;
   }
 }
 
@@ -88,9 +91,13 @@ export class MmuGather {
 export function zapPteRange(pt: PageTables, start: number, end: number, tlb: MmuGather): number {
   let zapped = 0;
   const i32 = pt.i32;
-  pt.forEachPteRun(start, end, (_addr, first, n) => {
+  for (let addr = start, next: number; addr < end; addr = next) {
+    next = pmdAddrEnd(addr, end);
+    const first = pt.pteSlot(addr);
+    if (first < 0) continue;
+    const last = first + (next - addr) / PAGE_SIZE;
     pt.ptLock(first);
-    for (let s = first; s < first + n; s++) {
+    for (let s = first; s < last; s++) {
       const pte = Atomics.load(i32, s);
       if (pte === 0) continue;
       Atomics.store(i32, s, 0);
@@ -100,7 +107,7 @@ export function zapPteRange(pt: PageTables, start: number, end: number, tlb: Mmu
       }
     }
     pt.ptUnlock(first);
-  });
+  }
   return zapped;
 }
 
@@ -112,9 +119,13 @@ export function zapPteRange(pt: PageTables, start: number, end: number, tlb: Mmu
 export function changePteRange(pt: PageTables, start: number, end: number, accessible: boolean, writable: boolean): number {
   let changed = 0;
   const i32 = pt.i32;
-  pt.forEachPteRun(start, end, (_addr, first, n) => {
+  for (let addr = start, pmdEnd: number; addr < end; addr = pmdEnd) {
+    pmdEnd = pmdAddrEnd(addr, end);
+    const first = pt.pteSlot(addr);
+    if (first < 0) continue;
+    const last = first + (pmdEnd - addr) / PAGE_SIZE;
     pt.ptLock(first);
-    for (let s = first; s < first + n; s++) {
+    for (let s = first; s < last; s++) {
       const pte = Atomics.load(i32, s);
       if (!pteMapped(pte)) continue;
       let next = pte;
@@ -129,7 +140,7 @@ export function changePteRange(pt: PageTables, start: number, end: number, acces
       }
     }
     pt.ptUnlock(first);
-  });
+  }
   return changed;
 }
 
@@ -141,17 +152,17 @@ export function changePteRange(pt: PageTables, start: number, end: number, acces
  */
 export function movePtes(pt: PageTables, oldStart: number, newStart: number, len: number): boolean {
   const i32 = pt.i32;
-  let ok = true;
-  pt.forEachPteRun(oldStart, oldStart + len, (addr, first, n) => {
-    if (!ok) return;
+  const oldEnd = oldStart + len;
+  for (let addr = oldStart, next: number; addr < oldEnd; addr = next) {
+    next = pmdAddrEnd(addr, oldEnd);
+    const first = pt.pteSlot(addr);
+    if (first < 0) continue;
+    const n = (next - addr) / PAGE_SIZE;
     for (let k = 0; k < n; k++) {
       const from = first + k;
       if (Atomics.load(i32, from) === 0) continue;
       const to = pt.pteAlloc(newStart + (addr - oldStart) + k * PAGE_SIZE);
-      if (to < 0) {
-        ok = false;
-        return;
-      }
+      if (to < 0) return false;
       pt.ptLock(from);
       const sameTable = pt.ptlOf(to) === pt.ptlOf(from);
       if (!sameTable) pt.ptLock(to);
@@ -159,6 +170,6 @@ export function movePtes(pt: PageTables, oldStart: number, newStart: number, len
       if (!sameTable) pt.ptUnlock(to);
       pt.ptUnlock(from);
     }
-  });
-  return ok;
+  }
+  return true;
 }

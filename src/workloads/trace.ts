@@ -135,9 +135,11 @@ export interface ReplayHooks {
  * here. Invariant: they cover exactly the mappings this worker made and has not unmapped.
  */
 export class TraceReplayer {
-  private starts: number[] = [];
-  private ends: number[] = [];
-  private deltas: number[] = [];
+  /** (start, end, delta) triples, `count` of them; typed and reused, so a call allocates nothing. */
+  private ranges = new Float64Array(3 * 64);
+  private count = 0;
+  /** pieces()'s answer, overwritten by the next call. */
+  private piecesOut = new Float64Array(3 * 16);
 
   constructor(
     private readonly program: TraceProgram,
@@ -182,9 +184,10 @@ export class TraceReplayer {
         case 'munmap':
         case 'mprotect':
         case 'madvise': {
-          const pieces = this.pieces(c.addr, c.addr + len);
-          if (pieces.length === 0) { n.skipped++; continue; }
-          for (let i = 0; i < pieces.length; i += 3) {
+          const found = this.pieces(c.addr, c.addr + len);
+          if (found === 0) { n.skipped++; continue; }
+          const pieces = this.piecesOut;
+          for (let i = 0; i < 3 * found; i += 3) {
             const s = pieces[i]!, e = pieces[i + 1]!, d = pieces[i + 2]!;
             n.calls++;
             if (c.name === 'munmap') {
@@ -222,8 +225,9 @@ export class TraceReplayer {
       }
     }
     // The program exits: what it still maps goes.
-    for (let i = 0; i < this.starts.length; i++) hooks.munmap(this.starts[i]! + this.deltas[i]!, this.ends[i]! - this.starts[i]!);
-    this.starts.length = this.ends.length = this.deltas.length = 0;
+    const r = this.ranges;
+    for (let i = 0; i < 3 * this.count; i += 3) hooks.munmap(r[i]! + r[i + 2]!, r[i + 1]! - r[i]!);
+    this.count = 0;
     return n;
   }
 
@@ -234,9 +238,10 @@ export class TraceReplayer {
    */
   validate(mm: MmStruct, others = 0): void {
     let total = 0;
-    for (let i = 0; i < this.starts.length; i++) {
-      const s = this.starts[i]!, e = this.ends[i]!, d = this.deltas[i]!;
-      if (s % PAGE_SIZE || e % PAGE_SIZE || s >= e || (i > 0 && s < this.ends[i - 1]!)) throw new Error(`trace replay: range ${i} [${s.toString(16)}, ${e.toString(16)}) is not sorted, disjoint and aligned`);
+    const r = this.ranges;
+    for (let i = 0; i < this.count; i++) {
+      const s = r[3 * i]!, e = r[3 * i + 1]!, d = r[3 * i + 2]!;
+      if (s % PAGE_SIZE || e % PAGE_SIZE || s >= e || (i > 0 && s < r[3 * i - 2]!)) throw new Error(`trace replay: range ${i} [${s.toString(16)}, ${e.toString(16)}) is not sorted, disjoint and aligned`);
       for (let a = s + d; a < e + d;) {
         const v = mm.findVma(a);
         if (v === 0 || mm.vmas.start(v) > a) throw new Error(`trace replay: 0x${a.toString(16)} (trace 0x${(a - d).toString(16)}) should be mapped`);
@@ -251,20 +256,28 @@ export class TraceReplayer {
 
   /** The delta of the one remembered range that covers all of [s, e), if there is one. */
   private deltaOver(s: number, e: number): number | undefined {
-    for (let i = 0; i < this.starts.length; i++) {
-      if (this.starts[i]! <= s && e <= this.ends[i]!) return this.deltas[i];
+    const r = this.ranges;
+    for (let i = 0; i < 3 * this.count; i += 3) {
+      if (r[i]! <= s && e <= r[i + 1]!) return r[i + 2];
     }
     return undefined;
   }
 
-  /** The parts of [s, e) this worker maps, as flat (start, end, delta) triples in trace addresses. */
-  private pieces(s: number, e: number): number[] {
-    const out: number[] = [];
-    for (let i = 0; i < this.starts.length; i++) {
-      const ps = Math.max(s, this.starts[i]!), pe = Math.min(e, this.ends[i]!);
-      if (ps < pe) out.push(ps, pe, this.deltas[i]!);
+  /** The parts of [s, e) this worker maps, as (start, end, delta) triples in trace addresses, into piecesOut; returns how many. */
+  private pieces(s: number, e: number): number {
+    const r = this.ranges;
+    let found = 0;
+    for (let i = 0; i < 3 * this.count; i += 3) {
+      const ps = Math.max(s, r[i]!), pe = Math.min(e, r[i + 1]!);
+      if (ps >= pe) continue;
+      if (3 * found === this.piecesOut.length) this.piecesOut = grown(this.piecesOut);
+      const out = this.piecesOut;
+      out[3 * found] = ps;
+      out[3 * found + 1] = pe;
+      out[3 * found + 2] = r[i + 2]!;
+      found++;
     }
-    return out;
+    return found;
   }
 
   /** The prot bits of our VMA at `addr` (for pages an mremap added). */
@@ -275,35 +288,52 @@ export class TraceReplayer {
 
   private remember(s: number, e: number, delta: number): void {
     let i = 0;
-    while (i < this.starts.length && this.starts[i]! < s) i++;
-    this.starts.splice(i, 0, s);
-    this.ends.splice(i, 0, e);
-    this.deltas.splice(i, 0, delta);
+    while (i < this.count && this.ranges[3 * i]! < s) i++;
+    this.insertAt(i, s, e, delta);
   }
 
   /** Drops [s, e) from the remembered ranges (our kernel has already unmapped or moved it). */
   private cut(s: number, e: number): void {
-    for (let i = this.starts.length - 1; i >= 0; i--) {
-      const a = this.starts[i]!, b = this.ends[i]!, d = this.deltas[i]!;
+    const r = this.ranges;
+    for (let i = this.count - 1; i >= 0; i--) {
+      const a = r[3 * i]!, b = r[3 * i + 1]!;
       if (b <= s || e <= a) continue;
-      const keep: number[] = [];
-      if (a < s) keep.push(a, s);
-      if (e < b) keep.push(e, b);
-      this.starts.splice(i, 1);
-      this.ends.splice(i, 1);
-      this.deltas.splice(i, 1);
-      for (let k = keep.length - 2; k >= 0; k -= 2) {
-        this.starts.splice(i, 0, keep[k]!);
-        this.ends.splice(i, 0, keep[k + 1]!);
-        this.deltas.splice(i, 0, d);
+      if (a < s && e < b) {
+        r[3 * i + 1] = s; // a hole in the middle: [a, s) stays here, [e, b) follows it
+        this.insertAt(i + 1, e, b, r[3 * i + 2]!);
+      } else if (a < s) {
+        r[3 * i + 1] = s;
+      } else if (e < b) {
+        r[3 * i] = e;
+      } else {
+        this.ranges.copyWithin(3 * i, 3 * (i + 1), 3 * this.count);
+        this.count--;
       }
     }
   }
 
+  private insertAt(i: number, s: number, e: number, delta: number): void {
+    if (3 * this.count === this.ranges.length) this.ranges = grown(this.ranges);
+    const r = this.ranges;
+    r.copyWithin(3 * (i + 1), 3 * i, 3 * this.count);
+    r[3 * i] = s;
+    r[3 * i + 1] = e;
+    r[3 * i + 2] = delta;
+    this.count++;
+  }
+
   /** A range the trace reuses while we still map it (we left out the call that freed it): unmap ours. */
   private forget(s: number, e: number, hooks: ReplayHooks): void {
-    const pieces = this.pieces(s, e);
-    for (let i = 0; i < pieces.length; i += 3) hooks.munmap(pieces[i]! + pieces[i + 2]!, pieces[i + 1]! - pieces[i]!);
+    const found = this.pieces(s, e);
+    const p = this.piecesOut;
+    for (let i = 0; i < 3 * found; i += 3) hooks.munmap(p[i]! + p[i + 2]!, p[i + 1]! - p[i]!);
     this.cut(s, e);
   }
+}
+
+/** A copy of `a` twice as long. */
+function grown(a: Float64Array): Float64Array<ArrayBuffer> {
+  const b = new Float64Array(2 * a.length);
+  b.set(a);
+  return b;
 }
