@@ -7,7 +7,6 @@
  * `simulated` set; throughputs are per virtual second.
  */
 import os from 'node:os';
-import { Worker } from 'node:worker_threads';
 import { SchedControl } from '../check/sched.js';
 import { crewTotals, countsChurn, entryOf, minThreadsOf, plan, planSpace, runPoint, sampleBetween, windowCounters, workloadParams, type Plan, type Point, type Run } from '../bench/runner.js';
 import { machineInfo } from '../bench/lab.js';
@@ -17,7 +16,8 @@ import type { TraceProgram } from '../workloads/trace.js';
 import { buildCosts, CostTable, type CostSamples, type CostTableJson } from './costs.js';
 import { abortMachine, createMachine, machineSwitches, MAX_CPUS, startMachine, type SimBuffers } from './machine.js';
 import type { MachineProfile } from './profile.js';
-import type { SimJob } from './sim-worker.js';
+import { SimPool } from './pool.js';
+import type { SimJob, SimReply } from './sim-worker.js';
 import { SIM_DEFAULTS } from './defaults.js';
 
 export { SIM_DEFAULTS };
@@ -36,6 +36,8 @@ export interface SimOptions {
   /** Samples per point. */
   repetitions: number;
   trace?: TraceProgram;
+  /** Worker threads to run on, kept for the next run; without one, each run starts its own and ends them. */
+  pool?: SimPool;
 }
 
 /** What one simulated run gave: the lab's Run, and what the simulation itself cost. */
@@ -46,15 +48,6 @@ export interface SimRun extends Run {
   realMs: number;
   /** Calibrating: each worker's segment samples. */
   costParts?: CostSamples[];
-}
-
-interface WorkerReply {
-  type: 'done' | 'failed' | 'aborted' | 'ready';
-  munmapUs?: number[];
-  extraNames?: string[];
-  costs?: CostSamples | null;
-  error?: string;
-  oom?: boolean;
 }
 
 /**
@@ -80,44 +73,47 @@ export async function simulateRun(design: string, p: Plan, threads: number, opts
   const cuts = new SharedArrayBuffer(events.length * n * TALLY_STRIDE * 4);
   // This thread only waits from now on: offline, it holds up no grace period.
   as.rcu.threadOffline();
-  const workers = p.roles.map((role, index) => {
-    const job: SimJob = { sched: ctl.buffer, sim, profile: opts.profile, as: as.handle(), role, index, workers: n, ctl: phase, tally, cuts, events: events.length };
-    return new Worker(new URL('./sim-worker.js', import.meta.url), { workerData: job });
-  });
-  const replies: WorkerReply[] = new Array(n);
+  const jobs = p.roles.map((role, index): SimJob => ({ sched: ctl.buffer, sim, profile: opts.profile, as: as.handle(), role, index, workers: n, ctl: phase, tally, cuts, events: events.length }));
+  const replies: SimReply[] = new Array(n);
+  const own = opts.pool === undefined ? new SimPool() : undefined;
+  const workers = opts.pool ?? own!;
   let failure: Failure | undefined;
   try {
     // A worker that dies without a word (its thread crashed) may have held the turn: the run is abandoned,
     // so that the others, waiting for a turn that would never come, end too.
-    const ended = workers.map((w, i) => new Promise<void>((resolve) => {
-      w.on('message', (m: WorkerReply) => {
-        if (m.type === 'ready') return;
-        replies[i] = m;
-        resolve();
-      });
-      w.once('error', (e) => {
-        replies[i] = { type: 'failed', error: String(e.stack ?? e) };
+    // Each worker is heard of twice: ready (or ended before it was), then how its run ended.
+    let heard = 0;
+    let allHeard!: () => void;
+    const allReady = new Promise<void>((resolve) => (allHeard = resolve));
+    const isReady: boolean[] = new Array(n).fill(false);
+    const ready = (i: number) => {
+      if (isReady[i]) return;
+      isReady[i] = true;
+      if (++heard === n) allHeard();
+    };
+    const ends: (() => void)[] = [];
+    const ended = jobs.map((_, i) => new Promise<void>((resolve) => (ends[i] = resolve)));
+    workers.post(jobs, (i, m) => {
+      ready(i);
+      if (m.type === 'ready' || replies[i]) return;
+      if (m.type === 'died') {
+        replies[i] = { type: 'failed', error: m.error ?? 'a simulated CPU ended without a word' };
         abortMachine(sim, ctl);
-        resolve();
-      });
-      w.once('exit', () => {
-        if (!replies[i]) abortMachine(sim, ctl);
-        resolve();
-      });
-    }));
-    const ready = workers.map((w) => new Promise<void>((resolve) => {
-      w.on('message', (m: WorkerReply) => m.type === 'ready' && resolve());
-      w.once('exit', () => resolve());
-    }));
-    await Promise.all(ready);
+      } else replies[i] = m;
+      ends[i]!();
+    });
+    await allReady;
     if (replies.some((r) => r)) abortMachine(sim, ctl); // one failed before the start: nobody runs
     else startMachine(sim, ctl);
     await Promise.all(ended);
   } finally {
-    await Promise.all(workers.map((w) => w.terminate()));
+    workers.release(n);
+    // A run that failed leaves its workers for nobody: whatever it broke ends with them.
+    if (own) await own.close();
+    else if (replies.some((r) => r?.type !== 'done')) await workers.discard(n);
     as.rcu.threadOnline();
   }
-  const failed = replies.find((r) => r?.type === 'failed') ?? (replies.some((r) => !r) ? { type: 'failed', error: 'a simulated CPU ended without a word' } : undefined);
+  const failed = replies.find((r) => r?.type === 'failed');
   if (failed) failure = { kind: failed.oom ? 'oom' : 'error', message: `${design} simulated: ${failed.error}` };
   const isFault = p.roles.map((r) => !isUpdater(r.role));
   const cut = new Int32Array(cuts);
@@ -227,19 +223,26 @@ export async function simulateLab(cfg: SimLabConfig, progress?: (done: number, t
     profile: cfg.profile, quantumNs: cfg.quantumNs, durationMs: cfg.durationMs * longerFor(workload), repetitions: cfg.repetitions,
     warmupMs: (cfg.warmupMs + cfg.warmupMsPerCpu * cpus) * longerFor(workload), ...(cfg.trace ? { trace: cfg.trace } : {}),
   });
-  for (const { design, workload } of pairs) {
-    const key = `${design} ${workload}`;
-    progress?.(done, total, `calibrating ${key}`);
-    if (!costs.has(key)) {
-      costs.set(key, await calibrateCosts(design, workload, { ...opts(workload, 1), warmupMs: SIM_DEFAULTS.calibrationWarmupMs, durationMs: SIM_DEFAULTS.calibrationMs / 3, repetitions: 3 }));
+  // The points share one pool of workers; calibration starts its own (its real-clock times are of code
+  // warmed by that design and workload alone, as they always were).
+  const pool = new SimPool();
+  try {
+    for (const { design, workload } of pairs) {
+      const key = `${design} ${workload}`;
+      progress?.(done, total, `calibrating ${key}`);
+      if (!costs.has(key)) {
+        costs.set(key, await calibrateCosts(design, workload, { ...opts(workload, 1), warmupMs: SIM_DEFAULTS.calibrationWarmupMs, durationMs: SIM_DEFAULTS.calibrationMs / 3, repetitions: 3 }));
+      }
+      done++;
+      for (const pt of points.filter((p) => p.design === design && p.workload === workload)) {
+        progress?.(done, total, `${key} ${pt.threads} CPU${pt.threads > 1 ? 's' : ''}`);
+        const { entry } = await simulatePoint(pt, { ...opts(workload, pt.threads), pool }, costs.get(key)!);
+        entries.push(entry);
+        progress?.(++done, total, `${key} ${pt.threads} CPU${pt.threads > 1 ? 's' : ''}`, entry);
+      }
     }
-    done++;
-    for (const pt of points.filter((p) => p.design === design && p.workload === workload)) {
-      progress?.(done, total, `${key} ${pt.threads} CPU${pt.threads > 1 ? 's' : ''}`);
-      const { entry } = await simulatePoint(pt, opts(workload, pt.threads), costs.get(key)!);
-      entries.push(entry);
-      progress?.(++done, total, `${key} ${pt.threads} CPU${pt.threads > 1 ? 's' : ''}`, entry);
-    }
+  } finally {
+    await pool.close();
   }
   const workloads = cfg.workloads.filter((w) => entries.some((e) => e.workload === w));
   const results = validateResults({
