@@ -86,6 +86,32 @@ test('frames: an allocator waits for the pages of a zap under way rather than re
   assert.ok((await done) > 0, 'the worker got a frame the zap gave back, not OOM');
 });
 
+test('page tables: an allocation waits for tables a grace period holds rather than report OOM; GFP_NOWAIT does not', async () => {
+  const pt = PageTables.create({ tables: 8 });
+  let k = 0;
+  while (pt.pteAlloc(k * PUD_SIZE, GFP_NOWAIT) >= 0) k++; // a PMD and a PTE table for each GiB, until none is left
+  assert.ok(k >= 2);
+  assert.equal(pt.pteAlloc(k * PUD_SIZE, GFP_NOWAIT), -1);
+  assert.equal(pt.pteAlloc(k * PUD_SIZE), -1, 'GFP_KERNEL with nothing to wait for: OOM');
+  // Tables unlinked by munmap wait for a grace period (held here, as by a preempted reader): the worker's
+  // reclaim sees them pending, and it waits for them however long that takes.
+  const shared = new Int32Array(new SharedArrayBuffer(8)); // [the worker waits, tables pending]
+  Atomics.store(shared, 1, 1);
+  const { done } = onWorker<number>(
+    `const { PageTables } = await import(${JSON.stringify(new URL('../src/mm/pagetable.js', import.meta.url).href)});
+     const pt = PageTables.attach(data.h); const shared = new Int32Array(data.shared);
+     pt.reclaim = () => (Atomics.store(shared, 0, 1), Atomics.load(shared, 1));
+     return pt.pteAlloc(data.addr);`,
+    { h: pt.handle(), shared: shared.buffer, addr: PMD_SIZE }, // a PTE table under the first GiB's PMD table
+  );
+  await eventually(() => Atomics.load(shared, 0) === 1, 'the worker to wait for a table');
+  // Longer than an allocation waits with nothing on its way (OOM_WAIT_MS, 50 ms): it must still be waiting.
+  await new Promise((r) => setTimeout(r, 150));
+  pt.freePgtables(0, PMD_SIZE, 0, PMD_SIZE, (t) => pt.freeTable(t)); // the grace period ends: the first PTE table is freed
+  Atomics.store(shared, 1, 0);
+  assert.ok((await done) >= 0, 'the worker got the table, not OOM');
+});
+
 test('frames: lock_page waiters sleep until unlock_page', async () => {
   const ft = FrameTable.create({ frames: 8 });
   const f = ft.alloc();

@@ -70,6 +70,11 @@ export class DeferredFree {
     return Atomics.load(this.s, FRAMES_PENDING);
   }
 
+  /** Page-table pages unlinked and not yet freed. */
+  get tablesPending(): number {
+    return Atomics.load(this.s, COUNT) - Atomics.load(this.s, FRAMES_PENDING);
+  }
+
   /** Queues the first nPfns of `pfns` and nTables of `tables` behind a grace period that starts now. */
   push(rcu: Rcu, pfns: Int32Array, nPfns: number, tables: Int32Array, nTables: number): void {
     const s = this.s;

@@ -152,7 +152,7 @@ export function handleMmFault(ctx: FaultContext, v: FaultVma, addr: number, flag
   addr -= addr % PAGE_SIZE;
   // A speculative fault never allocates page tables (as in the SPF patches): its VMA may already be gone,
   // and tables it added after munmap's free_pgtables() would stay behind outside every VMA.
-  const slot = ctx.speculative ? ctx.pt.pteSlot(addr) : ctx.pt.pteAlloc(addr);
+  const slot = ctx.speculative ? ctx.pt.pteSlot(addr) : ctx.pt.pteAlloc(addr, mayNotSleep ? GFP_NOWAIT : GFP_KERNEL);
   if (slot < 0) return ctx.speculative || mayNotSleep ? VM_FAULT_RETRY : VM_FAULT_OOM;
   if (v.arena !== null) v.tableGen = ctx.pt.arena.peekGeneration(ctx.pt.tableOf(slot));
   const pte = Atomics.load(ctx.pt.i32, slot);

@@ -3,6 +3,7 @@ import { defineLayout } from '../shm/layout.js';
 import { refcountDecAndTest, refcountInc, refcountIncNotZero, refcountRead } from '../sync/refcount.js';
 import { memoryStart, memoryTraffic } from '../sync/relax.js';
 import { futexWait, futexWake } from '../sync/sleep.js';
+import { ReclaimWait } from './reclaim.js';
 
 export const PAGE_SHIFT = 12;
 export const PAGE_SIZE = 1 << PAGE_SHIFT;
@@ -42,14 +43,6 @@ const UNMAPPING = 3; // zaps in progress: frames on their way back (an mmu_gathe
 
 const CACHE_BATCH = 16;
 const CACHE_MAX = 2 * CACHE_BATCH;
-/**
- * How long a GFP_KERNEL allocation goes on waiting once nothing is left to reclaim — no frame waits for a
- * grace period — and nobody has freed a frame meanwhile, before it reports OOM: time for other threads to
- * give back the frames their caches hold (they do at their next allocation).
- */
-const OOM_WAIT_MS = 50;
-/** How often a waiting allocation reclaims again (frees whose grace period ended meanwhile). */
-const RECLAIM_POLL_MS = 1;
 
 /**
  * Physical memory: N frames of 4 KiB in one SharedArrayBuffer, with a struct page per frame.
@@ -77,6 +70,7 @@ export class FrameTable {
   readonly pageF64: Float64Array;
   readonly nframes: number;
   private readonly control: Int32Array;
+  private readonly waiting: ReclaimWait;
   private readonly cache = new Int32Array(CACHE_MAX);
   private cached = 0;
   private drainSeen = 0;
@@ -112,6 +106,7 @@ export class FrameTable {
     this.pageF64 = new Float64Array(h.pages);
     this.nframes = this.arena.capacity - 1;
     this.control = new Int32Array(h.control);
+    this.waiting = new ReclaimWait(this.control, FREED, WAITERS);
     this.drainSeen = Atomics.load(this.control, DRAIN);
   }
 
@@ -179,31 +174,15 @@ export class FrameTable {
   }
 
   private allocSlow(): number {
-    const c = this.control;
-    const startedAt = performance.now();
-    let progressAt = startedAt; // when a frame was last freed, or reclaim had something to wait for
-    Atomics.add(c, WAITERS, 1);
-    try {
-      Atomics.add(c, DRAIN, 1); // ask every thread to give back the frames it keeps cached
-      for (let seen = Atomics.load(c, FREED); ; ) {
-        const pending = this.reclaim?.() ?? 0;
-        if (this.cached > 0) return this.cache[--this.cached]!;
-        const pfn = this.arena.alloc();
-        if (pfn > 0) return pfn;
-        const now = performance.now();
-        const freed = Atomics.load(c, FREED);
-        // Frames waiting for a grace period, frames freed meanwhile, or a zap under way whose pages come
-        // back when it ends (its thread may be preempted in the middle of 128 MiB): memory is not gone.
-        if (pending > 0 || freed !== seen || Atomics.load(c, UNMAPPING) > 0) progressAt = now;
-        else if (now - progressAt >= OOM_WAIT_MS) return -1;
-        seen = freed;
-        // Sleeps (offline for RCU) until a frame is freed or it is time to reclaim again; the thread's wait
-        // limit, if any, bounds the whole wait (a grace period that never ends is a bug, not an OOM).
-        futexWait(c, FREED, seen, 'alloc_pages', RECLAIM_POLL_MS, startedAt);
-      }
-    } finally {
-      Atomics.sub(c, WAITERS, 1);
-    }
+    Atomics.add(this.control, DRAIN, 1); // ask every thread to give back the frames it keeps cached
+    // Reclaim may free frames into this thread's own cache: take from there first.
+    return this.waiting.allocSlow(
+      () => (this.cached > 0 ? this.cache[--this.cached]! : this.arena.alloc()),
+      () => this.reclaim?.() ?? 0,
+      // A zap under way gives its pages back when it ends (its thread may be preempted in the middle of 128 MiB).
+      () => Atomics.load(this.control, UNMAPPING) > 0,
+      'alloc_pages',
+    );
   }
 
   /** An mmu_gather started (+1) or finished (-1) gathering pages: allocators wait for them rather than fail. */
@@ -215,14 +194,7 @@ export class FrameTable {
   drainCache(): void {
     this.drainSeen = Atomics.load(this.control, DRAIN);
     while (this.cached > 0) this.arena.free(this.cache[--this.cached]!);
-    this.wakeAllocators();
-  }
-
-  private wakeAllocators(): void {
-    if (Atomics.load(this.control, WAITERS) !== 0) {
-      Atomics.add(this.control, FREED, 1);
-      futexWake(this.control, FREED);
-    }
+    this.waiting.freed();
   }
 
   /** get_page(): one more reference (a PTE mapping it, the page cache, a pinned user). */
@@ -246,7 +218,7 @@ export class FrameTable {
       while (this.cached > CACHE_BATCH) this.arena.free(this.cache[--this.cached]!);
       this.arena.free(pfn);
     }
-    this.wakeAllocators();
+    this.waiting.freed();
   }
 
   refcount(pfn: number): number {

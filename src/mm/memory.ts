@@ -64,12 +64,13 @@ export class MmPages implements FaultContext {
     if (rcu) {
       // Direct reclaim: a GFP_KERNEL allocation may sleep, so this thread is outside any RCU read
       // section and may report a quiescent state; then the frames its own unmaps queued can be freed.
-      frames.reclaim = () => {
+      const reclaim = (): void => {
         if (rcu.online && rcu.readDepth === 0) rcu.quiescentState();
         rcu.processCallbacks();
         deferred.process(rcu);
-        return deferred.framesPending;
       };
+      frames.reclaim = () => (reclaim(), deferred.framesPending);
+      pt.reclaim = () => (reclaim(), deferred.tablesPending);
     }
   }
 

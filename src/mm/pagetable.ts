@@ -2,6 +2,8 @@ import { LockAssertionError } from './lockdep.js';
 import { Arena, type ArenaHandle } from '../shm/arena.js';
 import { defineLayout } from '../shm/layout.js';
 import { spinLock, spinUnlock } from '../sync/spinlock.js';
+import { GFP_KERNEL, GFP_NOWAIT } from './frames.js';
+import { ReclaimWait } from './reclaim.js';
 
 /**
  * x86-64 four-level page tables (PGD → PUD → PMD → PTE, 512 entries each) in shared memory.
@@ -71,18 +73,26 @@ export interface PageTablesHandle {
 
 const PGD = 0; // control: the root table
 const PAGE_TABLE_LOCK = 1; // control: mm->page_table_lock
+const FREED = 2; // control: bumped by frees while an allocator waits for a table page
+const WAITERS = 3;
 
 export class PageTables {
   readonly arena: Arena;
   /** All table entries and locks: PTE slots returned by the walkers index this array. */
   readonly i32: Int32Array;
   private readonly control: Int32Array;
+  private readonly waiting: ReclaimWait;
+  /**
+   * This thread's direct reclaim, as the frames' (FrameTable.reclaim): frees the unlinked tables whose grace
+   * period has ended and returns how many still wait for one.
+   */
+  reclaim: (() => number) | undefined;
 
   static create(opts: { tables: number; debug?: boolean; populate?: boolean }): PageTables {
     const tables = Arena.create({ name: 'page table', capacity: opts.tables, layout: TABLE, debug: opts.debug ?? false, populate: opts.populate ?? false });
     const control = new SharedArrayBuffer(16);
     const pt = new PageTables({ kind: 'mmsplit.pagetables', tables: tables.handle(), control });
-    const pgd = pt.newTable(LEVEL_PGD);
+    const pgd = pt.newTable(LEVEL_PGD, GFP_NOWAIT);
     if (pgd < 0) throw new Error('page tables: no room for the PGD');
     Atomics.store(pt.control, PGD, pgd);
     pt.pgd = pgd;
@@ -101,6 +111,7 @@ export class PageTables {
     this.arena = Arena.attach(h.tables);
     this.i32 = this.arena.i32;
     this.control = new Int32Array(h.control);
+    this.waiting = new ReclaimWait(this.control, FREED, WAITERS);
     this.pgd = Atomics.load(this.control, PGD);
   }
 
@@ -108,8 +119,15 @@ export class PageTables {
     return this.h;
   }
 
-  private newTable(level: number): number {
-    const t = this.arena.zalloc();
+  /**
+   * A zeroed table page, or -1. Tables that munmap unlinked wait for a grace period before they come back
+   * (a walker without a lock may still be reading them), so a GFP_KERNEL caller short of them reclaims and
+   * waits as a frame allocation does: beside busy processes a preempted reader held a grace period up while
+   * the churn worker unlinked a table per munmap, the pool ran dry and the fault failed with OOM.
+   */
+  private newTable(level: number, gfp: number): number {
+    let t = this.arena.zalloc();
+    if (t < 0 && gfp === GFP_KERNEL) t = this.waiting.allocSlow(() => this.arena.zalloc(), () => this.reclaim?.() ?? 0, () => false, 'pte_alloc');
     if (t > 0) this.i32[TABLE.i32Base(t) + TABLE.i32.level] = level;
     return t;
   }
@@ -157,10 +175,11 @@ export class PageTables {
   }
 
   /**
-   * pte_alloc(): like pteSlot(), allocating missing tables; -1 if out of table pages. A table allocated
-   * by a racing thread first wins; ours is given back (__pte_alloc's pmd_populate under the lock).
+   * pte_alloc(): like pteSlot(), allocating missing tables; -1 if out of table pages (at once with
+   * GFP_NOWAIT, after reclaiming and waiting with GFP_KERNEL). A table allocated by a racing thread first
+   * wins; ours is given back (__pte_alloc's pmd_populate under the lock).
    */
-  pteAlloc(addr: number): number {
+  pteAlloc(addr: number, gfp = GFP_KERNEL): number {
     const slot = this.pteSlot(addr);
     if (slot >= 0) return slot;
     const i32 = this.i32;
@@ -169,7 +188,7 @@ export class PageTables {
       const at = TABLE.i32Base(t) + this.index(level);
       let next = Atomics.load(i32, at);
       if (next === 0) {
-        const fresh = this.newTable(level - 1);
+        const fresh = this.newTable(level - 1, gfp);
         if (fresh < 0) return -1;
         spinLock(this.control, PAGE_TABLE_LOCK);
         next = Atomics.load(i32, at);
@@ -178,7 +197,7 @@ export class PageTables {
           next = fresh;
         }
         spinUnlock(this.control, PAGE_TABLE_LOCK);
-        if (next !== fresh) this.arena.free(fresh);
+        if (next !== fresh) this.freeTable(fresh);
       }
       t = next;
     }
@@ -257,6 +276,7 @@ export class PageTables {
   /** Frees a table page that retire() was given, once no walker can see it. */
   freeTable(t: number): void {
     this.arena.free(t);
+    this.waiting.freed();
   }
 
   /** Table pages in use, the PGD included. */
