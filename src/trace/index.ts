@@ -3,3 +3,4 @@
 export * from './maps.js';
 export * from './strace.js';
 export * from './replay.js';
+export * from './timeline.js';

@@ -71,6 +71,25 @@ export interface ReplayOptions {
   assumeWritten?: boolean;
   /** Validate the mm after every call (slow; for tests). */
   validate?: boolean;
+  /**
+   * Told of every call replayed (not the skipped ones), with the mm as the call left it — `replay --html`
+   * draws the layout after each. Only the pass whose result is returned reports: the passes that look for
+   * read-only fds (replayRecords) replay the same calls on mms that are thrown away.
+   */
+  onCall?: (call: ReplayedCall, mm: MmStruct) => void;
+}
+
+/** One replayed call, as ReplayOptions.onCall is told of it. */
+export interface ReplayedCall {
+  record: SyscallRecord;
+  /** The call as describe() prints it: `mmap(0x…, 8192, 3, 0x22, -1, 0)`. */
+  call: string;
+  /** The result strace recorded and ours, as divergences print them (`0x7f…`, `-1 ENOMEM`, `0`). */
+  expected: string;
+  actual: string;
+  /** Our return value (a negative errno on failure). */
+  result: number;
+  matched: boolean;
 }
 
 export interface Divergence {
@@ -255,12 +274,13 @@ export function replayRecords(records: readonly SyscallRecord[], before: readonl
   // succeeds, the fds behind the shared file VMAs in its range are the suspects: we replay again with each
   // marked read-only in turn and keep the first that carries the replay past that call.
   for (let attempt = 0; attempt < 64; attempt++) {
-    const r = replayOnce(records, before, opts, lowestFd, readOnly, true);
-    if (r.suspects.length === 0) return r.result;
+    const r = replayOnce(records, before, { ...opts, onCall: undefined }, lowestFd, readOnly, true);
+    // A pass that found no suspect ran to the end, as the last pass below would: the same result.
+    if (r.suspects.length === 0) return opts.onCall ? replayOnce(records, before, opts, lowestFd, readOnly, false).result : r.result;
     let advanced = false;
     for (const k of r.suspects) {
       const trial = new Set(readOnly).add(k);
-      const r2 = replayOnce(records, before, opts, lowestFd, trial, true);
+      const r2 = replayOnce(records, before, { ...opts, onCall: undefined }, lowestFd, trial, true);
       const reached = r2.suspects.length ? r2.stopLine : (r2.result.firstDivergence?.line ?? Infinity);
       if (reached > r.stopLine) {
         readOnly.add(k);
@@ -349,6 +369,7 @@ function replayOnce(records: readonly SyscallRecord[], before: readonly MapsEntr
     }
     if (opts.validate) mm.validate();
     const expected = r.ret === -1 && r.errnoNum !== undefined ? -r.errnoNum : r.ret;
+    opts.onCall?.({ record: r, call: describe(r), expected: showResult(r.name, expected), actual: showResult(r.name, res), result: res, matched: res === expected }, mm);
     if (res === expected) matched++;
     else {
       if (stopOnSuspect && divergences === 0 && suspects && suspects.length) {
