@@ -5,44 +5,25 @@
  * mappings shown as one labelled gap, as procmap draws /proc/PID/maps) with the VMA records above their
  * pages and the PTEs below them, the locks, RCU and SRCU, the frames; and the violation where it happened.
  */
-import fs from 'node:fs';
-import path from 'node:path';
 import { esc } from '../report/html.js';
-import { prepareOutDir } from '../report/index.js';
+import { stepControls, stepPage, writeStepPage } from './draw.js';
 import type { ExploreRun } from './explore.js';
 
 /** Writes DIR/index.html (DIR made and checked writable first); returns its path. */
 export function writeExplorePage(run: ExploreRun, dir: string): string {
-  prepareOutDir(dir);
-  const file = path.join(dir, 'index.html');
-  fs.writeFileSync(file, renderExplorePage(run));
-  return file;
+  return writeStepPage(dir, renderExplorePage(run));
 }
 
 export function renderExplorePage(run: ExploreRun): string {
-  // JSON inside <script>: a '<' could end the element early; \u003c reads back as the same string.
-  const data = JSON.stringify(run).replace(/</g, '\\u003c');
-  const title = `mmsplit explore — ${run.design} / ${run.scenario}`;
   const v = run.violation;
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${esc(title)}</title>
-<style>${CSS}</style></head>
-<body>
-<header>
+  const body = `<header>
 <h1>${esc(run.design)} <span class="dim">/</span> ${esc(run.scenario)}</h1>
 <p class="dim">${esc(run.summary)} — ${esc(run.description)}</p>
 <p>Schedule: ${esc(run.origin)}. Replay: <code>${esc(run.checkCommand)}</code></p>
 ${run.programText !== undefined ? `<pre class="program">${esc(run.programText)}</pre>` : ''}
 ${v ? `<p class="verdict bad">VIOLATION: ${esc(v.message)} <span class="dim">(${esc(v.where)})</span></p>` : '<p class="verdict ok">No violation in this schedule.</p>'}
 </header>
-<nav id="controls" aria-label="step through the run">
-<button id="first" title="first step (Home)">|◀</button><button id="prev" title="previous step (←; shift: previous change)">◀</button>
-<button id="next" title="next step (→; shift: next change)">▶</button><button id="last" title="last step (End)">▶|</button>
-${v ? '<button id="to-violation" title="the violation (v)">⚠ violation</button>' : ''}
-<input id="slider" type="range" min="0" max="${Math.max(0, run.steps.length - 1)}" value="0" aria-label="step">
-<span id="step-label"></span>
-</nav>
+${stepControls(run.steps.length - 1, 'run', v ? '<button id="to-violation" title="the violation (v)">⚠ violation</button>' : '')}
 <p id="now" class="now"></p>
 <div id="violation" class="violation" role="alert" hidden></div>
 <main>
@@ -63,24 +44,14 @@ ${v ? '<button id="to-violation" title="the violation (v)">⚠ violation</button
 <footer class="dim">The state at a step is the address space as the scheduler hands over there: the thread named has run up to that
 yield point (an Atomics operation, a cpu_relax(), a schedPoint), whose operation has not run yet. Keys: ← → step, shift+← → to the previous
 or next change of state, Home/End, v the violation. Drawn from what the scheduler recorded while it replayed this schedule
-(${run.steps.length} steps, ${run.states.length} distinct states).</footer>
-<script id="run-data" type="application/json">${data}</script>
-<script>${SCRIPT}</script>
-</body></html>
-`;
+(${run.steps.length} steps, ${run.states.length} distinct states).</footer>`;
+  return stepPage({ title: `mmsplit explore — ${run.design} / ${run.scenario}`, css: CSS, body, data: run, script: SCRIPT });
 }
 
 const CSS = `
-body{font:13px/1.4 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0 16px 16px;color:#222;background:#fff}
-h1{font-size:20px;margin:12px 0 4px}h2{font-size:14px;margin:10px 0 4px}
-code,pre,#trace,#aspace,.mono{font-family:ui-monospace,"DejaVu Sans Mono",Menlo,Consolas,monospace;font-size:12px}
-.dim{color:#777;font-weight:normal}
+#trace{font-family:ui-monospace,"DejaVu Sans Mono",Menlo,Consolas,monospace;font-size:12px}
 pre.program{background:#f6f6f6;padding:6px;margin:4px 0}
-.verdict.bad{color:#b00020;font-weight:600}.verdict.ok{color:#1b7f3b;font-weight:600}
-nav{position:sticky;top:0;background:#fff;padding:6px 0;border-bottom:1px solid #ddd;z-index:2;display:flex;gap:6px;align-items:center}
-nav button{font-size:14px;padding:2px 8px}#slider{flex:1}#step-label{min-width:150px;text-align:right;font-variant-numeric:tabular-nums}
 #to-violation{color:#b00020}
-.now{margin:6px 0;font-family:ui-monospace,"DejaVu Sans Mono",monospace;font-size:12px}
 .violation{border:2px solid #b00020;background:#fde8ec;padding:6px 8px;margin:6px 0;font-weight:600}
 .violation.past{border-style:dashed;background:#fff;font-weight:normal}
 main{display:grid;grid-template-columns:minmax(420px,1fr) minmax(480px,1.3fr);gap:16px}
@@ -96,16 +67,8 @@ main{display:grid;grid-template-columns:minmax(420px,1fr) minmax(480px,1.3fr);ga
 #trace td.cur{background:#ffe08a;outline:2px solid #d4a000;outline-offset:-2px}
 #trace td.bad{color:#b00020;font-weight:600}
 .sched{font-weight:normal;color:#555;font-size:11px}
-#aspace-scroll{overflow-x:auto;border:1px solid #ddd;padding:6px}
-#aspace{position:relative}
-.vma{position:absolute;box-sizing:border-box;border:2px solid #3a6ea5;background:#e6effa;border-radius:3px;padding:2px 4px;overflow:hidden;height:58px;white-space:nowrap}
-.vma.detached{border-style:dashed;border-color:#888;background:#f2f2f2;color:#555}
-.vma.changed{background:#fff4d6}
-.vma.touched{box-shadow:0 0 0 3px #f0a500}
 .vma.hold{box-shadow:0 0 0 3px #b00020}
-.vma .perms{font-weight:700}
 .col{position:absolute;box-sizing:border-box;text-align:center;font-size:11px;color:#666}
-.gap{position:absolute;box-sizing:border-box;border-left:1px dashed #aaa;border-right:1px dashed #aaa;color:#888;font-size:10px;text-align:center;background:repeating-linear-gradient(135deg,#fafafa 0 6px,#f0f0f0 6px 12px)}
 .pte{position:absolute;box-sizing:border-box;height:52px;border:1px solid #bbb;border-radius:2px;background:#fff;text-align:center;font-size:11px;padding-top:2px}
 .pte.none{border-style:dotted;color:#bbb}
 .pte.w{background:#e3f5e6}.pte.ro{background:#eef}
@@ -115,21 +78,14 @@ main{display:grid;grid-template-columns:minmax(420px,1fr) minmax(480px,1.3fr);ga
 .cols{display:grid;grid-template-columns:1fr 1fr 1fr;gap:12px}
 .kv{margin:0;padding:0;list-style:none}.kv li{margin:1px 0}
 .held{color:#b00020;font-weight:600}.free{color:#1b7f3b}
-footer{margin-top:12px}
-.legend{margin:4px 0}.key{padding:0 4px;margin-right:6px;border-radius:2px}.key.changed{background:#fff4d6}.key.touched{box-shadow:0 0 0 2px #f0a500}.key.bad{background:#fde8ec;border:1px solid #b00020}
+.key.bad{background:#fde8ec;border:1px solid #b00020}
 `;
 
-// The page's script: plain ES5-style code in a string (no template literals or ${…} in it).
+// The page's script, after draw.ts's helpers: plain ES5-style code in a string (no template literals or ${…} in it).
 const SCRIPT = String.raw`
-(function () {
-  'use strict';
-  var D = JSON.parse(document.getElementById('run-data').textContent);
-  var N = D.steps.length, T = D.threads, PAGE = 4096;
+  var N = D.steps.length, T = D.threads;
   var PW = 84, GW = 64, LANE = 62, PTE_H = 52;
   var V = D.violation;
-  function hex(n) { return '0x' + n.toString(16); }
-  function h(s) { return String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;'); }
-  function size(b) { return b >= 1048576 ? (b / 1048576).toFixed(b % 1048576 ? 1 : 0) + ' MiB' : (b / 1024) + ' KiB'; }
 
   // The interleaving: one row per trace line, the line in its thread's column.
   var byThread = [];
@@ -162,18 +118,13 @@ const SCRIPT = String.raw`
     st.vmas.forEach(function (v) { for (var a = v.start, n = 0; a < v.end && n < 256; a += PAGE, n++) pages[a] = 1; });
     st.ptes.forEach(function (p) { pages[p.addr] = 1; });
   });
-  var addrs = Object.keys(pages).map(Number).sort(function (a, b) { return a - b; });
-  var X = {}, cols = [], x = 0;
-  addrs.forEach(function (a, i) {
-    if (i > 0 && a !== addrs[i - 1] + PAGE) { cols.push({ gap: true, x: x, from: addrs[i - 1] + PAGE, to: a }); x += GW; }
-    X[a] = x; cols.push({ addr: a, x: x }); x += PW;
-  });
-  var WIDTH = x;
+  var axis = foldAxis(Object.keys(pages).map(function (a) { return [Number(a), Number(a) + PAGE]; }), function () { return PW; }, GW);
+  var cols = axis.parts, WIDTH = axis.width;
   var first = D.states[D.steps.length ? D.steps[0].state : 0];
   function recKey(v) { return v.start + '-' + v.end + '-' + v.flags; }
   var firstRec = {};
   if (first) first.vmas.forEach(function (v) { firstRec[v.rec] = recKey(v); });
-  function xOf(a) { return X[a] !== undefined ? X[a] : null; }
+  function xOf(a) { return pages[a] ? axis.x(a) : null; }
   function words(v) { return Object.keys(v.words).map(function (k) { return k + '=' + v.words[k]; }).join(' '); }
 
   function drawSpace(st, prev, i) {
@@ -181,38 +132,31 @@ const SCRIPT = String.raw`
     var lanes = [[]], out = [];
     st.vmas.forEach(function (v) {
       var live = !v.detached && v.inTree !== false;
-      var lane = 0;
-      if (!live) {
-        for (lane = 1; ; lane++) {
-          if (!lanes[lane]) lanes[lane] = [];
-          if (lanes[lane].every(function (o) { return o.end <= v.start || o.start >= v.end; })) break;
-        }
-      }
-      lanes[lane].push(v);
+      var lane = laneFor(lanes, v.start, v.end, live);
       var prevV = prev && prev.vmas.filter(function (o) { return o.rec === v.rec; })[0];
       var cls = 'vma' + (live ? '' : ' detached') + (firstRec[v.rec] !== recKey(v) ? ' changed' : '') + (prev && JSON.stringify(prevV) !== JSON.stringify(v) ? ' touched' : '');
       var x0 = xOf(v.start), lastPage = v.end - PAGE, x1 = xOf(lastPage);
       if (x0 === null) return;
       if (x1 === null) x1 = x0;
-      out.push('<div class="' + cls + '" data-rec="' + v.rec + '" data-perms="' + h(v.perms) + '" data-start="' + hex(v.start) + '" data-end="' + hex(v.end) + '" title="' + h(v.line) + '" style="left:' + x0 + 'px;top:' + (18 + lane * LANE) + 'px;width:' + (x1 + PW - x0 - 2) + 'px">' +
-        '<span class="perms">' + h(v.perms) + '</span> #' + v.rec + (live ? '' : v.detached ? ' detached' : ' not in tree') + '<br>' + hex(v.start) + '–' + hex(v.end) + '<br>' + h(words(v)) + '</div>');
+      out.push(vmaBox(cls, 'data-rec="' + v.rec + '" data-perms="' + h(v.perms) + '" data-start="' + hex(v.start) + '" data-end="' + hex(v.end) + '"', x0, x1 + PW - x0 - 2, 18 + lane * LANE, v.line,
+        '<span class="perms">' + h(v.perms) + '</span> #' + v.rec + (live ? '' : v.detached ? ' detached' : ' not in tree') + '<br>' + hex(v.start) + '–' + hex(v.end) + '<br>' + h(words(v))));
     });
     var top = 18 + lanes.length * LANE + 6;
     var live = st.vmas.filter(function (v) { return !v.detached && v.inTree !== false; });
     cols.forEach(function (c) {
       if (c.gap) {
-        out.push('<div class="gap" style="left:' + c.x + 'px;top:0;width:' + GW + 'px;height:' + (top + PTE_H) + 'px"><br>hole<br>' + size(c.to - c.from) + '</div>');
+        out.push(gapBox(c.x, GW, top + PTE_H, c.to - c.from));
         return;
       }
-      out.push('<div class="col" style="left:' + c.x + 'px;top:0;width:' + PW + 'px">' + hex(c.addr) + '</div>');
-      var p = st.ptes.filter(function (q) { return q.addr === c.addr; })[0];
+      out.push('<div class="col" style="left:' + c.x + 'px;top:0;width:' + PW + 'px">' + hex(c.from) + '</div>');
+      var p = st.ptes.filter(function (q) { return q.addr === c.from; })[0];
       if (!p) { out.push('<div class="pte none" style="left:' + (c.x + 2) + 'px;top:' + top + 'px;width:' + (PW - 4) + 'px">no PTE</div>'); return; }
-      var pp = prev && prev.ptes.filter(function (q) { return q.addr === c.addr; })[0];
-      var owner = live.filter(function (v) { return v.start <= c.addr && c.addr < v.end; })[0];
+      var pp = prev && prev.ptes.filter(function (q) { return q.addr === c.from; })[0];
+      var owner = live.filter(function (v) { return v.start <= c.from && c.from < v.end; })[0];
       var fr = st.frames.filter(function (f) { return f.pfn === p.pfn; })[0];
-      var bad = V && V.addr === c.addr && i >= V.at;
+      var bad = V && V.addr === c.from && i >= V.at;
       var cls = 'pte ' + (p.writable ? 'w' : 'ro') + (p.ptl ? ' ptl' : '') + (prev && JSON.stringify(pp) !== JSON.stringify(p) ? ' touched' : '') + (bad ? ' bad' : '');
-      out.push('<div class="' + cls + '" data-addr="' + hex(c.addr) + '" data-pfn="' + p.pfn + '" data-writable="' + p.writable + '" data-vma="' + (owner ? owner.rec : '') + '" style="left:' + (c.x + 2) + 'px;top:' + top + 'px;width:' + (PW - 4) + 'px" title="PTE for ' + hex(c.addr) + (owner ? ' in VMA #' + owner.rec : ' outside every VMA') + '">' +
+      out.push('<div class="' + cls + '" data-addr="' + hex(c.from) + '" data-pfn="' + p.pfn + '" data-writable="' + p.writable + '" data-vma="' + (owner ? owner.rec : '') + '" style="left:' + (c.x + 2) + 'px;top:' + top + 'px;width:' + (PW - 4) + 'px" title="PTE for ' + hex(c.from) + (owner ? ' in VMA #' + owner.rec : ' outside every VMA') + '">' +
         'pfn ' + p.pfn + '<br>' + (p.present ? (p.writable ? 'RW' : 'RO') : 'PROT_NONE') + (p.dirty ? ' D' : '') + '<br>' + (fr ? 'byte ' + hex(fr.byte0) : '') + '</div>');
     });
     var el = document.getElementById('aspace');
@@ -244,15 +188,10 @@ const SCRIPT = String.raw`
     document.getElementById('frames').innerHTML = '<ul class="kv">' + fl.join('') + '</ul>';
   }
 
-  var cur = -1, marked = [];
+  var marked = [];
   var scroll = document.getElementById('trace-scroll');
-  function go(i) {
-    if (N === 0) return;
-    i = Math.max(0, Math.min(N - 1, i));
+  function draw(i) {
     var rec = D.steps[i], st = D.states[rec.state], prev = i > 0 ? D.states[D.steps[i - 1].state] : null;
-    cur = i;
-    document.body.setAttribute('data-step', String(i));
-    document.getElementById('slider').value = String(i);
     document.getElementById('step-label').textContent = rec.thread < 0 ? 'end of run (' + (i + 1) + ' / ' + N + ')' : 'step ' + rec.step + ' (' + (i + 1) + ' / ' + N + ')';
     marked.forEach(function (m) { m.className = m.className.replace(/ (cur|pos)\b/g, ''); });
     marked = [];
@@ -285,28 +224,12 @@ const SCRIPT = String.raw`
     }
   }
   function change(dir) {
-    var s = D.steps[cur].state;
-    for (var i = cur + dir; i >= 0 && i < N; i += dir) if (D.steps[i].state !== s) return go(i);
-    go(dir > 0 ? N - 1 : 0);
+    var s = D.steps[S.cur].state;
+    for (var i = S.cur + dir; i >= 0 && i < N; i += dir) if (D.steps[i].state !== s) return S.go(i);
+    S.go(dir > 0 ? N - 1 : 0);
   }
-  document.getElementById('first').onclick = function () { go(0); };
-  document.getElementById('last').onclick = function () { go(N - 1); };
-  document.getElementById('prev').onclick = function () { go(cur - 1); };
-  document.getElementById('next').onclick = function () { go(cur + 1); };
+  var S = stepper(N, draw, change, V ? { v: function () { S.go(V.at); }, V: function () { S.go(V.at); } } : {});
   var tv = document.getElementById('to-violation');
-  if (tv) tv.onclick = function () { go(V.at); };
-  document.getElementById('slider').oninput = function (ev) { go(Number(ev.target.value)); };
-  document.addEventListener('keydown', function (ev) {
-    if (ev.target && ev.target.tagName === 'INPUT' && ev.key !== 'v') return; // the slider steps on its own
-    var k = ev.key;
-    if (k === 'ArrowRight') ev.shiftKey ? change(1) : go(cur + 1);
-    else if (k === 'ArrowLeft') ev.shiftKey ? change(-1) : go(cur - 1);
-    else if (k === 'Home') go(0);
-    else if (k === 'End') go(N - 1);
-    else if ((k === 'v' || k === 'V') && V) go(V.at);
-    else return;
-    ev.preventDefault();
-  });
-  go(0);
-})();
+  if (tv) tv.onclick = function () { S.go(V.at); };
+  S.go(0);
 `;
