@@ -265,9 +265,20 @@ addReportOptions(
     .option('--no-thp', 'no THP alignment of large anonymous mappings')
     .option('--no-file-thp', 'files are not placed by thp_get_unmapped_area (ext4/xfs on 6.18 are)')
     .option('--no-assume-written', 'private VMAs made writable during the trace are not taken to be written (memtrace\'s traces are not)')
-    .option('--file-size <path=bytes...>', 'size of a mapped file (faults beyond its end fail)'),
-).action((trace: string, o: { maps: string; expect?: string; json?: boolean; mmapBase?: number; brk?: number; startBrk?: number; thp: boolean; fileThp: boolean; assumeWritten: boolean; fileSize?: string[] }) => {
-  process.exitCode = replayCommand(trace, o);
+    .option('--file-size <path=bytes...>', 'size of a mapped file (faults beyond its end fail)')
+    .option('--html [dir]', 'also write a page that steps through the calls, the layout after each drawn (DIR/index.html, default replay/)'),
+).action(async (trace: string, o: { maps: string; expect?: string; json?: boolean; mmapBase?: number; brk?: number; startBrk?: number; thp: boolean; fileThp: boolean; assumeWritten: boolean; fileSize?: string[]; html?: string | true }) => {
+  const html = o.html === true ? 'replay' : o.html;
+  if (html !== undefined) {
+    // The page's folder is checked before the replay, as explore's is.
+    const { prepareOutDir } = await import('../report/index.js');
+    try {
+      prepareOutDir(html);
+    } catch (e) {
+      usage('replay', '--html', (e as Error).message);
+    }
+  }
+  process.exitCode = replayCommand(trace, { ...o, ...(html !== undefined ? { html } : { html: undefined }) });
 });
 
 addReportOptions(

@@ -1,9 +1,12 @@
-// `mmsplit replay TRACE --maps BEFORE [--expect AFTER] [--json]`: exit 0 when every call and the layout
-// match, 1 on a divergence, 2 on malformed input (file:line and what was expected there).
+// `mmsplit replay TRACE --maps BEFORE [--expect AFTER] [--html [DIR]] [--json]`: exit 0 when every call and
+// the layout match, 1 on a divergence, 2 on malformed input (file:line and what was expected there).
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { MapsParseError } from '../trace/maps.js';
 import { StraceParseError } from '../trace/strace.js';
-import { compareLayouts, replay, ReplayInputError, type ReplayOptions } from '../trace/replay.js';
+import { compareLayouts, replay, ReplayInputError, type ReplayOptions, type ReplayResult } from '../trace/replay.js';
+import { replayTimeline } from '../trace/timeline.js';
+import { writeReplayPage } from '../explore/replay-page.js';
 
 export interface ReplayCommandOptions {
   maps: string;
@@ -16,6 +19,8 @@ export interface ReplayCommandOptions {
   fileThp?: boolean;
   assumeWritten?: boolean;
   fileSize?: string[];
+  /** Where to write the page that steps through the calls (main.ts checked that it can be written). */
+  html?: string | undefined;
 }
 
 function read(path: string, what: string): string {
@@ -45,7 +50,12 @@ export function replayCommand(trace: string, o: ReplayCommandOptions): number {
     const traceText = read(trace, 'trace');
     const beforeText = read(o.maps, 'maps snapshot');
     const expectText = o.expect !== undefined ? read(o.expect, 'expected maps') : undefined;
-    const r = replay(traceText, beforeText, opts, trace, o.maps);
+    let r: ReplayResult, page: string | undefined;
+    if (o.html !== undefined) {
+      const t = replayTimeline(traceText, beforeText, opts, { trace, maps: o.maps, expect: o.expect, expectText });
+      r = t.result;
+      page = writeReplayPage(t.timeline, o.html);
+    } else r = replay(traceText, beforeText, opts, trace, o.maps);
     const diff = expectText !== undefined ? compareLayouts(expectText, r.maps, o.expect) : undefined;
     const ok = r.divergences === 0 && (diff === undefined || diff.equal);
     if (o.json) {
@@ -53,6 +63,7 @@ export function replayCommand(trace: string, o: ReplayCommandOptions): number {
         ok, calls: r.calls, matched: r.matched, skipped: r.skipped, divergences: r.divergences,
         firstDivergence: r.firstDivergence ?? null, layoutMatches: diff ? diff.equal : null,
         layoutDiff: diff && !diff.equal ? diff.lines.filter((l) => l[0] !== ' ') : [], maps: r.maps,
+        ...(page !== undefined ? { page: path.resolve(page) } : {}),
       }, null, 2) + '\n');
     } else {
       process.stdout.write(r.maps);
@@ -65,6 +76,7 @@ export function replayCommand(trace: string, o: ReplayCommandOptions): number {
         for (const l of diff.lines) if (l[0] !== ' ') process.stderr.write(l + '\n');
       }
       if (ok) process.stderr.write(`replay: ${r.matched} calls matched${r.skipped ? `, ${r.skipped} skipped` : ''}${diff ? ', layout matches' : ''}\n`);
+      if (page !== undefined) process.stderr.write(`replay: wrote ${page} (open it in a browser; keys ← → Home End)\n`);
     }
     return ok ? 0 : 1;
   } catch (e) {
