@@ -9,7 +9,7 @@
 import { PAGE_SIZE } from '../mm/frames.js';
 import { formatMapsLine, mmEntries, parseMaps, parseSnapshot, type MapsEntry } from './maps.js';
 import { compareLayouts, replayRecords, type ReplayOptions, type ReplayResult } from './replay.js';
-import { parseStraceDetailed } from './strace.js';
+import { parseStraceDetailed, type SyscallRecord } from './strace.js';
 
 /** One mapping as /proc/PID/maps prints it: start, end, perms, offset, dev, inode, name. */
 export type TimelineVma = [number, number, string, number, string, number, string];
@@ -81,7 +81,7 @@ export function replayTimeline(traceText: string, beforeText: string, opts: Repl
         const removed = step.del.map((i) => parseMaps(prev[i]!)[0]!);
         const added = lines.filter((l) => !had.has(l)).map((l) => parseMaps(l)[0]!);
         step.add = added.map(tuple);
-        classify(step, removed, added, c.record.name === 'mremap' ? c.record.args : null, c.result);
+        classify(step, removed, added, c.record, c.result);
         prev = lines;
         prevText = now;
       }
@@ -105,19 +105,24 @@ export function replayTimeline(traceText: string, beforeText: string, opts: Repl
 
 /**
  * Says what happened to each mapping a call added and to each it removed that nothing replaced, from how
- * they overlap: an added one over no removed one appeared (or moved, at mremap's new address), over two or
+ * they overlap: mmap's new range appeared (over what it replaced, when MAP_FIXED), an added one over no
+ * removed one appeared too (or moved, at mremap's new address), over two or
  * more merged them, inside a removed one was split off it (with a sibling) or is what is left of it
  * (shrunk), around one grew (brk, mremap) or took in a new mapping (merged), on the same range changed
  * (perms, flags, name).
  */
-function classify(step: TimelineStep, removed: MapsEntry[], added: MapsEntry[], mremap: { addr: number; oldLength: number } | null, result: number): void {
+function classify(step: TimelineStep, removed: MapsEntry[], added: MapsEntry[], call: SyscallRecord, result: number): void {
   const overlaps = (a: MapsEntry, b: MapsEntry) => a.start < b.end && b.start < a.end;
+  const pages = (n: number) => Math.ceil(n / PAGE_SIZE) * PAGE_SIZE;
+  const mremap = call.name === 'mremap' ? call.args : null;
   const moved = mremap !== null && result >= 0 && result !== mremap.addr;
-  const oldEnd = mremap ? mremap.addr + Math.ceil(mremap.oldLength / PAGE_SIZE) * PAGE_SIZE : 0;
+  const oldEnd = mremap ? mremap.addr + pages(mremap.oldLength) : 0;
+  const mapped = call.name === 'mmap' && result >= 0 ? [result, result + pages(call.args.length)] : null;
   for (const a of added) {
     const under = removed.filter((r) => overlaps(a, r));
     let kind: ChangeKind;
-    if (under.length === 0) kind = moved && a.start >= result ? 'moved' : 'appeared';
+    if (mapped && a.start === mapped[0] && a.end === mapped[1]) kind = 'appeared';
+    else if (under.length === 0) kind = moved && a.start >= result ? 'moved' : 'appeared';
     else if (under.length > 1) kind = 'merged';
     else {
       const r = under[0]!;
