@@ -7,6 +7,7 @@
  * a real program's 7,778 calls over 300 mappings would be 2.3 million lines in full.
  */
 import { PAGE_SIZE } from '../mm/frames.js';
+import { TASK_SIZE_64 } from '../mm/mm.js';
 import { formatMapsLine, mmEntries, parseMaps, parseSnapshot, type MapsEntry } from './maps.js';
 import { compareLayouts, replayRecords, type ReplayOptions, type ReplayResult } from './replay.js';
 import { parseStraceDetailed, type SyscallRecord } from './strace.js';
@@ -53,6 +54,9 @@ export interface ReplayTimeline {
   layoutDiff: string[];
 }
 
+/** A line of the layout, as printed and as parsed. */
+interface Line { text: string; e: MapsEntry }
+
 const tuple = (e: MapsEntry): TimelineVma => [e.start, e.end, e.perms, e.offset, e.dev, e.inode, e.path];
 
 /** Replays `traceText` from `beforeText` as `replay` does, keeping the layout after every call. */
@@ -63,27 +67,38 @@ export function replayTimeline(traceText: string, beforeText: string, opts: Repl
   const steps: TimelineStep[] = [];
   // The layout before the first call: BEFORE as loaded (loadMaps makes the mm print exactly BEFORE's lines).
   const start = mmEntries(before);
-  let prev = start.map(formatMapsLine);
-  let prevText = prev.map((l) => l + '\n').join('');
+  let prev: Line[] = start.map((e) => ({ text: formatMapsLine(e), e }));
+  let brk: number | undefined;
   const result = replayRecords(records, before, {
     ...opts,
     onCall: (c, mm) => {
       const r = c.record;
-      const now = mm.formatMaps();
       const step: TimelineStep = {
         line: r.line, text: r.startLine !== r.line ? `${text[r.startLine - 1]} … ${text[r.line - 1]}` : text[r.line - 1] ?? '',
         pid: r.pid ?? null, call: c.call, expected: c.expected, actual: c.actual, matched: c.matched, del: [], gone: [], add: [], kinds: [],
       };
-      if (now !== prevText) {
-        const lines = now === '' ? [] : now.slice(0, -1).split('\n');
-        const had = new Set(prev), has = new Set(lines);
-        prev.forEach((l, i) => { if (!has.has(l)) step.del.push(i); });
-        const removed = step.del.map((i) => parseMaps(prev[i]!)[0]!);
-        const added = lines.filter((l) => !had.has(l)).map((l) => parseMaps(l)[0]!);
-        step.add = added.map(tuple);
-        classify(step, removed, added, c.record, c.result);
-        prev = lines;
-        prevText = now;
+      // Only the lines of the mappings in or beside what the call could touch can have changed: printing the
+      // whole layout after every call took most of the time (7,778 calls of 300-650 mappings for node).
+      const [lo, hi] = reach(r, c.result, brk);
+      // The window: the pages of [lo, hi) and one page each side, where a neighbour a merge takes in ends.
+      const wlo = Math.max(0, Math.floor(lo / PAGE_SIZE) * PAGE_SIZE - PAGE_SIZE), whi = Math.ceil(hi / PAGE_SIZE) * PAGE_SIZE + PAGE_SIZE;
+      brk = mm.brk;
+      const was = new Map<string, number>();
+      prev.forEach((l, i) => { if (l.e.end > wlo && l.e.start < whi) was.set(l.text, i); });
+      const is: string[] = [];
+      for (let v = mm.findVmaIntersection(wlo, whi); v !== 0; v = mm.findVmaIntersection(mm.vmas.end(v), whi)) {
+        is.push(mm.mapsLine(v));
+        if (mm.vmas.end(v) >= whi) break;
+      }
+      const now = new Set(is);
+      for (const [l, i] of was) if (!now.has(l)) step.del.push(i);
+      step.del.sort((x, y) => x - y);
+      const added = is.filter((l) => !was.has(l)).map((l) => ({ text: l, e: parseMaps(l)[0]! }));
+      if (step.del.length || added.length) {
+        step.add = added.map((l) => tuple(l.e));
+        classify(step, step.del.map((i) => prev[i]!.e), added.map((l) => l.e), r, c.result);
+        const gone = new Set(step.del);
+        prev = prev.filter((_, i) => !gone.has(i)).concat(added).sort((x, y) => x.e.start - y.e.start);
       }
       steps.push(step);
     },
@@ -135,5 +150,32 @@ function classify(step: TimelineStep, removed: MapsEntry[], added: MapsEntry[], 
   }
   for (const r of removed) {
     step.gone.push(added.some((a) => overlaps(a, r)) ? '' : moved && r.start >= mremap!.addr && r.end <= oldEnd ? 'moved' : 'removed');
+  }
+}
+
+/**
+ * The addresses a call may have changed the layout in, [lo, hi): its range, and for mmap and mremap where
+ * the mapping went; the whole space when that cannot be known (a first brk, whose old break is not known
+ * yet). The mappings beside the range (a merge takes them in) are looked at by the caller.
+ */
+function reach(r: SyscallRecord, result: number, brk: number | undefined): [number, number] {
+  const pages = (n: number) => Math.ceil(n / PAGE_SIZE) * PAGE_SIZE;
+  const all: [number, number] = [0, TASK_SIZE_64];
+  const span = (...ranges: [number, number][]): [number, number] => [Math.min(...ranges.map((x) => x[0])), Math.max(...ranges.map((x) => x[1]))];
+  switch (r.name) {
+    case 'mmap': {
+      const a = r.args, len = pages(a.length);
+      // MAP_FIXED unmaps its range even when the mapping then fails; a hint is only a hint.
+      return result >= 0 ? span([result, result + len], [a.addr, a.addr + len]) : [a.addr, a.addr + len];
+    }
+    case 'munmap': case 'mprotect': case 'pkey_mprotect': case 'madvise': return [r.args.addr, r.args.addr + pages(r.args.length)];
+    case 'mremap': {
+      const a = r.args, ranges: [number, number][] = [[a.addr, a.addr + pages(Math.max(a.oldLength, a.newLength))]];
+      if (a.newAddr !== undefined) ranges.push([a.newAddr, a.newAddr + pages(a.newLength)]);
+      if (result >= 0) ranges.push([result, result + pages(a.newLength)]);
+      return span(...ranges);
+    }
+    case 'brk': return brk === undefined ? all : span([Math.min(brk, r.args.addr), Math.max(brk, r.args.addr)], [Math.min(brk, result >= 0 ? result : brk), Math.max(brk, result)]);
+    default: return all;
   }
 }
