@@ -14,7 +14,7 @@ import { promisify } from 'node:util';
 import { replay } from '../src/check/check.js';
 import { AddressSpaceRecorder } from '../src/explore/record.js';
 import { testSeed } from './support/seed.js';
-import { hasChromium, launchChromium } from './support/browser.js';
+import { hasChromium, launchChromium, watchProblems } from './support/browser.js';
 
 const CLI = new URL('../src/cli/main.js', import.meta.url).pathname;
 const seed = testSeed();
@@ -118,14 +118,7 @@ test('the page in chromium: at the violation, the PTE the checker names is in th
   try {
     const page = await context.newPage();
     page.setDefaultTimeout(30_000);
-    const problems: string[] = [];
-    page.on('console', (m) => {
-      if (m.type() === 'error' || m.type() === 'warning') problems.push(`console ${m.type()}: ${m.text()}`);
-    });
-    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-    page.on('request', (r) => {
-      if (!r.url().startsWith('file:')) problems.push(`fetched ${r.url()}`);
-    });
+    const problems = watchProblems(page);
     const url = pathToFileURL(path.join(dir, 'page', 'index.html')).href;
     await page.goto(url, { waitUntil: 'load' });
     const step = () => page.evaluate(() => Number((globalThis as unknown as Dom).document.body.getAttribute('data-step')));

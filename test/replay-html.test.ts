@@ -15,13 +15,15 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { renderReplayPage } from '../src/explore/replay-page.js';
-import { parseMaps } from '../src/trace/maps.js';
+import { parseMaps, type MapsEntry } from '../src/trace/maps.js';
+import { replay } from '../src/trace/replay.js';
 import { replayTimeline, type ReplayTimeline, type TimelineVma } from '../src/trace/timeline.js';
-import { hasChromium, launchChromium } from './support/browser.js';
+import { hasChromium, launchChromium, watchProblems } from './support/browser.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const FIX = path.join(ROOT, 'test/fixtures/strace/python3');
 const CLI = path.join(path.dirname(fileURLToPath(import.meta.url)), '../src/cli/main.js');
+const tupleOf = (e: MapsEntry): TimelineVma => [e.start, e.end, e.perms, e.offset, e.dev, e.inode, e.path];
 const read = (f: string) => fs.readFileSync(path.join(FIX, f), 'utf8');
 
 function cli(args: string[]): { code: number; stdout: string; stderr: string } {
@@ -53,7 +55,7 @@ test('replay --html data: a step per call replayed, the steps rebuild the final 
     layout = layout.filter((_, i) => !del.has(i)).concat(s.add).sort((a, b) => a[0] - b[0]);
   }
   // (less the gate VMA, [vsyscall], which is not in the tree and which the page leaves out)
-  const final = parseMaps(result.maps).filter((e) => !e.gate).map((e) => [e.start, e.end, e.perms, e.offset, e.dev, e.inode, e.path]);
+  const final = parseMaps(result.maps).filter((e) => !e.gate).map(tupleOf);
   assert.deepEqual(layout, final);
   // python3 maps its libraries page by page and mprotects their relro: splits, and the two halves say so.
   const split = t.steps.find((s) => s.kinds.includes('split'))!;
@@ -61,6 +63,25 @@ test('replay --html data: a step per call replayed, the steps rebuild the final 
   assert.ok(split.kinds.filter((k) => k === 'split').length >= 2, `line ${split.line}: a split leaves two pieces at least`);
   for (const k of ['appeared', 'merged', 'shrunk'] as const) assert.ok(t.steps.some((s) => s.kinds.includes(k)), `some mapping ${k}`);
   assert.ok(t.steps.some((s) => s.gone.includes('removed')), 'some mapping removed');
+});
+
+test('replay --html data: after every call the steps give the layout the mm prints, with malformed calls (memtrace seeds)', () => {
+  // The steps keep only the lines near what each call could touch: seeds with unaligned hints, huge lengths
+  // and failing calls check that nothing outside that window changed, call by call.
+  for (const seed of ['memtrace-seed-1', 'memtrace-seed-2', 'memtrace-seed-5']) {
+    const dir = path.join(FIX, '..', seed);
+    const [trace, before] = ['trace.txt', 'before.maps'].map((f) => fs.readFileSync(path.join(dir, f), 'utf8')) as [string, string];
+    const printed: string[] = [];
+    replay(trace, before, { onCall: (_, mm) => printed.push(mm.formatMaps()) });
+    const { timeline } = replayTimeline(trace, before, {}, { trace: 'trace.txt', maps: 'before.maps' });
+    assert.equal(timeline.steps.length, printed.length);
+    let layout: TimelineVma[] = timeline.before;
+    timeline.steps.forEach((s, k) => {
+      const del = new Set(s.del);
+      layout = layout.filter((_, i) => !del.has(i)).concat(s.add).sort((a, b) => a[0] - b[0]);
+      assert.deepEqual(layout, parseMaps(printed[k]!).map(tupleOf), `${seed}: after line ${s.line}`);
+    });
+  }
 });
 
 test('mmsplit replay --html: exit 2 and one line for a folder it cannot write, 0 and the page otherwise', () => {
@@ -98,14 +119,7 @@ test('the replay page in chromium: no error, nothing fetched, the keys step thro
   try {
     const page = await context.newPage();
     page.setDefaultTimeout(30_000);
-    const problems: string[] = [];
-    page.on('console', (m) => {
-      if (m.type() === 'error' || m.type() === 'warning') problems.push(`console ${m.type()}: ${m.text()}`);
-    });
-    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-    page.on('request', (r) => {
-      if (!r.url().startsWith('file:')) problems.push(`fetched ${r.url()}`);
-    });
+    const problems = watchProblems(page);
     await page.goto(pathToFileURL(path.join(dir, 'page', 'index.html')).href, { waitUntil: 'load' });
     const step = () => page.evaluate(() => Number((globalThis as unknown as Dom).document.body.getAttribute('data-step')));
     const live = () => page.locator('#aspace .vma:not(.detached)').count();

@@ -1,6 +1,6 @@
 // Chromium for the tests that open a page in a real browser: Debian's, driven by playwright-core, offline.
 import fs from 'node:fs';
-import type { BrowserContext } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 
 /** Where chromium is (CHROMIUM_PATH overrides Debian's path); tests skip where it is not installed. */
 export const CHROMIUM = process.env['CHROMIUM_PATH'] || '/usr/bin/chromium';
@@ -17,4 +17,17 @@ export async function launchChromium(profileDir: string, viewport: { width: numb
     viewport,
     timeout: 60_000,
   });
+}
+
+/** What a page did wrong, as it happens: console errors and warnings, uncaught errors, any fetch not from disk. */
+export function watchProblems(page: Page): string[] {
+  const problems: string[] = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error' || m.type() === 'warning') problems.push(`console ${m.type()}: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  page.on('request', (r) => {
+    if (!r.url().startsWith('file:')) problems.push(`fetched ${r.url()}`);
+  });
+  return problems;
 }
