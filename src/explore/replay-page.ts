@@ -75,8 +75,17 @@ const SCRIPT = String.raw`
     return list.filter(function (_, i) { return !del[i]; }).concat(s.add).sort(function (a, b) { return a[0] - b[0]; });
   }
   // Layouts every CK calls, made as they are first needed; the rest from the one before.
-  var ck = [D.before];
+  var ck = [D.before], memo = {};
   function layout(k) {
+    // Stepping asks for k and k - 1 over and over: the last two layouts are kept.
+    if (memo[k]) return memo[k];
+    var st = memo[k - 1] ? apply(memo[k - 1], D.steps[k - 1]) : build(k), keep = {};
+    keep[k] = st;
+    if (memo[k - 1]) keep[k - 1] = memo[k - 1];
+    memo = keep;
+    return st;
+  }
+  function build(k) {
     var c = Math.floor(k / CK);
     while (ck.length <= c) {
       var j = ck.length - 1, st = ck[j];
