@@ -61,6 +61,36 @@ test('recording changes no turn: the same trace and violation with and without t
   assert.match(bad.violation ?? '', /writable PTE for 0x10000000 in a read-only VMA/);
 });
 
+test('the recorder names who holds and who waits for the mmap_lock: as many threads as the word counts, at every step', { timeout: 120_000 }, async () => {
+  // mmap-lock's fault-munmap as `explore --design mmap-lock --scenario fault-munmap` shows it: T0 faults
+  // under the read lock, T1's munmap waits for write, sleeps, takes it, downgrades it for the zap.
+  const recorder = new AddressSpaceRecorder();
+  await replay({ design: 'mmap-lock', scenario: 'fault-munmap', mode: 'pct', token: { seed: 3716709671 }, record: recorder });
+  const { steps } = recorder.recording();
+  // srcu-sync's seed 2: munmap downgrades the lock while a fault waits to read, both hold it after.
+  const other = new AddressSpaceRecorder();
+  await replay({ design: 'srcu-sync', scenario: 'fault-munmap', mode: 'pct', token: { seed: 2 }, record: other });
+  const states = [...recorder.recording().states, ...other.recording().states];
+  const seen = new Set<string>();
+  for (const st of states) {
+    const m = st.mmapLock, w = m.who!;
+    assert.equal(w.writer.length, m.writer ? 1 : 0, JSON.stringify(m));
+    assert.equal(w.readers.length, m.readers, JSON.stringify(m));
+    assert.equal(w.readersWaiting.length, m.readersWaiting, JSON.stringify(m));
+    assert.equal(w.writersWaiting.length, m.writersWaiting, JSON.stringify(m));
+    for (const t of w.asleep) assert.ok(w.readersWaiting.includes(t) || w.writersWaiting.includes(t) || w.writer.length + w.readers.length > 0, `T${t} asleep on a free lock`);
+    if (w.writer.length) seen.add(`T${w.writer[0]} writes`);
+    for (const t of w.readers) seen.add(`T${t} reads`);
+    for (const t of w.writersWaiting) seen.add(`T${t} waits to write`);
+    for (const t of w.asleep) seen.add(`T${t} asleep`);
+  }
+  for (const what of ['T0 reads', 'T1 waits to write', 'T1 asleep', 'T1 writes', 'T1 reads']) assert.ok(seen.has(what), `${what} (saw: ${[...seen].join(', ')})`);
+  // T1 asleep is a thread the scheduler has in futex_wait.
+  const asleep = steps.find((s) => states[s.state]!.mmapLock.who!.asleep.includes(1))!;
+  assert.ok(asleep, 'T1 asleep at some step');
+  assert.equal(asleep.sched[1], 'sleeping in futex_wait');
+});
+
 test('mmsplit explore: exit 2 and one line on bad usage, 0 for a clean schedule, 1 for a violation', { timeout: 180_000 }, async () => {
   const dir = tmpDir('cli');
   const file = path.join(dir, 'a-file');

@@ -207,6 +207,13 @@ export class SchedControl {
     return Array.from({ length: c[THREADS]! }, (_, t) => STATE_NAMES[c[T_BASE + T_WORDS * t]!]!);
   }
 
+  /** The threads asleep in futex_wait on word `index` of `ta`: what the schedule knows of who waits there. */
+  sleepersOn(ta: Int32Array, index: number): number[] {
+    const c = this.c, key = futexKey(ta, index), out: number[] = [];
+    for (let t = 0; t < c[THREADS]!; t++) if (c[T_BASE + T_WORDS * t] === FUTEX_WAIT && c[T_BASE + T_WORDS * t + 2] === key) out.push(t);
+    return out;
+  }
+
   get switches(): number {
     return this.c[SWITCHES]!;
   }

@@ -77,7 +77,7 @@ main{display:grid;grid-template-columns:minmax(420px,1fr) minmax(480px,1.3fr);ga
 .pte.ptl::after{content:"ptl";position:absolute;right:2px;top:0;color:#b00020;font-weight:700;font-size:9px}
 .cols{display:grid;grid-template-columns:1fr 1fr 1fr;gap:12px}
 .kv{margin:0;padding:0;list-style:none}.kv li{margin:1px 0}
-.held{color:#b00020;font-weight:600}.free{color:#1b7f3b}
+.held{color:#b00020;font-weight:600}.free{color:#1b7f3b}.waiting{color:#8a5a00}.tid{font-weight:700}
 .key.bad{background:#fde8ec;border:1px solid #b00020}
 `;
 
@@ -167,9 +167,11 @@ const SCRIPT = String.raw`
 
   function li(k, v) { return '<li><b>' + k + '</b> ' + v + '</li>'; }
   function drawLocks(st, s) {
-    var m = st.mmapLock, l = [];
-    var held = m.writer ? '<span class="held">held for write</span>' : m.readers ? '<span class="held">held by ' + m.readers + ' reader' + (m.readers > 1 ? 's' : '') + '</span>' : '<span class="free">free</span>';
-    l.push(li('mmap_lock', held + (m.writersWaiting ? ', ' + m.writersWaiting + ' writer(s) waiting' : '') + (m.readersWaiting ? ', ' + m.readersWaiting + ' reader(s) waiting' : '') + ' <span class="dim">(word ' + hex(m.word >>> 0) + ')</span>'));
+    var m = st.mmapLock, l = [], w = m.who;
+    // Thread names where the recorder could follow them (as many as the word counts), else the count alone.
+    function by(list, n) { return w && list.length === n ? ': ' + list.map(function (t) { return '<span class="tid" data-tid="' + t + '">T' + t + (w.asleep.indexOf(t) >= 0 ? ' (asleep)' : '') + '</span>'; }).join(', ') : ''; }
+    var held = m.writer ? '<span class="held" id="mmap-lock-holders">held for write' + (w ? by(w.writer, 1).replace(': ', ' by ') : '') + '</span>' : m.readers ? '<span class="held" id="mmap-lock-holders">held by ' + m.readers + ' reader' + (m.readers > 1 ? 's' : '') + (w ? by(w.readers, m.readers) : '') + '</span>' : '<span class="free">free</span>';
+    l.push(li('mmap_lock', held + (m.writersWaiting ? ', <span class="waiting">' + m.writersWaiting + ' writer(s) waiting' + (w ? by(w.writersWaiting, m.writersWaiting) : '') + '</span>' : '') + (m.readersWaiting ? ', <span class="waiting">' + m.readersWaiting + ' reader(s) waiting' + (w ? by(w.readersWaiting, m.readersWaiting) : '') + '</span>' : '') + ' <span class="dim">(word ' + hex(m.word >>> 0) + ')</span>'));
     Object.keys(st.mmWords).forEach(function (k) { l.push(li(k, st.mmWords[k])); });
     var ptl = st.ptes.filter(function (p) { return p.ptl; });
     l.push(li('PTE locks', ptl.length ? '<span class="held">held</span> (table of ' + hex(ptl[0].addr) + ')' : '<span class="free">none held</span>'));

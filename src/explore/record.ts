@@ -63,11 +63,27 @@ export interface Snapshot {
   frames: FrameState[];
   framesInUse: number;
   tables: number;
-  mmapLock: { word: number; readers: number; writer: boolean; readersWaiting: number; writersWaiting: number };
+  mmapLock: { word: number; readers: number; writer: boolean; readersWaiting: number; writersWaiting: number; who?: LockOwners };
   /** mm_lock_seq and the design's per-mm words. */
   mmWords: Record<string, number>;
   rcu: { gp: number; waiters: number; slots: number[] };
   srcu: { idx: number; gp: number; gpState: number; readers: number };
+}
+
+/**
+ * Who holds the mmap_lock and who waits for it, by thread. The word counts holders and waiters but names
+ * none, so the recorder follows it: between two steps one thread ran one Atomics operation, and the change
+ * it made to the word says what that thread became — a writer (the writer bit set), a reader (one more
+ * reader; one fewer when it lets go or backs out), a waiting reader or writer (one more waiting), or, when a
+ * writer lets go and the waiting readers become holders at once (up_write's hand-over), that every waiting
+ * reader now holds it. `asleep`: the threads the scheduler has in futex_wait on the word.
+ */
+export interface LockOwners {
+  writer: number[];
+  readers: number[];
+  readersWaiting: number[];
+  writersWaiting: number[];
+  asleep: number[];
 }
 
 /** One yield point of the run: who reached it, how the schedule saw the threads, and the state then. */
@@ -92,6 +108,8 @@ export class AddressSpaceRecorder implements RunRecorder {
   readonly states: Snapshot[] = [];
   private readonly seen = new Map<string, number>();
   private walkTree: boolean | undefined;
+  private lockWas: Snapshot['mmapLock'] | undefined;
+  private readonly owners = { writer: new Set<number>(), readers: new Set<number>(), readersWaiting: new Set<number>(), writersWaiting: new Set<number>() };
 
   step(as: AddressSpace, step: number, thread: number, ctl: SchedControl): void {
     this.add(as, step, thread, ctl);
@@ -107,6 +125,7 @@ export class AddressSpaceRecorder implements RunRecorder {
 
   private add(as: AddressSpace, step: number, thread: number, ctl: SchedControl): void {
     const snap = snapshot(as, (this.walkTree ??= designInfo(as.designName).lockless === true));
+    snap.mmapLock.who = this.follow(snap.mmapLock, thread, ctl.sleepersOn(as.mm.words, as.mm.mmapLockWord));
     const key = JSON.stringify(snap);
     let state = this.seen.get(key);
     if (state === undefined) {
@@ -115,6 +134,29 @@ export class AddressSpaceRecorder implements RunRecorder {
       this.seen.set(key, state);
     }
     this.steps.push({ step, thread, sched: ctl.threadStates(), state });
+  }
+
+  /** What thread `t`'s operation since the last step did to the mmap_lock (LockOwners). */
+  private follow(now: Snapshot['mmapLock'], t: number, asleep: number[]): LockOwners {
+    const was = this.lockWas, o = this.owners;
+    this.lockWas = now;
+    if (was !== undefined && t >= 0 && was.word !== now.word) {
+      const moved = (set: Set<number>, d: number) => { if (d > 0) set.add(t); else if (d < 0) set.delete(t); };
+      if (was.writer && !now.writer && now.readers > was.readers && now.readersWaiting < was.readersWaiting) {
+        // The writer's hand-over: every waiting reader holds the lock now (and the writer too, if it downgraded).
+        o.writer.delete(t);
+        for (const r of o.readersWaiting) o.readers.add(r);
+        o.readersWaiting.clear();
+        if (now.readers - was.readers > was.readersWaiting - now.readersWaiting) o.readers.add(t);
+      } else {
+        moved(o.writer, Number(now.writer) - Number(was.writer));
+        moved(o.readers, now.readers - was.readers); // a downgrade: the writer bit off and one reader more
+        moved(o.readersWaiting, now.readersWaiting - was.readersWaiting);
+        moved(o.writersWaiting, now.writersWaiting - was.writersWaiting);
+      }
+    }
+    const list = (s: Set<number>) => [...s].sort((a, b) => a - b);
+    return { writer: list(o.writer), readers: list(o.readers), readersWaiting: list(o.readersWaiting), writersWaiting: list(o.writersWaiting), asleep };
   }
 }
 
