@@ -91,6 +91,34 @@ test('the recorder names who holds and who waits for the mmap_lock: as many thre
   assert.equal(asleep.sched[1], 'sleeping in futex_wait');
 });
 
+test('the recorder reads the maple tree\'s nodes: their leaves hold exactly the VMAs in the tree, over their ranges', { timeout: 120_000 }, async () => {
+  // spf's tree is in RCU mode: read at every step. mmap-lock's is not: read where no writer holds the lock.
+  for (const c of [{ design: 'spf', seed }, { design: 'mmap-lock', seed: 3716709671 }]) {
+    const recorder = new AddressSpaceRecorder();
+    await replay({ design: c.design, scenario: 'fault-munmap', mode: 'pct', token: { seed: c.seed }, record: recorder });
+    let read = 0;
+    for (const st of recorder.recording().states) {
+      if (st.tree === null) {
+        assert.ok(c.design === 'mmap-lock' && st.mmapLock.writer, `${c.design}: the tree is read unless a writer may be changing it`);
+        continue;
+      }
+      read++;
+      const leaves: string[] = [];
+      for (const n of st.tree) {
+        let a = n.min;
+        for (const x of n.slots) {
+          if (n.type === 'leaf_64' && x.to !== 0) leaves.push(`#${x.to} ${a}-${x.last + 1}`);
+          a = x.last + 1;
+        }
+        assert.equal(a, n.max + 1, `${c.design}: node ${n.node}'s slots cover its range`);
+      }
+      const inTree = st.vmas.filter((v) => !v.detached && v.inTree !== false).map((v) => `#${v.rec} ${v.start}-${v.end}`);
+      assert.deepEqual(leaves, inTree, `${c.design}: the leaves against the VMA records`);
+    }
+    assert.ok(read > 1, `${c.design}: the tree read at ${read} states`);
+  }
+});
+
 test('mmsplit explore: exit 2 and one line on bad usage, 0 for a clean schedule, 1 for a violation', { timeout: 180_000 }, async () => {
   const dir = tmpDir('cli');
   const file = path.join(dir, 'a-file');
@@ -198,6 +226,7 @@ test('the page in chromium: at the violation, the PTE the checker names is in th
     assert.equal(await step(), 0);
     assert.equal(await page.locator('#slider').inputValue(), '0');
     assert.equal(await page.locator('#trace td.cur').count(), 1, 'one thread is on its step');
+    assert.ok((await page.locator('#tree .mnode[data-type="leaf_64"]').count()) >= 1, 'the maple tree\'s nodes');
     assert.deepEqual(problems, []);
     console.log(`# screenshot: ${path.join(dir, 'violation.png')}`);
   } finally {

@@ -34,6 +34,8 @@ ${stepControls(run.steps.length - 1, 'run', v ? '<button id="to-violation" title
 <h2>Address space <span class="dim">(pages to scale; holes folded)</span></h2>
 <div id="aspace-scroll"><div id="aspace"></div></div>
 <p class="dim legend">VMA records above their pages (lane 1: in the tree; below: detached or not yet inserted), PTEs below: pfn, RW/RO, the first byte of the frame. <span class="key changed">changed since the start</span> <span class="key touched">changed at this step</span> <span class="key bad">the violation's PTE</span> <b>ptl</b>: its PTE lock held.</p>
+<h2>Maple tree <span class="dim">(its nodes as they stand in the arena: a leaf's slots hold VMA records, an internal node's its children)</span></h2>
+<div id="tree"></div>
 <div class="cols">
 <div><h2>Locks</h2><div id="locks"></div></div>
 <div><h2>RCU and SRCU</h2><div id="rcu"></div></div>
@@ -75,6 +77,8 @@ main{display:grid;grid-template-columns:minmax(420px,1fr) minmax(480px,1.3fr);ga
 .pte.touched{box-shadow:0 0 0 3px #f0a500}
 .pte.bad{background:#fde8ec;border:2px solid #b00020;box-shadow:0 0 0 3px #b00020}
 .pte.ptl::after{content:"ptl";position:absolute;right:2px;top:0;color:#b00020;font-weight:700;font-size:9px}
+.mrow{display:flex;gap:8px;margin:4px 0;flex-wrap:wrap}.mnode{border:1px solid #3a6ea5;border-radius:3px;padding:2px 4px;font-family:ui-monospace,"DejaVu Sans Mono",monospace;font-size:11px;background:#f5f8fc}
+.mnode.touched{box-shadow:0 0 0 3px #f0a500}.slot{display:inline-block;border:1px solid #ccd;margin:1px;padding:0 3px;background:#fff}.slot.null{color:#aaa}
 .cols{display:grid;grid-template-columns:1fr 1fr 1fr;gap:12px}
 .kv{margin:0;padding:0;list-style:none}.kv li{margin:1px 0}
 .held{color:#b00020;font-weight:600}.free{color:#1b7f3b}.waiting{color:#8a5a00}.tid{font-weight:700}
@@ -190,6 +194,26 @@ const SCRIPT = String.raw`
     document.getElementById('frames').innerHTML = '<ul class="kv">' + fl.join('') + '</ul>';
   }
 
+  // The maple tree: a row per depth, a box per node with its slots (the range each covers, what it holds).
+  function drawTree(st, prev) {
+    var el = document.getElementById('tree');
+    if (!st.tree) { el.innerHTML = '<p class="dim">Not read at this step: ' + (st.mmapLock.writer ? 'the mmap_lock is held for write and this design’s tree is not in RCU mode, so a writer may be changing its nodes in place.' : 'this design keeps its VMAs in an rbtree.') + '</p>'; return; }
+    var was = {};
+    if (prev && prev.tree) prev.tree.forEach(function (n) { was[n.node] = JSON.stringify(n); });
+    var rows = [];
+    st.tree.forEach(function (n) {
+      if (!rows[n.depth]) rows[n.depth] = [];
+      var a = n.min, leaf = n.type === 'leaf_64';
+      var cells = n.slots.map(function (x) {
+        var c = '<span class="slot' + (leaf && x.to === 0 ? ' null' : '') + '" title="[' + hex(a) + ', ' + hex(x.last) + ']' + (x.gap !== undefined ? ', largest gap below ' + size(x.gap * 1) : '') + '">' + (x.last >= 9007199254740991 ? '…max' : '≤' + hex(x.last)) + ' ' + (leaf ? (x.to === 0 ? '∅' : '#' + x.to) : '→ ' + x.to) + '</span>';
+        a = x.last + 1;
+        return c;
+      }).join('');
+      rows[n.depth].push('<div class="mnode' + (prev && prev.tree && was[n.node] !== JSON.stringify(n) ? ' touched' : '') + '" data-node="' + n.node + '" data-type="' + n.type + '"><b>' + n.type + ' ' + n.node + '</b><br>' + cells + '</div>');
+    });
+    el.innerHTML = rows.map(function (r) { return '<div class="mrow">' + r.join('') + '</div>'; }).join('');
+  }
+
   var marked = [];
   var scroll = document.getElementById('trace-scroll');
   function draw(i) {
@@ -217,6 +241,7 @@ const SCRIPT = String.raw`
       now.textContent = 'T' + rec.thread + (did ? ' did ' + did.what.split('  (')[0] + ' (step ' + did.step + ') and ran on to this point; next:' : ' starts; next:') + ' ' + (e ? e.what : '?');
     }
     drawSpace(st, prev, i);
+    drawTree(st, prev);
     drawLocks(st, i);
     var box = document.getElementById('violation');
     if (V) {

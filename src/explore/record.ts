@@ -13,6 +13,7 @@ import type { AddressSpace } from '../designs/address-space.js';
 import { designInfo } from '../designs/registry.js';
 import type { RunRecorder } from '../check/check.js';
 import type { SchedControl } from '../check/sched.js';
+import { MapleTree, type MapleNodeView } from '../maple/tree.js';
 import { PAGE, PAGE_SIZE, PG_anon } from '../mm/frames.js';
 import { _PAGE_DIRTY, _PAGE_PROTNONE, _PAGE_RW, pteMapped, ptePfn } from '../mm/pagetable.js';
 import { rwsemReaders, rwsemReadersWaiting, rwsemWritersWaiting, rwsemHeldForWrite } from '../sync/rwsem.js';
@@ -68,6 +69,12 @@ export interface Snapshot {
   mmWords: Record<string, number>;
   rcu: { gp: number; waiters: number; slots: number[] };
   srcu: { idx: number; gp: number; gpState: number; readers: number };
+  /**
+   * The maple tree's nodes, read from its arena (MapleTree.nodes()); null where they cannot be read whole:
+   * the rbtree, or a tree not in RCU mode while the mmap_lock is held for write (a writer may be changing
+   * nodes in place).
+   */
+  tree: MapleNodeView[] | null;
 }
 
 /**
@@ -212,5 +219,6 @@ export function snapshot(as: AddressSpace, walkTree: boolean): Snapshot {
     vmas, ptes, frames, framesInUse: fr.arena.inUse(), tables: pt.tablesInUse(),
     mmapLock: { word: w[lock]!, readers: rwsemReaders(w, lock), writer: rwsemHeldForWrite(w, lock), readersWaiting: rwsemReadersWaiting(w, lock), writersWaiting: rwsemWritersWaiting(w, lock) },
     mmWords, rcu: rcu.peekReaders(), srcu: srcu.peekState(),
+    tree: mm.tree instanceof MapleTree && (walkTree || !rwsemHeldForWrite(w, lock)) ? mm.tree.nodes() : null,
   };
 }

@@ -1109,37 +1109,58 @@ export class MapleTree {
 
   /** mt_dump(): the tree, one node per line. */
   dump(): string {
-    const out: string[] = [];
     const r = Atomics.load(this.hdr, MH.ROOT);
-    out.push(`maple_tree ${this.name}: height ${r & 15}, ${this.size} entries, ${this.nodeCount} nodes${this.allocRange ? ', alloc range' : ''}${this.isInRcu ? ', rcu' : ''}`);
-    if (r === 0) return out.join('\n');
+    const out = [`maple_tree ${this.name}: height ${r & 15}, ${this.size} entries, ${this.nodeCount} nodes${this.allocRange ? ', alloc range' : ''}${this.isInRcu ? ', rcu' : ''}`];
+    for (const n of this.nodes()) {
+      let a = n.min;
+      const parts = n.slots.map((x) => {
+        const part = `[${a}-${x.last}]${n.type === 'leaf_64' ? (x.to === 0 ? ' NULL' : ` ${x.to}`) : ` -> ${x.to}${x.gap !== undefined ? ` gap ${x.gap}` : ''}`}`;
+        a = x.last + 1;
+        return part;
+      });
+      out.push(`${'  '.repeat(n.depth)}${n.type} ${n.node} [${n.min}, ${n.max}]: ${parts.join(', ')}`);
+    }
+    return out.join('\n');
+  }
+
+  /**
+   * The nodes as they stand, root first, each before its children (dump()'s order): what `mmsplit explore`
+   * draws. Plain reads: call it where no writer is changing the tree, or on a tree in RCU mode.
+   */
+  nodes(): MapleNodeView[] {
+    const out: MapleNodeView[] = [];
+    const r = Atomics.load(this.hdr, MH.ROOT);
+    if (r === 0) return out;
     const walk = (node: number, d: number, D: number, min: number, max: number): void => {
       const pb = node * MN.F64;
       const ib = node * MN.I32;
       const end = this.i32[ib + MN.END]!;
       const leaf = d === D;
-      const type = leaf ? 'leaf_64' : this.allocRange ? 'arange_64' : 'range_64';
-      const parts: string[] = [];
-      let a = min;
+      const slots: MapleNodeView['slots'] = [];
       for (let i = 0; i <= end; i++) {
-        const p = this.f64[pb + i]!;
-        const s = this.i32[ib + MN.SLOT + i]!;
-        const gap = !leaf && this.allocRange ? ` gap ${this.f64[pb + MN.GAP + i]}` : '';
-        parts.push(`[${a}-${p}]${leaf ? (s === 0 ? ' NULL' : ` ${s}`) : ` -> ${s}${gap}`}`);
-        a = p + 1;
+        slots.push({ last: this.f64[pb + i]!, to: this.i32[ib + MN.SLOT + i]!, ...(!leaf && this.allocRange ? { gap: this.f64[pb + MN.GAP + i]! } : {}) });
       }
-      out.push(`${'  '.repeat(d)}${type} ${node} [${min}, ${max}]: ${parts.join(', ')}`);
+      out.push({ node, depth: d, type: leaf ? 'leaf_64' : this.allocRange ? 'arange_64' : 'range_64', min, max, slots });
       if (leaf) return;
-      a = min;
-      for (let i = 0; i <= end; i++) {
-        const p = this.f64[pb + i]!;
-        walk(this.i32[ib + MN.SLOT + i]!, d + 1, D, a, p);
-        a = p + 1;
+      let a = min;
+      for (const x of slots) {
+        walk(x.to, d + 1, D, a, x.last);
+        a = x.last + 1;
       }
     };
     walk(r >>> 4, 0, (r & 15) - 1, 0, MAPLE_MAX);
-    return out.join('\n');
+    return out;
   }
+}
+
+/** One node of a maple tree: its record, depth, type, range, and per slot the last index, the child's record or the value, the gap below. */
+export interface MapleNodeView {
+  node: number;
+  depth: number;
+  type: 'leaf_64' | 'range_64' | 'arange_64';
+  min: number;
+  max: number;
+  slots: { last: number; to: number; gap?: number }[];
 }
 
 /** The writer's private scratch: paths, the level being rebuilt, the node stash, the retire list. */
