@@ -164,6 +164,7 @@ const SCRIPT = String.raw`
     }
     var fin = document.getElementById('final');
     fin.hidden = k !== N || D.layoutMatches === null;
+    if (fin.hidden) return;
     fin.className = 'verdict ' + (D.layoutMatches ? 'ok' : 'bad');
     fin.textContent = D.layoutMatches ? '✓ This layout matches /proc/PID/maps (' + D.expect + ').' : '✗ This layout differs from /proc/PID/maps (' + D.expect + '): ' + D.layoutDiff.length + ' lines.';
   }
