@@ -171,3 +171,14 @@ test('arena: a released arena backs the next populated one, zeroed, or debug one
   // too small a spare is not used
   assert.notEqual(Arena.create({ name: 'f', capacity: 128, stride: 4096, populate: true }).data, a.data);
 });
+
+test('arena: one byte written into a freed record is found, wherever it is in the record', () => {
+  const a = Arena.create({ name: 'p', capacity: 4, stride: 4096, debug: true });
+  for (const at of [0, 1, 7, 8, 2047, 4095]) {
+    a.u8[4096 * 2 + at] ^= 1;
+    assert.ok(!a.isPoisoned(2), `byte ${at}`);
+    assert.throws(() => a.validate(), /lost its poison/);
+    a.u8[4096 * 2 + at] ^= 1;
+    assert.ok(a.isPoisoned(2));
+  }
+});
