@@ -11,6 +11,8 @@ import { decode, describe, drawProgram, encode, generated, shrink } from '../src
 import { Prng } from '../src/util/prng.js';
 import { DESIGNS, designInfo, mutantNames } from '../src/designs/index.js';
 import { testSeed } from './support/seed.js';
+import { AddressSpace } from '../src/designs/address-space.js';
+import { BufferSet } from '../src/shm/buffers.js';
 
 const LONG = !!process.env.MMSPLIT_LONG;
 const seed = testSeed();
@@ -165,4 +167,32 @@ test('mmsplit check --coverage: the paths of the fault core and the VMA operatio
   };
   assert.ok(j.coverage.paths.length > 0 && j.coverage.never.length > 0, 'one small scenario reaches some paths, not all');
   assert.deepEqual(j.coverage.counters.map(([c]) => c), ['fastPath', 'retry', 'fallback']);
+});
+
+/** Every SharedArrayBuffer a handle holds, in the order a walk of it meets them. */
+function buffersOf(h: unknown, out: SharedArrayBuffer[] = []): SharedArrayBuffer[] {
+  if (h instanceof SharedArrayBuffer) out.push(h);
+  else if (typeof h === 'object' && h !== null) for (const v of Object.values(h)) buffersOf(v, out);
+  return out;
+}
+
+test('an address space created again over the buffers of one a run left dirty is byte for byte a fresh one', () => {
+  // The checker creates every schedule's address space over the last one's buffers (BufferSet): a run must
+  // start from exactly the state a new address space has, or a seed would not mean the same schedule.
+  const opts = { frames: 128, tables: 64, capacity: 256, debug: true, maxThreads: 16 };
+  for (const design of Object.keys(DESIGNS)) {
+    const reused = new BufferSet();
+    for (const s of [seed, seed + 1, seed + 2]) {
+      const dirty = reused.reuse(() => AddressSpace.create({ design, ...opts }));
+      const params = generated.setup(dirty, new Prng(s));
+      for (let t = 0; t < generated.threads; t++) generated.role({ as: dirty, params, thread: t, note: () => {} });
+      const again = reused.reuse(() => AddressSpace.create({ design, ...opts }));
+      const fresh = new BufferSet().reuse(() => AddressSpace.create({ design, ...opts }));
+      const [a, f] = [buffersOf(again.handle()), buffersOf(fresh.handle())];
+      assert.deepEqual(a, buffersOf(dirty.handle()), `${design}: the same buffers`);
+      assert.equal(a.length, f.length);
+      a.forEach((b, i) => assert.ok(Buffer.from(b).equals(Buffer.from(f[i]!)), `${design} seed ${s}: buffer ${i} (${b.byteLength} bytes) differs from a fresh one's`));
+      assert.deepEqual(JSON.stringify({ ...again.handle() }, (_k, v: unknown) => (v instanceof SharedArrayBuffer ? v.byteLength : v)), JSON.stringify({ ...fresh.handle() }, (_k, v: unknown) => (v instanceof SharedArrayBuffer ? v.byteLength : v)));
+    }
+  }
 });

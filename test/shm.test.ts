@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Arena, ArenaError, defineLayout, POISON_WORD } from '../src/shm/index.js';
+import { BufferSet, sharedBuffer } from '../src/shm/buffers.js';
 import { Prng } from '../src/util/prng.js';
 import { testSeed } from './support/seed.js';
 
@@ -181,4 +182,17 @@ test('arena: one byte written into a freed record is found, wherever it is in th
     a.u8[4096 * 2 + at] ^= 1;
     assert.ok(a.isPoisoned(2));
   }
+});
+
+test('BufferSet: inside reuse() the n-th buffer asked for is the last run\'s n-th, zeroed unless the caller overwrites it', () => {
+  const set = new BufferSet();
+  const first = set.reuse(() => [sharedBuffer(64), sharedBuffer(4096, true), sharedBuffer(10)]);
+  for (const b of first) new Uint8Array(b).fill(7);
+  const again = set.reuse(() => [sharedBuffer(64), sharedBuffer(4096, true), sharedBuffer(12)]);
+  assert.equal(again[0], first[0]);
+  assert.ok(new Uint8Array(again[0]!).every((x) => x === 0), 'zeroed as new memory is');
+  assert.equal(again[1], first[1], 'overwritten by the caller: handed back as it is');
+  assert.notEqual(again[2], first[2], 'another size: a new buffer');
+  assert.notEqual(sharedBuffer(64), first[0], 'outside reuse(): new buffers');
+  assert.throws(() => set.reuse(() => set.reuse(() => 0)), /already inside/);
 });

@@ -1,3 +1,4 @@
+import { sharedBuffer } from '../shm/buffers.js';
 import { Arena, type ArenaHandle } from '../shm/arena.js';
 import { EntryIterator, ReverseEntryIterator, type MapleEntry } from './iter.js';
 import { count10, slot16 } from './scan.js';
@@ -131,7 +132,7 @@ export class MapleTree {
       if (capacity >= 1 << 27) throw new MapleTreeError('maple: capacity must be below 2^27 nodes');
       this.name = opts.name ?? 'maple_tree';
       this.arena = Arena.create({ name: `${this.name}.maple_node`, capacity, layout: MAPLE_NODE, debug: opts.debug ?? false });
-      this.header = new SharedArrayBuffer(4 * MH.WORDS);
+      this.header = sharedBuffer(4 * MH.WORDS);
       this.hdr = new Int32Array(this.header);
       this.allocRange = opts.allocRange ?? false;
       this.hdr[MH.FLAGS] = this.allocRange ? FLAG_ALLOC : 0;

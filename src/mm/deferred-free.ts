@@ -1,3 +1,4 @@
+import { sharedBuffer } from '../shm/buffers.js';
 import type { Rcu } from '../sync/rcu.js';
 import { spinLock, spinUnlock } from '../sync/spinlock.js';
 import type { FrameTable } from './frames.js';
@@ -37,7 +38,7 @@ export class DeferredFree {
   private readonly taken = new Int32Array(CHUNK);
 
   static create(capacity: number): DeferredFree {
-    const state = new SharedArrayBuffer(4 * (RING + 2 * capacity));
+    const state = sharedBuffer(4 * (RING + 2 * capacity));
     new Int32Array(state)[CAPACITY] = capacity;
     return new DeferredFree({ kind: 'mmsplit.deferred-free', state });
   }

@@ -1,3 +1,4 @@
+import { sharedBuffer } from '../shm/buffers.js';
 import { Arena, type ArenaHandle } from '../shm/arena.js';
 import { defineLayout } from '../shm/layout.js';
 import { refcountDecAndTest, refcountInc, refcountIncNotZero, refcountRead } from '../sync/refcount.js';
@@ -88,8 +89,8 @@ export class FrameTable {
     return new FrameTable({
       kind: 'mmsplit.frames',
       frames: frames.handle(),
-      pages: new SharedArrayBuffer((opts.frames + 1) * PAGE.stride),
-      control: new SharedArrayBuffer(16),
+      pages: sharedBuffer((opts.frames + 1) * PAGE.stride),
+      control: sharedBuffer(16),
     });
   }
 

@@ -17,6 +17,7 @@
  * that lockless readers may be looking at, and retireVma(v) once a VMA has left the tree (default: free at
  * once; designs free after a grace period, e.g. call_srcu). Nothing else of the designs lives here.
  */
+import { sharedBuffer } from '../shm/buffers.js';
 import type { MmHooks } from './design.js';
 import { attachVmaIndex, createVmaIndex, type VmaIndex, type VmaIndexHandle, type VmaIndexKind } from './vma-index.js';
 import { Arena, type ArenaHandle } from '../shm/arena.js';
@@ -164,7 +165,7 @@ export class MmStruct {
       const ix = createVmaIndex(opts.index ?? 'maple', Math.max(1024, opts.index === 'rbtree' ? capacity : capacity >> 2));
       this.tree = ix.index;
       this.treeHandle = ix.handle;
-      this.shared = new SharedArrayBuffer(8 * F_WORDS + 4 * (I_WORDS + Object.keys(this.mmWords).length));
+      this.shared = sharedBuffer(8 * F_WORDS + 4 * (I_WORDS + Object.keys(this.mmWords).length));
     }
     this.fwords = new Float64Array(this.shared, 0, F_WORDS);
     this.words = new Int32Array(this.shared, 8 * F_WORDS);

@@ -1,3 +1,4 @@
+import { sharedBuffer } from '../shm/buffers.js';
 import fs from 'node:fs';
 import { Arena, type ArenaHandle } from '../shm/arena.js';
 import { defineLayout } from '../shm/layout.js';
@@ -62,8 +63,8 @@ export class PageCache {
       kind: 'mmsplit.pagecache',
       files: Arena.create({ name: 'struct file', capacity: opts.files ?? 1024, layout: FILE, debug: opts.debug ?? false }).handle(),
       entries: Arena.create({ name: 'page cache entry', capacity: pages + 1, layout: ENTRY, debug: opts.debug ?? false }).handle(),
-      buckets: new SharedArrayBuffer(8 * nbuckets),
-      stats: new SharedArrayBuffer(16),
+      buckets: sharedBuffer(8 * nbuckets),
+      stats: sharedBuffer(16),
     });
   }
 

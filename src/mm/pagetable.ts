@@ -1,3 +1,4 @@
+import { sharedBuffer } from '../shm/buffers.js';
 import { LockAssertionError } from './lockdep.js';
 import { Arena, type ArenaHandle } from '../shm/arena.js';
 import { defineLayout } from '../shm/layout.js';
@@ -90,7 +91,7 @@ export class PageTables {
 
   static create(opts: { tables: number; debug?: boolean; populate?: boolean }): PageTables {
     const tables = Arena.create({ name: 'page table', capacity: opts.tables, layout: TABLE, debug: opts.debug ?? false, populate: opts.populate ?? false });
-    const control = new SharedArrayBuffer(16);
+    const control = sharedBuffer(16);
     const pt = new PageTables({ kind: 'mmsplit.pagetables', tables: tables.handle(), control });
     const pgd = pt.newTable(LEVEL_PGD, GFP_NOWAIT);
     if (pgd < 0) throw new Error('page tables: no room for the PGD');

@@ -1,3 +1,4 @@
+import { sharedBuffer } from '../shm/buffers.js';
 import { Arena, type ArenaHandle } from '../shm/arena.js';
 import { RB, RB_BLACK, RB_MAX, RB_NODE, RB_RED } from './layout.js';
 import * as uapi from '../mm/uapi.js';
@@ -89,7 +90,7 @@ export class RbTree {
       }
       this.name = opts.name ?? 'rbtree';
       this.arena = Arena.create({ name: `${this.name}.rb_node`, capacity, layout: RB_NODE, debug: opts.debug ?? false });
-      this.header = new SharedArrayBuffer(4 * HD.WORDS);
+      this.header = sharedBuffer(4 * HD.WORDS);
     }
     this.hdr = new Int32Array(this.header);
     this.f64 = this.arena.f64;

@@ -1,3 +1,4 @@
+import { sharedBuffer } from '../shm/buffers.js';
 import { CallbackQueue, seqGE } from './callbacks.js';
 import { cpuRelax } from './relax.js';
 import { addSleepObserver, futexWait, removeSleepObserver, SleepInAtomicError, type SleepObserver } from './sleep.js';
@@ -50,7 +51,7 @@ export class Rcu implements SleepObserver {
 
   static create(opts: { maxThreads?: number } = {}): Rcu {
     const maxThreads = opts.maxThreads ?? 64;
-    const state = new SharedArrayBuffer(4 * (SLOT_BASE + SLOT_WORDS * maxThreads));
+    const state = sharedBuffer(4 * (SLOT_BASE + SLOT_WORDS * maxThreads));
     const s = new Int32Array(state);
     s[GP] = 2;
     s[MAX_THREADS] = maxThreads;

@@ -1,3 +1,4 @@
+import { sharedBuffer } from '../shm/buffers.js';
 import { CallbackQueue, seqGE } from './callbacks.js';
 import { mutexLock, mutexTrylock, mutexUnlock } from './mutex.js';
 import { futexWait } from './sleep.js';
@@ -59,7 +60,7 @@ export class Srcu {
 
   static create(opts: { maxThreads?: number } = {}): Srcu {
     const maxThreads = opts.maxThreads ?? 64;
-    const state = new SharedArrayBuffer(4 * (SLOT_BASE + SLOT_WORDS * maxThreads));
+    const state = sharedBuffer(4 * (SLOT_BASE + SLOT_WORDS * maxThreads));
     new Int32Array(state)[MAX_THREADS] = maxThreads;
     return new Srcu({ kind: 'mmsplit.srcu', state });
   }
