@@ -144,7 +144,7 @@ test('arena: a worker attaches by handle and sees the same records', async () =>
   assert.equal(a.inUse(), 2);
 });
 
-test('arena: a released arena backs the next populated one, zeroed, or debug one, poisoned in full', () => {
+test('arena: a released arena backs the next populated one, zeroed, or poisoned in full in debug mode', () => {
   const a = Arena.create({ name: 'big', capacity: 64, stride: 4096, populate: true });
   for (let r = 1; r < 64; r++) assert.ok(a.alloc() > 0);
   a.u8.fill(0xa5);
@@ -161,9 +161,9 @@ test('arena: a released arena backs the next populated one, zeroed, or debug one
   assert.notEqual(Arena.create({ name: 'c', capacity: 16, stride: 4096, populate: true }).data, a.data);
   b.release();
   assert.notEqual(Arena.create({ name: 'd', capacity: 16, stride: 4096 }).data, a.data);
-  // a debug arena (the checker's, one per schedule) takes it too, every record poisoned over what was there
+  // a populated debug arena takes it too, every record poisoned over what was there
   b.u8.fill(0x11);
-  const e = Arena.create({ name: 'e', capacity: 16, stride: 4096, debug: true });
+  const e = Arena.create({ name: 'e', capacity: 16, stride: 4096, debug: true, populate: true });
   assert.equal(e.data, a.data);
   for (let r = 1; r < 16; r++) assert.ok(e.isPoisoned(r), `record ${r} poisoned`);
   e.validate();
@@ -171,17 +171,6 @@ test('arena: a released arena backs the next populated one, zeroed, or debug one
   e.release();
   // too small a spare is not used
   assert.notEqual(Arena.create({ name: 'f', capacity: 128, stride: 4096, populate: true }).data, a.data);
-});
-
-test('arena: one byte written into a freed record is found, wherever it is in the record', () => {
-  const a = Arena.create({ name: 'p', capacity: 4, stride: 4096, debug: true });
-  for (const at of [0, 1, 7, 8, 2047, 4095]) {
-    a.u8[4096 * 2 + at] ^= 1;
-    assert.ok(!a.isPoisoned(2), `byte ${at}`);
-    assert.throws(() => a.validate(), /lost its poison/);
-    a.u8[4096 * 2 + at] ^= 1;
-    assert.ok(a.isPoisoned(2));
-  }
 });
 
 test('BufferSet: inside reuse() the n-th buffer asked for is the last run\'s n-th, zeroed unless the caller overwrites it', () => {
@@ -195,4 +184,15 @@ test('BufferSet: inside reuse() the n-th buffer asked for is the last run\'s n-t
   assert.notEqual(again[2], first[2], 'another size: a new buffer');
   assert.notEqual(sharedBuffer(64), first[0], 'outside reuse(): new buffers');
   assert.throws(() => set.reuse(() => set.reuse(() => 0)), /already inside/);
+});
+
+test('arena: one byte written into a freed record is found, wherever it is in the record', () => {
+  const a = Arena.create({ name: 'p', capacity: 4, stride: 4096, debug: true });
+  for (const at of [0, 1, 7, 8, 2047, 4095]) {
+    a.u8[4096 * 2 + at] ^= 1;
+    assert.ok(!a.isPoisoned(2), `byte ${at}`);
+    assert.throws(() => a.validate(), /lost its poison/);
+    a.u8[4096 * 2 + at] ^= 1;
+    assert.ok(a.isPoisoned(2));
+  }
 });

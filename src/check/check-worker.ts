@@ -1,53 +1,101 @@
-// One thread of the checker's address space: attaches to the run's address space, waits for its turn (or,
-// in stress mode, for the start), runs its scenario role and the thread's exit, and reports what its
-// accesses returned — or the violation it hit, with its part of the trace. The scheduler is installed once;
-// a worker serves run after run until a run fails (then the controller replaces it).
+// One thread of the checker's address space: for every job on the board (board.ts) it attaches to the
+// run's address space, waits for its turn (or, in stress mode, for the start), runs its scenario role and
+// the thread's exit, and writes into its mailbox what its accesses returned — or the violation it hit, with
+// its part of the trace. The scheduler is installed once; a worker serves run after run until a run fails
+// (then the controller replaces it). The address space's handle comes by message, only when the
+// controller's buffers change: every run of a search reuses them.
 import { parentPort, workerData } from 'node:worker_threads';
 import { AddressSpace, type AddressSpaceHandle } from '../designs/address-space.js';
 import { loadDesignModule } from '../designs/registry.js';
+import type { MmFile } from '../mm/mm.js';
+import { DONE, GO, JOB, Mailbox, READY, THREADS, waitChange } from './board.js';
 import { checkScenario } from './catalog.js';
-import type { ScenarioParams } from './scenarios.js';
-import { installScheduler, SchedControl, ScheduleAborted, ScheduledThread, setActive } from './sched.js';
+import type { RoleResult, ScenarioParams } from './scenarios.js';
+import { installScheduler, SchedControl, ScheduleAborted, ScheduledThread, setActive, type TraceEntry } from './sched.js';
 import { collectCoverage } from '../util/coverage.js';
 import { describeError } from '../util/unwind.js';
 
+/** A run, as the controller writes it on the board for every worker. */
 export interface RunJob {
-  as: AddressSpaceHandle;
+  /** The handle (by its number, CheckWorkerData's epoch) of the address space the run uses. */
+  epoch: number;
+  /** The mm's struct files (each thread keeps its own table). */
+  files: [number, MmFile][];
   scenario: string;
   params: ScenarioParams;
-  thread: number;
   /** Under the scheduler, or free on real cores (stress). */
   scheduled: boolean;
   trace: boolean;
 }
 
-const ctl = new SchedControl((workerData as { sched: SharedArrayBuffer }).sched);
-const go = new Int32Array((workerData as { go: SharedArrayBuffer }).go);
+/** What a worker writes into its mailbox at the end of a run. */
+export interface RunReport {
+  type: 'done' | 'failed' | 'aborted';
+  result?: RoleResult;
+  stats?: Record<string, number>;
+  coverage?: [string, number][];
+  error?: string;
+  stack?: string;
+  log: TraceEntry[];
+}
+
+export interface CheckWorkerData {
+  sched: SharedArrayBuffer;
+  board: SharedArrayBuffer;
+  job: SharedArrayBuffer;
+  reply: SharedArrayBuffer;
+  /** This worker's thread number in every run. */
+  me: number;
+}
+
+/** The message that gives a worker the address space's handle for the jobs of this epoch on. */
+export interface HandleMessage {
+  epoch: number;
+  handle: Omit<AddressSpaceHandle, 'files'>;
+}
+
+const data = workerData as CheckWorkerData;
+const ctl = new SchedControl(data.sched);
+const board = new Int32Array(data.board);
+const jobBox = new Mailbox(data.job);
+const replyBox = new Mailbox(data.reply);
+const me = data.me;
 installScheduler();
 
-parentPort!.on('message', async (job: RunJob) => {
-  const thread = job.scheduled ? new ScheduledThread(ctl, job.thread, job.trace) : null;
+let current: HandleMessage = { epoch: -1, handle: undefined as never };
+let handleArrived: (() => void) | undefined;
+parentPort!.on('message', async (m: HandleMessage) => {
+  // A design loaded from a file is imported before any run uses it, outside the schedule.
+  if (m.handle.designSource !== undefined) await loadDesignModule(m.handle.designSource);
+  current = m;
+  handleArrived?.();
+});
+
+/** Runs one job; returns the report. Outside the run (no thread active) Atomics are the real ones. */
+function run(job: RunJob, threads: number): RunReport {
+  const thread = job.scheduled ? new ScheduledThread(ctl, me, job.trace) : null;
   try {
-    // A design loaded from a file is imported before the run starts, outside the schedule.
-    if (job.as.designSource !== undefined) await loadDesignModule(job.as.designSource);
     const role = checkScenario(job.scenario).role;
     const note = (text: string) => thread?.note(text);
-    parentPort!.postMessage({ type: 'ready' });
     if (thread) thread.awaitTurn();
-    else while (Atomics.load(go, 0) === 0) Atomics.wait(go, 0, 0, 1000);
+    else if (Atomics.add(board, READY, 1) + 1 === threads) {
+      Atomics.store(board, GO, 1); // the last at the start line lets everyone go
+      Atomics.notify(board, GO);
+    } else while (Atomics.load(board, GO) === 0) Atomics.wait(board, GO, 0, 1000);
     setActive(thread);
     const coverage = new Map<string, number>();
     collectCoverage(coverage);
     // Attached under the schedule: which RCU slot and which records each thread gets is part of the run.
-    const as = AddressSpace.attach(job.as);
-    const result = role({ as, params: job.params, thread: job.thread, note });
+    const as = AddressSpace.attach({ ...current.handle, files: job.files });
+    const result = role({ as, params: job.params, thread: me, note });
     note('exit: barriers, then leaves RCU');
     as.exit();
-    const stats = { ...as.design.stats, extra: undefined, ...as.design.stats.extra };
+    const { extra, ...counts } = as.design.stats;
+    const stats: Record<string, number> = { ...counts, ...extra };
     collectCoverage(null);
     setActive(null);
     thread?.finish();
-    parentPort!.postMessage({ type: 'done', result, stats, coverage: [...coverage], log: thread?.log ?? [] });
+    return { type: 'done', result, stats, coverage: [...coverage], log: thread?.log ?? [] };
   } catch (e) {
     collectCoverage(null);
     setActive(null);
@@ -57,6 +105,24 @@ parentPort!.on('message', async (job: RunJob) => {
       thread.note(`✗ ${describeError(err)}`);
       ctl.abort();
     }
-    parentPort!.postMessage({ type: aborted ? 'aborted' : 'failed', error: describeError(err), stack: err.stack, log: thread?.log ?? [] });
+    return { type: aborted ? 'aborted' : 'failed', error: describeError(err), ...(err.stack !== undefined ? { stack: err.stack } : {}), log: thread?.log ?? [] };
   }
-});
+}
+
+async function serve(): Promise<never> {
+  for (let seen = 0; ; ) {
+    // Waiting asynchronously keeps the event loop turning between runs: the handle's message, terminate().
+    await waitChange(board, JOB, seen);
+    seen = Atomics.load(board, JOB);
+    const threads = board[THREADS]!;
+    if (me >= threads) continue;
+    const job = jobBox.read() as RunJob;
+    while (current.epoch !== job.epoch) await new Promise<void>((resolve) => (handleArrived = resolve));
+    const report = run(job, threads);
+    replyBox.write(report);
+    Atomics.add(board, DONE, 1);
+    Atomics.notify(board, DONE);
+  }
+}
+
+void serve();

@@ -9,10 +9,12 @@ import { Worker } from 'node:worker_threads';
 import { AddressSpace } from '../designs/address-space.js';
 import { designInfo } from '../designs/registry.js';
 import { Prng } from '../util/prng.js';
-import type { RunJob } from './check-worker.js';
+import type { CheckWorkerData, HandleMessage, RunJob, RunReport } from './check-worker.js';
+import { BOARD_WORDS, DONE, GO, JOB, Mailbox, READY, sameHandle, THREADS, waitChange } from './board.js';
+import { BufferSet } from '../shm/buffers.js';
 import { checkQuiescent, checkTeardown } from './invariants.js';
 import { CHECK_SCENARIOS, checkScenario } from './catalog.js';
-import type { CheckScenario, RoleResult, ScenarioParams } from './scenarios.js';
+import type { CheckScenario, ScenarioParams } from './scenarios.js';
 import { dfsDefault, NOBODY, SchedControl, type Decision, type Strategy, type TraceEntry } from './sched.js';
 import { describeError } from '../util/unwind.js';
 
@@ -133,16 +135,41 @@ export interface RunRecorder {
 
 const FRAMES = 128;
 
-/** The checker's worker threads, kept from run to run; replaced after a run that failed. */
+/** A worker of the pool: its thread number is its place in the pool. */
+interface PoolWorker {
+  worker: Worker;
+  reply: Mailbox;
+  /** The handle it was sent last (HandleMessage.epoch). */
+  epoch: number;
+  /** Why it died, if it did. */
+  crashed?: string;
+}
+
+/**
+ * The checker's worker threads, kept from run to run (replaced after a run that failed), and the memory of
+ * the runs' address spaces: each run creates a fresh one over the same buffers (BufferSet), so that the
+ * workers keep the handle they were sent, and jobs and reports go through shared memory (board.ts).
+ */
 class CheckPool {
   readonly ctl = SchedControl.create();
-  private readonly go = new SharedArrayBuffer(4);
-  private workers: Worker[] = [];
+  private readonly board = new Int32Array(new SharedArrayBuffer(4 * BOARD_WORDS));
+  private readonly jobBox = new Mailbox();
+  private readonly buffers = new BufferSet();
+  private handle: HandleMessage | undefined;
+  private workers: PoolWorker[] = [];
 
-  private ensure(n: number): Worker[] {
+  private ensure(n: number): PoolWorker[] {
     while (this.workers.length < n) {
-      const w = new Worker(new URL('./check-worker.js', import.meta.url), { workerData: { sched: this.ctl.buffer, go: this.go } });
-      w.unref();
+      const reply = new Mailbox();
+      const data: CheckWorkerData = { sched: this.ctl.buffer, board: this.board.buffer as SharedArrayBuffer, job: this.jobBox.buffer, reply: reply.buffer, me: this.workers.length };
+      const worker = new Worker(new URL('./check-worker.js', import.meta.url), { workerData: data });
+      worker.unref();
+      const w: PoolWorker = { worker, reply, epoch: -1 };
+      // A crash ends the worker's part of the run: wake the controller, which counts it as reported.
+      worker.once('error', (e) => {
+        w.crashed = e.message;
+        Atomics.notify(this.board, DONE);
+      });
       this.workers.push(w);
     }
     return this.workers.slice(0, n);
@@ -151,17 +178,31 @@ class CheckPool {
   async replace(): Promise<void> {
     const old = this.workers;
     this.workers = [];
-    await Promise.all(old.map((w) => w.terminate()));
+    await Promise.all(old.map((w) => w.worker.terminate()));
   }
 
   async close(): Promise<void> {
     await this.replace();
   }
 
+  /** Waits until every worker has reported or crashed, or until the deadline (performance.now(), ms). */
+  private async reports(workers: PoolWorker[], deadline: number): Promise<boolean> {
+    for (;;) {
+      const done = Atomics.load(this.board, DONE);
+      if (done + workers.filter((w) => w.crashed !== undefined).length >= workers.length) return true;
+      const left = deadline - performance.now();
+      if (left <= 0) return false;
+      // A pending Atomics.waitAsync keeps no process alive (the workers are unref()ed): a timer does.
+      const alive = setTimeout(() => {}, left);
+      await waitChange(this.board, DONE, done, left);
+      clearTimeout(alive);
+    }
+  }
+
   /** One run: set up, let the threads go, collect what they report. */
   async run(design: string, scenario: CheckScenario, seed: number, mode: CheckMode, opts: { depth: number; expectedSteps: number; overrides?: [number, number][]; maxSteps: number; trace: boolean; timeoutMs: number; given?: unknown; record?: RunRecorder }): Promise<RunOutcome> {
     const rnd = new Prng(seed);
-    const as = AddressSpace.create({ design, frames: FRAMES, tables: 64, capacity: 256, debug: true, maxThreads: 16 });
+    const as = this.buffers.reuse(() => AddressSpace.create({ design, frames: FRAMES, tables: 64, capacity: 256, debug: true, maxThreads: 16 }));
     const tablesBefore = as.pages.pt.tablesInUse();
     let params: ScenarioParams;
     try {
@@ -173,61 +214,36 @@ class CheckPool {
     }
     const n = scenario.threads;
     const scheduled = mode !== 'stress';
+    const workers = this.ensure(n);
+    const { files, ...handle } = as.handle();
+    if (this.handle === undefined || !sameHandle(handle, this.handle.handle)) this.handle = { epoch: (this.handle?.epoch ?? 0) + 1, handle };
+    for (const w of workers) {
+      if (w.epoch === this.handle.epoch) continue;
+      w.worker.postMessage(this.handle);
+      w.epoch = this.handle.epoch;
+    }
     if (scheduled) {
       this.ctl.reset({ threads: n, strategy: mode, seed: rnd.u32(), maxSteps: opts.maxSteps, depth: opts.depth, expectedSteps: opts.expectedSteps, overrides: opts.overrides });
       if (opts.record) this.ctl.record();
+      this.ctl.start(); // the first thread runs as soon as it has read the job
     }
-    Atomics.store(new Int32Array(this.go), 0, 0);
-    const workers = this.ensure(n);
-    const handle = as.handle();
     as.rcu.threadOffline(); // the controller only waits now: it must hold up no grace period
-    const replies: Promise<{ type: string; result?: RoleResult; stats?: Record<string, number>; coverage?: [string, number][]; error?: string; log: TraceEntry[] }>[] = [];
-    const ready: Promise<void>[] = [];
-    workers.forEach((w, thread) => {
-      const job: RunJob = { as: handle, scenario: scenario.name, params, thread, scheduled, trace: opts.trace };
-      ready.push(new Promise((resolve) => w.once('message', () => resolve())));
-      w.postMessage(job);
-    });
-    await Promise.all(ready);
-    workers.forEach((w) => {
-      replies.push(
-        new Promise((resolve) => {
-          const onMessage = (m: { type: string; log: TraceEntry[] }) => {
-            w.off('error', onError);
-            resolve(m);
-          };
-          const onError = (e: Error) => {
-            w.off('message', onMessage);
-            resolve({ type: 'failed', error: `worker crashed: ${e.message}`, log: [] });
-          };
-          w.once('message', onMessage);
-          w.once('error', onError);
-        }),
-      );
-    });
+    const job: RunJob = { epoch: this.handle.epoch, files, scenario: scenario.name, params, scheduled, trace: opts.trace };
+    this.jobBox.write(job);
+    this.board[DONE] = 0;
+    this.board[READY] = 0;
+    this.board[GO] = 0;
+    this.board[THREADS] = n;
+    Atomics.add(this.board, JOB, 1); // publishes the job and the words above
+    Atomics.notify(this.board, JOB);
+    const deadline = performance.now() + opts.timeoutMs;
     let followed: 'done' | 'aborted' | 'timeout' | undefined;
-    if (scheduled) {
-      this.ctl.start();
-      // Recording: the controller takes its turn at every yield point, blocking here (the replies queue).
-      const record = opts.record;
-      if (record) followed = this.ctl.follow((step, thread) => record.step(as, step, thread, this.ctl), performance.now() + opts.timeoutMs);
-      if (followed === 'timeout') this.ctl.abort();
-    } else {
-      Atomics.store(new Int32Array(this.go), 0, 1);
-      Atomics.notify(new Int32Array(this.go), 0);
-    }
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), opts.timeoutMs)));
-    // The first failure ends the run: the other threads are aborted (or, free-running, finish on their own).
-    const all = await Promise.race([
-      Promise.all(replies.map((p) => p.then((m) => {
-        if (m.type === 'failed' && scheduled) this.ctl.abort();
-        return m;
-      }))),
-      timeout,
-    ]);
-    clearTimeout(timer);
-    if (opts.record && all !== 'timeout' && followed !== 'timeout') opts.record.end(as, this.ctl.steps, this.ctl);
+    // Recording: the controller takes its turn at every yield point, blocking here.
+    const record = opts.record;
+    if (record && scheduled) followed = this.ctl.follow((step, thread) => record.step(as, step, thread, this.ctl), deadline);
+    if (followed === 'timeout') this.ctl.abort();
+    const reported = await this.reports(workers, performance.now() + opts.timeoutMs); // (after a recording, as long again)
+    if (record && reported && followed !== 'timeout') record.end(as, this.ctl.steps, this.ctl);
     as.rcu.threadOnline();
     const out: RunOutcome = {
       ...(scenario.program ? { program: scenario.program.of(params) } : {}),
@@ -239,12 +255,14 @@ class CheckPool {
       coverage: [],
       trace: [],
     };
-    if (all === 'timeout' || followed === 'timeout') {
+    if (!reported || followed === 'timeout') {
       this.ctl.abort();
       await this.replace();
       out.violation = `hang: the run did not end within ${opts.timeoutMs} ms of wall-clock time (${this.ctl.describeThreads()})`;
       return out;
     }
+    // A crash aborts the others (a failing thread aborts them itself).
+    const all = workers.map((w): RunReport => (w.crashed !== undefined ? { type: 'failed', error: `worker crashed: ${w.crashed}`, log: [] } : (w.reply.read() as RunReport)));
     out.trace = all.flatMap((m) => m.log).sort((a, b) => a.seq - b.seq);
     const failure = all.find((m) => m.type === 'failed');
     if (failure || all.some((m) => m.type !== 'done')) {
@@ -262,7 +280,6 @@ class CheckPool {
       const err = e as Error;
       out.violation = err.name === 'CheckViolation' ? err.message : describeError(err);
     }
-    as.release(); // every worker is done with it: its memory backs the next run's address space
     return out;
   }
 }

@@ -136,10 +136,10 @@ export class AddressSpace {
   }
 
   /**
-   * On the thread that created it, once no thread will touch it again (the lab's workers have ended, the
-   * checker's have reported): the address space is gone for good, and the host memory behind its frames,
-   * page tables and files backs the next one created here with `populate` (the lab's next round) or `debug`
-   * (the checker's next schedule) instead of being backed anew, a page at a time.
+   * On the thread that created it, once no thread will touch it again (the lab's workers have ended): the
+   * address space is gone for good, and the host memory behind its frames, page tables and files backs the
+   * next one created here with `populate` (the lab's next round) instead of being backed anew, a page at a
+   * time.
    */
   release(): void {
     this.pages.release();

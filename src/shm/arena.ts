@@ -55,13 +55,13 @@ export interface ArenaOptions {
 }
 
 /**
- * Host memory of released arenas, for the next populated or debug arena created on this thread (both write
- * every page of a new arena: zeros, or poison). The lab creates an address space for every round of every
- * point, and backing its frames anew cost a host page fault a page (~11 µs here: a second or more a round)
- * where zeroing memory already backed costs ~0.2 µs; the checker creates one for every schedule, where
- * fresh buffers were 40% of the controller's time. The smallest buffer large enough is taken; at most
- * SPARE_BUFFERS are kept, the smallest dropped first (a run's largest address space then serves the smaller
- * ones).
+ * Host memory of released arenas, for the next populated arena created on this thread (which writes every
+ * page of a new arena anyway). The lab creates an address space for every round of every point, and backing
+ * its frames anew cost a host page fault a page (~11 µs here: a second or more a round) where zeroing
+ * memory already backed costs ~0.2 µs. The smallest buffer large enough is taken; at most SPARE_BUFFERS are
+ * kept, the smallest dropped first (a run's largest address space then serves the smaller ones). (The
+ * checker, which creates one address space of one size for every schedule, reuses all of its buffers
+ * instead: shm/buffers.ts.)
  */
 const spare: SharedArrayBuffer[] = [];
 const SPARE_BUFFERS = 4;
@@ -131,7 +131,7 @@ export class Arena {
     const words = Math.ceil(opts.capacity / 32);
     const meta = sharedBuffer(4 * (words + opts.capacity + 1)); // + the count of attachments
     const bytes = opts.capacity * stride;
-    const recycled = opts.populate || opts.debug ? takeBacking(bytes) : undefined;
+    const recycled = opts.populate ? takeBacking(bytes) : undefined;
     // Debug: every byte is written below, but for the type-safe words, which poison never covers.
     const data = recycled ?? sharedBuffer(bytes, opts.debug === true && opts.typesafeWords === undefined);
     const bitmap = new Int32Array(meta, 0, words);
@@ -160,8 +160,8 @@ export class Arena {
 
   /**
    * The arena is gone: no thread will touch it again (its address space has exited and every worker that
-   * attached has ended or moved on). Its memory, already backed by the host, is kept for the next populated or
-   * debug arena this thread creates (see takeBacking). Only the creator may call this, and only once.
+   * attached has ended or moved on). Its memory, already backed by the host, is kept for the next populated arena
+   * this thread creates (see takeBacking). Only the creator may call this, and only once.
    */
   release(): void {
     giveBacking(this.data);
