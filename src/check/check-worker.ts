@@ -62,17 +62,18 @@ const replyBox = new Mailbox(data.reply);
 const me = data.me;
 installScheduler();
 
-let current: HandleMessage = { epoch: -1, handle: undefined as never };
+/** The handles of the address spaces the controller's runs use (two, set up in turn), by epoch. */
+const handles = new Map<number, HandleMessage['handle']>();
 let handleArrived: (() => void) | undefined;
 parentPort!.on('message', async (m: HandleMessage) => {
   // A design loaded from a file is imported before any run uses it, outside the schedule.
   if (m.handle.designSource !== undefined) await loadDesignModule(m.handle.designSource);
-  current = m;
+  handles.set(m.epoch, m.handle); // (two in all: a pool's address spaces keep their buffers from run to run)
   handleArrived?.();
 });
 
 /** Runs one job; returns the report. Outside the run (no thread active) Atomics are the real ones. */
-function run(job: RunJob, threads: number): RunReport {
+function run(job: RunJob, threads: number, handle: HandleMessage['handle']): RunReport {
   const thread = job.scheduled ? new ScheduledThread(ctl, me, job.trace) : null;
   try {
     const role = checkScenario(job.scenario).role;
@@ -86,7 +87,7 @@ function run(job: RunJob, threads: number): RunReport {
     const coverage = new Map<string, number>();
     collectCoverage(coverage);
     // Attached under the schedule: which RCU slot and which records each thread gets is part of the run.
-    const as = AddressSpace.attach({ ...current.handle, files: job.files });
+    const as = AddressSpace.attach({ ...handle, files: job.files });
     const result = role({ as, params: job.params, thread: me, note });
     note('exit: barriers, then leaves RCU');
     as.exit();
@@ -117,8 +118,8 @@ async function serve(): Promise<never> {
     const threads = board[THREADS]!;
     if (me >= threads) continue;
     const job = jobBox.read() as RunJob;
-    while (current.epoch !== job.epoch) await new Promise<void>((resolve) => (handleArrived = resolve));
-    const report = run(job, threads);
+    while (!handles.has(job.epoch)) await new Promise<void>((resolve) => (handleArrived = resolve));
+    const report = run(job, threads, handles.get(job.epoch)!);
     replyBox.write(report);
     Atomics.add(board, DONE, 1);
     Atomics.notify(board, DONE);

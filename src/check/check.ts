@@ -14,7 +14,7 @@ import { BOARD_WORDS, DONE, GO, JOB, Mailbox, READY, sameHandle, THREADS, waitCh
 import { BufferSet } from '../shm/buffers.js';
 import { checkQuiescent, checkTeardown } from './invariants.js';
 import { CHECK_SCENARIOS, checkScenario } from './catalog.js';
-import type { CheckScenario, ScenarioParams } from './scenarios.js';
+import type { CheckScenario, RoleResult, ScenarioParams } from './scenarios.js';
 import { dfsDefault, NOBODY, SchedControl, type Decision, type Strategy, type TraceEntry } from './sched.js';
 import { describeError } from '../util/unwind.js';
 
@@ -139,8 +139,8 @@ const FRAMES = 128;
 interface PoolWorker {
   worker: Worker;
   reply: Mailbox;
-  /** The handle it was sent last (HandleMessage.epoch). */
-  epoch: number;
+  /** The handles it was sent (HandleMessage.epoch). */
+  epochs: Set<number>;
   /** Why it died, if it did. */
   crashed?: string;
 }
@@ -154,8 +154,11 @@ class CheckPool {
   readonly ctl = SchedControl.create();
   private readonly board = new Int32Array(new SharedArrayBuffer(4 * BOARD_WORDS));
   private readonly jobBox = new Mailbox();
-  private readonly buffers = new BufferSet();
-  private handle: HandleMessage | undefined;
+  /** Two sets: a run is set up in one while the last one runs in the other. */
+  private readonly buffers = [new BufferSet(), new BufferSet()];
+  /** What each set's address space's handle was last, as sent to the workers. */
+  private readonly handles: (HandleMessage | undefined)[] = [];
+  private epochs = 0;
   private workers: PoolWorker[] = [];
 
   private ensure(n: number): PoolWorker[] {
@@ -164,7 +167,7 @@ class CheckPool {
       const data: CheckWorkerData = { sched: this.ctl.buffer, board: this.board.buffer as SharedArrayBuffer, job: this.jobBox.buffer, reply: reply.buffer, me: this.workers.length };
       const worker = new Worker(new URL('./check-worker.js', import.meta.url), { workerData: data });
       worker.unref();
-      const w: PoolWorker = { worker, reply, epoch: -1 };
+      const w: PoolWorker = { worker, reply, epochs: new Set() };
       // A crash ends the worker's part of the run: wake the controller, which counts it as reported.
       worker.once('error', (e) => {
         w.crashed = e.message;
@@ -199,36 +202,45 @@ class CheckPool {
     }
   }
 
-  /** One run: set up, let the threads go, collect what they report. */
-  async run(design: string, scenario: CheckScenario, seed: number, mode: CheckMode, opts: { depth: number; expectedSteps: number; overrides?: [number, number][]; maxSteps: number; trace: boolean; timeoutMs: number; given?: unknown; record?: RunRecorder }): Promise<RunOutcome> {
+  /**
+   * A run's address space, made and set up from its seed in buffer set `slot` (two: the next run is set up
+   * while this one runs); a RunOutcome if the setup itself failed.
+   */
+  prepare(design: string, scenario: CheckScenario, seed: number, mode: CheckMode, opts: RunOptions, slot = 0): Prepared | RunOutcome {
     const rnd = new Prng(seed);
-    const as = this.buffers.reuse(() => AddressSpace.create({ design, frames: FRAMES, tables: 64, capacity: 256, debug: true, maxThreads: 16 }));
+    const as = this.buffers[slot]!.reuse(() => AddressSpace.create({ design, frames: FRAMES, tables: 64, capacity: 256, debug: true, maxThreads: 16 }));
     const tablesBefore = as.pages.pt.tablesInUse();
-    let params: ScenarioParams;
     try {
-      params = scenario.setup(as, rnd, opts.given);
+      const params = scenario.setup(as, rnd, opts.given);
       as.quiescentState();
+      return { as, params, tablesBefore, slot, scenario, mode, opts, schedSeed: rnd.u32(), workers: [] };
     } catch (e) {
       // The design failed on the controller alone, before any race: report it like any violation.
       return { steps: 0, switches: 0, preemptions: 0, decisions: [], stats: [], coverage: [], trace: [], violation: `during setup: ${(e as Error).name}: ${(e as Error).message}`, program: opts.given };
     }
+  }
+
+  /** Lets a prepared run's threads go (the last run's reports collected). */
+  launch(p: Prepared): void {
+    const { as, scenario, opts } = p;
     const n = scenario.threads;
-    const scheduled = mode !== 'stress';
-    const workers = this.ensure(n);
+    const scheduled = p.mode !== 'stress';
+    p.workers = this.ensure(n);
     const { files, ...handle } = as.handle();
-    if (this.handle === undefined || !sameHandle(handle, this.handle.handle)) this.handle = { epoch: (this.handle?.epoch ?? 0) + 1, handle };
-    for (const w of workers) {
-      if (w.epoch === this.handle.epoch) continue;
-      w.worker.postMessage(this.handle);
-      w.epoch = this.handle.epoch;
+    let sent = this.handles[p.slot];
+    if (sent === undefined || !sameHandle(handle, sent.handle)) sent = this.handles[p.slot] = { epoch: ++this.epochs, handle };
+    for (const w of p.workers) {
+      if (w.epochs.has(sent.epoch)) continue;
+      w.worker.postMessage(sent);
+      w.epochs.add(sent.epoch);
     }
     if (scheduled) {
-      this.ctl.reset({ threads: n, strategy: mode, seed: rnd.u32(), maxSteps: opts.maxSteps, depth: opts.depth, expectedSteps: opts.expectedSteps, overrides: opts.overrides });
+      this.ctl.reset({ threads: n, strategy: p.mode as Strategy, seed: p.schedSeed, maxSteps: opts.maxSteps, depth: opts.depth, expectedSteps: opts.expectedSteps, overrides: opts.overrides });
       if (opts.record) this.ctl.record();
       this.ctl.start(); // the first thread runs as soon as it has read the job
     }
-    as.rcu.threadOffline(); // the controller only waits now: it must hold up no grace period
-    const job: RunJob = { epoch: this.handle.epoch, files, scenario: scenario.name, params, scheduled, trace: opts.trace };
+    as.rcu.threadOffline(); // the controller only waits for it now: it must hold up no grace period
+    const job: RunJob = { epoch: sent.epoch, files, scenario: scenario.name, params: p.params, scheduled, trace: opts.trace };
     this.jobBox.write(job);
     this.board[DONE] = 0;
     this.board[READY] = 0;
@@ -236,21 +248,29 @@ class CheckPool {
     this.board[THREADS] = n;
     Atomics.add(this.board, JOB, 1); // publishes the job and the words above
     Atomics.notify(this.board, JOB);
-    const deadline = performance.now() + opts.timeoutMs;
+  }
+
+  /**
+   * Waits for a launched run's threads and reads what they report (before the next launch overwrites it):
+   * the outcome so far, with the reports to judge(), or with the violation if a thread failed or the run hung.
+   */
+  async collect(p: Prepared): Promise<{ out: RunOutcome; results?: RoleResult[] }> {
+    const { as, scenario, opts } = p;
+    const scheduled = p.mode !== 'stress';
     let followed: 'done' | 'aborted' | 'timeout' | undefined;
     // Recording: the controller takes its turn at every yield point, blocking here.
     const record = opts.record;
-    if (record && scheduled) followed = this.ctl.follow((step, thread) => record.step(as, step, thread, this.ctl), deadline);
+    if (record && scheduled) followed = this.ctl.follow((step, thread) => record.step(as, step, thread, this.ctl), performance.now() + opts.timeoutMs);
     if (followed === 'timeout') this.ctl.abort();
-    const reported = await this.reports(workers, performance.now() + opts.timeoutMs); // (after a recording, as long again)
+    const reported = await this.reports(p.workers, performance.now() + opts.timeoutMs); // (after a recording, as long again)
     if (record && reported && followed !== 'timeout') record.end(as, this.ctl.steps, this.ctl);
     as.rcu.threadOnline();
     const out: RunOutcome = {
-      ...(scenario.program ? { program: scenario.program.of(params) } : {}),
+      ...(scenario.program ? { program: scenario.program.of(p.params) } : {}),
       steps: scheduled ? this.ctl.steps : 0,
       switches: scheduled ? this.ctl.switches : 0,
       preemptions: scheduled ? this.ctl.preemptions : 0,
-      decisions: mode === 'dfs' ? this.ctl.decisions() : [],
+      decisions: p.mode === 'dfs' ? this.ctl.decisions() : [],
       stats: [],
       coverage: [],
       trace: [],
@@ -259,29 +279,77 @@ class CheckPool {
       this.ctl.abort();
       await this.replace();
       out.violation = `hang: the run did not end within ${opts.timeoutMs} ms of wall-clock time (${this.ctl.describeThreads()})`;
-      return out;
+      return { out };
     }
     // A crash aborts the others (a failing thread aborts them itself).
-    const all = workers.map((w): RunReport => (w.crashed !== undefined ? { type: 'failed', error: `worker crashed: ${w.crashed}`, log: [] } : (w.reply.read() as RunReport)));
+    const all = p.workers.map((w): RunReport => (w.crashed !== undefined ? { type: 'failed', error: `worker crashed: ${w.crashed}`, log: [] } : (w.reply.read() as RunReport)));
     out.trace = all.flatMap((m) => m.log).sort((a, b) => a.seq - b.seq);
     const failure = all.find((m) => m.type === 'failed');
     if (failure || all.some((m) => m.type !== 'done')) {
       out.violation = failure?.error ?? 'a thread was aborted without a failure';
       await this.replace();
-      return out;
+      return { out };
     }
     out.stats = all.map((m) => m.stats!);
     out.coverage = all.map((m) => m.coverage ?? []);
+    return { out, results: all.map((m) => m.result!) };
+  }
+
+  /** Judges a collected run on the controller (another may be running meanwhile): its checks, the invariants, the teardown. */
+  judge(p: Prepared, c: { out: RunOutcome; results?: RoleResult[] }): RunOutcome {
+    if (c.results === undefined) return c.out;
     try {
-      scenario.check(as, params, all.map((m) => m.result!));
-      checkQuiescent(as);
-      checkTeardown(as, scenario.ranges, tablesBefore);
+      p.scenario.check(p.as, p.params, c.results);
+      checkQuiescent(p.as);
+      checkTeardown(p.as, p.scenario.ranges, p.tablesBefore);
     } catch (e) {
       const err = e as Error;
-      out.violation = err.name === 'CheckViolation' ? err.message : describeError(err);
+      c.out.violation = err.name === 'CheckViolation' ? err.message : describeError(err);
     }
-    return out;
+    return c.out;
   }
+
+  /** One run, alone: set up, let the threads go, collect what they report, judge it. */
+  async run(design: string, scenario: CheckScenario, seed: number, mode: CheckMode, opts: RunOptions): Promise<RunOutcome> {
+    const p = this.prepare(design, scenario, seed, mode, opts);
+    if (!('as' in p)) return p;
+    this.launch(p);
+    return this.judge(p, await this.collect(p));
+  }
+
+  /** Abandons a launched run whose outcome nobody wants (the search ended): stops it and waits for its threads. */
+  async discard(p: Prepared): Promise<void> {
+    if (p.mode !== 'stress') this.ctl.abort();
+    await this.reports(p.workers, performance.now() + p.opts.timeoutMs);
+    p.as.rcu.threadOnline();
+    await this.replace(); // its threads were aborted mid-run
+  }
+}
+
+interface RunOptions {
+  depth: number;
+  expectedSteps: number;
+  overrides?: [number, number][];
+  maxSteps: number;
+  trace: boolean;
+  timeoutMs: number;
+  given?: unknown;
+  record?: RunRecorder;
+}
+
+/** A run set up and not yet judged. */
+interface Prepared {
+  as: AddressSpace;
+  params: ScenarioParams;
+  tablesBefore: number;
+  slot: number;
+  scenario: CheckScenario;
+  mode: CheckMode;
+  opts: RunOptions;
+  /** The schedule's seed, drawn from the run's after the setup's draws. */
+  schedSeed: number;
+  /** The workers it was launched on. */
+  workers: PoolWorker[];
 }
 
 /** The seed of run `i` of a search that starts at `seed` (independent of the other runs). */
@@ -346,6 +414,43 @@ async function shrinkProgram(
   return best;
 }
 
+/**
+ * The outcomes of runs 0, 1, … of a search whose runs are independent (pct, random, stress: each is its
+ * seed's), in order, two at a time: run i + 1 is set up (in the other buffer set) while run i runs, and
+ * starts as soon as run i's threads are done, so that run i's checks, invariants and teardown on the
+ * controller run beside it — on another core, which the one worker running at a time leaves free. Closing
+ * the generator abandons the run in flight.
+ */
+async function* pipeline(pool: CheckPool, o: CheckOptions, scenario: CheckScenario, opts: RunOptions): AsyncGenerator<RunOutcome, void, void> {
+  const prepare = (i: number) => pool.prepare(o.design, scenario, runSeed(o.seed, o.scenario, i), o.mode, opts, i & 1);
+  let cur = prepare(0);
+  let running: Prepared | undefined;
+  try {
+    for (let i = 0; ; i++) {
+      if ('as' in cur && running !== cur) {
+        pool.launch(cur);
+        running = cur;
+      }
+      const next = i + 1 < o.runs ? prepare(i + 1) : undefined;
+      let out = cur as RunOutcome;
+      if ('as' in cur) {
+        const c = await pool.collect(cur);
+        running = undefined;
+        if (c.results !== undefined && next !== undefined && 'as' in next) {
+          pool.launch(next);
+          running = next;
+        }
+        out = pool.judge(cur, c);
+      }
+      yield out;
+      if (next === undefined) return;
+      cur = next;
+    }
+  } finally {
+    if (running !== undefined) await pool.discard(running);
+  }
+}
+
 /** dfs backtracking: the overrides of the next schedule, or undefined when none is left within the bound. */
 export function nextDfsSchedule(decisions: Decision[], overrides: [number, number][], bound: number): [number, number][] | undefined {
   // Preemptions spent before each decision.
@@ -394,10 +499,14 @@ export async function runCheck(o: CheckOptions, progress?: (done: number) => voi
   const given = givenProgram(scenario, o.program);
   try {
     const k = o.mode === 'pct' ? await expectedSteps(pool, o.design, scenario, maxSteps, timeoutMs, given) : 0;
+    const opts: RunOptions = { depth, expectedSteps: k, maxSteps, trace: false, timeoutMs, given };
+    // dfs's next schedule depends on the last one's decisions; the other modes' runs are independent.
+    const independent = o.mode === 'dfs' ? undefined : pipeline(pool, o, scenario, opts);
     let overrides: [number, number][] | undefined = [];
+    let failed: { r: RunOutcome; seed: number; overrides?: [number, number][] } | undefined;
     while (runs < o.runs && (o.timeLimitMs === undefined || performance.now() - started < o.timeLimitMs)) {
       const seed = o.mode === 'dfs' ? o.seed : runSeed(o.seed, o.scenario, runs);
-      const r = await pool.run(o.design, scenario, seed, o.mode, { depth, expectedSteps: k, overrides, maxSteps, trace: false, timeoutMs, given });
+      const r = independent ? (await independent.next()).value! : await pool.run(o.design, scenario, seed, o.mode, { ...opts, overrides });
       runs++;
       steps += r.steps;
       switches += r.switches;
@@ -405,22 +514,7 @@ export async function runCheck(o: CheckOptions, progress?: (done: number) => voi
       for (const c of r.coverage) for (const [path, n] of c) coverage[path] = (coverage[path] ?? 0) + n;
       progress?.(runs);
       if (r.violation !== undefined) {
-        const token: ReplayToken = o.mode === 'dfs' ? { seed, overrides } : { seed };
-        violation = { message: r.violation, replay: formatReplay(token), steps: r.steps };
-        const support = scenario.program;
-        if (support && r.program !== undefined) {
-          const shrinkMs = o.shrinkMs ?? 20_000;
-          const shrunk = shrinkMs > 0 && o.mode !== 'stress' && o.mode !== 'dfs' ? await shrinkProgram(pool, o, scenario, r.program, { depth, maxSteps, timeoutMs }, shrinkMs) : undefined;
-          const program = shrunk?.program ?? r.program;
-          violation = {
-            ...violation,
-            ...(shrunk ? { message: shrunk.message, replay: formatReplay({ seed: shrunk.seed }), ...(shrunk.message !== r.violation ? { foundMessage: r.violation } : {}) } : {}),
-            program: support.encode(program),
-            ...(shrunk || given !== undefined ? { replayProgram: support.encode(program) } : {}),
-            programText: support.describe(program),
-            programSize: { found: support.size(r.program), shrunk: support.size(program) },
-          };
-        }
+        failed = { r, seed, overrides };
         break;
       }
       if (o.mode === 'dfs') {
@@ -429,6 +523,26 @@ export async function runCheck(o: CheckOptions, progress?: (done: number) => voi
           exhausted = true;
           break;
         }
+      }
+    }
+    await independent?.return(); // the run started beside the last one is abandoned
+    if (failed !== undefined) {
+      const { r, seed } = failed;
+      const token: ReplayToken = o.mode === 'dfs' ? { seed, overrides: failed.overrides! } : { seed };
+      violation = { message: r.violation!, replay: formatReplay(token), steps: r.steps };
+      const support = scenario.program;
+      if (support && r.program !== undefined) {
+        const shrinkMs = o.shrinkMs ?? 20_000;
+        const shrunk = shrinkMs > 0 && o.mode !== 'stress' && o.mode !== 'dfs' ? await shrinkProgram(pool, o, scenario, r.program, { depth, maxSteps, timeoutMs }, shrinkMs) : undefined;
+        const program = shrunk?.program ?? r.program;
+        violation = {
+          ...violation,
+          ...(shrunk ? { message: shrunk.message, replay: formatReplay({ seed: shrunk.seed }), ...(shrunk.message !== r.violation ? { foundMessage: r.violation } : {}) } : {}),
+          program: support.encode(program),
+          ...(shrunk || given !== undefined ? { replayProgram: support.encode(program) } : {}),
+          programText: support.describe(program),
+          programSize: { found: support.size(r.program), shrunk: support.size(program) },
+        };
       }
     }
   } finally {
