@@ -17,7 +17,7 @@ import { describeError } from '../util/unwind.js';
 
 /** A run, as the controller writes it on the board for every worker. */
 export interface RunJob {
-  /** The handle (by its number, CheckWorkerData's epoch) of the address space the run uses. */
+  /** The handle of the address space the run uses, by its HandleMessage.epoch. */
   epoch: number;
   /** The mm's struct files (each thread keeps its own table). */
   files: [number, MmFile][];
