@@ -162,6 +162,9 @@ test('mmsplit check --coverage: the paths of the fault core and the VMA operatio
     assert.match(r.stdout, new RegExp(`^ +[\\d,]+  ${p.replace(/[()]/g, '\\$&')}$`, 'm'), p);
   }
   assert.match(r.stdout, /^ +[\d,]+  abort$/m, 'the design\'s own counters');
+  // A path its faults cannot take is not 'never' but unreachable, with why.
+  assert.match(r.stdout, /^ +unreachable  a PROT_NONE PTE made present: its faults hold a lock mprotect holds for write/m);
+  assert.doesNotMatch(r.stdout, /never  a PROT_NONE PTE made present/);
   const j = JSON.parse((await run('node', [CLI, 'check', '--design', 'mmap-lock', '--scenario', 'fault-fault', '--runs', '20', '--seed', String(seed), '--coverage', '--json'])).stdout) as {
     coverage: { paths: [string, number][]; never: string[]; counters: [string, number][] };
   };

@@ -156,6 +156,7 @@ test('a design module that is not a design is refused with one line naming the f
     ['no-default.js', 'export const x = 1;', /no-default\.js: exports no design/],
     ['taken.js', 'export default { name: "spf", summary: "s", description: "d", color: "#123456", lockless: true, make: () => ({}) };', /taken\.js: design 'spf' already exists \(built in\)/],
     ['throws.js', 'throw new Error("boom at load");', /throws\.js: cannot be loaded: boom at load$/],
+    ['bad-path.js', 'export default { name: "bad-path", summary: "s", description: "d", color: "#123456", lockless: true, unreachable: { "do_nothing": "why" }, make: () => ({}) };', /unreachable: 'do_nothing' is not a path of the fault core/],
     ['bad-name.js', 'export default { name: "Bad Name", summary: "s", description: "d", color: "#123456", lockless: true, make: () => ({}) };', /name 'Bad Name': use lower case/],
   ];
   for (const [f, text] of cases) writeFileSync(join(dir, f), text);

@@ -38,7 +38,7 @@ function command(o: CheckCommandOptions, scenario: string, token: string, progra
 }
 
 /** What the runs of every scenario reached, against what the mm, the fault core and the design can reach. */
-export function coverageOf(design: string, reports: CheckReport[]): { paths: [string, number][]; never: string[]; counters: [string, number][]; points: [string, number][] } {
+export function coverageOf(design: string, reports: CheckReport[]): { paths: [string, number][]; never: string[]; unreachable: [string, string][]; counters: [string, number][]; points: [string, number][] } {
   const reached: Record<string, number> = {};
   const stats: Record<string, number> = {};
   for (const r of reports) {
@@ -46,10 +46,14 @@ export function coverageOf(design: string, reports: CheckReport[]): { paths: [st
     for (const [k, n] of Object.entries(r.stats)) stats[k] = (stats[k] ?? 0) + n;
   }
   const known: string[] = Object.values(MM_PATHS);
-  const counters = ['fastPath', 'retry', 'fallback', ...Object.keys(designInfo(design).counters ?? {})];
+  const info = designInfo(design);
+  const counters = ['fastPath', 'retry', 'fallback', ...Object.keys(info.counters ?? {})];
+  // A path the design says it cannot take stays listed as reached if a run took it (a mutant's may).
+  const why = info.unreachable ?? {};
   return {
     paths: known.filter((p) => reached[p]).map((p) => [p, reached[p]!]),
-    never: known.filter((p) => !reached[p]),
+    never: known.filter((p) => !reached[p] && why[p] === undefined),
+    unreachable: known.filter((p) => !reached[p] && why[p] !== undefined).map((p) => [p, why[p]!]),
     counters: counters.map((c) => [c, stats[c] ?? 0]),
     points: Object.entries(reached).filter(([p]) => !known.includes(p)).sort((a, b) => b[1] - a[1]),
   };
@@ -59,9 +63,10 @@ function printCoverage(design: string, reports: CheckReport[]): void {
   const c = coverageOf(design, reports);
   const n = (x: number) => x.toLocaleString('en-US');
   console.log(`\nCoverage of ${design} over ${n(reports.reduce((a, r) => a + r.runs, 0))} schedules in ${reports.length} scenarios:`);
-  console.log(`  fault core and VMA operations: ${c.paths.length} of ${c.paths.length + c.never.length} paths reached`);
+  console.log(`  fault core and VMA operations: ${c.paths.length} of ${c.paths.length + c.never.length} paths reached${c.unreachable.length ? ` (${c.unreachable.length} more unreachable by construction)` : ''}`);
   for (const [p, k] of c.paths) console.log(`    ${n(k).padStart(10)}  ${p}`);
   for (const p of c.never) console.log(`    ${'never'.padStart(10)}  ${p}`);
+  for (const [p, why] of c.unreachable) console.log(`    ${'unreachable'.padStart(10)}  ${p}: ${why}`);
   console.log(`  the design's counters (never: a way its faults can end that no run took):`);
   for (const [k, v] of c.counters) console.log(`    ${(v ? n(v) : 'never').padStart(10)}  ${k}`);
   console.log(`  schedPoints reached: ${c.points.length ? '' : 'none'}`);

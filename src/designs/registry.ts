@@ -7,6 +7,7 @@
 import { pathToFileURL, fileURLToPath } from 'node:url';
 import { resolve } from 'node:path';
 import { DesignDefinitionError, type DesignContext, type DesignDefinition, type LockingDesign } from '../mm/design.js';
+import { MM_PATHS } from '../mm/paths.js';
 
 export { DesignDefinitionError };
 import { mmapLock, mmapLockRbtree } from './mmap-lock.js';
@@ -62,12 +63,17 @@ export function checkDesignDefinition(d: unknown, where = 'design'): asserts d i
   if (o['index'] !== undefined && o['index'] !== 'maple' && o['index'] !== 'rbtree') failIn("'index' must be 'maple' or 'rbtree'");
   if (typeof o['make'] !== 'function') failIn("'make' must be a function (ctx) => LockingDesign");
   if (o['quiescentVma'] !== undefined && typeof o['quiescentVma'] !== 'function') failIn("'quiescentVma' must be a function (mm, vma) => string | undefined");
-  for (const k of ['counters', 'vmaWords', 'mmWords', 'mutants']) {
+  for (const k of ['counters', 'vmaWords', 'mmWords', 'mutants', 'unreachable']) {
     if (o[k] !== undefined && (typeof o[k] !== 'object' || o[k] === null || Array.isArray(o[k]))) failIn(`'${k}' must be an object`);
   }
   for (const [k, v] of Object.entries((o['counters'] ?? {}) as object)) {
     if (typeof v !== 'string') failIn(`counter '${k}': say what it counts (a string)`);
     if (k === 'fastPath' || k === 'retry' || k === 'fallback') failIn(`counter '${k}' is one every design has: leave it out of counters`);
+  }
+  const paths: string[] = Object.values(MM_PATHS);
+  for (const [k, v] of Object.entries((o['unreachable'] ?? {}) as object)) {
+    if (!paths.includes(k)) failIn(`unreachable: '${k}' is not a path of the fault core (mm/paths.ts)`);
+    if (typeof v !== 'string') failIn(`unreachable '${k}': say why (a string)`);
   }
   for (const [k, v] of Object.entries({ ...(o['vmaWords'] ?? {}), ...(o['mmWords'] ?? {}) } as Record<string, unknown>)) {
     if (!Number.isInteger(v)) failIn(`word '${k}': its initial value must be an integer`);

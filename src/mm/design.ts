@@ -157,6 +157,11 @@ export interface DesignDefinition {
    * every schedule.
    */
   readonly quiescentVma?: (mm: MmStruct, vma: number) => string | undefined;
+  /**
+   * Paths of the fault core (MM_PATHS, in its words) that its faults cannot take by construction, each with
+   * why: `mmsplit check --coverage` lists them with the reason, apart from the paths no run reached.
+   */
+  readonly unreachable?: Readonly<Record<string, string>>;
   /** Its deliberately broken variants by name, for `mmsplit check` (never run by the lab). */
   readonly mutants?: Readonly<Record<string, MutantDefinition>>;
   /** The design object of one thread. */

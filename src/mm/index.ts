@@ -18,5 +18,6 @@ export * from './proc-maps.js';
 export * from './unmapped.js';
 export * from './memory.js';
 export * from './design.js';
+export * from './paths.js';
 export * from './lockdep.js';
 export * from './vma-index.js';

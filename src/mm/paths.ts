@@ -32,3 +32,14 @@ export const MM_PATHS = {
   unmapDowngrade: 'munmap: mmap_lock downgraded for the zap',
   retire: 'vma_mark_detached: a VMA retired',
 } as const;
+
+/**
+ * The paths a design's faults cannot take when they hold a lock that mprotect holds for write (the
+ * mmap_lock, or the VMA's own lock, which mprotect takes with vma_start_write before it changes vm_flags
+ * and keeps until mmap_write_unlock): for DesignDefinition.unreachable. Such a fault sees a VMA's flags and
+ * its PTEs agree, so a PROT_NONE PTE lies in a PROT_NONE VMA, where access_error() ends the fault first.
+ */
+export const UNREACHABLE_UNDER_MPROTECT_EXCLUSION: Readonly<Record<string, string>> = {
+  [MM_PATHS.protnone]:
+    'its faults hold a lock mprotect holds for write from changing vm_flags to changing the PTEs: a PROT_NONE PTE is only ever seen in a PROT_NONE VMA, where access_error() comes first',
+};
