@@ -156,6 +156,15 @@ export interface CostTableJson {
 }
 
 /** Merges the workers' calibrations into a table. */
+/**
+ * A segment timed longer than this was preempted (or stopped by a garbage collection) in the middle: no
+ * segment of ours runs a millisecond between two yield points, and a host time slice is longer. typicalCost()
+ * leaves such outliers out of a segment with many samples; a segment timed once or twice has no median to
+ * tell by — beside two busy processes the mmap that starts page_fault1 was once timed across a time slice
+ * and cost the whole simulated run: no fault in its 2 ms.
+ */
+const PREEMPTED_NS = 1_000_000;
+
 export function buildCosts(parts: CostSamples[], measured: string): CostTableJson {
   const levels = [new Map<number, number[]>(), new Map<number, number[]>(), new Map<number, number[]>()];
   const add = (m: Map<number, number[]>, k: number, ns: number[]) => {
@@ -165,7 +174,9 @@ export function buildCosts(parts: CostSamples[], measured: string): CostTableJso
   };
   const all: number[] = [];
   for (const part of parts) {
-    for (const [path, pair, cur, ns] of part) {
+    for (const [path, pair, cur, timed] of part) {
+      const ns = timed.filter((x) => x <= PREEMPTED_NS);
+      if (ns.length === 0) continue; // only ever timed across a preemption: unseen, costed by its pair or the mean
       add(levels[0]!, path, ns);
       add(levels[1]!, pair, ns);
       add(levels[2]!, cur, ns);
