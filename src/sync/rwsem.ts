@@ -1,4 +1,4 @@
-import { SPIN_DONE, spinTurn } from './relax.js';
+import { RWSEM_SPIN_MS, SPIN_DONE, spinTurn } from './relax.js';
 import { futexWait, futexWake, mightSleep } from './sleep.js';
 
 /**
@@ -27,9 +27,14 @@ import { futexWait, futexWake, mightSleep } from './sleep.js';
  * wake-up cost a few µs; ours cost tens of µs on an idle machine and, beside busy processes, a whole time
  * slice of the host's scheduler before the woken thread runs. A reader that slept behind every short
  * writer section (an mmap of 16 KiB, an mprotect) made each fault pay that: the mmap_lock baseline under
- * churn kept 45% of its quiet rate beside two busy processes, 57% with the spin; on a quiet machine its
- * 2-worker trace replay went from 72–84 to 122–136 K calls/s. Both spins are bounded by time (relax.ts's spinTurn),
- * since we cannot see whether the holder is on a CPU; then the waiter queues and sleeps as before.
+ * churn kept 45% of its quiet rate beside two busy processes, 57% with a 20 µs spin; on a quiet machine its
+ * 2-worker trace replay went from 72–84 to 122–136 K calls/s.
+ * Both spin up to 200 µs (relax.ts's RWSEM_SPIN_MS), not the 10–25 µs after which the kernel's writer
+ * stops spinning on readers: a /proc/PID/maps reader holds the lock for a page of text, about 50 µs, and
+ * an updater that slept behind it, then a reader queued behind that updater, paid two wake-ups a page.
+ * maps-read at 2 workers kept 23–74% of its quiet rate beside two busy processes with 20 µs, 41–51% with
+ * 200 µs, and quiet it ran with 96–99% of the CPUs instead of 70–78%. We cannot see whether the holder is
+ * on a CPU, so the spin is bounded by time; then the waiter queues and sleeps as before.
  */
 export const RWSEM_READER = 1;
 const READER_MASK = 0xfff;
@@ -62,7 +67,7 @@ function downReadSlow(i32: Int32Array, index: number): void {
       continue;
     }
     if (spun !== SPIN_DONE) {
-      spun = spinTurn(n, spun);
+      spun = spinTurn(n, spun, RWSEM_SPIN_MS);
       continue;
     }
     // Queue: count ourselves among the waiting readers; the writer that lets go hands us the lock.
@@ -132,7 +137,7 @@ function downWriteSlow(i32: Int32Array, index: number): void {
     // A futex sleep and wake-up costs tens of µs here (a few in the kernel): without the spin, every
     // contended down_write would pay that for holds of a microsecond or two.
     if (spun !== SPIN_DONE) {
-      spun = spinTurn(n, spun);
+      spun = spinTurn(n, spun, RWSEM_SPIN_MS);
       continue;
     }
     if (startedAt < 0) startedAt = performance.now();
