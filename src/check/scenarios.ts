@@ -11,15 +11,15 @@ import type { AddressSpace } from '../designs/address-space.js';
 import { VmaLookup } from '../mm/design.js';
 import { PAGE_SIZE } from '../mm/frames.js';
 import {
-  MADV_DONTNEED, MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, MREMAP_FIXED, MREMAP_MAYMOVE, PROT_READ,
-  PROT_WRITE,
+  MADV_DONTNEED, MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, MREMAP_FIXED, MREMAP_MAYMOVE, PROT_NONE,
+  PROT_READ, PROT_WRITE,
 } from '../mm/uapi.js';
 import { sysMmap, sysMunmap } from '../mm/mmap.js';
 import { sysMadvise } from '../mm/madvise.js';
 import { readMapsVmas } from '../mm/proc-maps.js';
 import { sysMprotect } from '../mm/mprotect.js';
 import { sysMremap } from '../mm/mremap.js';
-import { _PAGE_RW, pteMapped, ptePfn } from '../mm/pagetable.js';
+import { _PAGE_RW, pteMapped, ptePfn, ptePresent } from '../mm/pagetable.js';
 import { UserFaultError } from '../mm/uaccess.js';
 import { hex } from '../util/hex.js';
 import type { Prng } from '../util/prng.js';
@@ -158,7 +158,6 @@ function touchPages(ctx: RoleContext, offset = 0): RoleResult {
   return { outcomes };
 }
 
-/** A system call by a role, written down in the trace; a failure is a violation (the inputs are valid). */
 /**
  * A system call by a role, written down in the trace with its result; with `expect`, any other result is a
  * violation (the inputs are valid). Returns the result.
@@ -172,14 +171,22 @@ export function syscall(ctx: RoleContext, what: string, fn: () => number, expect
   return r;
 }
 
-/** Throws if a present PTE (a writable one, with `writableOnly`) remains in [start, end). */
-function expectNoPtes(as: AddressSpace, start: number, end: number, what: string, writableOnly = false): void {
+/** Which PTEs expectNoPtes() looks for: any that maps a page, an accessible one, or a writable one. */
+type PteKind = 'a' | 'an accessible' | 'a writable';
+const PTE_KINDS: Record<PteKind, (pte: number) => boolean> = {
+  a: pteMapped,
+  'an accessible': ptePresent,
+  'a writable': (pte) => ptePresent(pte) && (pte & _PAGE_RW) !== 0,
+};
+
+/** Throws if a PTE of `kind` remains in [start, end). */
+function expectNoPtes(as: AddressSpace, start: number, end: number, what: string, kind: PteKind = 'a'): void {
   const pt = as.pages.pt;
+  const is = PTE_KINDS[kind];
   for (let a = start; a < end; a += PAGE_SIZE) {
     const slot = pt.pteSlot(a);
     if (slot < 0) continue;
-    const pte = Atomics.load(pt.i32, slot);
-    if (pteMapped(pte) && (!writableOnly || (pte & _PAGE_RW) !== 0)) violation(`${writableOnly ? 'a writable' : 'a'} PTE for ${hex(a)} remains after ${what} returned`);
+    if (is(Atomics.load(pt.i32, slot))) violation(`${kind} PTE for ${hex(a)} remains after ${what} returned`);
   }
 }
 
@@ -280,7 +287,7 @@ const faultMprotect: CheckScenario = {
     if (ctx.thread === 0) return touchPages(ctx);
     const { as } = ctx;
     syscall(ctx, `mprotect(${hex(BASE)}, ${PAGES} pages, PROT_READ)`, () => sysMprotect(as.mm, BASE, PAGES * PAGE_SIZE, PROT_READ), 0);
-    expectNoPtes(as, BASE, BASE + PAGES * PAGE_SIZE, 'mprotect(PROT_READ)', true);
+    expectNoPtes(as, BASE, BASE + PAGES * PAGE_SIZE, 'mprotect(PROT_READ)', 'a writable');
     // The TLB flush: once every access that saw the old PTEs is over, the pages must not change again.
     as.rcu.synchronize();
     const frozen = Array.from({ length: PAGES }, (_, i) => peek(as, pageAt(i)) ?? -1);
@@ -295,6 +302,40 @@ const faultMprotect: CheckScenario = {
     }
     // A store that succeeded and landed must still be there (unless it was a private copy never made).
     expectStoresKept(as, p, results.slice(0, 1));
+  },
+};
+
+const faultProtnone: CheckScenario = {
+  name: 'fault-protnone',
+  description: 'write faults on read-only PTEs while another thread makes the mapping PROT_NONE (a guard set, as GC and JIT heaps do)',
+  threads: 2,
+  ranges: [[BASE, BASE + PAGES * PAGE_SIZE]],
+  setup(as, rnd) {
+    const p = params(as, rnd, [somePages(rnd, PAGES, 3)]);
+    mapAt(as, p, BASE, PAGES, RW);
+    // Read-only PTEs the writes must upgrade (a fault on a missing PTE is fault-mprotect's): a write fault
+    // under way when mprotect turns its PTE PROT_NONE finds a PROT_NONE PTE in what it read as a read-write
+    // VMA (do_numa_page's case), unless it holds a lock mprotect takes.
+    for (const i of p.touches[0]!) as.user.load8(pageAt(i));
+    return p;
+  },
+  role(ctx) {
+    if (ctx.thread === 0) return touchPages(ctx);
+    const { as } = ctx;
+    // One call, not a toggle back to read-write: the race is a write fault inside this one mprotect's window.
+    syscall(ctx, `mprotect(${hex(BASE)}, ${PAGES} pages, PROT_NONE)`, () => sysMprotect(as.mm, BASE, PAGES * PAGE_SIZE, PROT_NONE), 0);
+    expectNoPtes(as, BASE, BASE + PAGES * PAGE_SIZE, 'mprotect(PROT_NONE)', 'an accessible');
+    return { outcomes: [] };
+  },
+  check(as, p, results) {
+    // Each store succeeded or met PROT_NONE (SIGSEGV); one that succeeded is still in its page, which
+    // only the PROT_NONE PTE maps now (read without faulting).
+    p.touches[0]!.forEach((i, k) => {
+      const out = results[0]!.outcomes[k];
+      if (typeof out !== 'number') return;
+      const now = peek(as, pageAt(i));
+      if (now !== out) violation(`T0's store of ${hex(out)} to page ${i} succeeded but the page holds ${now === undefined ? 'no page' : hex(now)}: the write was lost`);
+    });
   },
 };
 
@@ -570,4 +611,4 @@ const mapsRead: CheckScenario = {
 };
 
 /** The hand-written races (catalog.ts adds the generated scenario). */
-export const HAND_WRITTEN_SCENARIOS: readonly CheckScenario[] = [faultMunmap, faultMprotect, faultMremap, faultMerge, faultFault, faultFaultZap, munmapMunmap, ptfreeWalk, faultReuse, lookupMunmap, mapsRead];
+export const HAND_WRITTEN_SCENARIOS: readonly CheckScenario[] = [faultMunmap, faultMprotect, faultMremap, faultMerge, faultFault, faultFaultZap, munmapMunmap, ptfreeWalk, faultReuse, lookupMunmap, mapsRead, faultProtnone];

@@ -1,4 +1,4 @@
-import { UNREACHABLE_UNDER_MPROTECT_EXCLUSION } from '../mm/paths.js';
+import { UNREACHABLE_WHEN_LOCKED } from '../mm/paths.js';
 import { DesignStats, type DesignContext, type DesignDefinition, type LockingDesign } from '../mm/design.js';
 import type { MmStruct } from '../mm/mm.js';
 import type { VmaIndexKind } from '../mm/vma-index.js';
@@ -37,7 +37,7 @@ export class MmapLockDesign implements LockingDesign {
 
 /** The baseline, with its VMAs in `index`. */
 function mmapLockDefinition(name: string, index: VmaIndexKind, summary: string, description: string, color: string): DesignDefinition {
-  return { name, summary, description, baseline: true, color, index, lockless: false, unreachable: UNREACHABLE_UNDER_MPROTECT_EXCLUSION, make: (ctx) => new MmapLockDesign(ctx, name) };
+  return { name, summary, description, baseline: true, color, index, lockless: false, unreachable: UNREACHABLE_WHEN_LOCKED, make: (ctx) => new MmapLockDesign(ctx, name) };
 }
 
 export const mmapLock = mmapLockDefinition(

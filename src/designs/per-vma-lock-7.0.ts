@@ -1,4 +1,4 @@
-import { UNREACHABLE_UNDER_MPROTECT_EXCLUSION } from '../mm/paths.js';
+import { UNREACHABLE_WHEN_LOCKED } from '../mm/paths.js';
 import { DesignStats, type DesignContext, type DesignDefinition, type LockingDesign, type VmaLookup } from '../mm/design.js';
 import { FAULT_FLAG_VMA_LOCK, FaultVma } from '../mm/fault.js';
 import type { MmStruct } from '../mm/mm.js';
@@ -387,7 +387,7 @@ export const perVmaLock70: DesignDefinition = {
     abort: 'vma_lock_abort: no VMA could be read-locked (none there, write-locked, or another range after reuse): done under the mmap_lock',
     lookupLocked: 'VMA lookups (not faults) done under mmap_read_lock: the mmap_lock was write-locked, taken meanwhile (mmap_lock_speculate_retry), or nothing was there',
   },
-  unreachable: UNREACHABLE_UNDER_MPROTECT_EXCLUSION,
+  unreachable: UNREACHABLE_WHEN_LOCKED,
   // vm_refcnt 0: detached until vma_mark_attached. vm_lock_seq -1 (UINT_MAX): no mm_lock_seq equals it.
   vmaWords: { vmRefcnt: 0, vmLockSeq: -1 },
   typesafeByRcu: ['vmRefcnt'],

@@ -1,4 +1,4 @@
-import { UNREACHABLE_UNDER_MPROTECT_EXCLUSION } from '../mm/paths.js';
+import { UNREACHABLE_WHEN_LOCKED } from '../mm/paths.js';
 import { DesignStats, type DesignContext, type DesignDefinition, type LockingDesign } from '../mm/design.js';
 import { FaultVma } from '../mm/fault.js';
 import type { MmStruct } from '../mm/mm.js';
@@ -137,7 +137,7 @@ export const perVmaLock: DesignDefinition = {
     miss: 'vma_lock_miss: lock_vma_under_rcu found the VMA detached and walked again',
     abort: 'vma_lock_abort: no VMA could be read-locked (none there, write-locked, or outside it): done under the mmap_lock',
   },
-  unreachable: UNREACHABLE_UNDER_MPROTECT_EXCLUSION,
+  unreachable: UNREACHABLE_WHEN_LOCKED,
   // vm_lock_seq starts at -1: no mm_lock_seq ever equals it, so a new VMA is not write-locked.
   vmaWords: { vmLock: 0, vmLockSeq: -1 },
   quiescentVma: (mm, vma) => {

@@ -1,3 +1,4 @@
+import { UNREACHABLE_WHEN_FAULTS_MAY_SLEEP } from '../mm/paths.js';
 import { DesignStats, type DesignContext, type DesignDefinition } from '../mm/design.js';
 import type { MmStruct } from '../mm/mm.js';
 import { fastPathOrMmapLock, SEQCOUNT_WORDS, seqcountClosed, SeqValidatedDesign, SPECULATIVE_COUNTERS } from './common.js';
@@ -83,6 +84,7 @@ export const srcu: DesignDefinition = {
   lockless: true,
   counters: SRCU_COUNTERS,
   vmaWords: SEQCOUNT_WORDS,
+  unreachable: UNREACHABLE_WHEN_FAULTS_MAY_SLEEP,
   quiescentVma: seqcountClosed,
   mutants: {
     'srcu-early-free': { summary: 'srcu freeing removed VMAs without call_srcu', make: (ctx) => new SrcuEarlyFree(ctx, 'srcu-early-free') },

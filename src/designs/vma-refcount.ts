@@ -1,3 +1,4 @@
+import { UNREACHABLE_WHEN_FAULTS_MAY_SLEEP } from '../mm/paths.js';
 import type { DesignContext, DesignDefinition } from '../mm/design.js';
 import type { MmStruct } from '../mm/mm.js';
 import { refcountDecAndTest, refcountIncNotZero } from '../sync/refcount.js';
@@ -89,6 +90,7 @@ export const vmaRefcount: DesignDefinition = {
   lockless: true,
   counters: SPECULATIVE_COUNTERS,
   vmaWords: REFCOUNT_WORDS,
+  unreachable: UNREACHABLE_WHEN_FAULTS_MAY_SLEEP,
   quiescentVma: refcountQuiescent,
   mutants: {
     'vma-refcount-noinc': { summary: 'vma-refcount pinning with atomic_inc, not inc_not_zero', make: (ctx) => new VmaRefcountNoInc(ctx, 'vma-refcount-noinc') },

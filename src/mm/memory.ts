@@ -7,7 +7,7 @@ import { FaultUseAfterFreeError, FaultVma, handleMmFault, FAULT_FLAG_VMA_LOCK, F
 import { FrameTable, PAGE_SIZE, ZERO_PFN } from './frames.js';
 import type { MmStruct } from './mm.js';
 import { PageCache } from './pagecache.js';
-import { _PAGE_RW, PageTables, pteMapped, ptePfn, TASK_SIZE } from './pagetable.js';
+import { _PAGE_RW, PageTables, pteMapped, ptePfn, ptePresent, TASK_SIZE } from './pagetable.js';
 import { changePteRange, MmuGather, movePtes, zapPteRange } from './pte-range.js';
 import { VM_ACCESS_FLAGS, VM_WRITE } from './vm-flags.js';
 
@@ -205,7 +205,8 @@ export class MmPages implements FaultContext {
   }
 
   /**
-   * Checks pages against VMAs at quiescence: every mapped PTE lies in a VMA, a writable PTE in a VMA that
+   * Checks pages against VMAs at quiescence: every mapped PTE lies in a VMA, an accessible one in a VMA
+   * that allows some access (a PROT_NONE VMA's pages are mapped PROT_NONE), a writable one in a VMA that
    * allows writing, and maps a live (not freed) frame. Returns the number of mapped PTEs.
    */
   validate(): number {
@@ -217,7 +218,9 @@ export class MmPages implements FaultContext {
       mapped++;
       const v = mm.vmaLookup(addr);
       if (v === 0) throw new Error(`pages: PTE for 0x${addr.toString(16)} outside every VMA`);
-      if ((pte & _PAGE_RW) !== 0 && (mm.vmas.flags(v) & VM_WRITE) === 0) throw new Error(`pages: writable PTE for 0x${addr.toString(16)} in a read-only VMA`);
+      const flags = mm.vmas.flags(v);
+      if (ptePresent(pte) && (flags & VM_ACCESS_FLAGS) === 0) throw new Error(`pages: accessible PTE for 0x${addr.toString(16)} in a PROT_NONE VMA`);
+      if ((pte & _PAGE_RW) !== 0 && (flags & VM_WRITE) === 0) throw new Error(`pages: writable PTE for 0x${addr.toString(16)} in a read-only VMA`);
       const pfn = ptePfn(pte);
       if (pfn !== ZERO_PFN && !this.frames.arena.isLive(pfn)) throw new Error(`pages: PTE for 0x${addr.toString(16)} maps freed frame ${pfn}`);
     });

@@ -43,3 +43,24 @@ export const UNREACHABLE_UNDER_MPROTECT_EXCLUSION: Readonly<Record<string, strin
   [MM_PATHS.protnone]:
     'its faults hold a lock mprotect holds for write from changing vm_flags to changing the PTEs: a PROT_NONE PTE is only ever seen in a PROT_NONE VMA, where access_error() comes first',
 };
+
+/**
+ * What a fault that may sleep cannot reach: GFP_NOWAIT and a page-cache miss that gives up are for faults
+ * under rcu_read_lock; one that may sleep reads the page. For DesignDefinition.unreachable.
+ */
+export const UNREACHABLE_WHEN_FAULTS_MAY_SLEEP: Readonly<Record<string, string>> = {
+  [MM_PATHS.wouldSleep]: 'its faults may sleep (nothing they hold is rcu_read_lock): a page-cache miss reads the page',
+};
+
+/**
+ * What a fault that holds the mmap_lock or its VMA's lock cannot reach (for DesignDefinition.unreachable):
+ * besides the above, the fault core's checks for a speculative fault — the second page-table walk and
+ * revalidate() — are for faults that hold nothing; a locked fault's tables cannot be freed under it and its
+ * revalidate() is always true.
+ */
+export const UNREACHABLE_WHEN_LOCKED: Readonly<Record<string, string>> = {
+  ...UNREACHABLE_UNDER_MPROTECT_EXCLUSION,
+  ...UNREACHABLE_WHEN_FAULTS_MAY_SLEEP,
+  [MM_PATHS.secondWalk]: 'its faults hold a lock munmap takes before free_pgtables(): the table they walked stays, so they do not walk again',
+  [MM_PATHS.revalidateFailed]: 'its faults hold a lock every VMA change takes: revalidate() has nothing to check and says yes',
+};
