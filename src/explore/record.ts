@@ -3,7 +3,8 @@
  * controller calls at every yield point of a replayed schedule, while every worker waits. It reads the
  * address space as the threads left it — the VMA records of the arena (live ones, detached ones waiting for
  * their grace period included), every PTE of the page tables, the frames they map, the mmap_lock word, the
- * PTE locks, RCU's and SRCU's shared words — with plain reads or the controller's own (real) Atomics, and
+ * PTE locks, RCU's and SRCU's shared words, what waits for a grace period (the deferred-free ring, replaced
+ * maple nodes, detached VMAs) — with plain reads or the controller's own (real) Atomics, and
  * writes nothing shared, so the run takes the turns it takes unrecorded.
  *
  * A run has a few thousand steps, most of them loads that change nothing: each distinct snapshot is kept
@@ -17,6 +18,12 @@ import { MapleTree, type MapleNodeView } from '../maple/tree.js';
 import { PAGE, PAGE_SIZE, PG_anon } from '../mm/frames.js';
 import { _PAGE_DIRTY, _PAGE_PROTNONE, _PAGE_RW, pteMapped, ptePfn } from '../mm/pagetable.js';
 import { rwsemReaders, rwsemReadersWaiting, rwsemWritersWaiting, rwsemHeldForWrite } from '../sync/rwsem.js';
+
+/** per-vma-lock-7.0's VM_REFCNT_EXCLUDE_READERS_FLAG: added to vm_refcnt while vma_start_write() waits readers out. */
+const EXCLUDE_READERS = 1 << 30;
+
+/** How the recorder follows each per-VMA word a design may have (the others are drawn as numbers only). */
+const VMA_LOCK_KINDS: Record<string, 'rwsem' | 'refcount' | 'seqcount'> = { vmLock: 'rwsem', vmRefcnt: 'refcount', vmRefcount: 'refcount', vmSequence: 'seqcount' };
 
 /** One VMA record as it stood. */
 export interface VmaState {
@@ -36,6 +43,33 @@ export interface VmaState {
   inTree?: boolean;
   /** The design's per-VMA words (vmSequence, vmRefcount, vmLock, vmLockSeq …), by name. */
   words: Record<string, number>;
+  /**
+   * Who holds and waits for the VMA's locks, by word (the recorder's, see LockOwners): vmLock (vm_lock, an
+   * rwsem), vmRefcnt (7.0's: readers hold a reference; a writer excluding readers waits), vmRefcount (a
+   * reference each reader holds), vmSequence (spf's seqcount: the writer inside its write section), and
+   * vmLockSeq: write-locked (vm_lock_seq = mm_lock_seq), which the mmap_lock's writer holds.
+   */
+  locks?: Record<string, LockOwners>;
+}
+
+/** One page table's split PTE lock (a spinlock word: 0 free, 1 held, 2 held with waiters that may sleep). */
+export interface PtlState {
+  /** The address the table starts mapping at (it maps 2 MiB). */
+  base: number;
+  table: number;
+  word: number;
+  /** writer: the holder; writersWaiting: threads that marked it contended and wait for it (recorder). */
+  who?: LockOwners;
+}
+
+/** What waits for a grace period, as shared memory shows it. */
+export interface PendingState {
+  /** The deferred-free ring (mmu_gather's pages, tlb_remove_table_rcu's tables): its counters and its entries. */
+  deferred: { count: number; framesPending: number; frames: number; tables: number; oldestCookie?: number; newestCookie?: number };
+  /** Replaced maple nodes marked dead, waiting for their grace period (their records). */
+  mapleNodes: number[];
+  /** VMA records detached from the tree and not yet freed: each waits for its call_rcu/call_srcu free. */
+  vmas: number[];
 }
 
 /** One PTE that maps a page. */
@@ -64,11 +98,16 @@ export interface Snapshot {
   frames: FrameState[];
   framesInUse: number;
   tables: number;
+  /** Every PTE table linked in, with its PTE lock. */
+  ptls: PtlState[];
   mmapLock: { word: number; readers: number; writer: boolean; readersWaiting: number; writersWaiting: number; who?: LockOwners };
   /** mm_lock_seq and the design's per-mm words. */
   mmWords: Record<string, number>;
-  rcu: { gp: number; waiters: number; slots: number[] };
-  srcu: { idx: number; gp: number; gpState: number; readers: number };
+  /** threads: per reader slot the thread seen using it (slot 0 is the controller's; -1 not seen yet). */
+  rcu: { gp: number; waiters: number; slots: number[]; threads?: number[] };
+  /** slots: read sections each per-thread counter slot is inside; threads: as rcu's. */
+  srcu: { idx: number; gp: number; gpState: number; readers: number; slots: number[]; threads?: number[] };
+  pending: PendingState;
   /**
    * The maple tree's nodes, read from its arena (MapleTree.nodes()); null where they cannot be read whole:
    * the rbtree, or a tree not in RCU mode while the mmap_lock is held for write (a writer may be changing
@@ -109,14 +148,109 @@ export interface RunRecording {
   states: Snapshot[];
 }
 
+/** The rwsem counts of a lock word, as LockOwners follows them. */
+type RwsemView = Pick<Snapshot['mmapLock'], 'word' | 'readers' | 'writer' | 'readersWaiting' | 'writersWaiting'>;
+
+function rwsemView(i32: Int32Array, index: number): RwsemView {
+  return { word: i32[index]!, readers: rwsemReaders(i32, index), writer: rwsemHeldForWrite(i32, index), readersWaiting: rwsemReadersWaiting(i32, index), writersWaiting: rwsemWritersWaiting(i32, index) };
+}
+
+/**
+ * The threads on one lock word, followed from step to step: between two steps one thread `t` ran one
+ * Atomics operation, and the change it made to the word says what `t` became (LockOwners). One per word;
+ * the kind of word says how to read the change.
+ */
+class LockFollower {
+  private readonly writer = new Set<number>();
+  private readonly readers = new Set<number>();
+  private readonly readersWaiting = new Set<number>();
+  private readonly writersWaiting = new Set<number>();
+
+  constructor(private was: number, private wasRwsem?: RwsemView) {}
+
+  private static moved(set: Set<number>, t: number, d: number): void {
+    if (d > 0) set.add(t);
+    else if (d < 0) set.delete(t);
+  }
+
+  /** An rwsem (the mmap_lock, vm_lock). */
+  rwsem(now: RwsemView, t: number): void {
+    const was = this.wasRwsem;
+    this.wasRwsem = now;
+    if (was === undefined || t < 0 || was.word === now.word) return;
+    if (was.writer && !now.writer && now.readers > was.readers && now.readersWaiting < was.readersWaiting) {
+      // The writer's hand-over: every waiting reader holds the lock now (and the writer too, if it downgraded).
+      this.writer.delete(t);
+      for (const r of this.readersWaiting) this.readers.add(r);
+      this.readersWaiting.clear();
+      if (now.readers - was.readers > was.readersWaiting - now.readersWaiting) this.readers.add(t);
+    } else {
+      LockFollower.moved(this.writer, t, Number(now.writer) - Number(was.writer));
+      LockFollower.moved(this.readers, t, now.readers - was.readers); // a downgrade: the writer bit off and one reader more
+      LockFollower.moved(this.readersWaiting, t, now.readersWaiting - was.readersWaiting);
+      LockFollower.moved(this.writersWaiting, t, now.writersWaiting - was.writersWaiting);
+    }
+  }
+
+  /**
+   * A spinlock (a PTE lock): taken when the word leaves 0 (the taker's cmpxchg, or a woken waiter's xchg
+   * to 2), let go when it returns to 0; a thread that turns 1 into 2 has spun out and waits (it sleeps on
+   * the word next). A waiter still spinning in cpu_relax() changes nothing, so it is not named until then.
+   */
+  spin(now: number, t: number): void {
+    const was = this.was;
+    this.was = now;
+    if (t < 0 || was === now) return;
+    if (now === 0) this.writer.clear();
+    else if (was === 0) {
+      this.writer.clear();
+      this.writer.add(t);
+      this.writersWaiting.delete(t);
+    } else if (now === 2 && !this.writer.has(t)) this.writersWaiting.add(t);
+  }
+
+  /** A seqcount (spf's vm_sequence): odd while its writer is inside the write section. */
+  seqcount(now: number, t: number): void {
+    const was = this.was;
+    this.was = now;
+    if (t < 0 || was === now) return;
+    if ((now & 1) === 0) this.writer.clear();
+    else if ((was & 1) === 0) this.writer.add(t);
+  }
+
+  /**
+   * A reference count a reader takes (vm_refcnt, vm_refcount): one more while attached is a reader's
+   * reference (0 → 1 is the VMA being attached, 1 → 0 detached: no reader); EXCLUDE_READERS added is a
+   * writer that waits for the readers to drain (vma_start_write in 7.0), taken off when they have.
+   */
+  refcount(now: number, t: number): void {
+    const was = this.was;
+    this.was = now;
+    if (t < 0 || was === now) return;
+    const flag = (now & EXCLUDE_READERS) - (was & EXCLUDE_READERS);
+    if (flag !== 0) LockFollower.moved(this.writersWaiting, t, flag);
+    const a = was & ~EXCLUDE_READERS, b = now & ~EXCLUDE_READERS;
+    if (a > 0 && b > 0) LockFollower.moved(this.readers, t, b - a);
+  }
+
+  owners(asleep: number[], writer?: number[]): LockOwners {
+    const list = (x: Set<number>) => [...x].sort((a, b) => a - b);
+    return { writer: writer ?? list(this.writer), readers: list(this.readers), readersWaiting: list(this.readersWaiting), writersWaiting: list(this.writersWaiting), asleep };
+  }
+}
+
 /** Records a run; pass it as `record` to check.ts's replay(). */
 export class AddressSpaceRecorder implements RunRecorder {
   readonly steps: StepRecord[] = [];
   readonly states: Snapshot[] = [];
   private readonly seen = new Map<string, number>();
   private walkTree: boolean | undefined;
-  private lockWas: Snapshot['mmapLock'] | undefined;
-  private readonly owners = { writer: new Set<number>(), readers: new Set<number>(), readersWaiting: new Set<number>(), writersWaiting: new Set<number>() };
+  private readonly mmapLock = new LockFollower(0);
+  /** One per PTE table and per VMA lock word, by key; dropped when its table or record goes. */
+  private followers = new Map<string, LockFollower>();
+  /** The RCU and SRCU reader slots as they were, and the thread seen changing each (a slot is one thread's). */
+  private slotsWas: { rcu?: number[]; srcu?: number[] } = {};
+  private readonly slotThreads = { rcu: [] as number[], srcu: [] as number[] };
 
   step(as: AddressSpace, step: number, thread: number, ctl: SchedControl): void {
     this.add(as, step, thread, ctl);
@@ -132,7 +266,7 @@ export class AddressSpaceRecorder implements RunRecorder {
 
   private add(as: AddressSpace, step: number, thread: number, ctl: SchedControl): void {
     const snap = snapshot(as, (this.walkTree ??= designInfo(as.designName).lockless === true));
-    snap.mmapLock.who = this.follow(snap.mmapLock, thread, ctl.sleepersOn(as.mm.words, as.mm.mmapLockWord));
+    this.name(snap, as, thread, ctl);
     const key = JSON.stringify(snap);
     let state = this.seen.get(key);
     if (state === undefined) {
@@ -143,27 +277,65 @@ export class AddressSpaceRecorder implements RunRecorder {
     this.steps.push({ step, thread, sched: ctl.threadStates(), state });
   }
 
-  /** What thread `t`'s operation since the last step did to the mmap_lock (LockOwners). */
-  private follow(now: Snapshot['mmapLock'], t: number, asleep: number[]): LockOwners {
-    const was = this.lockWas, o = this.owners;
-    this.lockWas = now;
-    if (was !== undefined && t >= 0 && was.word !== now.word) {
-      const moved = (set: Set<number>, d: number) => { if (d > 0) set.add(t); else if (d < 0) set.delete(t); };
-      if (was.writer && !now.writer && now.readers > was.readers && now.readersWaiting < was.readersWaiting) {
-        // The writer's hand-over: every waiting reader holds the lock now (and the writer too, if it downgraded).
-        o.writer.delete(t);
-        for (const r of o.readersWaiting) o.readers.add(r);
-        o.readersWaiting.clear();
-        if (now.readers - was.readers > was.readersWaiting - now.readersWaiting) o.readers.add(t);
-      } else {
-        moved(o.writer, Number(now.writer) - Number(was.writer));
-        moved(o.readers, now.readers - was.readers); // a downgrade: the writer bit off and one reader more
-        moved(o.readersWaiting, now.readersWaiting - was.readersWaiting);
-        moved(o.writersWaiting, now.writersWaiting - was.writersWaiting);
-      }
+  /** Names the threads on every lock of `snap` and on every reader slot, from what `t` changed since the last step. */
+  private name(snap: Snapshot, as: AddressSpace, t: number, ctl: SchedControl): void {
+    const { mm, pages } = as;
+    this.mmapLock.rwsem(snap.mmapLock, t);
+    const writer = this.mmapLock.owners(ctl.sleepersOn(mm.words, mm.mmapLockWord));
+    snap.mmapLock.who = writer;
+    const live = new Map<string, LockFollower>();
+    const follower = (key: string, word: number, rw?: RwsemView) => {
+      const f = this.followers.get(key) ?? new LockFollower(word, rw);
+      live.set(key, f);
+      return f;
+    };
+    const pt = pages.pt;
+    const ptlWord = new Map<number, number>();
+    pt.forEachPteTable((_base, table, ptl) => ptlWord.set(table, ptl));
+    for (const p of snap.ptls) {
+      const f = follower(`ptl ${p.table}`, p.word);
+      f.spin(p.word, t);
+      p.who = f.owners(ctl.sleepersOn(pt.i32, ptlWord.get(p.table)!));
     }
-    const list = (s: Set<number>) => [...s].sort((a, b) => a - b);
-    return { writer: list(o.writer), readers: list(o.readers), readersWaiting: list(o.readersWaiting), writersWaiting: list(o.writersWaiting), asleep };
+    const vt = mm.vmas;
+    const mmLockSeq = snap.mmWords.mmLockSeq!;
+    for (const v of snap.vmas) {
+      const locks: Record<string, LockOwners> = {};
+      for (const [name, value] of Object.entries(v.words)) {
+        const kind = VMA_LOCK_KINDS[name];
+        const index = vt.word(v.rec, vt.wordOffset(name));
+        const asleep = () => ctl.sleepersOn(vt.i32, index);
+        if (name === 'vmLockSeq') {
+          // vma_start_write() leaves the VMA write-locked until the mmap_lock's writer lets go (mm_lock_seq moves on).
+          if (value === mmLockSeq) locks[name] = { writer: writer.writer, readers: [], readersWaiting: [], writersWaiting: [], asleep: [] };
+          continue;
+        }
+        if (kind === undefined) continue;
+        const rw = kind === 'rwsem' ? rwsemView(vt.i32, index) : undefined;
+        const f = follower(`vma ${v.rec} ${name}`, value, rw);
+        if (rw) f.rwsem(rw, t);
+        else if (kind === 'refcount') f.refcount(value, t);
+        else f.seqcount(value, t);
+        locks[name] = f.owners(asleep());
+      }
+      if (Object.keys(locks).length) v.locks = locks;
+    }
+    this.followers = live;
+    // A reader slot belongs to the thread that changes it (registers, goes on- or offline, reports a
+    // quiescent state, enters or leaves an SRCU read section); slot 0 of RCU is the controller's own.
+    const learn = (kind: 'rcu' | 'srcu', now: number[]) => {
+      const was = this.slotsWas[kind], who = this.slotThreads[kind];
+      now.forEach((c, k) => {
+        // A slot claimed since the last step (one more of them) is the claimer's too; at the first step
+        // the slots claimed before the run began belong to no thread seen yet.
+        if (was !== undefined && t >= 0 && (was[k] ?? 0) !== c) who[k] = t;
+        who[k] ??= -1;
+      });
+      this.slotsWas[kind] = now;
+      return who.slice(0, now.length);
+    };
+    snap.rcu.threads = learn('rcu', snap.rcu.slots);
+    snap.srcu.threads = learn('srcu', snap.srcu.slots);
   }
 }
 
@@ -211,14 +383,26 @@ export function snapshot(as: AddressSpace, walkTree: boolean): Snapshot {
   const frames: FrameState[] = [...pfns].sort((a, b) => a - b).map((pfn) => ({
     pfn, refcount: fr.refcount(pfn), mapcount: fr.pageI32[PAGE.i32Base(pfn) + PAGE.i32.mapcount]!, anon: (fr.flags(pfn) & PG_anon) !== 0, byte0: fr.bytes[pfn * PAGE_SIZE]!,
   }));
+  const ptls: PtlState[] = [];
+  pt.forEachPteTable((base, table, ptl) => ptls.push({ base, table, word: pt.i32[ptl]! }));
+  const ring = pages.deferred.peek();
+  const cookies = ring.entries.map((e) => e.cookie);
+  const pending: PendingState = {
+    deferred: {
+      count: ring.count, framesPending: ring.framesPending, frames: ring.entries.filter((e) => e.frame !== undefined).length, tables: ring.entries.filter((e) => e.table !== undefined).length,
+      ...(cookies.length ? { oldestCookie: cookies[0], newestCookie: cookies[cookies.length - 1] } : {}),
+    },
+    mapleNodes: mm.tree instanceof MapleTree ? mm.tree.deadNodes() : [],
+    vmas: vmas.filter((v) => v.detached).map((v) => v.rec),
+  };
   const w = mm.words;
   const lock = mm.mmapLockWord;
   const mmWords: Record<string, number> = { mmLockSeq: w[mm.mmLockSeqWord]! };
   for (const n of Object.keys(mm.mmWords)) mmWords[n] = w[mm.wordIndex(n)]!;
   return {
-    vmas, ptes, frames, framesInUse: fr.arena.inUse(), tables: pt.tablesInUse(),
+    vmas, ptes, frames, framesInUse: fr.arena.inUse(), tables: pt.tablesInUse(), ptls,
     mmapLock: { word: w[lock]!, readers: rwsemReaders(w, lock), writer: rwsemHeldForWrite(w, lock), readersWaiting: rwsemReadersWaiting(w, lock), writersWaiting: rwsemWritersWaiting(w, lock) },
-    mmWords, rcu: rcu.peekReaders(), srcu: srcu.peekState(),
+    mmWords, rcu: rcu.peekReaders(), srcu: { ...srcu.peekState(), slots: srcu.peekSlots() }, pending,
     tree: mm.tree instanceof MapleTree && (walkTree || !rwsemHeldForWrite(w, lock)) ? mm.tree.nodes() : null,
   };
 }

@@ -496,8 +496,23 @@ export class MapleTree {
    * free, ~60 ns each), or to the arena when the stash is full or the arena poisons freed nodes (debug).
    */
   private recycle(w: WriterScratch, node: number): void {
-    if (w.stashN < STASH && !this.arena.debug) w.stash[w.stashN++] = node;
-    else this.arena.free(node);
+    if (w.stashN < STASH && !this.arena.debug) {
+      // Unmark it (no reader can reach it now): a node still marked dead is one waiting for its grace
+      // period, as deadNodes() counts them from the arena. A plain store: only this writer holds the node.
+      this.i32[node * MN.I32 + MN.PARENT] = 0;
+      w.stash[w.stashN++] = node;
+    } else this.arena.free(node);
+  }
+
+  /**
+   * Replaced nodes waiting for their grace period, as any thread can see them in the arena: allocated and
+   * marked dead (parent = self). pendingFrees counts the same from the writer's own list, on its thread only.
+   * Plain reads, for a thread that watches a stopped run.
+   */
+  deadNodes(): number[] {
+    const out: number[] = [];
+    for (let node = 1; node < this.arena.capacity; node++) if (this.arena.isLive(node) && this.i32[node * MN.I32 + MN.PARENT] === node) out.push(node);
+    return out;
   }
 
   /** After publication: mark dead and defer (RCU mode), or recycle at once. */

@@ -76,6 +76,23 @@ export class DeferredFree {
     return Atomics.load(this.s, COUNT) - Atomics.load(this.s, FRAMES_PENDING);
   }
 
+  /**
+   * The ring as it stands (mmsplit explore draws it): per entry its grace-period cookie and what it frees,
+   * oldest first, with the two counters the allocators read. Plain reads: no yield point, for a thread that
+   * watches a stopped run.
+   */
+  peek(): { count: number; framesPending: number; entries: { cookie: number; frame?: number; table?: number }[] } {
+    const s = this.s;
+    const cap = s[CAPACITY]!;
+    const count = s[COUNT]!;
+    const entries: { cookie: number; frame?: number; table?: number }[] = [];
+    for (let k = 0, at = s[HEAD]!; k < count; k++, at = (at + 1) % cap) {
+      const item = s[RING + 2 * at + 1]!;
+      entries.push({ cookie: s[RING + 2 * at]!, ...(item > 0 ? { frame: item } : { table: -item }) });
+    }
+    return { count, framesPending: s[FRAMES_PENDING]!, entries };
+  }
+
   /** Queues the first nPfns of `pfns` and nTables of `tables` behind a grace period that starts now. */
   push(rcu: Rcu, pfns: Int32Array, nPfns: number, tables: Int32Array, nTables: number): void {
     const s = this.s;

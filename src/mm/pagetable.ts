@@ -287,13 +287,25 @@ export class PageTables {
 
   /** Calls `fn(addr, pte)` for every non-empty PTE, walking only the tables that exist. Not for hot paths. */
   forEachPte(fn: (addr: number, pte: number) => void): void {
-    const walk = (t: number, level: number, base: number) => {
-      const span = level === 4 ? PGDIR_SIZE : level === 3 ? PUD_SIZE : level === 2 ? PMD_SIZE : 4096;
+    this.forEachPteTable((base, t) => {
       for (let i = 0; i < PTRS_PER_TABLE; i++) {
         const e = Atomics.load(this.i32, TABLE.i32Base(t) + i);
-        if (e === 0) continue;
-        if (level === LEVEL_PTE) fn(base + i * span, e);
-        else if (level !== 4 || i < 256) walk(e, level - 1, base + i * span); // user half only
+        if (e !== 0) fn(base + i * 4096, e);
+      }
+    });
+  }
+
+  /**
+   * Calls `fn(base, table, ptl)` for every PTE-level table linked into the tree: the address it starts
+   * mapping at, its record, and the index of its split PTE lock word. Not for hot paths.
+   */
+  forEachPteTable(fn: (base: number, table: number, ptl: number) => void): void {
+    const walk = (t: number, level: number, base: number) => {
+      if (level === LEVEL_PTE) return fn(base, t, TABLE.i32Base(t) + TABLE.i32.ptl);
+      const span = level === 4 ? PGDIR_SIZE : level === 3 ? PUD_SIZE : PMD_SIZE;
+      for (let i = 0; i < PTRS_PER_TABLE; i++) {
+        const e = Atomics.load(this.i32, TABLE.i32Base(t) + i);
+        if (e !== 0 && (level !== 4 || i < 256)) walk(e, level - 1, base + i * span); // user half only
       }
     };
     walk(this.pgd, LEVEL_PGD, 0);

@@ -138,6 +138,17 @@ export class Srcu {
     return { idx: s[IDX]! & 1, gp: s[GP_SEQ]! >> 2, gpState: s[GP_SEQ]! & SEQ_STATE_MASK, readers: this.readersActive() };
   }
 
+  /**
+   * Per counter slot (srcu_data, one per thread that ever read), the read sections it is inside now: its
+   * locks minus its unlocks over both indexes. Plain reads, as peekState()'s; the sum is readersActive().
+   */
+  peekSlots(): number[] {
+    const s = this.s;
+    const out: number[] = [];
+    for (let i = 0, at = SLOT_BASE; i < s[SLOTS_HIGH]!; i++, at += SLOT_WORDS) out.push((s[at + 1]! + s[at + 2]! - s[at + 3]! - s[at + 4]!) | 0);
+    return out;
+  }
+
   /** Readers inside a read section now (for checks and statistics). */
   readersActive(): number {
     const s = this.s;
