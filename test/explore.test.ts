@@ -12,7 +12,8 @@ import { test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { replay } from '../src/check/check.js';
-import { AddressSpaceRecorder } from '../src/explore/record.js';
+import { AddressSpaceRecorder, type Snapshot } from '../src/explore/record.js';
+import { rwsemHeldForWrite, rwsemReaders } from '../src/sync/rwsem.js';
 import { testSeed } from './support/seed.js';
 import { hasChromium, launchChromium, watchProblems } from './support/browser.js';
 
@@ -29,6 +30,12 @@ async function cli(args: string[]): Promise<{ code: number; stdout: string; stde
     const err = e as { code?: number; stdout: string; stderr: string };
     return { code: typeof err.code === 'number' ? err.code : -1, stdout: err.stdout, stderr: err.stderr };
   }
+}
+
+/** The writer bit and reader count of an rwsem word. */
+function rwsemOf(word: number): { writer: boolean; readers: number } {
+  const a = new Int32Array([word]);
+  return { writer: rwsemHeldForWrite(a, 0), readers: rwsemReaders(a, 0) };
 }
 
 function tmpDir(what: string): string {
@@ -89,6 +96,98 @@ test('the recorder names who holds and who waits for the mmap_lock: as many thre
   const asleep = steps.find((s) => states[s.state]!.mmapLock.who!.asleep.includes(1))!;
   assert.ok(asleep, 'T1 asleep at some step');
   assert.equal(asleep.sched[1], 'sleeping in futex_wait');
+});
+
+/** Replays each design × scenario × seed 1–3 recorded; calls `fn` with every distinct state. */
+async function everyState(designs: string[], scenarios: string[], fn: (st: Snapshot, what: string) => void): Promise<void> {
+  for (const design of designs) for (const scenario of scenarios) for (const seed of [1, 2, 3]) {
+    const recorder = new AddressSpaceRecorder();
+    await replay({ design, scenario, mode: 'pct', token: { seed }, record: recorder });
+    for (const st of recorder.recording().states) fn(st, `${design} ${scenario} ${seed}`);
+  }
+}
+
+test('the recorder names who holds and waits for each PTE lock and VMA lock: as many threads as the words count, at every state', { timeout: 180_000 }, async () => {
+  const seen = new Set<string>();
+  const EXCLUDE_READERS = 1 << 30;
+  await everyState(['per-vma-lock', 'per-vma-lock-7.0', 'spf', 'vma-refcount'], ['fault-munmap', 'fault-mprotect', 'fault-fault-zap'], (st, what) => {
+    for (const p of st.ptls) {
+      const w = p.who!, at = `${what}: PTE lock of ${p.base.toString(16)} = ${p.word} ${JSON.stringify(w)}`;
+      // A spinlock word: 0 free, else held by exactly one thread; the waiters named are others, the sleepers among them.
+      assert.equal(w.writer.length, p.word === 0 ? 0 : 1, at);
+      for (const t of w.writersWaiting) assert.ok(!w.writer.includes(t), at);
+      for (const t of w.asleep) assert.ok(w.writersWaiting.includes(t), at);
+      if (p.word === 1) assert.deepEqual(w.asleep, [], at);
+      if (w.writer.length) seen.add('a PTE lock held');
+    }
+    for (const v of st.vmas) {
+      for (const [name, value] of Object.entries(v.words)) {
+        const w = v.locks?.[name], at = `${what}: VMA #${v.rec} ${name} = ${value} ${JSON.stringify(w)}`;
+        if (name === 'vmLockSeq') {
+          // Write-locked exactly while vm_lock_seq = mm_lock_seq, by the mmap_lock's writer.
+          assert.equal(w !== undefined, value === st.mmWords.mmLockSeq, at);
+          if (w && st.mmapLock.writer) assert.deepEqual(w.writer, st.mmapLock.who!.writer, at);
+          if (w) seen.add('a VMA write-locked');
+        } else if (name === 'vmLock') {
+          const r = rwsemOf(value);
+          assert.equal(w!.writer.length, r.writer ? 1 : 0, at);
+          assert.equal(w!.readers.length, r.readers, at);
+          if (r.writer) seen.add('vm_lock held for write');
+          if (r.readers) seen.add('vm_lock held for read');
+        } else if (name === 'vmRefcnt' || name === 'vmRefcount') {
+          // vm_refcnt (7.0): 1 while attached + a reference per reader; a writer excluding readers adds the flag
+          // and waits. vm_refcount: the tree's reference + the readers', the tree's dropped by the munmap that
+          // detaches it (not at the step the record is marked detached): the readers are n - 1 or n.
+          const n = value & ~EXCLUDE_READERS;
+          if (name === 'vmRefcnt') assert.equal(w!.readers.length, Math.max(0, n - 1), at);
+          else assert.ok(w!.readers.length === n || w!.readers.length === n - 1, at);
+          assert.equal(w!.writersWaiting.length, value & EXCLUDE_READERS ? 1 : 0, at);
+          if (n > 1) seen.add(`${name} read`);
+          if (value & EXCLUDE_READERS) seen.add('vmRefcnt excluding readers');
+        } else if (name === 'vmSequence') {
+          assert.equal(w!.writer.length, value & 1, at);
+          if (value & 1) seen.add('vm_sequence open');
+        }
+      }
+    }
+  });
+  for (const what of ['a PTE lock held', 'a VMA write-locked', 'vm_lock held for write', 'vm_lock held for read', 'vmRefcnt read', 'vmRefcount read', 'vmRefcnt excluding readers', 'vm_sequence open']) assert.ok(seen.has(what), `${what} (saw: ${[...seen].join(', ')})`);
+});
+
+test('the RCU and SRCU readers by thread and what waits for a grace period agree with the structures, at every state', { timeout: 180_000 }, async () => {
+  const seen = new Set<string>();
+  await everyState(['spf', 'srcu', 'per-vma-lock-7.0'], ['fault-munmap', 'fault-fault-zap'], (st, what) => {
+    const d = st.pending.deferred, at = `${what}: ${JSON.stringify(st.pending)}`;
+    // The ring's entries against its counters (where no push or drain is half done under its lock); cookies
+    // taken in order, none from a grace period not yet started.
+    if (!d.locked) assert.equal(d.frames, d.framesPending, at);
+    assert.equal(d.frames + d.tables, d.count, at);
+    if (d.count) assert.ok(d.oldestCookie! <= d.newestCookie! && d.newestCookie! <= st.rcu.gp, at);
+    if (d.frames) seen.add('frames deferred');
+    if (d.tables) seen.add('tables deferred');
+    // The detached VMAs are exactly the records waiting for their deferred free.
+    assert.deepEqual(st.pending.vmas, st.vmas.filter((v) => v.detached).map((v) => v.rec), at);
+    if (st.pending.vmas.length) seen.add('a VMA free pending');
+    // A dead maple node is no longer in the tree.
+    if (st.tree) for (const n of st.tree) assert.ok(!st.pending.mapleNodes.includes(n.node), `${at}: node ${n.node} both in the tree and dead`);
+    if (st.pending.mapleNodes.length) seen.add('maple nodes pending');
+    // Reader slots: one thread each (slot 0 is the controller's), and an SRCU slot inside a section is named.
+    const r = st.rcu.threads!, q = st.srcu.threads!;
+    assert.equal(r.length, st.rcu.slots.length, at);
+    assert.equal(r[0], -1, at);
+    const named = r.filter((t) => t >= 0);
+    assert.equal(new Set(named).size, named.length, `${what}: a thread in two RCU slots ${r}`);
+    assert.equal(q.length, st.srcu.slots.length, at);
+    assert.equal(st.srcu.slots.reduce((a, b) => a + b, 0), st.srcu.readers, at);
+    st.srcu.slots.forEach((n, k) => {
+      if (n > 0) {
+        assert.ok(q[k]! >= 0, `${what}: SRCU slot ${k} inside a section, named by no thread`);
+        seen.add('an SRCU reader named');
+      }
+    });
+    if (named.length) seen.add('an RCU reader named');
+  });
+  for (const what of ['frames deferred', 'tables deferred', 'a VMA free pending', 'maple nodes pending', 'an SRCU reader named', 'an RCU reader named']) assert.ok(seen.has(what), `${what} (saw: ${[...seen].join(', ')})`);
 });
 
 test('the recorder reads the maple tree\'s nodes: their leaves hold exactly the VMAs in the tree, over their ranges', { timeout: 120_000 }, async () => {

@@ -64,8 +64,12 @@ export interface PtlState {
 
 /** What waits for a grace period, as shared memory shows it. */
 export interface PendingState {
-  /** The deferred-free ring (mmu_gather's pages, tlb_remove_table_rcu's tables): its counters and its entries. */
-  deferred: { count: number; framesPending: number; frames: number; tables: number; oldestCookie?: number; newestCookie?: number };
+  /**
+   * The deferred-free ring (mmu_gather's pages, tlb_remove_table_rcu's tables): its lock held (a push or a
+   * drain half done: the counters may disagree with the entries until it lets go), its counters, and the
+   * frames and tables among its entries with the oldest and newest grace-period cookies.
+   */
+  deferred: { locked: boolean; count: number; framesPending: number; frames: number; tables: number; oldestCookie?: number; newestCookie?: number };
   /** Replaced maple nodes marked dead, waiting for their grace period (their records). */
   mapleNodes: number[];
   /** VMA records detached from the tree and not yet freed: each waits for its call_rcu/call_srcu free. */
@@ -220,7 +224,7 @@ class LockFollower {
 
   /**
    * A reference count a reader takes (vm_refcnt, vm_refcount): one more while attached is a reader's
-   * reference (0 → 1 is the VMA being attached, 1 → 0 detached: no reader); EXCLUDE_READERS added is a
+   * reference (0 → 1 is the VMA being attached: no reader); EXCLUDE_READERS added is a
    * writer that waits for the readers to drain (vma_start_write in 7.0), taken off when they have.
    */
   refcount(now: number, t: number): void {
@@ -230,7 +234,10 @@ class LockFollower {
     const flag = (now & EXCLUDE_READERS) - (was & EXCLUDE_READERS);
     if (flag !== 0) LockFollower.moved(this.writersWaiting, t, flag);
     const a = was & ~EXCLUDE_READERS, b = now & ~EXCLUDE_READERS;
-    if (a > 0 && b > 0) LockFollower.moved(this.readers, t, b - a);
+    // A reference is taken only while the count is not 0 (refcount_inc_not_zero); any drop lets go of the
+    // dropper's, if it held one (a drop by a thread that holds none is the tree's reference going).
+    if (b > a && a > 0) this.readers.add(t);
+    else if (b < a) this.readers.delete(t);
   }
 
   owners(asleep: number[], writer?: number[]): LockOwners {
@@ -389,7 +396,7 @@ export function snapshot(as: AddressSpace, walkTree: boolean): Snapshot {
   const cookies = ring.entries.map((e) => e.cookie);
   const pending: PendingState = {
     deferred: {
-      count: ring.count, framesPending: ring.framesPending, frames: ring.entries.filter((e) => e.frame !== undefined).length, tables: ring.entries.filter((e) => e.table !== undefined).length,
+      locked: ring.locked, count: ring.count, framesPending: ring.framesPending, frames: ring.entries.filter((e) => e.frame !== undefined).length, tables: ring.entries.filter((e) => e.table !== undefined).length,
       ...(cookies.length ? { oldestCookie: cookies[0], newestCookie: cookies[cookies.length - 1] } : {}),
     },
     mapleNodes: mm.tree instanceof MapleTree ? mm.tree.deadNodes() : [],

@@ -78,10 +78,11 @@ export class DeferredFree {
 
   /**
    * The ring as it stands (mmsplit explore draws it): per entry its grace-period cookie and what it frees,
-   * oldest first, with the two counters the allocators read. Plain reads: no yield point, for a thread that
+   * oldest first, with the two counters the allocators read and whether its lock is held (a push or a drain
+   * under way, its counters not yet matching its entries). Plain reads: no yield point, for a thread that
    * watches a stopped run.
    */
-  peek(): { count: number; framesPending: number; entries: { cookie: number; frame?: number; table?: number }[] } {
+  peek(): { locked: boolean; count: number; framesPending: number; entries: { cookie: number; frame?: number; table?: number }[] } {
     const s = this.s;
     const cap = s[CAPACITY]!;
     const count = s[COUNT]!;
@@ -90,7 +91,7 @@ export class DeferredFree {
       const item = s[RING + 2 * at + 1]!;
       entries.push({ cookie: s[RING + 2 * at]!, ...(item > 0 ? { frame: item } : { table: -item }) });
     }
-    return { count, framesPending: s[FRAMES_PENDING]!, entries };
+    return { locked: s[LOCK] !== 0, count, framesPending: s[FRAMES_PENDING]!, entries };
   }
 
   /** Queues the first nPfns of `pfns` and nTables of `tables` behind a grace period that starts now. */
