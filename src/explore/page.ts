@@ -3,7 +3,9 @@
  * nothing fetched, no fonts) that steps through a recorded run. At each step: every thread's column of the
  * interleaving with the line it is on, the address space drawn to scale (each page a column, holes between
  * mappings shown as one labelled gap, as procmap draws /proc/PID/maps) with the VMA records above their
- * pages and the PTEs below them, the locks, RCU and SRCU, the frames; and the violation where it happened.
+ * pages and the PTEs below them, the locks with who holds and waits for each (mmap_lock, PTE locks, VMA
+ * locks), RCU's and SRCU's readers by thread and what waits for a grace period, the frames; and the
+ * violation where it happened.
  */
 import { esc } from '../report/html.js';
 import { stepControls, stepPage, writeStepPage } from './draw.js';
@@ -38,7 +40,7 @@ ${stepControls(run.steps.length - 1, 'run', v ? '<button id="to-violation" title
 <div id="tree"></div>
 <div class="cols">
 <div><h2>Locks</h2><div id="locks"></div></div>
-<div><h2>RCU and SRCU</h2><div id="rcu"></div></div>
+<div><h2>RCU and SRCU <span class="dim">(readers by thread; what waits for a grace period)</span></h2><div id="rcu"></div></div>
 <div><h2>Frames</h2><div id="frames"></div></div>
 </div>
 </section>
@@ -170,24 +172,56 @@ const SCRIPT = String.raw`
   }
 
   function li(k, v) { return '<li><b>' + k + '</b> ' + v + '</li>'; }
+  // Threads by name, those the scheduler has asleep on the word marked.
+  function names(list, asleep) { return list.map(function (t) { return '<span class="tid" data-tid="' + t + '">T' + t + (asleep && asleep.indexOf(t) >= 0 ? ' (asleep)' : '') + '</span>'; }).join(', '); }
+  // Who holds and waits for a lock other than the mmap_lock, as the recorder followed its word.
+  function owners(o, kind) {
+    var p = [];
+    if (o.writer.length) p.push('<span class="held">' + (kind === 'ptl' ? 'held by ' : kind === 'seq' ? 'write section open by ' : kind === 'seqlock' ? 'write-locked by ' : 'held for write by ') + names(o.writer, o.asleep) + '</span>');
+    if (o.readers.length) p.push('<span class="held">' + (kind === 'ref' ? 'referenced by ' : 'read by ') + names(o.readers, o.asleep) + '</span>');
+    if (o.writersWaiting.length) p.push('<span class="waiting">' + (kind === 'ref' ? 'writer excluding readers, waiting: ' : 'waiting: ') + names(o.writersWaiting, o.asleep) + '</span>');
+    if (o.readersWaiting.length) p.push('<span class="waiting">readers waiting: ' + names(o.readersWaiting, o.asleep) + '</span>');
+    return p.length ? p.join(', ') : '<span class="free">free</span>';
+  }
+  var VMA_LOCKS = { vmLock: ['vm_lock', 'rw'], vmRefcnt: ['vm_refcnt', 'ref'], vmRefcount: ['vm_refcount', 'ref'], vmSequence: ['vm_sequence', 'seq'], vmLockSeq: ['vm_lock_seq', 'seqlock'] };
   function drawLocks(st, s) {
     var m = st.mmapLock, l = [], w = m.who;
     // Thread names where the recorder could follow them (as many as the word counts), else the count alone.
-    function by(list, n) { return w && list.length === n ? ': ' + list.map(function (t) { return '<span class="tid" data-tid="' + t + '">T' + t + (w.asleep.indexOf(t) >= 0 ? ' (asleep)' : '') + '</span>'; }).join(', ') : ''; }
+    function by(list, n) { return w && list.length === n ? ': ' + names(list, w.asleep) : ''; }
     var held = m.writer ? '<span class="held" id="mmap-lock-holders">held for write' + (w ? by(w.writer, 1).replace(': ', ' by ') : '') + '</span>' : m.readers ? '<span class="held" id="mmap-lock-holders">held by ' + m.readers + ' reader' + (m.readers > 1 ? 's' : '') + (w ? by(w.readers, m.readers) : '') + '</span>' : '<span class="free">free</span>';
     l.push(li('mmap_lock', held + (m.writersWaiting ? ', <span class="waiting">' + m.writersWaiting + ' writer(s) waiting' + (w ? by(w.writersWaiting, m.writersWaiting) : '') + '</span>' : '') + (m.readersWaiting ? ', <span class="waiting">' + m.readersWaiting + ' reader(s) waiting' + (w ? by(w.readersWaiting, m.readersWaiting) : '') + '</span>' : '') + ' <span class="dim">(word ' + hex(m.word >>> 0) + ')</span>'));
     Object.keys(st.mmWords).forEach(function (k) { l.push(li(k, st.mmWords[k])); });
-    var ptl = st.ptes.filter(function (p) { return p.ptl; });
-    l.push(li('PTE locks', ptl.length ? '<span class="held">held</span> (table of ' + hex(ptl[0].addr) + ')' : '<span class="free">none held</span>'));
-    st.vmas.forEach(function (v) { l.push(li('VMA #' + v.rec, h(words(v)) || '—')); });
+    st.ptls.forEach(function (p) {
+      l.push('<li class="ptl-lock" data-base="' + hex(p.base) + '" data-word="' + p.word + '"><b>PTE lock</b> of the table at ' + hex(p.base) + ': ' + (p.who ? owners(p.who, 'ptl') : p.word ? '<span class="held">held</span>' : '<span class="free">free</span>') + ' <span class="dim">(word ' + p.word + ')</span></li>');
+    });
+    if (!st.ptls.length) l.push(li('PTE locks', '<span class="dim">no PTE table yet</span>'));
+    st.vmas.forEach(function (v) {
+      var locks = v.locks || {}, parts = [];
+      Object.keys(VMA_LOCKS).forEach(function (k) {
+        if (!(k in v.words)) return;
+        var o = locks[k];
+        if (k === 'vmLockSeq') { if (o) parts.push('<span class="vma-lock" data-lock="' + k + '">' + owners(o, 'seqlock') + '</span>'); return; }
+        parts.push('<span class="vma-lock" data-lock="' + k + '">' + VMA_LOCKS[k][0] + ' ' + (o ? owners(o, VMA_LOCKS[k][1]) : '') + '</span>');
+      });
+      l.push('<li data-rec="' + v.rec + '"><b>VMA #' + v.rec + '</b> ' + (parts.length ? parts.join('; ') + ' ' : '') + '<span class="dim">' + (h(words(v)) || '—') + '</span></li>');
+    });
     D.steps[s].sched.forEach(function (state, t) { document.getElementById('sched-' + t).textContent = state; });
     document.getElementById('locks').innerHTML = '<ul class="kv">' + l.join('') + '</ul>';
     var r = st.rcu, q = st.srcu, rl = [];
+    function slotName(kind, k, threads) { var t = threads ? threads[k] : -1; return kind + ' slot ' + k + (t >= 0 ? ' <span class="tid" data-tid="' + t + '">T' + t + '</span>' : kind === 'RCU' && k === 0 ? ' (controller)' : ''); }
     rl.push(li('RCU grace period', r.gp + (r.waiters ? ', ' + r.waiters + ' synchronizer(s) asleep' : '')));
     r.slots.forEach(function (c, k) {
-      rl.push(li('reader slot ' + k + (k === 0 ? ' (controller)' : ''), c === 0 ? 'offline' : c === r.gp ? 'online, quiescent since ' + c : '<span class="held">online, last quiescent at ' + c + ': holds up grace period ' + r.gp + '</span>'));
+      rl.push('<li class="rcu-slot" data-slot="' + k + '"><b>' + slotName('RCU', k, r.threads) + '</b> ' + (c === 0 ? 'offline' : c === r.gp ? 'online, quiescent since ' + c : '<span class="held">online, last quiescent at ' + c + ': may be in a read section, holds up grace period ' + r.gp + '</span>') + '</li>');
     });
     rl.push(li('SRCU', 'idx ' + q.idx + ', grace period ' + q.gp + ' ' + ['idle', 'scanning the inactive index', 'flipped, scanning the old index'][q.gpState] + ', ' + (q.readers ? '<span class="held">' + q.readers + ' reader(s) inside</span>' : 'no readers')));
+    q.slots.forEach(function (n, k) {
+      rl.push('<li class="srcu-slot" data-slot="' + k + '"><b>' + slotName('SRCU', k, q.threads) + '</b> ' + (n ? '<span class="held">inside ' + n + ' read section' + (n > 1 ? 's' : '') + '</span>' : 'outside') + '</li>');
+    });
+    // What waits for a grace period: the shared deferred-free ring, the tree's replaced nodes, the detached VMAs.
+    var P = st.pending, d = P.deferred;
+    rl.push('<li id="pending-deferred" data-frames="' + d.frames + '" data-tables="' + d.tables + '"><b>deferred frees</b> ' + (d.count ? '<span class="waiting">' + d.frames + ' page(s), ' + d.tables + ' page table(s) waiting for grace period' + (d.oldestCookie !== d.newestCookie ? 's ' + d.oldestCookie + '–' + d.newestCookie : ' ' + d.oldestCookie) + '</span>' : 'none') + (d.locked ? ' <span class="dim">(ring locked: a push or a drain under way)</span>' : '') + '</li>');
+    rl.push('<li id="pending-maple" data-count="' + P.mapleNodes.length + '"><b>maple nodes replaced</b> ' + (P.mapleNodes.length ? '<span class="waiting">' + P.mapleNodes.length + ' waiting for a grace period (' + P.mapleNodes.join(', ') + ')</span>' : 'none') + '</li>');
+    rl.push('<li id="pending-vmas" data-count="' + P.vmas.length + '"><b>VMA frees</b> ' + (P.vmas.length ? '<span class="waiting">' + P.vmas.map(function (v) { return '#' + v; }).join(', ') + ' detached, waiting for their deferred free</span>' : 'none') + '</li>');
     document.getElementById('rcu').innerHTML = '<ul class="kv">' + rl.join('') + '</ul>';
     var fl = [li('frames in use', st.framesInUse), li('page-table pages', st.tables)];
     st.frames.forEach(function (f) { fl.push(li('pfn ' + f.pfn, (f.anon ? 'anon' : 'file') + ', refcount ' + f.refcount + ', byte 0 = ' + hex(f.byte0))); });
