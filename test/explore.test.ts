@@ -2,9 +2,12 @@
 // the recorder); every step is recorded with the thread that reached it; the command exits 2 with one line
 // on bad usage, 0 with a page for a clean schedule, 1 for a violation's; and in chromium (skipped where it
 // is not installed) the page of spf-novalidate's violation shows, at the violation's step, the writable PTE
-// the checker names inside the VMA that mprotect made read-only, and the keys step through the run.
+// the checker names inside the VMA that mprotect made read-only, with its PTE lock and RCU's reader slots
+// by thread beside it, and the keys step through the run. The recorder names the holders and waiters of
+// every PTE lock and VMA lock as their words count them, and its reader slots and grace-period queues
+// agree with the structures; `--serve` serves the page it wrote until SIGINT.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -228,6 +231,8 @@ test('mmsplit explore: exit 2 and one line on bad usage, 0 for a clean schedule,
     [['explore', '--design', 'spf', '--replay', '12'], /--replay: needs --scenario/],
     [['explore', '--design', 'spf', '--scenario', 'fault-munmap', '--out', path.join(file, 'page')], /--out/],
     [['explore', '--design', 'spf', '--mode', 'stress'], /unknown mode 'stress'/],
+    [['explore', '--design', 'spf', '--serve', '65536'], /--serve: '65536' is not a port/],
+    [['explore', '--design', 'spf', '--serve', 'eighty'], /--serve: 'eighty' is not a port/],
   ];
   for (const [args, why] of bad) {
     const r = await cli(args);
@@ -249,6 +254,35 @@ test('mmsplit explore: exit 2 and one line on bad usage, 0 for a clean schedule,
   const j = JSON.parse(found.stdout) as { violation: { message: string }; token: string };
   assert.match(j.violation.message, /writable PTE .* in a read-only VMA/);
   assert.equal(j.token, '1071865151');
+});
+
+test('mmsplit explore --serve: serves the page it wrote on 127.0.0.1 until SIGINT, then exits with its code', { timeout: 120_000 }, async () => {
+  const dir = tmpDir('serve');
+  const out = path.join(dir, 'page');
+  // Port 0: the system picks a free one, so the test needs no port of its own and the URL line says which.
+  const child = spawn(process.execPath, [CLI, 'explore', '--design', 'spf', '--scenario', 'fault-munmap', '--replay', String(seed), '--out', out, '--serve', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '', stderr = '';
+  child.stderr.on('data', (b: Buffer) => (stderr += b));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      child.stdout.on('data', (b: Buffer) => {
+        stdout += b;
+        const m = /serving (http:\/\/127\.0\.0\.1:\d+\/)/.exec(stdout);
+        if (m) resolve(m[1]!);
+      });
+      void exited.then((code) => reject(new Error(`exited ${code} before serving:\n${stdout}\n${stderr}`)));
+    });
+    const res = await fetch(url);
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /^text\/html/);
+    assert.equal(await res.text(), fs.readFileSync(path.join(out, 'index.html'), 'utf8'), 'the page served is the file written');
+    assert.equal((await fetch(new URL('index.html', url))).status, 200);
+    assert.equal((await fetch(new URL('other.js', url))).status, 404, 'one page, nothing else');
+  } finally {
+    child.kill('SIGINT');
+  }
+  assert.equal(await exited, 0, `exit after SIGINT (a clean schedule)\n${stderr}`);
 });
 
 /** The little of the DOM the checks use (tsconfig has no DOM library). */
@@ -326,6 +360,11 @@ test('the page in chromium: at the violation, the PTE the checker names is in th
     assert.equal(await page.locator('#slider').inputValue(), '0');
     assert.equal(await page.locator('#trace td.cur').count(), 1, 'one thread is on its step');
     assert.ok((await page.locator('#tree .mnode[data-type="leaf_64"]').count()) >= 1, 'the maple tree\'s nodes');
+    // The locks and RCU panels: the PTE table's lock, RCU's reader slots, what waits for a grace period.
+    await page.keyboard.press('v');
+    assert.ok((await page.locator('#locks .ptl-lock').count()) >= 1, 'the PTE table\'s lock');
+    assert.ok((await page.locator('#rcu .rcu-slot .tid').count()) >= 1, 'an RCU reader slot named by thread');
+    assert.equal(await page.locator('#rcu #pending-deferred').count(), 1, 'the deferred frees');
     assert.deepEqual(problems, []);
     console.log(`# screenshot: ${path.join(dir, 'violation.png')}`);
   } finally {

@@ -395,8 +395,15 @@ addReportOptions(
     .option('--runs <n>', 'a mutant\'s search: schedules per scenario', positiveInt, 1000)
     .option('--depth <d>', 'pct: bug depth (d - 1 priority change points)', positiveInt, 3)
     .option('--program <text>', 'with --scenario generated: run this program (as a violation\'s replay command prints it)')
-    .option('--out <dir>', 'folder to write index.html into', 'explore'),
-).action(async (o: { design: string; name?: string; scenario?: string[]; replay?: string; mode: 'pct' | 'random' | 'dfs'; seed?: number; runs: number; depth: number; program?: string; out: string; json?: boolean }) => {
+    .option('--out <dir>', 'folder to write index.html into', 'explore')
+    .option('--serve [port]', 'then serve the page on 127.0.0.1 (default port: a free one), print its URL, and run until Ctrl-C'),
+).action(async (o: { design: string; name?: string; scenario?: string[]; replay?: string; mode: 'pct' | 'random' | 'dfs'; seed?: number; runs: number; depth: number; program?: string; out: string; json?: boolean; serve?: string | true }) => {
+  // Checked here, before any schedule runs (a search can take a minute): 0 asks for a free port.
+  let serve: number | undefined;
+  if (o.serve !== undefined) {
+    serve = o.serve === true ? 0 : /^\d+$/.test(o.serve) ? Number(o.serve) : NaN;
+    if (!(serve >= 0 && serve <= 65535)) usage('explore', '--serve', `'${String(o.serve)}' is not a port (0 to 65535; 0 or none: a free one)`);
+  }
   const loaded = await loadDesigns('explore', [o.design]);
   let design = loaded[0]!;
   if (o.name !== undefined) {
@@ -434,7 +441,7 @@ addReportOptions(
   const { exploreCommand } = await import('./explore.js');
   process.exitCode = await exploreCommand({
     design, mode: o.mode, seed: o.seed ?? seedFromEnv(), depth: o.depth, runs: o.runs, out: o.out, json: !!o.json,
-    ...(scenario !== undefined ? { scenario } : {}), ...(token !== undefined ? { token } : {}), ...(o.program !== undefined ? { program: o.program } : {}),
+    ...(serve !== undefined ? { serve } : {}), ...(scenario !== undefined ? { scenario } : {}), ...(token !== undefined ? { token } : {}), ...(o.program !== undefined ? { program: o.program } : {}),
   });
 });
 
