@@ -113,7 +113,7 @@ async function everyState(designs: string[], scenarios: string[], fn: (st: Snaps
 test('the recorder names who holds and waits for each PTE lock and VMA lock: as many threads as the words count, at every state', { timeout: 180_000 }, async () => {
   const seen = new Set<string>();
   const EXCLUDE_READERS = 1 << 30;
-  await everyState(['per-vma-lock', 'per-vma-lock-7.0', 'spf', 'vma-refcount'], ['fault-munmap', 'fault-mprotect', 'fault-fault-zap'], (st, what) => {
+  await everyState(['per-vma-lock', 'per-vma-lock-7.0', 'spf', 'vma-refcount'], ['fault-munmap', 'fault-mprotect'], (st, what) => {
     for (const p of st.ptls) {
       const w = p.who!, at = `${what}: PTE lock of ${p.base.toString(16)} = ${p.word} ${JSON.stringify(w)}`;
       // A spinlock word: 0 free, else held by exactly one thread; the waiters named are others, the sleepers among them.
@@ -159,7 +159,7 @@ test('the recorder names who holds and waits for each PTE lock and VMA lock: as 
 
 test('the RCU and SRCU readers by thread and what waits for a grace period agree with the structures, at every state', { timeout: 180_000 }, async () => {
   const seen = new Set<string>();
-  await everyState(['spf', 'srcu', 'per-vma-lock-7.0'], ['fault-munmap', 'fault-fault-zap'], (st, what) => {
+  await everyState(['spf', 'srcu', 'per-vma-lock-7.0'], ['fault-munmap'], (st, what) => {
     const d = st.pending.deferred, at = `${what}: ${JSON.stringify(st.pending)}`;
     // The ring's entries against its counters (where no push or drain is half done under its lock); cookies
     // taken in order, none from a grace period not yet started.
