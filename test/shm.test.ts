@@ -173,15 +173,19 @@ test('arena: a released arena backs the next populated one, zeroed, or poisoned 
   assert.notEqual(Arena.create({ name: 'f', capacity: 128, stride: 4096, populate: true }).data, a.data);
 });
 
-test('BufferSet: inside reuse() the n-th buffer asked for is the last run\'s n-th, zeroed unless the caller overwrites it', () => {
+test('BufferSet: inside reuse() the n-th buffer asked for is the last run\'s n-th (or a larger one, where the caller takes it), zeroed unless the caller overwrites it', () => {
   const set = new BufferSet();
-  const first = set.reuse(() => [sharedBuffer(64), sharedBuffer(4096, true), sharedBuffer(10)]);
+  const first = set.reuse(() => [sharedBuffer(64), sharedBuffer(4096, { overwritten: true }), sharedBuffer(10), sharedBuffer(256, { larger: true })]);
   for (const b of first) new Uint8Array(b).fill(7);
-  const again = set.reuse(() => [sharedBuffer(64), sharedBuffer(4096, true), sharedBuffer(12)]);
+  const again = set.reuse(() => [sharedBuffer(64), sharedBuffer(4096, { overwritten: true }), sharedBuffer(12), sharedBuffer(128, { larger: true })]);
   assert.equal(again[0], first[0]);
   assert.ok(new Uint8Array(again[0]!).every((x) => x === 0), 'zeroed as new memory is');
   assert.equal(again[1], first[1], 'overwritten by the caller: handed back as it is');
   assert.notEqual(again[2], first[2], 'another size: a new buffer');
+  assert.equal(again[3], first[3], 'a caller that takes a larger buffer gets the last one');
+  const larger = new Uint8Array(again[3]!);
+  assert.ok(larger.subarray(0, 128).every((x) => x === 0) && larger[128] === 7, 'only the bytes asked for are zeroed');
+  assert.notEqual(set.reuse(() => [sharedBuffer(64), sharedBuffer(4096), sharedBuffer(12), sharedBuffer(512, { larger: true })])[3], first[3], 'too small: a new one');
   assert.notEqual(sharedBuffer(64), first[0], 'outside reuse(): new buffers');
   assert.throws(() => set.reuse(() => set.reuse(() => 0)), /already inside/);
 });

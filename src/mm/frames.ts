@@ -83,7 +83,8 @@ export class FrameTable {
   private static readonly zeroPage = new Uint8Array(PAGE_SIZE);
 
   static create(opts: { frames: number; debug?: boolean; populate?: boolean }): FrameTable {
-    const frames = Arena.create({ name: 'page frame', capacity: opts.frames + 1, stride: PAGE_SIZE, debug: opts.debug ?? false, populate: opts.populate ?? false });
+    // Every frame is written whole when allocated (allocZeroed, copyPage, a page-cache read), but frame 0.
+    const frames = Arena.create({ name: 'page frame', capacity: opts.frames + 1, stride: PAGE_SIZE, debug: opts.debug ?? false, populate: opts.populate ?? false, writtenOnAlloc: true });
     // Frame 0 is the arena's reserved record: never allocated, left zero: the shared zero page.
     frames.u8.fill(0, 0, PAGE_SIZE);
     return new FrameTable({

@@ -52,6 +52,12 @@ export interface ArenaOptions {
    * object it looked for (the design's job).
    */
   typesafeWords?: readonly number[];
+  /**
+   * Every record is written whole when it is allocated, before anyone reads it (page frames: zeroed,
+   * copied or read in): the records need not start as zeros, so a buffer reused (shm/buffers.ts) is not
+   * cleared — clearing the frames would touch every page of gigabytes a simulated run mostly leaves alone.
+   */
+  writtenOnAlloc?: boolean;
 }
 
 /**
@@ -129,11 +135,12 @@ export class Arena {
       throw new ArenaError(`arena ${opts.name}: capacity must be an integer >= 2`);
     }
     const words = Math.ceil(opts.capacity / 32);
-    const meta = sharedBuffer(4 * (words + opts.capacity + 1)); // + the count of attachments
+    // Both buffers may be larger than asked: attach() views only the records' and the metadata's bytes.
+    const meta = sharedBuffer(4 * (words + opts.capacity + 1), { larger: true }); // + the count of attachments
     const bytes = opts.capacity * stride;
     const recycled = opts.populate ? takeBacking(bytes) : undefined;
     // Debug: every byte is written below, but for the type-safe words, which poison never covers.
-    const data = recycled ?? sharedBuffer(bytes, opts.debug === true && opts.typesafeWords === undefined);
+    const data = recycled ?? sharedBuffer(bytes, { overwritten: opts.writtenOnAlloc === true || (opts.debug === true && opts.typesafeWords === undefined), larger: true });
     const bitmap = new Int32Array(meta, 0, words);
     bitmap[0] = 1; // record 0 is NULL
     for (let r = opts.capacity; r < words * 32; r++) bitmap[r >>> 5]! |= 1 << (r & 31);

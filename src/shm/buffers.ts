@@ -4,7 +4,9 @@
  * buffer holds (unless the caller writes every byte itself). The checker makes a fresh address space for
  * every schedule: creating it inside reuse() builds the same state over the same memory, so the workers,
  * which attached to those buffers once, need not be sent them again (a structured clone of an address
- * space's 22 buffers cost ~135 µs a worker here), and the host backs no new memory.
+ * space's 22 buffers cost ~135 µs a worker here), and the host backs no new memory. The simulator's worker
+ * pool (sim/pool.ts) does the same for its runs' address spaces: a fresh buffer's pages cost the host a
+ * page fault on first touch, which at 1 CPU was 43% of a simulated run's time (allocZeroed).
  */
 let active: BufferSet | null = null;
 
@@ -12,7 +14,10 @@ export class BufferSet {
   private readonly buffers: SharedArrayBuffer[] = [];
   private next = 0;
 
-  /** Runs `fn`, its sharedBuffer() calls served from this set (in order; a size that differs gets a new buffer). */
+  /**
+   * Runs `fn`, its sharedBuffer() calls served from this set (in order; a size that differs gets a new
+   * buffer, but for a caller that takes a larger one, which a smaller request is served from).
+   */
   reuse<T>(fn: () => T): T {
     if (active !== null) throw new Error('BufferSet.reuse: already inside one');
     active = this;
@@ -24,20 +29,33 @@ export class BufferSet {
     }
   }
 
-  take(bytes: number, overwritten: boolean): SharedArrayBuffer {
+  take(bytes: number, how: BufferUse): SharedArrayBuffer {
     const k = this.next++;
     const old = this.buffers[k];
-    if (old === undefined || old.byteLength !== bytes) return (this.buffers[k] = new SharedArrayBuffer(bytes));
+    if (old === undefined || (how.larger === true ? old.byteLength < bytes : old.byteLength !== bytes)) return (this.buffers[k] = new SharedArrayBuffer(bytes));
     // By words where it can: a Uint8Array's fill on shared memory stores byte by byte (4× slower here).
-    if (!overwritten) (bytes % 4 === 0 ? new Int32Array(old) : new Uint8Array(old)).fill(0);
+    // Only the bytes asked for: the caller never looks past them.
+    if (how.overwritten !== true) (bytes % 4 === 0 ? new Int32Array(old, 0, bytes / 4) : new Uint8Array(old, 0, bytes)).fill(0);
     return old;
   }
 }
 
+/** What a caller of sharedBuffer() can do with a reused buffer. */
+export interface BufferUse {
+  /** The caller writes every byte before anyone reads it: the buffer need not be cleared. */
+  overwritten?: boolean;
+  /**
+   * The caller views only the first `bytes` of the buffer (typed arrays of explicit length): it may be
+   * larger. The simulator's address spaces grow with the CPUs simulated (the frames of page_fault1 at 1 CPU
+   * are 160 MiB, at 8 CPUs 1.25 GiB); this lets a smaller run reuse a larger run's memory.
+   */
+  larger?: boolean;
+}
+
 /**
  * A shared buffer of `bytes` zero bytes — or, with `overwritten`, of any content, the caller writing every
- * byte before anyone reads it.
+ * byte before anyone reads it. With `larger`, reused, it may be longer than `bytes`.
  */
-export function sharedBuffer(bytes: number, overwritten = false): SharedArrayBuffer {
-  return active !== null ? active.take(bytes, overwritten) : new SharedArrayBuffer(bytes);
+export function sharedBuffer(bytes: number, how: BufferUse = {}): SharedArrayBuffer {
+  return active !== null ? active.take(bytes, how) : new SharedArrayBuffer(bytes);
 }

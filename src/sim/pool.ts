@@ -4,9 +4,13 @@
  * 2 workloads × 1..64 CPUs started over a thousand. A pooled worker takes its next run as a message
  * (sim-worker.ts): every run still creates its own address space, machine and scheduler state, and a
  * worker keeps nothing from one run to the next that a run's figures depend on (its code's costs come from
- * the table and the virtual clock, not from how warm its code is).
+ * the table and the virtual clock, not from how warm its code is). The runs' address spaces are created
+ * over the pool's buffers (`buffers`, as the checker does: shm/buffers.ts), so that a run does not pay the
+ * host's first touch of memory the last one already backed; they are cleared as new memory reads, or,
+ * page frames, written whole when allocated, so that a run's figures are the same as on fresh memory.
  */
 import { Worker } from 'node:worker_threads';
+import { BufferSet } from '../shm/buffers.js';
 import type { SimJob, SimReply } from './sim-worker.js';
 
 /** What a run hears from its worker: a reply, or the worker's end (an uncaught error, or its exit). */
@@ -20,6 +24,8 @@ interface Slot {
 
 export class SimPool {
   private readonly slots: (Slot | undefined)[] = [];
+  /** The memory of the runs' address spaces, one run at a time (a run's workers end before the next starts). */
+  readonly buffers = new BufferSet();
 
   /**
    * Posts `jobs[i]` to worker i (started if it is not running), whose replies and end go to `listen(i, …)`

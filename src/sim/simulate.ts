@@ -60,7 +60,9 @@ export async function simulateRun(design: string, p: Plan, threads: number, opts
   // and one typed array can address 4 GiB: the frames are bounded there (running out is a finding, 'oom').
   p.frames = Math.min(p.frames, SIM_MAX_FRAMES);
   // Calibrating, the host backs the memory first, so that no segment pays a first touch of it.
-  const as = planSpace(design, p, costs === undefined, threads + 2);
+  // Pooled, over the pool's memory (pool.ts): the last run's workers have ended.
+  const space = () => planSpace(design, p, costs === undefined, threads + 2);
+  const as = opts.pool ? opts.pool.buffers.reuse(space) : space();
   const n = p.roles.length;
   if (n > MAX_CPUS) throw new RangeError(`simulate: at most ${MAX_CPUS} CPUs`);
   // CPU i's thread starts at i × the wake-up latency (createMachine): the warm-up counts from the last start.
