@@ -1,6 +1,14 @@
 // The simulated machine (src/sim/): deterministic on a fixed cost table, its models move the figures the
 // way they must, its results are the lab's format, and bad input gets one line and exit 2. Nothing here
-// times anything: a simulation's figures are a function of its cost table, profile and options.
+// times anything: a simulation's figures are a function of its cost table, profile and options, and the
+// tables are committed (test/fixtures/sim/costs.json), so that no figure asserted on depends on how busy
+// the host was when it calibrated. One test calibrates on the live machine and asserts only what any load
+// gives: a table, of positive costs, that reads back as written.
+//
+// The fixture is measured on the designs' code: when that code's points change, simulatePoint refuses the
+// table (CostTableMismatch) and the fixture is made again, on any machine, with
+//   node dist/src/cli/main.js simulate --designs mmap-lock,per-vma-lock,spf --workloads page_fault1,churn \
+//     --cpus 2 --duration 1 --warmup 1 --repetitions 1 --save-costs test/fixtures/sim/costs.json --out /tmp/sim
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -10,27 +18,29 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { plan } from '../src/bench/runner.js';
 import { validateResults, type Entry } from '../src/bench/results.js';
-import { CostTable, buildCosts, nameSharedBuffers, parseCosts, typicalCost, type CostTableJson } from '../src/sim/costs.js';
+import { CostTable, buildCosts, nameSharedBuffers, parseCosts, readCostTables, typicalCost, type CostTableJson } from '../src/sim/costs.js';
 import { loadProfile, PROFILES, ProfileError, validateProfile, type MachineProfile } from '../src/sim/profile.js';
-import { calibrateCosts, simulateLab, simulatePoint, simulateRun, type SimOptions } from '../src/sim/simulate.js';
+import { calibrateCosts, CostTableMismatch, simulateLab, simulatePoint, simulateRun, type SimOptions } from '../src/sim/simulate.js';
 
-const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../src/cli/main.js');
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const CLI = path.join(ROOT, 'dist/src/cli/main.js');
+const FIXTURE = path.join(ROOT, 'test/fixtures/sim/costs.json');
 const profile = PROFILES['this-machine']!;
 const opts: SimOptions = { profile, quantumNs: 1000, warmupMs: 1, durationMs: 1, repetitions: 2 };
 
-/** Each design's costs once for the whole file (calibration reads the real clock; the runs then do not). */
-const tables = new Map<string, Promise<CostTableJson>>();
-function costsOf(design: string, workload: 'page_fault1' | 'churn'): Promise<CostTableJson> {
-  const key = `${design} ${workload}`;
-  if (!tables.has(key)) tables.set(key, calibrateCosts(design, workload, { ...opts, warmupMs: 30, durationMs: 10, repetitions: 2 }));
-  return tables.get(key)!;
+/** The committed tables, by "design workload". */
+const tables = readCostTables(FIXTURE);
+function costsOf(design: string, workload: 'page_fault1' | 'churn'): CostTableJson {
+  const t = tables.get(`${design} ${workload}`);
+  assert.ok(t, `${FIXTURE} has no table for ${design} ${workload}: make it again (see the top of this file)`);
+  return t;
 }
 
 const figures = (e: Entry) => JSON.stringify({ samples: e.samples, counters: e.counters, munmap: e.munmapLatencyUs, churn: e.churn });
 
 for (const design of ['mmap-lock', 'spf', 'per-vma-lock']) {
   test(`simulate: ${design} page_fault1 on 2 CPUs gives the same figures twice on the same costs`, { timeout: 120_000 }, async () => {
-    const costs = await costsOf(design, 'page_fault1');
+    const costs = costsOf(design, 'page_fault1');
     const a = await simulatePoint({ design: design as never, workload: 'page_fault1', threads: 2 }, opts, costs);
     const b = await simulatePoint({ design: design as never, workload: 'page_fault1', threads: 2 }, opts, costs);
     assert.equal(a.entry.failure, undefined, a.entry.failure?.message);
@@ -41,7 +51,7 @@ for (const design of ['mmap-lock', 'spf', 'per-vma-lock']) {
 }
 
 test('simulate: slower cache-line transfers slow the contended baseline, never speed it up', { timeout: 120_000 }, async () => {
-  const costs = await costsOf('mmap-lock', 'page_fault1');
+  const costs = costsOf('mmap-lock', 'page_fault1');
   const at = async (lineTransferNs: number) => {
     const p: MachineProfile = { ...profile, cpus: 4, lineTransferNs, remoteLineTransferNs: lineTransferNs };
     const { entry } = await simulatePoint({ design: 'mmap-lock', workload: 'page_fault1', threads: 4 }, { ...opts, profile: p }, costs);
@@ -54,7 +64,7 @@ test('simulate: slower cache-line transfers slow the contended baseline, never s
 });
 
 test('simulate: memory bandwidth is shared: a narrow channel slows page_fault1 on many CPUs more than on one', { timeout: 120_000 }, async () => {
-  const costs = await costsOf('spf', 'page_fault1');
+  const costs = costsOf('spf', 'page_fault1');
   const rate = async (cpus: number, memoryBandwidthGBs: number) => {
     const p: MachineProfile = { ...profile, cpus: 4, memoryBandwidthGBs };
     const { entry } = await simulatePoint({ design: 'spf', workload: 'page_fault1', threads: cpus }, { ...opts, profile: p }, costs);
@@ -67,7 +77,7 @@ test('simulate: memory bandwidth is shared: a narrow channel slows page_fault1 o
 });
 
 test('simulate: SMT siblings that run at once share their core; CPUs on cores of their own do not', { timeout: 120_000 }, async () => {
-  const costs = await costsOf('spf', 'page_fault1');
+  const costs = costsOf('spf', 'page_fault1');
   const rate = async (p: MachineProfile) => {
     const { entry } = await simulatePoint({ design: 'spf', workload: 'page_fault1', threads: 2 }, { ...opts, profile: p }, costs);
     assert.equal(entry.failure, undefined, entry.failure?.message);
@@ -86,7 +96,7 @@ test('simulate: SMT siblings that run at once share their core; CPUs on cores of
 });
 
 test('simulate: a churn point has its churn-free baseline, and the results are the lab\'s format, marked simulated', { timeout: 180_000 }, async () => {
-  const costs = new Map([['spf churn', await costsOf('spf', 'churn')]]);
+  const costs = new Map([['spf churn', costsOf('spf', 'churn')]]);
   const { results } = await simulateLab({ designs: ['spf'], workloads: ['churn'], cpus: [1, 3], profile, quantumNs: 1000, durationMs: 1, repetitions: 2, warmupMs: 1, warmupMsPerCpu: 0.1, costs });
   assert.equal(results.entries.length, 1, 'churn needs 2 CPUs: the 1-CPU point is left out');
   const e = results.entries[0]!;
@@ -102,9 +112,36 @@ test('simulate: a churn point has its churn-free baseline, and the results are t
 test('simulate: a run that needs more frames than it has ends as out of memory, reported, and the other CPUs stop', { timeout: 60_000 }, async () => {
   const p = plan('page_fault1', 2);
   p.frames = 64; // a pass of page_fault1 touches thousands
-  const run = await simulateRun('mmap-lock', p, 2, opts, CostTable.create(await costsOf('mmap-lock', 'page_fault1')));
+  const run = await simulateRun('mmap-lock', p, 2, opts, CostTable.create(costsOf('mmap-lock', 'page_fault1')));
   assert.equal(run.failure?.kind, 'oom', run.failure?.message);
   assert.equal(run.samples.length, 0);
+});
+
+test('sim costs: calibrating on the live machine gives a table of the code\'s segments, of costs ≥ 0, that reads back as written', { timeout: 120_000 }, async () => {
+  // The only test on the real clock: what it asserts holds however busy the host is (the costs themselves do not).
+  const t = await calibrateCosts('spf', 'page_fault1', { ...opts, warmupMs: 30, durationMs: 10, repetitions: 2 });
+  assert.equal(t.format, 'mmsplit.sim-costs');
+  assert.ok(t.paths.length > 0 && t.pairs.length > 0, 'segments were timed');
+  for (const [, ns] of [...t.paths, ...t.pairs, ...t.points]) assert.ok(Number.isFinite(ns) && ns >= 0, `cost ${ns}`);
+  assert.ok(t.meanNs > 0, `mean ${t.meanNs}`);
+  assert.ok(t.normalized && t.normalized.scale > 0, 'scaled to the untimed code\'s speed');
+  assert.deepEqual(parseCosts(JSON.stringify(t), 'calibrated'), t);
+  const table = new CostTable(CostTable.create(t));
+  for (const [k, ns] of t.paths) assert.equal(table.cost(k, 0), ns);
+});
+
+test('sim costs: every committed table fits the code it was measured on; a table of other code is refused, saying so', { timeout: 120_000 }, async () => {
+  for (const [key, t] of tables) {
+    const [design, workload] = key.split(' ') as [string, 'page_fault1' | 'churn'];
+    const { entry } = await simulatePoint({ design: design as never, workload, threads: workload === 'churn' ? 2 : 1 }, opts, t);
+    assert.equal(entry.failure, undefined, `${key}: ${entry.failure?.message}`);
+  }
+  // spf's code on mmap-lock's table: its speculative path's points are not in it.
+  await assert.rejects(simulatePoint({ design: 'spf', workload: 'page_fault1', threads: 1 }, opts, costsOf('mmap-lock', 'page_fault1')),
+    (e: Error) => e instanceof CostTableMismatch && /spf page_fault1: the cost table \(mmap-lock page_fault1 .*\) knows \d+\.\d% of the code's segments at 1 CPU.*measured on other code/.test(e.message));
+  // Past the CPU count it was measured at, contention's paths are new to any table: no refusal there.
+  const { entry } = await simulatePoint({ design: 'mmap-lock', workload: 'page_fault1', threads: 4 }, opts, costsOf('mmap-lock', 'page_fault1'));
+  assert.equal(entry.failure, undefined);
 });
 
 test('sim costs: a path unseen falls back to its pair, then the mean (not its closing point: other code led there); files round-trip', () => {
@@ -152,12 +189,15 @@ function cli(args: string[]): { status: number | null; stdout: string; stderr: s
 
 test('mmsplit simulate: bad usage and bad files get one line and exit 2', { timeout: 60_000 }, () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mmsplit-sim-'));
+  const otherCode = path.join(dir, 'other.json');
+  fs.writeFileSync(otherCode, JSON.stringify({ 'spf page_fault1': costsOf('mmap-lock', 'page_fault1') }));
   for (const [args, re] of [
     [['--cpus', '0'], /--cpus.*1 to 256/],
     [['--cpus', '4,2'], /ascending/],
     [['--profile', 'nope', '--out', dir], /--profile: no profile nope/],
     [['--costs', path.join(dir, 'missing.json'), '--out', dir], /missing\.json: cannot read the cost tables/],
     [['--workloads', 'nope'], /unknown workload 'nope'/],
+    [['--designs', 'spf', '--workloads', 'page_fault1', '--cpus', '1', '--duration', '1', '--warmup', '1', '--repetitions', '1', '--costs', otherCode, '--out', dir], /other\.json: spf page_fault1: the cost table .* measured on other code/],
   ] as [string[], RegExp][]) {
     const r = cli(['simulate', ...args]);
     assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
@@ -167,17 +207,18 @@ test('mmsplit simulate: bad usage and bad files get one line and exit 2', { time
   }
 });
 
-test('mmsplit simulate: one small point end to end, the results file read back by mmsplit report', { timeout: 180_000 }, () => {
+test('mmsplit simulate: one small point end to end on the committed costs, the results file read back by mmsplit report', { timeout: 180_000 }, () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mmsplit-sim-'));
-  const costs = path.join(dir, 'costs.json');
-  const r = cli(['simulate', '--designs', 'spf', '--workloads', 'page_fault1', '--cpus', '2', '--duration', '1', '--warmup', '1', '--repetitions', '2', '--save-costs', costs, '--out', dir]);
+  const saved = path.join(dir, 'costs.json');
+  const args = ['simulate', '--designs', 'spf', '--workloads', 'page_fault1', '--cpus', '2', '--duration', '1', '--warmup', '1', '--repetitions', '2', '--costs', FIXTURE];
+  const r = cli([...args, '--save-costs', saved, '--out', dir]);
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /SIMULATED on this-machine/);
   const results = validateResults(JSON.parse(fs.readFileSync(path.join(dir, 'results.json'), 'utf8')));
   assert.equal(results.entries[0]!.threads, 2);
   assert.ok(fs.readFileSync(path.join(dir, 'index.html'), 'utf8').includes('SIMULATED'));
-  assert.ok(JSON.parse(fs.readFileSync(costs, 'utf8'))['spf page_fault1'].paths.length > 0);
-  const again = cli(['simulate', '--designs', 'spf', '--workloads', 'page_fault1', '--cpus', '2', '--duration', '1', '--warmup', '1', '--repetitions', '2', '--costs', costs, '--out', dir, '--json']);
+  assert.deepEqual(readCostTables(saved).get('spf page_fault1'), costsOf('spf', 'page_fault1'), 'the table used is the table saved');
+  const again = cli([...args, '--out', dir, '--json']);
   assert.equal(again.status, 0, again.stderr);
   assert.deepEqual(JSON.parse(again.stdout).entries[0].samples, results.entries[0]!.samples, 'the same costs give the same figures');
 });

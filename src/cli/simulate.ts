@@ -7,9 +7,9 @@ import cliProgress from 'cli-progress';
 import type { DesignName, Entry, WorkloadName } from '../bench/results.js';
 import { compileTrace } from '../workloads/trace.js';
 import { calibrateMachine } from '../sim/calibrate.js';
-import { parseCosts, type CostTableJson } from '../sim/costs.js';
+import { readCostTables, type CostTableJson } from '../sim/costs.js';
 import { loadProfile, ProfileError } from '../sim/profile.js';
-import { simulateLab } from '../sim/simulate.js';
+import { CostTableMismatch, simulateLab } from '../sim/simulate.js';
 import { runWarnings, summaryTable, writeReport } from '../report/index.js';
 import { failedLabel, fmtSpread, throughput, throughputSpread } from '../report/data.js';
 import { DEFAULT_TRACE } from './bench.js';
@@ -52,24 +52,6 @@ export async function calibrateCommand(file: string | undefined): Promise<number
   return 0;
 }
 
-/** Cost tables saved with --save-costs: { "design workload": table, … }. */
-function readCosts(file: string): Map<string, CostTableJson> {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new Error(`${file}: cannot read the cost tables (${(e as NodeJS.ErrnoException).code ?? e})`);
-  }
-  let o: unknown;
-  try {
-    o = JSON.parse(text);
-  } catch (e) {
-    throw new Error(`${file}: not JSON (${(e as Error).message})`);
-  }
-  if (typeof o !== 'object' || o === null || Array.isArray(o)) throw new Error(`${file}: expected an object of cost tables by "design workload"`);
-  return new Map(Object.entries(o).map(([k, t]) => [k, parseCosts(JSON.stringify(t), `${file}: ${k}`)]));
-}
-
 const rate = (e: Entry) => (e.failure ? `${failedLabel(e)}: ${e.failure.message.split('\n')[0]}` : `${fmtSpread(throughput(e), throughputSpread(e))}/s`);
 
 export async function simulateCommand(o: SimulateOptions): Promise<number> {
@@ -78,7 +60,7 @@ export async function simulateCommand(o: SimulateOptions): Promise<number> {
   let trace;
   try {
     profile = loadProfile(o.profile);
-    if (o.costs) costs = readCosts(o.costs);
+    if (o.costs) costs = readCostTables(o.costs);
     if (o.workloads.includes('trace')) {
       const file = o.trace ?? DEFAULT_TRACE;
       trace = compileTrace(fs.readFileSync(file, 'utf8'), path.relative(process.cwd(), file) || file);
@@ -94,20 +76,29 @@ export async function simulateCommand(o: SimulateOptions): Promise<number> {
   const bar = tty ? new cliProgress.SingleBar({ format: 'simulate [{bar}] {value}/{total} | {eta_formatted} left | {what}', etaBuffer: 4, hideCursor: true, clearOnComplete: true }, cliProgress.Presets.shades_classic) : undefined;
   const t0 = performance.now();
   let started = false;
-  const { results, costs: used } = await simulateLab({
-    designs: o.designs, workloads: o.workloads, cpus: o.cpus, profile, quantumNs: o.quantumNs, durationMs: o.durationMs,
-    repetitions: o.repetitions, warmupMs: o.warmupMs, warmupMsPerCpu: o.warmupMsPerCpu,
-    ...(trace ? { trace } : {}), ...(costs ? { costs } : {}),
-    command: ['mmsplit', ...process.argv.slice(2)].join(' '),
-  }, (done, total, what, e) => {
-    if (bar) {
-      if (!started) bar.start(total, done, { what });
-      started = true;
-      bar.update(done, { what: e ? `${what}: ${rate(e)}` : what });
-    } else if (e) {
-      process.stderr.write(`[${done}/${total}] ${what}: ${rate(e)}\n`);
-    }
-  }).finally(() => bar?.stop());
+  let lab: Awaited<ReturnType<typeof simulateLab>>;
+  try {
+    lab = await simulateLab({
+      designs: o.designs, workloads: o.workloads, cpus: o.cpus, profile, quantumNs: o.quantumNs, durationMs: o.durationMs,
+      repetitions: o.repetitions, warmupMs: o.warmupMs, warmupMsPerCpu: o.warmupMsPerCpu,
+      ...(trace ? { trace } : {}), ...(costs ? { costs } : {}),
+      command: ['mmsplit', ...process.argv.slice(2)].join(' '),
+    }, (done, total, what, e) => {
+      if (bar) {
+        if (!started) bar.start(total, done, { what });
+        started = true;
+        bar.update(done, { what: e ? `${what}: ${rate(e)}` : what });
+      } else if (e) {
+        process.stderr.write(`[${done}/${total}] ${what}: ${rate(e)}\n`);
+      }
+    }).finally(() => bar?.stop());
+  } catch (e) {
+    // A --costs table of other code is a bad file, said in one line like the others.
+    if (!(e instanceof CostTableMismatch)) throw e;
+    say(`${o.costs ?? 'the cost tables'}: ${e.message}`);
+    return 2;
+  }
+  const { results, costs: used } = lab;
   if (o.saveCosts) {
     try {
       fs.writeFileSync(o.saveCosts, `${JSON.stringify(Object.fromEntries(used))}\n`);

@@ -21,6 +21,8 @@
  * Page zeroing and copying are not in the table: the bandwidth model charges them.
  */
 
+import fs from 'node:fs';
+
 /** Point keys of the points that are not Atomics operations (those are op + 1 in the top byte). */
 const KEY_RELAX = 20 << 24;
 const KEY_WAIT = 21 << 24;
@@ -229,10 +231,22 @@ export class CostTable {
     this.costs = new Float64Array(buf, LEVELS * SLOTS * 4, LEVELS * SLOTS + 1);
   }
 
+  /**
+   * How many segments this thread costed by their path, by their pair, by the mean (costCoverage): a table
+   * measured on other code — a design's points renamed or moved — costs most of them by the mean, and the
+   * simulation would run on, its figures silently wrong.
+   */
+  readonly costedBy: CostedBy = [0, 0, 0];
+
   /** The cost of a segment, ns, by its path, else its pair, else the mean of all segments. */
   cost(path: number, pair: number): number {
     let c = this.find(0, path);
-    if (c < 0) c = this.find(SLOTS, pair);
+    if (c >= 0) {
+      this.costedBy[0]++;
+      return c;
+    }
+    c = this.find(SLOTS, pair);
+    this.costedBy[c >= 0 ? 1 : 2]++;
     return c >= 0 ? c : this.costs[LEVELS * SLOTS]!;
   }
 
@@ -251,6 +265,38 @@ export class CostTable {
 
 function hash(k: number): number {
   return Math.imul(k ^ (k >>> 16), 0x45d9f3b) >>> 0;
+}
+
+/** Segments a simulation costed by their path, by their pair, by the mean of the table. */
+export type CostedBy = [number, number, number];
+
+/**
+ * Whether a table fits the code that ran on it: the share of segments costed by their path. At the CPU
+ * count the table was measured at, a table of this code costs nearly every segment by its path (only
+ * paths its calibration never happened to take are missing); one measured on other code (a design's
+ * points renamed, its locking changed) leaves most to the pair or the mean.
+ */
+export function costCoverage(by: CostedBy): number {
+  const all = by[0] + by[1] + by[2];
+  return all === 0 ? 0 : by[0] / all;
+}
+
+/** Cost tables saved with --save-costs: { "design workload": table, … }; throws with the file's name. */
+export function readCostTables(file: string): Map<string, CostTableJson> {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new Error(`${file}: cannot read the cost tables (${(e as NodeJS.ErrnoException).code ?? e})`);
+  }
+  let o: unknown;
+  try {
+    o = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${file}: not JSON (${(e as Error).message})`);
+  }
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) throw new Error(`${file}: expected an object of cost tables by "design workload"`);
+  return new Map(Object.entries(o).map(([k, t]) => [k, parseCosts(JSON.stringify(t), `${file}: ${k}`)]));
 }
 
 /** Reads a table written with --save-costs; throws with the file's name on anything else. */

@@ -21,7 +21,7 @@
  * one to the coherence model (JavaScript shows no addresses), which can only add transfers.
  */
 import { ABORT, ATOMIC_LOAD, CURRENT, futexKey, NOBODY, ScheduleAborted, ScheduleError, ScheduledThread, SchedControl } from '../check/sched.js';
-import { atomicKey, CostRecorder, nameSharedBuffers, CostTable, KEY_RELAX, KEY_START, KEY_WAIT, KEY_WAKE, labelKey, pairKey } from './costs.js';
+import { atomicKey, CostRecorder, type CostedBy, nameSharedBuffers, CostTable, KEY_RELAX, KEY_START, KEY_WAIT, KEY_WAKE, labelKey, pairKey } from './costs.js';
 import type { MachineProfile } from './profile.js';
 
 /** Most simulated CPUs (one worker thread each). */
@@ -139,6 +139,10 @@ export class SimThread extends ScheduledThread {
   private readonly sharers: Int32Array;
   private readonly written: Float64Array;
   private readonly table: CostTable | null;
+  /** On a table: how this thread's segments were costed (CostTable.costedBy). */
+  get costedBy(): CostedBy | null {
+    return this.table?.costedBy ?? null;
+  }
   /** Calibrating: the segments' real times. */
   readonly recorder: CostRecorder | null;
   private readonly threads: number;

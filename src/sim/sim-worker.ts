@@ -11,7 +11,7 @@ import { installScheduler, SchedControl, ScheduleAborted, setActive } from '../c
 import { describeError } from '../util/unwind.js';
 import { runRole, TALLY_STRIDE, type RoleParams } from '../workloads/roles.js';
 import { abortMachine, SimThread, type SimBuffers } from './machine.js';
-import type { CostSamples } from './costs.js';
+import type { CostedBy, CostSamples } from './costs.js';
 import type { MachineProfile } from './profile.js';
 
 export interface SimJob {
@@ -36,6 +36,8 @@ export interface SimReply {
   munmapUs?: number[];
   extraNames?: string[];
   costs?: CostSamples | null;
+  /** On a table: how the worker's segments were costed. */
+  costedBy?: CostedBy | null;
   error?: string;
   oom?: boolean;
 }
@@ -65,7 +67,7 @@ async function run(job: SimJob): Promise<void> {
     as.exit();
     setActive(null);
     thread.finish();
-    post({ type: 'done', munmapUs: [...r.munmapUs], extraNames: r.extraNames, costs: thread.recorder?.export() ?? null });
+    post({ type: 'done', munmapUs: [...r.munmapUs], extraNames: r.extraNames, costs: thread.recorder?.export() ?? null, costedBy: thread.costedBy });
   } catch (e) {
     setActive(null);
     const err = e as Error;

@@ -13,7 +13,7 @@ import { machineInfo } from '../bench/lab.js';
 import { designSummary, RESULTS_FORMAT, RESULTS_VERSION, validateResults, type DesignName, type Entry, type Failure, type LabResults, type Sample, type WorkloadName } from '../bench/results.js';
 import { isUpdater, TALLY_STRIDE } from '../workloads/roles.js';
 import type { TraceProgram } from '../workloads/trace.js';
-import { buildCosts, CostTable, type CostSamples, type CostTableJson } from './costs.js';
+import { buildCosts, costCoverage, CostTable, type CostedBy, type CostSamples, type CostTableJson } from './costs.js';
 import { abortMachine, createMachine, machineSwitches, MAX_CPUS, startMachine, type SimBuffers } from './machine.js';
 import type { MachineProfile } from './profile.js';
 import { SimPool } from './pool.js';
@@ -48,6 +48,8 @@ export interface SimRun extends Run {
   realMs: number;
   /** Calibrating: each worker's segment samples. */
   costParts?: CostSamples[];
+  /** On a table: how the workers' segments were costed, all together (costCoverage). */
+  costedBy?: CostedBy;
 }
 
 /**
@@ -131,10 +133,12 @@ export async function simulateRun(design: string, p: Plan, threads: number, opts
   });
   const extraNames = replies.find((r) => r?.extraNames)?.extraNames ?? [];
   const switches = machineSwitches(sim);
+  const costedBy: CostedBy = [0, 0, 0];
+  for (const r of replies) r?.costedBy?.forEach((x, level) => (costedBy[level] += x));
   return {
     samples, counters: windowCounters(window, extraNames), munmapUs, switches, realMs: performance.now() - t0,
     ...(failure ? { failure } : {}),
-    ...(costs ? {} : { costParts: replies.map((r) => r?.costs ?? []) }),
+    ...(costs ? { costedBy } : { costParts: replies.map((r) => r?.costs ?? []) }),
   };
 }
 
@@ -175,10 +179,30 @@ function scaleCosts(t: CostTableJson, k: number, normalized: Omit<NonNullable<Co
   return { ...t, paths: times(t.paths), pairs: times(t.pairs), points: times(t.points), meanNs: Math.round(t.meanNs * k * 10) / 10, normalized: { ...normalized, scale: Math.round(k * 1000) / 1000 } };
 }
 
+/**
+ * The share of segments a table of the code that runs costs by their path, at least, at the CPU count it
+ * was measured at: tables of this code gave 99.7–100% for page_fault1 and churn; one design's code on
+ * another's table 70–97% (mmap-lock on spf's, whose paths include most of mmap-lock's).
+ */
+const MIN_COVERAGE = 0.99;
+
+/** A cost table measured on other code than the code simulated on it (simulatePoint). */
+export class CostTableMismatch extends Error {
+  override name = 'CostTableMismatch';
+}
+
 /** One point on a simulated machine, on a cost table; its entry in the results format. */
 export async function simulatePoint(pt: Point, opts: SimOptions, costs: CostTableJson): Promise<{ entry: Entry; runs: SimRun[] }> {
   const table = CostTable.create(costs);
   const run = await simulateRun(pt.design, plan(pt.workload, pt.threads, undefined, opts.trace), pt.threads, opts, table);
+  // A table keys segments by the design's code points, not by its version: one measured on other code (a
+  // --costs file or a test fixture older than the design's code) costs what it does not know by the mean,
+  // and the figures would be wrong without a word. At the CPU count it was measured at it must know nearly
+  // every path (more CPUs take contention's paths, which calibration may never have seen).
+  const coverage = costCoverage(run.costedBy!);
+  if (!run.failure && pt.threads === minThreadsOf(pt.workload) && coverage < MIN_COVERAGE) {
+    throw new CostTableMismatch(`${pt.design} ${pt.workload}: the cost table (${costs.measured}) knows ${(coverage * 100).toFixed(1)}% of the code's segments at ${pt.threads} CPU${pt.threads > 1 ? 's' : ''}, where a table of this code knows ≥ ${MIN_COVERAGE * 100}%: it was measured on other code (another design, or an older version of this one); calibrate again`);
+  }
   // churn's figure is the faults kept against the same fault workers with no churn worker beside them.
   const base = pt.workload === 'churn' && !run.failure ? await simulateRun(pt.design, plan(pt.workload, pt.threads - 1, 0, opts.trace), pt.threads - 1, opts, table) : undefined;
   const entry = entryOf(pt, [{ run, ...(base ? { base } : {}), attempts: 1, runqueueShare: 0 }]);
