@@ -46,8 +46,19 @@ const opts: RunOptions = {
 async function busy(n: number): Promise<ChildProcess[]> {
   const ps = Array.from({ length: n }, () => spawn(process.execPath, ['-e', "process.stdout.write('x'); for(;;){}"], { stdio: ['ignore', 'pipe', 'ignore'] }));
   await Promise.all(ps.map((p) => new Promise((r) => p.stdout!.once('data', r))));
+  // One that ends (killed with the shell or session that started the run, say) would leave its levels
+  // quiet, and the run would print quiet-against-quiet ratios as interference: stop instead.
+  for (const p of ps) {
+    p.once('exit', (code, signal) => {
+      if (hogsDone) return;
+      process.stderr.write(`bench:interference: busy process ${p.pid} ended (${signal ?? `exit ${code}`}) before the run did: its levels would measure nothing; run it again where it can live (e.g. under setsid)\n`);
+      process.exit(2);
+    });
+  }
   return ps;
 }
+/** Set once the run lets its busy processes go (their ends are expected from then on). */
+let hogsDone = false;
 /** The first `b` busy processes run, the others are stopped. */
 function runBusy(ps: ChildProcess[], b: number): void {
   ps.forEach((p, i) => p.kill(i < b ? 'SIGCONT' : 'SIGSTOP'));
@@ -73,7 +84,10 @@ const SETTLE_MS = 100;
 /** done[point][level]: the rounds measured so far. */
 const done: Round[][][] = points.map(() => busyLevels.map(() => []));
 const hogs = await busy(Math.max(...busyLevels));
-process.on('exit', () => hogs.forEach((p) => p.kill('SIGKILL')));
+process.on('exit', () => {
+  hogsDone = true;
+  hogs.forEach((p) => p.kill('SIGKILL'));
+});
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 for (let r = 0; r < rounds; r++) {
   for (const [pi, p] of points.entries()) {
@@ -96,6 +110,7 @@ for (let r = 0; r < rounds; r++) {
   runBusy(hogs, 0);
   if (!wantsJson) process.stderr.write(`round ${r + 1}/${rounds}: done\n`);
 }
+hogsDone = true;
 hogs.forEach((p) => p.kill('SIGKILL'));
 const rows: Row[] = points.map((p, pi) => ({ ...p, byBusy: busyLevels.map((_, li) => entryOf(p, done[pi]![li]!)) }));
 if (!wantsJson) for (const row of rows) process.stderr.write(`${row.design} ${row.workload} ${row.threads}w: ${row.byBusy.map((e) => (figure(e) / 1e3).toFixed(0) + 'K').join(' / ')}\n`);
