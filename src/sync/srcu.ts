@@ -145,8 +145,14 @@ export class Srcu {
   peekSlots(): number[] {
     const s = this.s;
     const out: number[] = [];
-    for (let i = 0, at = SLOT_BASE; i < s[SLOTS_HIGH]!; i++, at += SLOT_WORDS) out.push((s[at + 1]! + s[at + 2]! - s[at + 3]! - s[at + 4]!) | 0);
+    for (let i = 0, at = SLOT_BASE; i < s[SLOTS_HIGH]!; i++, at += SLOT_WORDS) out.push(this.sectionsIn(at));
     return out;
+  }
+
+  /** The read sections the slot at `at` is inside: its locks minus its unlocks over both indexes. */
+  private sectionsIn(at: number): number {
+    const s = this.s;
+    return (s[at + 1]! + s[at + 2]! - s[at + 3]! - s[at + 4]!) | 0;
   }
 
   /** Readers inside a read section now (for checks and statistics). */
@@ -154,9 +160,7 @@ export class Srcu {
     const s = this.s;
     const high = Atomics.load(s, SLOTS_HIGH);
     let n = 0;
-    for (let i = 0, at = SLOT_BASE; i < high; i++, at += SLOT_WORDS) {
-      n += s[at + 1]! + s[at + 2]! - s[at + 3]! - s[at + 4]!;
-    }
+    for (let i = 0, at = SLOT_BASE; i < high; i++, at += SLOT_WORDS) n += this.sectionsIn(at);
     return n | 0;
   }
 
