@@ -3,6 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { MapleTree } from '../src/maple/index.js';
 import { mmEntries, parseMaps } from '../src/trace/maps.js';
+import { readLiveMaps } from '../src/trace/live-maps.js';
 import { Prng } from '../src/util/prng.js';
 import { testSeed } from './support/seed.js';
 import { RangeModel } from './support/maple-model.js';
@@ -17,7 +18,7 @@ function layouts(): Array<{ name: string; text: string }> {
     .sort()
     .map((f) => ({ name: f, text: readFileSync(new URL(f, FIXTURES), 'utf8') }));
   try {
-    out.push({ name: '/proc/self/maps', text: readFileSync('/proc/self/maps', 'utf8') });
+    out.push({ name: '/proc/self/maps', text: readLiveMaps('/proc/self/maps') });
   } catch {
     // not Linux: the fixtures still run
   }

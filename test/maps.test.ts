@@ -14,6 +14,7 @@ import {
   parseSnapshot,
   type MapsEntry,
 } from '../src/trace/maps.js';
+import { readLiveMaps } from '../src/trace/live-maps.js';
 import { replay } from '../src/trace/replay.js';
 
 // Compiled to <outDir>/test/maps.test.js; the fixtures stay in the source tree.
@@ -42,7 +43,7 @@ for (const f of fixtures) {
 }
 
 test('parse∘format is the identity on the live /proc/self/maps', () => {
-  const text = readFileSync('/proc/self/maps', 'utf8');
+  const text = readLiveMaps('/proc/self/maps');
   const entries = parseMaps(text, '/proc/self/maps');
   assert.ok(entries.length > 10);
   assert.equal(formatMaps(entries), text);

@@ -233,7 +233,7 @@ export function parseMaps(text: string, file = '<maps>'): MapsEntry[] {
       s.pos = at;
       s.fail(start < prev.start
         ? `lines in ascending address order (this range starts below line ${prev.line}'s)`
-        : `a range that starts at or after the end of line ${prev.line}'s (${hex8(prev.start)}-${hex8(prev.end)}): they overlap${start === prev.start && stop === prev.end ? ' (the same line twice)' : ''}`);
+        : `a range that starts at or after the end of line ${prev.line}'s (${hex8(prev.start)}-${hex8(prev.end)}): they overlap${start === prev.start && stop === prev.end ? ' (the same line twice)' : ''}; a live maps file read while its process changed its mappings looks like this: read it again until two reads agree (readLiveMaps)`);
     }
     out.push({ start, end: stop, perms: r + w + x + p, offset, dev, inode, path, line: lineNo, gate: stop > KEY_LIMIT });
     at = end + 1;
