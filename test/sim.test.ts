@@ -20,6 +20,7 @@ import { plan } from '../src/bench/runner.js';
 import { validateResults, type Entry } from '../src/bench/results.js';
 import { CostTable, buildCosts, nameSharedBuffers, parseCosts, readCostTables, typicalCost, type CostTableJson } from '../src/sim/costs.js';
 import { loadProfile, PROFILES, ProfileError, validateProfile, type MachineProfile } from '../src/sim/profile.js';
+import { SimPool } from '../src/sim/pool.js';
 import { calibrateCosts, CostTableMismatch, simulateLab, simulatePoint, simulateRun, type SimOptions } from '../src/sim/simulate.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -39,10 +40,11 @@ function costsOf(design: string, workload: 'page_fault1' | 'churn'): CostTableJs
 const figures = (e: Entry) => JSON.stringify({ samples: e.samples, counters: e.counters, munmap: e.munmapLatencyUs, churn: e.churn });
 
 for (const design of ['mmap-lock', 'spf', 'per-vma-lock']) {
-  test(`simulate: ${design} page_fault1 on 2 CPUs gives the same figures twice on the same costs`, { timeout: 120_000 }, async () => {
+  test(`simulate: ${design} page_fault1 on 2 CPUs gives the same figures twice on the same costs, its workers free or on one CPU`, { timeout: 120_000 }, async () => {
     const costs = costsOf(design, 'page_fault1');
     const a = await simulatePoint({ design: design as never, workload: 'page_fault1', threads: 2 }, opts, costs);
-    const b = await simulatePoint({ design: design as never, workload: 'page_fault1', threads: 2 }, opts, costs);
+    const pinned = new SimPool(true); // as simulateLab runs its points
+    const b = await simulatePoint({ design: design as never, workload: 'page_fault1', threads: 2 }, { ...opts, pool: pinned }, costs).finally(() => pinned.close());
     assert.equal(a.entry.failure, undefined, a.entry.failure?.message);
     assert.ok(a.entry.median.faultsPerSec > 0, 'some faults were simulated');
     assert.equal(figures(a.entry), figures(b.entry));

@@ -11,7 +11,8 @@
  */
 import { Worker } from 'node:worker_threads';
 import { BufferSet } from '../shm/buffers.js';
-import type { SimJob, SimReply } from './sim-worker.js';
+import { lastAllowedCpu } from '../util/affinity.js';
+import type { SimJob, SimReply, SimWorkerData } from './sim-worker.js';
 
 /** What a run hears from its worker: a reply, or the worker's end (an uncaught error, or its exit). */
 export type PoolEvent = SimReply | { type: 'died'; error?: string };
@@ -26,6 +27,14 @@ export class SimPool {
   private readonly slots: (Slot | undefined)[] = [];
   /** The memory of the runs' address spaces, one run at a time (a run's workers end before the next starts). */
   readonly buffers = new BufferSet();
+
+  /**
+   * `oneCpu`: every worker pins itself to one CPU (util/affinity.ts). The simulated CPUs run one at a time,
+   * so they lose no parallelism, and a hand-over between them becomes a context switch instead of a wake-up
+   * of another CPU: a 3-design sweep ran in 25–30% less time here, its figures byte-identical. Not for
+   * calibration, whose segments' real times would then be taken on one CPU's warm caches.
+   */
+  constructor(private readonly oneCpu = false) {}
 
   /**
    * Posts `jobs[i]` to worker i (started if it is not running), whose replies and end go to `listen(i, …)`
@@ -63,7 +72,8 @@ export class SimPool {
   }
 
   private start(i: number): Slot {
-    const slot: Slot = { worker: new Worker(new URL('./sim-worker.js', import.meta.url)), listener: null };
+    const pinTo = this.oneCpu ? lastAllowedCpu() : undefined;
+    const slot: Slot = { worker: new Worker(new URL('./sim-worker.js', import.meta.url), { workerData: { pinTo } satisfies SimWorkerData }), listener: null };
     this.slots[i] = slot;
     // An uncaught error comes before the exit: the run hears of the first.
     let dead = false;

@@ -3,16 +3,23 @@
 // machine and scheduler state are the run's own. Its phases follow virtual time: at each of the machine's
 // events the thread whose clock passes it first copies every worker's tally (a sample's cut) and moves the
 // phase on (measuring at the first event, stop at the last).
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import { AddressSpace, type AddressSpaceHandle } from '../designs/address-space.js';
 import { loadDesignModule } from '../designs/registry.js';
 import { UserFaultError } from '../mm/uaccess.js';
 import { installScheduler, SchedControl, ScheduleAborted, setActive } from '../check/sched.js';
+import { pinThisThread } from '../util/affinity.js';
 import { describeError } from '../util/unwind.js';
 import { runRole, TALLY_STRIDE, type RoleParams } from '../workloads/roles.js';
 import { abortMachine, SimThread, type SimBuffers } from './machine.js';
 import type { CostedBy, CostSamples } from './costs.js';
 import type { MachineProfile } from './profile.js';
+
+/** What a worker is started with. */
+export interface SimWorkerData {
+  /** The CPU to pin this thread to (SimPool's oneCpu), if any. */
+  pinTo: number | undefined;
+}
 
 export interface SimJob {
   sched: SharedArrayBuffer;
@@ -78,6 +85,8 @@ async function run(job: SimJob): Promise<void> {
   }
 }
 
+const { pinTo } = (workerData ?? {}) as Partial<SimWorkerData>;
+if (pinTo !== undefined) pinThisThread(pinTo);
 installScheduler();
 // One run at a time: the next message comes only after this one's reply.
 parentPort!.on('message', (job: SimJob) => void run(job));

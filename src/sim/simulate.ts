@@ -252,9 +252,9 @@ export async function simulateLab(cfg: SimLabConfig, progress?: (done: number, t
     profile: cfg.profile, quantumNs: cfg.quantumNs, durationMs: cfg.durationMs * longerFor(workload), repetitions: cfg.repetitions,
     warmupMs: (cfg.warmupMs + cfg.warmupMsPerCpu * cpus) * longerFor(workload), ...(cfg.trace ? { trace: cfg.trace } : {}),
   });
-  // The points share one pool of workers; calibration starts its own (its real-clock times are of code
-  // warmed by that design and workload alone, as they always were).
-  const pool = new SimPool();
+  // The points share one pool of workers, on one CPU; calibration starts its own (its real-clock times are
+  // of code warmed by that design and workload alone, on the CPUs the kernel picks, as they always were).
+  const pool = new SimPool(true);
   try {
     for (const { design, workload } of pairs) {
       const key = `${design} ${workload}`;
