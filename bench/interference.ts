@@ -59,6 +59,11 @@ async function busy(n: number): Promise<ChildProcess[]> {
 }
 /** Set once the run lets its busy processes go (their ends are expected from then on). */
 let hogsDone = false;
+/** Ends the busy processes, expectedly. */
+function letHogsGo(ps: ChildProcess[]): void {
+  hogsDone = true;
+  ps.forEach((p) => p.kill('SIGKILL'));
+}
 /** The first `b` busy processes run, the others are stopped. */
 function runBusy(ps: ChildProcess[], b: number): void {
   ps.forEach((p, i) => p.kill(i < b ? 'SIGCONT' : 'SIGSTOP'));
@@ -84,10 +89,7 @@ const SETTLE_MS = 100;
 /** done[point][level]: the rounds measured so far. */
 const done: Round[][][] = points.map(() => busyLevels.map(() => []));
 const hogs = await busy(Math.max(...busyLevels));
-process.on('exit', () => {
-  hogsDone = true;
-  hogs.forEach((p) => p.kill('SIGKILL'));
-});
+process.on('exit', () => letHogsGo(hogs));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 for (let r = 0; r < rounds; r++) {
   for (const [pi, p] of points.entries()) {
@@ -110,8 +112,7 @@ for (let r = 0; r < rounds; r++) {
   runBusy(hogs, 0);
   if (!wantsJson) process.stderr.write(`round ${r + 1}/${rounds}: done\n`);
 }
-hogsDone = true;
-hogs.forEach((p) => p.kill('SIGKILL'));
+letHogsGo(hogs);
 const rows: Row[] = points.map((p, pi) => ({ ...p, byBusy: busyLevels.map((_, li) => entryOf(p, done[pi]![li]!)) }));
 if (!wantsJson) for (const row of rows) process.stderr.write(`${row.design} ${row.workload} ${row.threads}w: ${row.byBusy.map((e) => (figure(e) / 1e3).toFixed(0) + 'K').join(' / ')}\n`);
 
