@@ -10,12 +10,14 @@
  *  - for each Atomics operation, the cache-coherence model: a line last written by another CPU costs a
  *    transfer and cannot be had before that write was done (so a thread that ran ahead never sees a write
  *    before it happened); writes and read-modify-writes of one line are serialised, each taking the line from
- *    wherever it was; lines only read are shared for free;
+ *    wherever it was, and on a line that more than one CPU writes, ordered in virtual time even where this
+ *    CPU still holds it (a contended lock word); lines only read are shared for free;
  *  - futex calls their system-call cost; a woken thread runs no earlier than its waker's clock plus the
  *    wake-up latency; a timed wait ends at its deadline; a spin turn (cpu_relax) costs its PAUSE, so that a
  *    spin lasts in virtual time what it would alone;
  *  - page zeroing and copying, the memory bandwidth: alone at one CPU's bandwidth, and through one shared
- *    channel at the whole machine's.
+ *    channel at the whole machine's (MemoryChannel: a calendar, which transfers need not reach in virtual
+ *    time's order).
  * Plain loads and stores of shared memory are not modelled (the designs publish with Atomics; a lockless
  * reader's plain loads of a tree node cost what they cost alone). Two shared buffers of the same size are
  * one to the coherence model (JavaScript shows no addresses), which can only add transfers.
@@ -39,7 +41,6 @@ const I_WORDS = 4;
 const I_TURN = I_T + I_WORDS * MAX_CPUS;
 // Float64 words.
 const F_QUANTUM = 0;
-const F_MEMORY_FREE = 1; // when the shared memory channel is next free, ns
 const F_T = 4; // per thread: [clock ns, deadline ns (-1 none)]
 const F_WORDS = 2;
 const F_EVENTS = F_T + F_WORDS * MAX_CPUS;
@@ -61,6 +62,10 @@ export interface SimBuffers {
   lineOwner: SharedArrayBuffer;
   lineSharers: SharedArrayBuffer;
   lineWritten: SharedArrayBuffer;
+  /** Per line, 1 once more than one CPU has written it (Uint8). */
+  lineWriters: SharedArrayBuffer;
+  /** The memory channel's calendar. */
+  channel: SharedArrayBuffer;
   /** The code's costs (CostTable), or absent when calibrating on the real clock. */
   costs?: SharedArrayBuffer;
 }
@@ -91,6 +96,8 @@ export function createMachine(cpus: number, quantumNs: number, startNs: number, 
     lineKeys: new SharedArrayBuffer(8 * LINE_SLOTS),
     lineSharers: new SharedArrayBuffer(4 * SHARER_WORDS * LINE_SLOTS),
     lineWritten: new SharedArrayBuffer(8 * LINE_SLOTS),
+    lineWriters: new SharedArrayBuffer(LINE_SLOTS),
+    channel: MemoryChannel.buffer(),
     ...(costs ? { costs } : {}),
   };
 }
@@ -98,6 +105,59 @@ export function createMachine(cpus: number, quantumNs: number, startNs: number, 
 function wakeTurn(s: Int32Array, t: number): void {
   realAtomics.store(s, I_TURN + t, 1);
   realAtomics.notify(s, I_TURN + t, 1);
+}
+
+/**
+ * The machine's memory channel, shared by every CPU: a calendar of slots of virtual time, each holding what
+ * the channel moves in it. A transfer takes the first room at or after its start, so one that a thread ran
+ * ahead to (within the quantum) leaves the room before it to the threads behind it: the transfers need not
+ * come in virtual time's order, and no thread has to wait for the others' clocks to catch up. Issued in
+ * that order, they end as a FIFO queue would end them, within a slot (test/sim-channel.test.ts).
+ */
+export class MemoryChannel {
+  /** A slot's width, ns: the error of an end time. */
+  static readonly SLOT_NS = 25;
+  /**
+   * Slots in the ring, [slot number, bytes moved in it] each (one holding another lap's number is empty).
+   * Its window, 6.5 virtual ms, is far longer than any queue a transfer meets (every CPU's page ahead of
+   * it); a transfer that would reach past it is not queued further.
+   */
+  static readonly SLOTS = 1 << 18;
+  static buffer(): SharedArrayBuffer {
+    return new SharedArrayBuffer(8 * 2 * MemoryChannel.SLOTS);
+  }
+  private readonly slots: Float64Array;
+  private readonly perSlot: number;
+
+  constructor(buffer: SharedArrayBuffer, private readonly bytesPerNs: number) {
+    this.slots = new Float64Array(buffer);
+    this.perSlot = MemoryChannel.SLOT_NS * bytesPerNs;
+  }
+
+  /** Moves `bytes` from virtual time `start` on, ns: when the last of them is through. */
+  transfer(start: number, bytes: number): number {
+    const { SLOT_NS, SLOTS } = MemoryChannel;
+    const ch = this.slots;
+    let slot = Math.floor(start / SLOT_NS);
+    let left = bytes;
+    let end = start;
+    for (let n = 0; left > 0; n++, slot++) {
+      if (n === SLOTS - 1) return slot * SLOT_NS + left / this.bytesPerNs; // past the window
+      const at = 2 * (slot & (SLOTS - 1));
+      if (ch[at] !== slot) {
+        ch[at] = slot;
+        ch[at + 1] = 0;
+      }
+      // The first slot has room only after the transfer's start.
+      const room = Math.min(this.perSlot - ch[at + 1]!, n === 0 ? ((slot + 1) * SLOT_NS - start) * this.bytesPerNs : this.perSlot);
+      if (room <= 0) continue;
+      const moved = Math.min(room, left);
+      ch[at + 1] += moved;
+      left -= moved;
+      end = slot * SLOT_NS + (ch[at + 1]! / this.perSlot) * SLOT_NS;
+    }
+    return end;
+  }
 }
 
 /** Lets CPU 0 start (controller, once every worker waits for its turn). */
@@ -138,6 +198,8 @@ export class SimThread extends ScheduledThread {
   private readonly owner: Int32Array;
   private readonly sharers: Int32Array;
   private readonly written: Float64Array;
+  private readonly writers: Uint8Array;
+  private readonly channel: MemoryChannel;
   private readonly table: CostTable | null;
   /** On a table: how this thread's segments were costed (CostTable.costedBy). */
   get costedBy(): CostedBy | null {
@@ -158,7 +220,6 @@ export class SimThread extends ScheduledThread {
   private readonly siblings: Int32Array;
   private readonly siblingSlowdown: number;
   private readonly bytesPerNsCore: number;
-  private readonly bytesPerNsMachine: number;
   /** The shared structures' names (nameSharedBuffers), once the thread has attached them. */
   private names = new Map<ArrayBufferLike, number>();
   /** This thread runs on until its clock passes this (the next thread's clock plus the quantum). */
@@ -179,6 +240,8 @@ export class SimThread extends ScheduledThread {
     this.owner = new Int32Array(b.lineOwner);
     this.sharers = new Int32Array(b.lineSharers);
     this.written = new Float64Array(b.lineWritten);
+    this.writers = new Uint8Array(b.lineWriters);
+    this.channel = new MemoryChannel(b.channel, p.memoryBandwidthGBs);
     this.table = b.costs ? new CostTable(b.costs) : null;
     this.recorder = b.costs ? null : new CostRecorder();
     this.threads = this.s[I_THREADS]!;
@@ -196,7 +259,6 @@ export class SimThread extends ScheduledThread {
     this.siblings = Int32Array.from(siblings);
     this.siblingSlowdown = 1 / (p.siblingSpeed ?? 1);
     this.bytesPerNsCore = p.coreBandwidthGBs;
-    this.bytesPerNsMachine = p.memoryBandwidthGBs;
   }
 
   /** Gives the turn to `next` (NOBODY: the run is over): wakes that thread alone. */
@@ -353,11 +415,13 @@ export class SimThread extends ScheduledThread {
   private cacheLine(op: number, buf: number, ta: ArrayBufferView, index: number): void {
     const slot = this.lineSlot(buf, ta, index);
     if (slot < 0 || this.firstTouch) return; // the measured code paid for a first touch; a full table: not modelled
+    // A write to a line other CPUs write too is ordered even when this CPU holds the line: a thread that
+    // ran ahead would otherwise take and drop a contended lock word over and over as hits, while the CPUs
+    // behind it, which would have taken the line in between, have not run yet.
+    const ordered = op !== ATOMIC_LOAD && this.writers[slot] === 1;
+    if (!ordered && this.hit(slot, op)) return;
+    if (this.f[this.clockAt]! > this.nextClock(this.me)) this.syncToLowest();
     if (this.hit(slot, op)) return;
-    if (this.f[this.clockAt]! > this.nextClock(this.me)) {
-      this.syncToLowest();
-      if (this.hit(slot, op)) return;
-    }
     const me = this.me;
     const sb = SHARER_WORDS * slot;
     const bit = 1 << (me & 31);
@@ -366,6 +430,7 @@ export class SimThread extends ScheduledThread {
     if (op === ATOMIC_LOAD) this.sharers[sb + (me >> 5)]! |= bit;
     else {
       // Take the line: every other copy is invalidated.
+      if (from >= 0 && from !== me) this.writers[slot] = 1;
       this.owner[slot] = me;
       for (let w = 0; w < SHARER_WORDS; w++) this.sharers[sb + w] = 0;
       this.sharers[sb + (me >> 5)] = bit;
@@ -491,18 +556,17 @@ export class SimThread extends ScheduledThread {
     return this.recorder ? realNs() : 0;
   }
 
-  /** Page-sized traffic: calibrating, its real time is kept out of the segment; simulating, the bandwidth model. */
+  /**
+   * Page-sized traffic: calibrating, its real time is kept out of the segment; simulating, the bandwidth
+   * model: at one CPU's bandwidth at best, and through the machine's channel.
+   */
   override memory(bytes: number, startedAt: number): void {
     if (this.recorder) {
       this.memoryNs += realNs() - startedAt;
       return;
     }
-    this.syncToLowest(); // the channel serves requests in virtual time's order
-    const f = this.f;
-    const start = f[this.clockAt]!;
-    const free = Math.max(f[F_MEMORY_FREE]!, start);
-    f[F_MEMORY_FREE] = free + bytes / this.bytesPerNsMachine;
-    f[this.clockAt] = Math.max(start + bytes / this.bytesPerNsCore, f[F_MEMORY_FREE]!);
+    const start = this.f[this.clockAt]!;
+    this.f[this.clockAt] = Math.max(start + bytes / this.bytesPerNsCore, this.channel.transfer(start, bytes));
   }
 
   override finish(): void {
