@@ -8,7 +8,7 @@ import { AddressSpace, type AddressSpaceHandle } from '../designs/address-space.
 import { loadDesignModule } from '../designs/registry.js';
 import { UserFaultError } from '../mm/uaccess.js';
 import { installScheduler, SchedControl, ScheduleAborted, setActive } from '../check/sched.js';
-import { pinThisThread } from '../util/affinity.js';
+import { batchThisThread, pinThisThread } from '../util/affinity.js';
 import { describeError } from '../util/unwind.js';
 import { runRole, TALLY_STRIDE, type RoleParams } from '../workloads/roles.js';
 import { abortMachine, SimThread, type SimBuffers } from './machine.js';
@@ -86,7 +86,10 @@ async function run(job: SimJob): Promise<void> {
 }
 
 const { pinTo } = (workerData ?? {}) as Partial<SimWorkerData>;
-if (pinTo !== undefined) pinThisThread(pinTo);
+if (pinTo !== undefined) {
+  pinThisThread(pinTo);
+  batchThisThread();
+}
 installScheduler();
 // One run at a time: the next message comes only after this one's reply.
 parentPort!.on('message', (job: SimJob) => void run(job));
