@@ -156,15 +156,26 @@ export async function calibrateCosts(design: string, workload: WorkloadName, opt
   const run = await simulateRun(design, plan(workload, cpus, undefined, opts.trace), cpus, opts);
   if (run.failure) throw new Error(`calibrating ${design} ${workload}: ${run.failure.message}`);
   const measured = `${design} ${workload} at ${cpus} CPU${cpus > 1 ? 's' : ''} on ${os.cpus()[0]?.model.trim() ?? 'unknown'}, ${new Date().toISOString()}`;
-  const timed = buildCosts(run.costParts!, measured);
+  const timed = calibratedHere(buildCosts(run.costParts!, measured));
   if (workload !== 'churn' && cpus > 1) return timed;
   const alone = (e: Entry) => (workload === 'churn' ? e.churn?.baselineFaultsPerSec ?? 0 : e.median.opsPerSec);
   const real = await runPoint(design as DesignName, workload, cpus, { ...NORMALIZE, ...(opts.trace ? { trace: opts.trace } : {}) });
-  const simulated = (await simulatePoint({ design: design as DesignName, workload, threads: cpus }, opts, timed, true)).entry;
+  const simulated = (await simulatePoint({ design: design as DesignName, workload, threads: cpus }, opts, timed)).entry;
   const r = alone(real);
   const v = alone(simulated);
   if (real.failure || simulated.failure || !(r > 0 && v > 0)) throw new Error(`calibrating ${design} ${workload}: ${real.failure?.message ?? simulated.failure?.message ?? 'no operations to scale by'}`);
-  return scaleCosts(timed, v / r, { figure: workload === 'churn' ? 'faults/s of the fault worker alone' : 'ops/s at 1 worker', real: Math.round(r), timed: Math.round(v) });
+  return calibratedHere(scaleCosts(timed, v / r, { figure: workload === 'churn' ? 'faults/s of the fault worker alone' : 'ops/s at 1 worker', real: Math.round(r), timed: Math.round(v) }));
+}
+
+/**
+ * The tables calibrateCosts made in this process: of this code, whatever paths their runs happened to take
+ * (a long, varied workload — trace replays a whole program — reaches code in a point's run that the shorter
+ * calibration did not), so simulatePoint does not check them against it.
+ */
+const calibrated = new WeakSet<CostTableJson>();
+function calibratedHere(t: CostTableJson): CostTableJson {
+  calibrated.add(t);
+  return t;
 }
 
 /**
@@ -192,10 +203,10 @@ export class CostTableMismatch extends Error {
 }
 
 /**
- * One point on a simulated machine, on a cost table; its entry in the results format. `justMeasured`: the
- * table was calibrated on this code a moment ago (calibrateCosts), whatever paths its run happened to take.
+ * One point on a simulated machine, on a cost table; its entry in the results format. A table not
+ * calibrated in this process (a --costs file, a fixture) must fit the code (MIN_COVERAGE).
  */
-export async function simulatePoint(pt: Point, opts: SimOptions, costs: CostTableJson, justMeasured = false): Promise<{ entry: Entry; runs: SimRun[] }> {
+export async function simulatePoint(pt: Point, opts: SimOptions, costs: CostTableJson): Promise<{ entry: Entry; runs: SimRun[] }> {
   const table = CostTable.create(costs);
   const run = await simulateRun(pt.design, plan(pt.workload, pt.threads, undefined, opts.trace), pt.threads, opts, table);
   // A table keys segments by the design's code points, not by its version: one measured on other code (a
@@ -203,7 +214,7 @@ export async function simulatePoint(pt: Point, opts: SimOptions, costs: CostTabl
   // and the figures would be wrong without a word. At the CPU count it was measured at it must know nearly
   // every path (more CPUs take contention's paths, which calibration may never have seen).
   const coverage = costCoverage(run.costedBy!);
-  if (!justMeasured && !run.failure && pt.threads === minThreadsOf(pt.workload) && coverage < MIN_COVERAGE) {
+  if (!calibrated.has(costs) && !run.failure && pt.threads === minThreadsOf(pt.workload) && coverage < MIN_COVERAGE) {
     throw new CostTableMismatch(`${pt.design} ${pt.workload}: the cost table (${costs.measured}) knows ${(coverage * 100).toFixed(1)}% of the code's segments at ${pt.threads} CPU${pt.threads > 1 ? 's' : ''}, where a table of this code knows ≥ ${MIN_COVERAGE * 100}%: it was measured on other code (another design, or an older version of this one); calibrate again`);
   }
   // churn's figure is the faults kept against the same fault workers with no churn worker beside them.
