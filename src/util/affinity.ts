@@ -1,9 +1,9 @@
 /**
- * Pinning a thread to one CPU, where Linux and util-linux's taskset allow it (Node has no call for a
- * thread's affinity). The simulated machine runs its CPUs' threads one at a time, handing the turn over by
- * futex; on different CPUs every hand-over wakes the other CPU (an inter-processor interrupt, which in a VM
- * is an exit to the host), on one CPU it is a context switch. Nothing here is needed for correctness: a
- * thread that cannot be pinned runs where the kernel puts it.
+ * Pinning a thread to one CPU, and its scheduling policy, where Linux and util-linux's taskset and chrt
+ * allow it (Node has no call for either). The simulated machine runs its CPUs' threads one at a time,
+ * handing the turn over by futex; on different CPUs every hand-over wakes the other CPU (an
+ * inter-processor interrupt, which in a VM is an exit to the host), on one CPU it is a context switch.
+ * Nothing here is needed for correctness: a thread that cannot be pinned runs where the kernel puts it.
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync, readlinkSync } from 'node:fs';
@@ -27,8 +27,9 @@ export function pinThisThread(cpu: number): boolean {
 /**
  * Puts the calling thread under SCHED_BATCH (util-linux's chrt; any user may): a thread it wakes no longer
  * preempts it at once. Threads that hand a turn to each other on one CPU then switch once per hand-over —
- * the waker gets to its own futex_wait first — where a woken thread that preempts its waker inside V8's
- * Atomics.notify runs into the lock the waker still holds, and they switch back and forth (a turn passed
+ * the waker gets to its own futex_wait first (the kernel lets a woken SCHED_BATCH thread wait for the
+ * tick) — where a woken thread that preempts its waker inside V8's Atomics.notify needs the process-wide
+ * mutex V8's futex emulation notifies under, which the waker still holds, and they switch back and forth (a turn passed
  * around 16 pinned workers: 10.5 µs a hand-over under SCHED_OTHER, 8.0 under SCHED_BATCH). False where it
  * could not.
  */
