@@ -420,8 +420,9 @@ export class SimThread extends ScheduledThread {
     // behind it, which would have taken the line in between, have not run yet.
     const ordered = op !== ATOMIC_LOAD && this.writers[slot] === 1;
     if (!ordered && this.hit(slot, op)) return;
-    if (this.f[this.clockAt]! > this.nextClock(this.me)) this.syncToLowest();
-    if (this.hit(slot, op)) return;
+    const ahead = this.f[this.clockAt]! > this.nextClock(this.me);
+    if (ahead) this.syncToLowest();
+    if ((ahead || ordered) && this.hit(slot, op)) return; // another CPU may have taken the line meanwhile
     const me = this.me;
     const sb = SHARER_WORDS * slot;
     const bit = 1 << (me & 31);

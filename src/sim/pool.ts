@@ -31,7 +31,8 @@ export class SimPool {
   /**
    * `oneCpu`: every worker pins itself to one CPU (util/affinity.ts). The simulated CPUs run one at a time,
    * so they lose no parallelism, and a hand-over between them becomes a context switch instead of a wake-up
-   * of another CPU: a 3-design sweep ran in 25–30% less time here, its figures byte-identical. Not for
+   * of another CPU: a 3-design sweep ran in 25–30% less time here, its figures byte-identical. They also
+   * run under SCHED_BATCH, so that a woken worker does not preempt its waker (affinity.ts). Not for
    * calibration, whose segments' real times would then be taken on one CPU's warm caches.
    */
   constructor(private readonly oneCpu = false) {}
