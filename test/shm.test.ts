@@ -18,6 +18,12 @@ test('defineLayout places f64 fields first, then i32 fields, 8-byte aligned', ()
   assert.equal(L.f64Base(3), 15);
   assert.throws(() => defineLayout({ i32: ['a', 'a'] }), /duplicate/);
   assert.throws(() => defineLayout({ i32: ['bad name'] }), /bad record field/);
+  const lined = defineLayout({ f64: ['start', 'end'], i32: ['lock', 'slots[3]', 'flags'], align: 64 });
+  assert.equal(lined.stride, 64, 'a record a cache line: the next one starts on the next line');
+  assert.equal(lined.i32.flags, 8, 'the fields stay where they were');
+  assert.equal(lined.f64Base(3), 24);
+  assert.equal(defineLayout({ i32: ['entry[17]'], align: 64 }).stride, 128);
+  assert.throws(() => defineLayout({ i32: ['a'], align: 48 }), /alignment 48: a power of two/);
 });
 
 test('arena: index 0 is never handed out; alloc returns -1 when full', () => {

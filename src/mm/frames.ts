@@ -1,6 +1,6 @@
 import { sharedBuffer } from '../shm/buffers.js';
 import { Arena, type ArenaHandle } from '../shm/arena.js';
-import { defineLayout } from '../shm/layout.js';
+import { CACHE_LINE, defineLayout } from '../shm/layout.js';
 import { refcountDecAndTest, refcountInc, refcountIncNotZero, refcountRead } from '../sync/refcount.js';
 import { memoryStart, memoryTraffic } from '../sync/relax.js';
 import { futexWait, futexWake } from '../sync/sleep.js';
@@ -16,10 +16,12 @@ export const ZERO_PFN = 0;
 export const GFP_KERNEL = 0; // may wait for frames to be freed
 export const GFP_NOWAIT = 1; // fails at once instead of waiting (phase 3: allocating under RCU)
 
-// struct page, one per frame, in a table parallel to the frames.
+// struct page, one per frame, in a table parallel to the frames: a cache line each, as x86-64's 64-byte
+// struct page is, so that faults of two CPUs on two frames never share a line of their counts.
 export const PAGE = defineLayout({
   f64: ['index'], // page->index: the file page offset of a page-cache page
   i32: ['refcount', 'mapcount', 'flags', 'mapping'],
+  align: CACHE_LINE,
 });
 
 /** page->flags bits. */

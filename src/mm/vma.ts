@@ -14,7 +14,7 @@
  * handed to the retire hook rather than reused in place.
  */
 import { Arena } from '../shm/arena.js';
-import { defineLayout, type RecordLayout } from '../shm/layout.js';
+import { CACHE_LINE, defineLayout, type RecordLayout } from '../shm/layout.js';
 
 /** The mm's own words of a VMA; a design's words follow them. */
 const VMA_F64 = ['start', 'end', 'pgoff'] as const;
@@ -35,10 +35,14 @@ export function checkDesignWords(words: DesignWords, own: readonly string[], wha
   }
 }
 
-/** The record layout of a VMA under a design that declares `words`. */
+/**
+ * The record layout of a VMA under a design that declares `words`: one per cache line at least, as the
+ * kernel's vm_area_struct cache is SLAB_HWCACHE_ALIGN (mm/vma_init.c) — a fault that takes its VMA's lock
+ * or refcount does not take another thread's VMA's line with it.
+ */
 export function vmaLayout(words: DesignWords = {}): RecordLayout<VmaF64, string> {
   checkDesignWords(words, VMA_I32, 'VMA word');
-  return defineLayout({ f64: VMA_F64, i32: [...VMA_I32, ...Object.keys(words)] });
+  return defineLayout({ f64: VMA_F64, i32: [...VMA_I32, ...Object.keys(words)], align: CACHE_LINE });
 }
 /** What /proc/PID/maps shows after the header when the VMA has no file (show_map_vma). */
 export const NAME_NONE = 0; // anonymous: [heap] / [stack] are decided at print time, as the kernel does

@@ -26,6 +26,9 @@ export interface RecordLayout<F extends string, I extends string> {
   i32Base(rec: number): number;
 }
 
+/** Bytes in a cache line (x86-64's). */
+export const CACHE_LINE = 64;
+
 type FieldName<S extends string> = S extends `${infer N}[${string}]` ? N : S;
 
 function place(fields: readonly string[], start: number): { offsets: Record<string, number>; end: number } {
@@ -45,12 +48,20 @@ function place(fields: readonly string[], start: number): { offsets: Record<stri
 export function defineLayout<const F extends string = never, const I extends string = never>(spec: {
   f64?: readonly F[];
   i32?: readonly I[];
+  /**
+   * Bytes each record's start is aligned to (a power of two ≥ 8): CACHE_LINE for records the kernel keeps
+   * one per cache line, so that two of them never share one (a cache of SLAB_HWCACHE_ALIGN, struct page).
+   */
+  align?: number;
 }): RecordLayout<FieldName<F>, FieldName<I>> {
   const f = place(spec.f64 ?? [], 0);
   const i = place(spec.i32 ?? [], f.end * 2);
   let i32Stride = i.end;
   if (i32Stride % 2) i32Stride += 1; // keep every record 8-byte aligned
   if (i32Stride === 0) i32Stride = 2;
+  const align = (spec.align ?? 8) / 4;
+  if (!Number.isInteger(align) || align < 2 || (align & (align - 1)) !== 0) throw new Error(`record alignment ${spec.align}: a power of two ≥ 8 bytes`);
+  i32Stride = Math.ceil(i32Stride / align) * align;
   const f64Stride = i32Stride / 2;
   return {
     stride: i32Stride * 4,
