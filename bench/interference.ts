@@ -18,7 +18,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LAB_DEFAULTS, minThreadsOf } from '../src/bench/lab.js';
-import { entryOf, measureCrew, roundsFailed, samplesOfRound, type Point, type Round, type RunOptions } from '../src/bench/runner.js';
+import { entryOf, measureCrew, plan, roundsFailed, samplesOfRound, type Point, type Round, type RunOptions } from '../src/bench/runner.js';
 import { throughputSpread } from '../src/report/data.js';
 import { DESIGN_NAMES, median, WORKLOAD_NAMES, type DesignName, type Entry, type WorkloadName } from '../src/bench/results.js';
 import { compileTrace } from '../src/workloads/trace.js';
@@ -99,7 +99,7 @@ for (let r = 0; r < rounds; r++) {
     for (let j = 0; j < samplesOfRound(opts.repetitions, rounds, r); j++) {
       for (let k = 0; k < busyLevels.length; k++) levelOf.push((k + j + r + pi) % busyLevels.length);
     }
-    const run = await measureCrew(p, levelOf.length, opts, async (i) => {
+    const run = await measureCrew(p.design, plan(p.workload, p.threads, undefined, opts.trace), levelOf.length, opts, async (i) => {
       runBusy(hogs, i < 0 ? Math.max(...busyLevels) : busyLevels[levelOf[i]!]!);
       if (i >= 0) await sleep(SETTLE_MS);
     });

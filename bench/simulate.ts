@@ -39,7 +39,7 @@ const real = await runPoints(points, { durationMs: LAB_DEFAULTS.durationMs, warm
   if (e) say(`[${done}/${total}] real ${p.design} ${p.workload} ${p.threads}: ${(figure(e) / 1e3).toFixed(0)} K/s`);
 });
 const profile = loadProfile('this-machine');
-const base = { designs: designs as DesignName[], workloads: workloads as WorkloadName[], cpus, profile, durationMs: SIM_DEFAULTS.durationMs, repetitions: reps, warmupMs: SIM_DEFAULTS.warmupMs, warmupMsPerCpu: SIM_DEFAULTS.warmupMsPerCpu, ...(trace ? { trace } : {}) };
+const base = { designs: designs as DesignName[], workloads: workloads as WorkloadName[], cpus, profile, durationMs: SIM_DEFAULTS.durationMs, repetitions: reps, warmupMs: SIM_DEFAULTS.warmupMs, startLimitMs: SIM_DEFAULTS.startLimitMs, ...(trace ? { trace } : {}) };
 say('simulated: calibrating and running');
 const sim = await simulateLab({ ...base, quantumNs: SIM_DEFAULTS.quantumNs }, (done, total, what, e) => {
   if (e) say(`[${done}/${total}] simulated ${what}: ${(figure(e) / 1e3).toFixed(0)} K/s`);

@@ -488,7 +488,7 @@ test('chart d keeps a fixed width for 8 designs × 4 workloads, even with counte
  */
 function simulatedSample(): LabResults {
   const d = raw();
-  d.simulation = { profile: { name: 'test-64', cpus: 64, description: 'a made-up machine', source: 'none' }, quantumNs: 1000, warmupMsPerCpu: 0.5, costs: [] };
+  d.simulation = { profile: { name: 'test-64', cpus: 64, description: 'a made-up machine', source: 'none' }, quantumNs: 1000, startLimitMs: 100, costs: [] };
   d.configuration.threads = d.configuration.threads.map((t: number) => t * 8);
   for (const e of d.entries) {
     e.threads *= 8;

@@ -27,7 +27,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const CLI = path.join(ROOT, 'dist/src/cli/main.js');
 const FIXTURE = path.join(ROOT, 'test/fixtures/sim/costs.json');
 const profile = PROFILES['this-machine']!;
-const opts: SimOptions = { profile, quantumNs: 1000, warmupMs: 1, durationMs: 1, repetitions: 2 };
+const opts: SimOptions = { profile, quantumNs: 1000, warmupMs: 1, startLimitMs: 10, durationMs: 1, repetitions: 2 };
 
 /** The committed tables, by "design workload". */
 const tables = readCostTables(FIXTURE);
@@ -99,16 +99,38 @@ test('simulate: SMT siblings that run at once share their core; CPUs on cores of
 
 test('simulate: a churn point has its churn-free baseline, and the results are the lab\'s format, marked simulated', { timeout: 180_000 }, async () => {
   const costs = new Map([['spf churn', costsOf('spf', 'churn')]]);
-  const { results } = await simulateLab({ designs: ['spf'], workloads: ['churn'], cpus: [1, 3], profile, quantumNs: 1000, durationMs: 1, repetitions: 2, warmupMs: 1, warmupMsPerCpu: 0.1, costs });
+  const { results } = await simulateLab({ designs: ['spf'], workloads: ['churn'], cpus: [1, 3], profile, quantumNs: 1000, durationMs: 1, repetitions: 2, warmupMs: 1, startLimitMs: 10, costs });
   assert.equal(results.entries.length, 1, 'churn needs 2 CPUs: the 1-CPU point is left out');
   const e = results.entries[0]!;
   assert.equal(e.threads, 3);
   assert.ok(e.churn && e.churn.baselineFaultsPerSec > 0 && e.churn.churnOpsPerSec > 0, JSON.stringify(e.churn));
   assert.equal(results.simulation?.profile['name'], 'this-machine');
   assert.equal(results.simulation?.costs[0]?.design, 'spf');
+  assert.ok(e.begunMs !== undefined && e.begunMs > 0, `when every CPU's thread had begun: ${e.begunMs}`);
   const again = validateResults(JSON.parse(JSON.stringify(results)));
   assert.deepEqual(again.simulation, results.simulation);
+  assert.equal(again.entries[0]!.begunMs, e.begunMs);
   assert.throws(() => validateResults({ ...JSON.parse(JSON.stringify(results)), simulation: { ...results.simulation, typo: 1 } }), /simulation.*typo/);
+  assert.throws(() => validateResults({ ...JSON.parse(JSON.stringify(results)), simulation: undefined }), /entries\[0\].*begunMs/, 'a measured entry has no first-operation instant');
+  // A file written before the warm-up counted from that instant carries warmupMsPerCpu instead.
+  const { startLimitMs, ...older } = results.simulation!;
+  assert.equal(startLimitMs, 10);
+  assert.equal(validateResults({ ...JSON.parse(JSON.stringify(results)), simulation: { ...older, warmupMsPerCpu: 0.25 } }).simulation?.warmupMsPerCpu, 0.25);
+  assert.throws(() => validateResults({ ...JSON.parse(JSON.stringify(results)), simulation: older }), /simulation\.startLimitMs.*missing/);
+});
+
+test('simulate: the warm-up counts from the instant every CPU\'s thread has done its first operation, or from the start limit', { timeout: 120_000 }, async () => {
+  // spf's page_fault1 threads each begin with an mmap, and those queue on the mmap_lock: on 8 CPUs the
+  // last thread touches its first page ms after it started.
+  const costs = costsOf('spf', 'page_fault1');
+  const at = (startLimitMs: number) => simulatePoint({ design: 'spf', workload: 'page_fault1', threads: 8 }, { ...opts, startLimitMs }, costs);
+  const waited = await at(100);
+  const cut = await at(0);
+  const lastStartMs = (7 * profile.wakeUpNs) / 1e6;
+  assert.ok(waited.entry.begunMs !== undefined && waited.entry.begunMs > lastStartMs + opts.warmupMs, `every thread began at ${waited.entry.begunMs} ms, after the last start (${lastStartMs} ms) and more than a warm-up`);
+  assert.equal(cut.entry.begunMs, undefined, 'with no time to wait, the warm-up counted from the limit, before every thread had begun');
+  const first = (e: Entry) => e.samples[0]!.faults;
+  assert.ok(first(cut.entry) < 0.8 * first(waited.entry), `a sample taken while threads still queue for their first mmap has fewer faults: ${first(cut.entry)} against ${first(waited.entry)}`);
 });
 
 test('simulate: a run that needs more frames than it has ends as out of memory, reported, and the other CPUs stop', { timeout: 60_000 }, async () => {

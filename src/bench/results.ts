@@ -166,6 +166,12 @@ export interface Entry {
   interference?: Interference;
   /** Present when the point stopped early; samples may then be fewer than configuration.repetitions. */
   failure?: Failure;
+  /**
+   * Simulated entries: when every CPU's thread had done its first operation, virtual ms (their first mmaps,
+   * say, queued on the mmap_lock); the warm-up counted from there. Absent where some had not by
+   * simulation.startLimitMs (the warm-up then counted from that limit).
+   */
+  begunMs?: number;
 }
 
 /**
@@ -178,10 +184,13 @@ export interface Simulation {
   /** How far a simulated CPU's clock may run past the next one's before it hands over, ns. */
   quantumNs: number;
   /**
-   * A point's virtual warm-up is configuration.warmupMs plus this much per simulated CPU, ms: its threads
-   * start one after another, and the first mmaps of many queue on the mmap_lock.
+   * A point's virtual warm-up (configuration.warmupMs) counts from the instant every CPU's thread has done
+   * its first operation (the entry's begunMs), or from this many virtual ms after the last one started, if
+   * some had not by then, ms. Absent in files written before it (they carry warmupMsPerCpu).
    */
-  warmupMsPerCpu: number;
+  startLimitMs?: number;
+  /** Files written before startLimitMs: the warm-up was configuration.warmupMs plus this much per CPU, ms. */
+  warmupMsPerCpu?: number;
   /** The code-cost table of each (design, workload): where and when it was measured, and its size. */
   /** scale: what the timed costs were multiplied by to match the code's own speed (absent: not scaled). */
   costs: { design: string; workload: WorkloadName; measured: string; meanNs: number; overheadNs: number; segments: number; scale?: number }[];
@@ -432,6 +441,8 @@ interface Context {
   version: ResultsVersion;
   /** machine.cores: bounds otherBusyCpus. */
   cores: number;
+  /** The document has `simulation`: its entries may carry begunMs. */
+  simulated: boolean;
 }
 
 /** Fields a version-1 file could not carry: they are unknown fields there. */
@@ -703,7 +714,7 @@ function validateFailure(v: unknown, path: string): Failure {
 
 function validateEntry(v: unknown, path: string, cfg: Configuration, ctx: Context): Entry {
   const o = obj(v, path);
-  noUnknownKeys(o, ['design', 'workload', 'threads', 'samples', 'median', 'counters', 'munmapLatencyUs', 'churn', ...since2(ctx, ['interference', 'failure'])], path);
+  noUnknownKeys(o, ['design', 'workload', 'threads', 'samples', 'median', 'counters', 'munmapLatencyUs', 'churn', ...since2(ctx, ['interference', 'failure']), ...(ctx.simulated ? ['begunMs'] : [])], path);
   const design = o['design'] as string;
   if (typeof design !== 'string' || !cfg.designs.includes(design)) fail(join(path, 'design'), `${show(design)} is not in configuration.designs`);
   const workload = nameOf(o['workload'], WORKLOAD_NAMES, 'workload', join(path, 'workload'));
@@ -737,6 +748,7 @@ function validateEntry(v: unknown, path: string, cfg: Configuration, ctx: Contex
   }
   const runs: CpuRun[] = [{ samples, workers: threads }, ...(churn?.baselineSamples ? [{ samples: churn.baselineSamples, workers: churn.faultWorkers }] : [])];
   const interference = optional(o, 'interference', () => validateInterference(o['interference'], join(path, 'interference'), runs, cfg, ctx));
+  const begunMs = optional(o, 'begunMs', () => num(o, 'begunMs', path, { min: 0 }));
   return {
     design,
     workload,
@@ -748,6 +760,7 @@ function validateEntry(v: unknown, path: string, cfg: Configuration, ctx: Contex
     ...(churn ? { churn } : {}),
     ...(interference ? { interference } : {}),
     ...(failure ? { failure } : {}),
+    ...(begunMs !== undefined ? { begunMs } : {}),
   };
 }
 
@@ -776,7 +789,7 @@ export function validateResults(json: unknown): LabResults {
   const notes = optional(o, 'notes', () => arr(o['notes'], 'notes').map((n, i) => strAt(n, join('notes', i))));
   const simulation = optional(o, 'simulation', () => validateSimulation(o['simulation'], 'simulation'));
   const machine = validateMachine(o['machine'], 'machine');
-  const ctx: Context = { version: version as ResultsVersion, cores: machine.cores };
+  const ctx: Context = { version: version as ResultsVersion, cores: machine.cores, simulated: simulation !== undefined };
   const configuration = validateConfiguration(o['configuration'], 'configuration', ctx);
   const entries = arr(o['entries'], 'entries', 1).map((e, i) => validateEntry(e, join('entries', i), configuration, ctx));
   const seen = new Map<string, number>();
@@ -801,7 +814,7 @@ export function validateResults(json: unknown): LabResults {
 
 function validateSimulation(v: unknown, path: string): Simulation {
   const o = obj(v, path);
-  noUnknownKeys(o, ['profile', 'quantumNs', 'warmupMsPerCpu', 'costs'], path);
+  noUnknownKeys(o, ['profile', 'quantumNs', 'startLimitMs', 'warmupMsPerCpu', 'costs'], path);
   const pp = join(path, 'profile');
   const po = obj(o['profile'], pp);
   const profile: Record<string, string | number> = {};
@@ -826,5 +839,12 @@ function validateSimulation(v: unknown, path: string): Simulation {
       ...(scale !== undefined ? { scale } : {}),
     };
   });
-  return { profile, quantumNs: num(o, 'quantumNs', path, { min: 0 }), warmupMsPerCpu: num(o, 'warmupMsPerCpu', path, { min: 0 }), costs };
+  const startLimitMs = optional(o, 'startLimitMs', () => num(o, 'startLimitMs', path, { min: 0 }));
+  const warmupMsPerCpu = optional(o, 'warmupMsPerCpu', () => num(o, 'warmupMsPerCpu', path, { min: 0 }));
+  if (startLimitMs === undefined && warmupMsPerCpu === undefined) fail(join(path, 'startLimitMs'), 'missing: how a point\'s warm-up was counted (startLimitMs, or warmupMsPerCpu in older files)');
+  return {
+    profile, quantumNs: num(o, 'quantumNs', path, { min: 0 }),
+    ...(startLimitMs !== undefined ? { startLimitMs } : {}), ...(warmupMsPerCpu !== undefined ? { warmupMsPerCpu } : {}),
+    costs,
+  };
 }

@@ -411,12 +411,13 @@ export async function measureRound(p: Point, samples: number, opts: RunOptions, 
 }
 
 /**
- * One crew of a point whose samples alternate between loads of the machine (bench:interference):
- * `beforeSample` sets the load before the warm-up and before each sample (runSamples). No churn-free
- * baseline and no re-runs: this measures what a load does to a crew, not a lab point.
+ * One crew of plan `p`, `samples` samples, no churn-free baseline and no re-runs: what a load of the
+ * machine does to a crew whose samples alternate between loads (bench:interference, where `beforeSample`
+ * sets the load before the warm-up and before each sample: runSamples), or what one plan's work alone
+ * runs at (the simulator's calibration, src/sim/simulate.ts).
  */
-export function measureCrew(p: Point, samples: number, opts: RunOptions, beforeSample: (i: number) => Promise<void>): Promise<Run> {
-  return runSamples(p.design, plan(p.workload, p.threads, undefined, opts.trace), { ...opts, repetitions: samples }, beforeSample);
+export function measureCrew(design: string, p: Plan, samples: number, opts: RunOptions, beforeSample?: (i: number) => Promise<void>): Promise<Run> {
+  return runSamples(design, p, { ...opts, repetitions: samples }, beforeSample);
 }
 
 /** Whether a point's rounds ended in a failure (then it runs no more). */

@@ -191,8 +191,7 @@ addReportOptions(
     .option('--profile <name|file>', `the simulated machine: a built-in profile (${Object.keys(PROFILES).join(', ')}) or a profile JSON file`, SIM_DEFAULTS.profile)
     .option('--quantum <ns>', 'how far a CPU\'s virtual clock may run ahead of the next before it hands over (lax synchronisation), ns', nonNegative('a number of ns'), SIM_DEFAULTS.quantumNs)
     .option('--duration <ms>', 'virtual ms per sample', seconds, SIM_DEFAULTS.durationMs)
-    .option('--warmup <ms>', 'virtual ms of warm-up before a point\'s samples, from the start of the last CPU\'s thread (they start one wake-up latency apart), plus --warmup-per-cpu for each CPU', nonNegative('a number of ms'), SIM_DEFAULTS.warmupMs)
-    .option('--warmup-per-cpu <ms>', 'virtual ms of warm-up added per simulated CPU (their first mmaps queue on the mmap_lock, and faults that began meanwhile fall back behind them)', nonNegative('a number of ms'), SIM_DEFAULTS.warmupMsPerCpu)
+    .option('--warmup <ms>', `virtual ms of warm-up before a point's samples, from the instant every CPU's thread has done its first operation (their first mmaps may queue on the mmap_lock; at most ${SIM_DEFAULTS.startLimitMs} virtual ms is waited for it)`, nonNegative('a number of ms'), SIM_DEFAULTS.warmupMs)
     .option('--repetitions <n>', 'samples per point', positiveInt, SIM_DEFAULTS.repetitions)
     .option('--costs <file>', 'code-cost tables saved by --save-costs: reuse them instead of calibrating (the same tables, profile and options give the same results)')
     .option('--save-costs <file>', 'write the code-cost tables used to this file')
@@ -200,7 +199,7 @@ addReportOptions(
     .option('--beside <results>', 'measured results (the lab\'s results.json) to draw beside the simulated ones in the many-CPU chart')
     .option('--calibrate', 'measure this machine (cache-line transfer, futex wake-up, bandwidth) and print its profile as JSON; with --out FILE, write it there too')
     .option('--out <dir>', 'folder to write results.json and index.html into (with --calibrate: the profile file)'),
-).action(async (o: { designs?: string[]; design?: string[]; workloads?: WorkloadName[]; cpus?: number[]; profile: string; quantum: number; duration: number; warmup: number; warmupPerCpu: number; repetitions: number; costs?: string; saveCosts?: string; trace?: string; beside?: string; calibrate?: boolean; out?: string; json?: boolean }) => {
+).action(async (o: { designs?: string[]; design?: string[]; workloads?: WorkloadName[]; cpus?: number[]; profile: string; quantum: number; duration: number; warmup: number; repetitions: number; costs?: string; saveCosts?: string; trace?: string; beside?: string; calibrate?: boolean; out?: string; json?: boolean }) => {
   const { simulateCommand, calibrateCommand } = await import('./simulate.js');
   if (o.calibrate) {
     process.exitCode = await calibrateCommand(o.out);
@@ -216,7 +215,6 @@ addReportOptions(
     quantumNs: o.quantum,
     durationMs: o.duration,
     warmupMs: o.warmup,
-    warmupMsPerCpu: o.warmupPerCpu,
     repetitions: o.repetitions,
     ...(o.costs !== undefined ? { costs: o.costs } : {}),
     ...(o.saveCosts !== undefined ? { saveCosts: o.saveCosts } : {}),

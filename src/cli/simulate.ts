@@ -10,6 +10,7 @@ import { calibrateMachine } from '../sim/calibrate.js';
 import { readCostTables, type CostTableJson } from '../sim/costs.js';
 import { loadProfile, ProfileError } from '../sim/profile.js';
 import { CostTableMismatch, simulateLab } from '../sim/simulate.js';
+import { SIM_DEFAULTS } from '../sim/defaults.js';
 import { runWarnings, summaryTable, writeReport } from '../report/index.js';
 import { failedLabel, fmtSpread, throughput, throughputSpread } from '../report/data.js';
 import { DEFAULT_TRACE } from './bench.js';
@@ -23,7 +24,6 @@ export interface SimulateOptions {
   quantumNs: number;
   durationMs: number;
   warmupMs: number;
-  warmupMsPerCpu: number;
   repetitions: number;
   costs?: string;
   saveCosts?: string;
@@ -80,7 +80,7 @@ export async function simulateCommand(o: SimulateOptions): Promise<number> {
   try {
     lab = await simulateLab({
       designs: o.designs, workloads: o.workloads, cpus: o.cpus, profile, quantumNs: o.quantumNs, durationMs: o.durationMs,
-      repetitions: o.repetitions, warmupMs: o.warmupMs, warmupMsPerCpu: o.warmupMsPerCpu,
+      repetitions: o.repetitions, warmupMs: o.warmupMs, startLimitMs: SIM_DEFAULTS.startLimitMs,
       ...(trace ? { trace } : {}), ...(costs ? { costs } : {}),
       command: ['mmsplit', ...process.argv.slice(2)].join(' '),
     }, (done, total, what, e) => {

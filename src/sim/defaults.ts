@@ -11,14 +11,19 @@ export const SIM_DEFAULTS = {
   quantumNs: 1000,
   durationMs: 2,
   repetitions: 3,
-  /** From the start of the last CPU's thread (they start one wake-up apart). */
-  warmupMs: 4,
   /**
-   * Per CPU: the threads' first mmaps queue on the mmap_lock, and the lockless designs' faults that began
-   * meanwhile fall back behind them until the last has mapped — spf on 48 CPUs (haswell-2s-48) gave 5.9 M
-   * faults/s (3.9–6.2) after 4 ms, 24.8 M (24.8–25.1) after 4 + 0.25 × 48, as after 4 + 0.5 × 48.
+   * From the instant every CPU's thread has done its first operation (machine.ts, createMachine). The
+   * points settle at once from there: 1 ms samples of the three designs' page_fault1 and churn at 1–2, 8,
+   * 32 and 64 CPUs, taken from that instant on, were flat from the first (within their own scatter).
    */
-  warmupMsPerCpu: 0.25,
+  warmupMs: 1,
+  /**
+   * How long a run waits for that instant, from the last thread's start, before it starts the warm-up
+   * anyway. The threads' first mmaps queue on the mmap_lock, each taking the cold code's time: on the
+   * committed tables every thread of per-vma-lock page_fault1 on 64 CPUs had begun after 28 virtual ms,
+   * spf's after 22, mmap-lock's after 3.
+   */
+  startLimitMs: 100,
   /** Calibration runs on the real clock: long enough for warm code and a few thousand of each segment. */
   calibrationWarmupMs: 100,
   calibrationMs: 150,

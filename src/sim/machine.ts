@@ -35,6 +35,7 @@ const I_EVENT = 1; // the next event's index
 const I_EVENTS = 2; // events in all
 const I_WAIT_SEQ = 3; // orders futex waiters (woken first come, first served)
 const I_SWITCHES = 4; // hand-overs between threads
+const I_BEGUN = 5; // threads that have done their first operation
 const I_T = 8; // per thread: [state, futex key, woken, wait seq]
 const I_WORDS = 4;
 /** Per thread, one word it sleeps on until its turn: a hand-over wakes the one thread it goes to, not all. */
@@ -43,8 +44,10 @@ const I_TURN = I_T + I_WORDS * MAX_CPUS;
 const F_QUANTUM = 0;
 const F_T = 4; // per thread: [clock ns, deadline ns (-1 none)]
 const F_WORDS = 2;
+const F_BEGUN = 1; // when the last thread did its first operation, ns (-1: not yet)
 const F_EVENTS = F_T + F_WORDS * MAX_CPUS;
 const MAX_EVENTS = 64;
+const F_AFTER_BEGUN = F_EVENTS + MAX_EVENTS; // the events' times after that instant, ns
 
 const RUNNABLE = 0;
 const WAITING = 1; // in futex_wait (its key in the thread's futex word)
@@ -73,22 +76,29 @@ export interface SimBuffers {
 /**
  * Made by the controller: the machine's shared state, handed to every worker. CPU i's thread starts at
  * i × startNs, as a benchmark's threads start one after another (will-it-scale creates its tasks in a loop).
+ * The events (the lab's phase changes and sample cuts) come `afterBegunNs` after the instant every thread
+ * has done its first operation — the crew is then running, as the lab's warm-up starts once every worker
+ * runs — or after `limitNs`, if some thread has not by then (one starved of a lock from the start).
  */
-export function createMachine(cpus: number, quantumNs: number, startNs: number, eventsNs: number[], costs?: SharedArrayBuffer): SimBuffers {
+export function createMachine(cpus: number, quantumNs: number, startNs: number, afterBegunNs: number[], limitNs: number, costs?: SharedArrayBuffer): SimBuffers {
   if (!Number.isInteger(cpus) || cpus < 1 || cpus > MAX_CPUS) throw new RangeError(`simulate: 1 to ${MAX_CPUS} CPUs`);
-  if (eventsNs.length > MAX_EVENTS) throw new RangeError(`simulate: at most ${MAX_EVENTS} events`);
+  if (afterBegunNs.length > MAX_EVENTS) throw new RangeError(`simulate: at most ${MAX_EVENTS} events`);
   const state = new SharedArrayBuffer(4 * (I_TURN + MAX_CPUS));
-  const clocks = new SharedArrayBuffer(8 * (F_EVENTS + MAX_EVENTS));
+  const clocks = new SharedArrayBuffer(8 * (F_AFTER_BEGUN + MAX_EVENTS));
   const i = new Int32Array(state);
   const f = new Float64Array(clocks);
   i[I_THREADS] = cpus;
-  i[I_EVENTS] = eventsNs.length;
+  i[I_EVENTS] = afterBegunNs.length;
   f[F_QUANTUM] = quantumNs;
+  f[F_BEGUN] = -1;
   for (let t = 0; t < cpus; t++) {
     f[F_T + F_WORDS * t] = t * startNs;
     f[F_T + F_WORDS * t + 1] = -1;
   }
-  eventsNs.forEach((e, k) => (f[F_EVENTS + k] = e));
+  afterBegunNs.forEach((e, k) => {
+    f[F_AFTER_BEGUN + k] = e;
+    f[F_EVENTS + k] = limitNs + e;
+  });
   const lineOwner = new SharedArrayBuffer(4 * LINE_SLOTS);
   new Int32Array(lineOwner).fill(-1);
   return {
@@ -173,6 +183,11 @@ export function abortMachine(b: SimBuffers, ctl: SchedControl): void {
   for (let t = 0; t < s[I_THREADS]!; t++) realAtomics.notify(s, I_TURN + t);
 }
 
+/** When every thread had done its first operation, virtual ns (controller, after the run); -1 if the limit came first. */
+export function machineBegunNs(b: SimBuffers): number {
+  return new Float64Array(b.clocks)[F_BEGUN]!;
+}
+
 /** Hand-overs between threads in the run (controller, after it). */
 export function machineSwitches(b: SimBuffers): number {
   return new Int32Array(b.state)[I_SWITCHES]!;
@@ -189,7 +204,8 @@ const realNs = (() => {
 
 /**
  * One simulated CPU and the thread on it. `onEvent(k)` runs (on whichever thread's clock passes it first)
- * at the k-th of the machine's event times: the lab's phase changes and sample cuts.
+ * at the k-th of the machine's event times: the lab's phase changes and sample cuts. `begun()` says whether
+ * this thread has done its first operation (the events count from when every thread has).
  */
 export class SimThread extends ScheduledThread {
   private readonly s: Int32Array;
@@ -231,8 +247,9 @@ export class SimThread extends ScheduledThread {
   /** Calibrating: when this thread last left the scheduler, and the memory time since (real ns). */
   private lastEnd = 0;
   private memoryNs = 0;
+  private hasBegun = false;
 
-  constructor(ctl: SchedControl, me: number, b: SimBuffers, private readonly p: MachineProfile, private readonly onEvent: (k: number) => void) {
+  constructor(ctl: SchedControl, me: number, b: SimBuffers, private readonly p: MachineProfile, private readonly onEvent: (k: number) => void, private readonly begun: () => boolean) {
     super(ctl, me, false);
     this.s = new Int32Array(b.state);
     this.f = new Float64Array(b.clocks);
@@ -321,9 +338,20 @@ export class SimThread extends ScheduledThread {
     this.throwIfAbandoned();
     const clock = this.f[this.clockAt]!;
     const s = this.s;
+    if (!this.hasBegun && this.begun()) this.markBegun(clock);
     while (s[I_EVENT]! < s[I_EVENTS]! && clock >= this.f[F_EVENTS + s[I_EVENT]!]!) this.onEvent(s[I_EVENT]!++);
     if (clock > this.horizon) this.reschedule();
     if (this.recorder) this.lastEnd = realNs();
+  }
+
+  /** This thread has done its first operation; the last one to sets the events' times from its clock. */
+  private markBegun(clock: number): void {
+    this.hasBegun = true;
+    const s = this.s;
+    const f = this.f;
+    if (++s[I_BEGUN]! < this.threads || s[I_EVENT] !== 0) return; // not all yet, or the limit came first
+    f[F_BEGUN] = clock;
+    for (let k = 0; k < s[I_EVENTS]!; k++) f[F_EVENTS + k] = Math.min(f[F_EVENTS + k]!, clock + f[F_AFTER_BEGUN + k]!);
   }
 
   /** The lowest clock (or deadline) among the threads other than `except` that can run; Infinity if none. */

@@ -10,7 +10,7 @@ import { UserFaultError } from '../mm/uaccess.js';
 import { installScheduler, SchedControl, ScheduleAborted, setActive } from '../check/sched.js';
 import { batchThisThread, pinThisThread } from '../util/affinity.js';
 import { describeError } from '../util/unwind.js';
-import { runRole, TALLY_STRIDE, type RoleParams } from '../workloads/roles.js';
+import { runRole, TALLY_CHURN, TALLY_OPS, TALLY_STRIDE, type RoleParams } from '../workloads/roles.js';
 import { abortMachine, SimThread, type SimBuffers } from './machine.js';
 import type { CostedBy, CostSamples } from './costs.js';
 import type { MachineProfile } from './profile.js';
@@ -60,7 +60,10 @@ async function run(job: SimJob): Promise<void> {
     cuts.set(tally.subarray(0, span), k * span);
     phase[0] = k === job.events - 1 ? 2 : 1; // plain stores: only one thread runs, and hand-overs are fences
   };
-  const thread = new SimThread(ctl, job.index, job.sim, job.profile, onEvent);
+  // Its first operation done: a page touched, a lookup or a churn call made (roles.ts publishes them).
+  const own = job.index * TALLY_STRIDE;
+  const begun = (): boolean => tally[own + TALLY_OPS] !== 0 || tally[own + TALLY_CHURN] !== 0;
+  const thread = new SimThread(ctl, job.index, job.sim, job.profile, onEvent, begun);
   const post = (m: SimReply) => parentPort!.postMessage(m);
   try {
     if (job.as.designSource !== undefined) await loadDesignModule(job.as.designSource);

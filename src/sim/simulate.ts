@@ -8,13 +8,13 @@
  */
 import os from 'node:os';
 import { SchedControl } from '../check/sched.js';
-import { crewTotals, countsChurn, entryOf, minThreadsOf, plan, planSpace, runPoint, sampleBetween, windowCounters, workloadParams, type Plan, type Point, type Run } from '../bench/runner.js';
+import { crewTotals, countsChurn, entryOf, measureCrew, minThreadsOf, plan, planSpace, sampleBetween, windowCounters, workloadParams, type Plan, type Point, type Run } from '../bench/runner.js';
 import { machineInfo } from '../bench/lab.js';
-import { designSummary, RESULTS_FORMAT, RESULTS_VERSION, validateResults, type DesignName, type Entry, type Failure, type LabResults, type Sample, type WorkloadName } from '../bench/results.js';
+import { designSummary, RESULTS_FORMAT, RESULTS_VERSION, sampleMedians, validateResults, type DesignName, type Entry, type Failure, type LabResults, type Sample, type WorkloadName } from '../bench/results.js';
 import { isUpdater, TALLY_STRIDE } from '../workloads/roles.js';
 import type { TraceProgram } from '../workloads/trace.js';
 import { buildCosts, costCoverage, CostTable, type CostedBy, type CostSamples, type CostTableJson } from './costs.js';
-import { abortMachine, createMachine, machineSwitches, MAX_CPUS, startMachine, type SimBuffers } from './machine.js';
+import { abortMachine, createMachine, machineBegunNs, machineSwitches, MAX_CPUS, startMachine, type SimBuffers } from './machine.js';
 import type { MachineProfile } from './profile.js';
 import { SimPool } from './pool.js';
 import type { SimJob, SimReply } from './sim-worker.js';
@@ -29,8 +29,10 @@ export interface SimOptions {
   profile: MachineProfile;
   /** How far a thread's clock may run past the next thread's before it hands over, ns. */
   quantumNs: number;
-  /** Virtual warm-up before the first sample, ms, from the start of the last CPU's thread. */
+  /** Virtual warm-up before the first sample, ms, from the instant every CPU's thread has done its first operation. */
   warmupMs: number;
+  /** How long a run waits for every thread's first operation before it starts the warm-up anyway, virtual ms. */
+  startLimitMs: number;
   /** Virtual length of each sample, ms. */
   durationMs: number;
   /** Samples per point. */
@@ -46,6 +48,8 @@ export interface SimRun extends Run {
   switches: number;
   /** Real time the run took, ms. */
   realMs: number;
+  /** When every CPU's thread had done its first operation, virtual ms; absent if some had not by startLimitMs. */
+  begunMs?: number;
   /** Calibrating: each worker's segment samples. */
   costParts?: CostSamples[];
   /** On a table: how the workers' segments were costed, all together (costCoverage). */
@@ -67,10 +71,11 @@ export async function simulateRun(design: string, p: Plan, threads: number, opts
   const as = opts.pool ? opts.pool.buffers.reuse(space) : space();
   const n = p.roles.length;
   if (n > MAX_CPUS) throw new RangeError(`simulate: at most ${MAX_CPUS} CPUs`);
-  // CPU i's thread starts at i × the wake-up latency (createMachine): the warm-up counts from the last start.
+  // CPU i's thread starts at i × the wake-up latency (createMachine). Their first operations may queue
+  // (every page_fault1 thread's first mmap takes the mmap_lock): the warm-up counts from the last one.
   const startNs = opts.profile.wakeUpNs;
-  const events = Array.from({ length: opts.repetitions + 1 }, (_, k) => (n - 1) * startNs + (opts.warmupMs + k * opts.durationMs) * 1e6);
-  const sim: SimBuffers = createMachine(n, opts.quantumNs, startNs, events, costs);
+  const events = Array.from({ length: opts.repetitions + 1 }, (_, k) => (opts.warmupMs + k * opts.durationMs) * 1e6);
+  const sim: SimBuffers = createMachine(n, opts.quantumNs, startNs, events, (n - 1) * startNs + opts.startLimitMs * 1e6, costs);
   const ctl = SchedControl.create();
   const phase = new SharedArrayBuffer(12);
   const tally = new SharedArrayBuffer(n * TALLY_STRIDE * 4);
@@ -133,10 +138,12 @@ export async function simulateRun(design: string, p: Plan, threads: number, opts
   });
   const extraNames = replies.find((r) => r?.extraNames)?.extraNames ?? [];
   const switches = machineSwitches(sim);
+  const begunNs = machineBegunNs(sim);
   const costedBy: CostedBy = [0, 0, 0];
   for (const r of replies) r?.costedBy?.forEach((x, level) => (costedBy[level] += x));
   return {
     samples, counters: windowCounters(window, extraNames), munmapUs, switches, realMs: performance.now() - t0,
+    ...(begunNs >= 0 ? { begunMs: begunNs / 1e6 } : {}),
     ...(failure ? { failure } : {}),
     ...(costs ? { costedBy } : { costParts: replies.map((r) => r?.costs ?? []) }),
   };
@@ -158,13 +165,23 @@ export async function calibrateCosts(design: string, workload: WorkloadName, opt
   const measured = `${design} ${workload} at ${cpus} CPU${cpus > 1 ? 's' : ''} on ${os.cpus()[0]?.model.trim() ?? 'unknown'}, ${new Date().toISOString()}`;
   const timed = calibratedHere(buildCosts(run.costParts!, measured));
   if (workload !== 'churn' && cpus > 1) return timed;
-  const alone = (e: Entry) => (workload === 'churn' ? e.churn?.baselineFaultsPerSec ?? 0 : e.median.opsPerSec);
-  const real = await runPoint(design as DesignName, workload, cpus, { ...NORMALIZE, ...(opts.trace ? { trace: opts.trace } : {}) });
-  const simulated = (await simulatePoint({ design: design as DesignName, workload, threads: cpus }, opts, timed)).entry;
-  const r = alone(real);
-  const v = alone(simulated);
-  if (real.failure || simulated.failure || !(r > 0 && v > 0)) throw new Error(`calibrating ${design} ${workload}: ${real.failure?.message ?? simulated.failure?.message ?? 'no operations to scale by'}`);
-  return calibratedHere(scaleCosts(timed, v / r, { figure: workload === 'churn' ? 'faults/s of the fault worker alone' : 'ops/s at 1 worker', real: Math.round(r), timed: Math.round(v) }));
+  // The work alone: one worker; for churn, its churn-free baseline, the fault worker without the churn one.
+  const churn = workload === 'churn';
+  const threads = churn ? cpus - 1 : cpus;
+  const alone = () => plan(workload, threads, churn ? 0 : undefined, opts.trace);
+  const figure = (samples: Sample[]) => sampleMedians(samples)[churn ? 'faultsPerSec' : 'opsPerSec'];
+  const real: Sample[] = [];
+  let failed = '';
+  for (let c = 0; c < NORMALIZE.crews && !failed; c++) {
+    const crew = await measureCrew(design, alone(), 1, { durationMs: NORMALIZE.durationMs, warmupMs: NORMALIZE.warmupMs, repetitions: 1, ...(opts.trace ? { trace: opts.trace } : {}) });
+    real.push(...crew.samples);
+    failed = crew.failure?.message ?? '';
+  }
+  const simulated = await simulateRun(design, alone(), threads, opts, CostTable.create(timed));
+  const r = figure(real);
+  const v = figure(simulated.samples);
+  if (failed || simulated.failure || !(r > 0 && v > 0)) throw new Error(`calibrating ${design} ${workload}: ${failed || simulated.failure?.message || 'no operations to scale by'}`);
+  return calibratedHere(scaleCosts(timed, v / r, { figure: churn ? 'faults/s of the fault worker alone' : 'ops/s at 1 worker', real: Math.round(r), timed: Math.round(v) }));
 }
 
 /**
@@ -179,10 +196,10 @@ function calibratedHere(t: CostTableJson): CostTableJson {
 }
 
 /**
- * The untimed run that scales a table: the lab's warm-up and samples, three crews a little apart in time, so
- * that one of the host's slow spells does not make the median.
+ * The untimed runs that scale a table: the lab's warm-up, then a sample from each of three crews a little
+ * apart in time, so that one of the host's slow spells does not make the median.
  */
-const NORMALIZE = { durationMs: 300, warmupMs: 600, repetitions: 3, rounds: 3 };
+const NORMALIZE = { durationMs: 300, warmupMs: 600, crews: 3 };
 
 /** Every segment's cost times `k` (the table's own mean and overhead stay as measured). */
 function scaleCosts(t: CostTableJson, k: number, normalized: Omit<NonNullable<CostTableJson['normalized']>, 'scale'>): CostTableJson {
@@ -220,6 +237,7 @@ export async function simulatePoint(pt: Point, opts: SimOptions, costs: CostTabl
   // churn's figure is the faults kept against the same fault workers with no churn worker beside them.
   const base = pt.workload === 'churn' && !run.failure ? await simulateRun(pt.design, plan(pt.workload, pt.threads - 1, 0, opts.trace), pt.threads - 1, opts, table) : undefined;
   const entry = entryOf(pt, [{ run, ...(base ? { base } : {}), attempts: 1, runqueueShare: 0 }]);
+  if (run.begunMs !== undefined) entry.begunMs = run.begunMs;
   return { entry, runs: base ? [run, base] : [run] };
 }
 
@@ -240,7 +258,8 @@ export interface SimLabConfig {
   durationMs: number;
   repetitions: number;
   warmupMs: number;
-  warmupMsPerCpu: number;
+  /** SimOptions.startLimitMs. */
+  startLimitMs: number;
   trace?: TraceProgram;
   /** Code costs to use, by `${design} ${workload}`, instead of calibrating (--costs). */
   costs?: Map<string, CostTableJson>;
@@ -259,9 +278,9 @@ export async function simulateLab(cfg: SimLabConfig, progress?: (done: number, t
   const total = pairs.length + points.length;
   let done = 0;
   const entries: Entry[] = [];
-  const opts = (workload: WorkloadName, cpus: number): SimOptions => ({
+  const opts = (workload: WorkloadName): SimOptions => ({
     profile: cfg.profile, quantumNs: cfg.quantumNs, durationMs: cfg.durationMs * longerFor(workload), repetitions: cfg.repetitions,
-    warmupMs: (cfg.warmupMs + cfg.warmupMsPerCpu * cpus) * longerFor(workload), ...(cfg.trace ? { trace: cfg.trace } : {}),
+    warmupMs: cfg.warmupMs * longerFor(workload), startLimitMs: cfg.startLimitMs, ...(cfg.trace ? { trace: cfg.trace } : {}),
   });
   // The points share one pool of workers, on one CPU; calibration starts its own (its real-clock times are
   // of code warmed by that design and workload alone, on the CPUs the kernel picks, as they always were).
@@ -271,12 +290,12 @@ export async function simulateLab(cfg: SimLabConfig, progress?: (done: number, t
       const key = `${design} ${workload}`;
       progress?.(done, total, `calibrating ${key}`);
       if (!costs.has(key)) {
-        costs.set(key, await calibrateCosts(design, workload, { ...opts(workload, 1), warmupMs: SIM_DEFAULTS.calibrationWarmupMs, durationMs: SIM_DEFAULTS.calibrationMs / 3, repetitions: 3 }));
+        costs.set(key, await calibrateCosts(design, workload, { ...opts(workload), warmupMs: SIM_DEFAULTS.calibrationWarmupMs, durationMs: SIM_DEFAULTS.calibrationMs / 3, repetitions: 3 }));
       }
       done++;
       for (const pt of points.filter((p) => p.design === design && p.workload === workload)) {
         progress?.(done, total, `${key} ${pt.threads} CPU${pt.threads > 1 ? 's' : ''}`);
-        const { entry } = await simulatePoint(pt, { ...opts(workload, pt.threads), pool }, costs.get(key)!);
+        const { entry } = await simulatePoint(pt, { ...opts(workload), pool }, costs.get(key)!);
         entries.push(entry);
         progress?.(++done, total, `${key} ${pt.threads} CPU${pt.threads > 1 ? 's' : ''}`, entry);
       }
@@ -293,7 +312,7 @@ export async function simulateLab(cfg: SimLabConfig, progress?: (done: number, t
     simulation: {
       profile: { ...cfg.profile },
       quantumNs: cfg.quantumNs,
-      warmupMsPerCpu: cfg.warmupMsPerCpu,
+      startLimitMs: cfg.startLimitMs,
       costs: [...costs].filter(([k]) => pairs.some((p) => `${p.design} ${p.workload}` === k)).map(([k, t]) => {
         const [design, workload] = k.split(' ') as [string, WorkloadName];
         return { design, workload, measured: t.measured, meanNs: t.meanNs, overheadNs: t.overheadNs, segments: t.paths.length, ...(t.normalized ? { scale: t.normalized.scale } : {}) };
