@@ -23,7 +23,7 @@ import {
   validateResults,
   type LabResults,
 } from '../src/bench/results.js';
-import { designMeta, instabilityWarning, interferenceWarning, renderReport, summaryRows, summaryTable, writeReport } from '../src/report/index.js';
+import { designMeta, instabilityWarning, interferenceWarning, renderReport, runWarnings, summaryRows, summaryTable, unbegunWarning, writeReport } from '../src/report/index.js';
 import { chartSpecs, renderSvg, textWidth } from '../src/report/charts.js';
 import { esc } from '../src/report/html.js';
 
@@ -497,11 +497,23 @@ function simulatedSample(): LabResults {
       e.churn.churnWorkers *= 8;
     }
     delete e.interference;
+    e.begunMs = 0.5 * e.threads; // every CPU's thread began
     for (const x of [e.median, ...e.samples]) for (const k of ['opsPerSec', 'faultsPerSec'] as const) if (typeof x[k] === 'number') x[k] *= 3;
     for (const x of e.samples) for (const k of ['ops', 'faults'] as const) if (typeof x[k] === 'number') x[k] *= 3;
   }
   return validateResults(d);
 }
+
+test('simulated points sampled before every CPU\'s thread began are named in one warning; measured results never are', () => {
+  const r = simulatedSample();
+  assert.equal(unbegunWarning(r), undefined, 'every point began');
+  assert.equal(unbegunWarning(sample()), undefined, 'measured results have no such instant');
+  for (const e of r.entries.filter((x) => x.design === 'spf' && x.workload === 'churn' && x.threads >= 32)) delete e.begunMs;
+  const w = unbegunWarning(r)!;
+  assert.match(w, /^WARNING: 2 of \d+ simulated points were sampled before every CPU's thread had done its first operation \(none came within 100 virtual ms: spf churn at 32 CPUs, spf churn at 64 CPUs\)/);
+  assert.ok(runWarnings(r).includes(w), 'it ends the summary and heads the report with the others');
+  assert.match(summaryTable(r), /2 of \d+ simulated points were sampled before/);
+});
 
 test('the many-CPU chart: simulated curves against CPUs, measured points beside them, told apart', T, async () => {
   const measured = sample();

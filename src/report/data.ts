@@ -180,9 +180,27 @@ export function instabilityWarning(r: LabResults): string | undefined {
   );
 }
 
-/** The warnings that end the summary and head the report: interference, then instability. */
+/**
+ * One line when simulated points were sampled before every CPU's thread had done its first operation — it
+ * did not come within simulation.startLimitMs (a thread starved from the start, say) — so that their
+ * figures are of fewer CPUs at work than they say (undefined otherwise, and for measured results).
+ */
+export function unbegunWarning(r: LabResults): string | undefined {
+  const limit = r.simulation?.startLimitMs;
+  if (limit === undefined) return undefined;
+  const late = r.entries.filter((e) => !e.failure && e.begunMs === undefined);
+  if (!late.length) return undefined;
+  const named = late.slice(0, 3).map((e) => `${e.design} ${e.workload} at ${e.threads} CPUs`).join(', ');
+  return (
+    `WARNING: ${late.length} of ${r.entries.length} simulated points were sampled before every CPU's thread had done its first operation ` +
+    `(none came within ${limit} virtual ms: ${named}${late.length > 3 ? ', …' : ''}): some of their CPUs never ran the workload, so their figures ` +
+    `are of fewer CPUs at work than they say. A thread that cannot begin is starved from the start: look at its locking (mmsplit check).`
+  );
+}
+
+/** The warnings that end the summary and head the report: interference, instability, then simulated points sampled too early. */
 export function runWarnings(r: LabResults): string[] {
-  return [interferenceWarning(r), instabilityWarning(r)].filter((w): w is string => w !== undefined);
+  return [interferenceWarning(r), instabilityWarning(r), unbegunWarning(r)].filter((w): w is string => w !== undefined);
 }
 
 /** Per-sample throughput, the rate throughput() takes the median of. */

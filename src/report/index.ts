@@ -19,7 +19,7 @@ import { renderHtml } from './html.js';
 export { validateResults, ResultsFormatError, type LabResults, type Entry } from '../bench/results.js';
 export { summaryTable, summaryRows, summaryCaption, headlineWorkloads, type SummaryRow } from './summary.js';
 export { chartSpecs, chartsUnavailable, manyCpusSpec, renderSvg, type ChartId, type ChartSpec } from './charts.js';
-export { designMeta, interferenceWarning, instabilityWarning, runWarnings, failureNotes } from './data.js';
+export { designMeta, interferenceWarning, instabilityWarning, unbegunWarning, runWarnings, failureNotes } from './data.js';
 
 export interface RenderOptions {
   /** The page's title and heading (default: "mmsplit lab report"). */
