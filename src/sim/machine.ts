@@ -25,6 +25,7 @@
 import { ABORT, ATOMIC_LOAD, CURRENT, futexKey, NOBODY, ScheduleAborted, ScheduleError, ScheduledThread, SchedControl } from '../check/sched.js';
 import { atomicKey, CostRecorder, type CostedBy, nameSharedBuffers, CostTable, KEY_RELAX, KEY_START, KEY_WAIT, KEY_WAKE, labelKey, pairKey } from './costs.js';
 import type { MachineProfile } from './profile.js';
+import { CACHE_LINE } from '../shm/layout.js';
 
 /** Most simulated CPUs (one worker thread each). */
 export const MAX_CPUS = 256;
@@ -488,7 +489,7 @@ export class SimThread extends ScheduledThread {
   /** The line's slot in the table (firstTouch: just made, this CPU has it), or -1 when the table is full. */
   private lineSlot(buf: number, ta: ArrayBufferView, index: number): number {
     this.firstTouch = false;
-    const line = Math.floor((ta.byteOffset + index * (ta as Int32Array).BYTES_PER_ELEMENT) / 64);
+    const line = Math.floor((ta.byteOffset + index * (ta as Int32Array).BYTES_PER_ELEMENT) / CACHE_LINE);
     const keys = this.keys;
     let h = (Math.imul(buf ^ line, 0x85ebca6b) ^ (line >>> 13)) & (LINE_SLOTS - 1);
     for (let i = 0; i < LINE_PROBES; i++, h = (h + 1) & (LINE_SLOTS - 1)) {
