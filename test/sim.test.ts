@@ -21,7 +21,7 @@ import { validateResults, type Entry } from '../src/bench/results.js';
 import { CostTable, buildCosts, nameSharedBuffers, parseCosts, readCostTables, typicalCost, type CostTableJson } from '../src/sim/costs.js';
 import { loadProfile, PROFILES, ProfileError, validateProfile, type MachineProfile } from '../src/sim/profile.js';
 import { SimPool } from '../src/sim/pool.js';
-import { calibrateCosts, CostTableMismatch, simulateLab, simulatePoint, simulateRun, type SimOptions } from '../src/sim/simulate.js';
+import { calibrateCosts, CostTableMismatch, scaleToReal, simulateLab, simulatePoint, simulateRun, type SimOptions } from '../src/sim/simulate.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const CLI = path.join(ROOT, 'dist/src/cli/main.js');
@@ -152,6 +152,28 @@ test('sim costs: calibrating on the live machine gives a table of the code\'s se
   assert.deepEqual(parseCosts(JSON.stringify(t), 'calibrated'), t);
   const table = new CostTable(CostTable.create(t));
   for (const [k, ns] of t.paths) assert.equal(table.cost(k, 0), ns);
+});
+
+test('sim costs: a table is scaled until the work alone simulated on it gives the real figure, though zeroing does not scale', { timeout: 120_000 }, async (t) => {
+  // Deterministic: a committed table stands for the timed one, and the "real" figure is made up.
+  const timed = costsOf('spf', 'page_fault1');
+  const alone = () => plan('page_fault1', 1);
+  const pool = new SimPool(true);
+  t.after(() => pool.close());
+  const window = { ...opts, warmupMs: 1, durationMs: 50, repetitions: 3, pool };
+  const rate = async (t: CostTableJson) => {
+    const run = await simulateRun('spf', alone(), 1, window, CostTable.create(t));
+    return run.samples.reduce((n, s) => n + s.ops, 0) / run.samples.reduce((ms, s) => ms + s.elapsedMs, 0) * 1e3;
+  };
+  const asTimed = await rate(timed);
+  const real = 2 * asTimed; // code twice as fast as timed
+  const scaled = await scaleToReal('spf', alone, timed, real, false, window);
+  assert.ok(Math.abs(scaled.normalized!.simulated! / real - 1) <= 0.02, `simulated alone on the scaled table: ${scaled.normalized!.simulated} against ${real}`);
+  assert.equal(Math.round(await rate(scaled)), scaled.normalized!.simulated, 'and again, run on its own (deterministic)');
+  // Every cost halved (the scale as if all time scaled) falls short: page zeroing costs the profile's bandwidth whatever the code costs.
+  const halved = scaled.paths.length && (await rate({ ...timed, paths: timed.paths.map(([k, ns]) => [k, ns / 2]), pairs: timed.pairs.map(([k, ns]) => [k, ns / 2]), points: timed.points.map(([k, ns]) => [k, ns / 2]), meanNs: timed.meanNs / 2 }));
+  assert.ok(halved < 0.95 * real, `all costs halved: ${halved} against ${real}`);
+  assert.ok(scaled.normalized!.scale < 0.5, `the scale found, ${scaled.normalized!.scale}, is below a half`);
 });
 
 test('sim costs: every committed table fits the code it was measured on; a table of other code is refused, saying so', { timeout: 120_000 }, async () => {

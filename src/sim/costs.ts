@@ -147,10 +147,11 @@ export interface CostTableJson {
   overheadNs: number;
   /**
    * How the timed costs were scaled to the code's own speed (simulate.ts, calibrateCosts): the figure of
-   * the workload run alone and untimed, and as simulated on the timed table; every cost was multiplied by
-   * scale = timed / real. Absent: not scaled.
+   * the workload run alone and untimed (real), as simulated on the timed table (timed) and on the scaled
+   * one (simulated); every cost was multiplied by scale, found so that simulated comes within 2% of real where four tries reach it
+   * (tables saved before 2026-12-07 have no `simulated`: their scale was timed / real). Absent: not scaled.
    */
-  normalized?: { figure: string; real: number; timed: number; scale: number };
+  normalized?: { figure: string; real: number; timed: number; scale: number; simulated?: number };
   /** [key, cost ns] of every path, pair and closing point seen (the points' are not looked up: see above). */
   paths: [number, number][];
   pairs: [number, number][];
