@@ -7,7 +7,9 @@ import { DESIGNS } from '../src/designs/index.js';
 import { runPoint, type RunOptions } from '../src/bench/runner.js';
 import type { DesignName, Entry } from '../src/bench/results.js';
 import { churnKeptPct } from '../src/bench/results.js';
-import { machine, printMachine, printTable, wantsJson } from './harness.js';
+import { checkFlags, machine, printMachine, printTable, wantsJson } from './harness.js';
+
+checkFlags('bench:designs', ['--design', '--seconds', '--reps']);
 
 const args = process.argv.slice(2);
 const arg = (name: string) => {
@@ -15,6 +17,11 @@ const arg = (name: string) => {
   return i >= 0 ? args[i + 1] : undefined;
 };
 const designs = (args.flatMap((a, i) => (args[i - 1] === '--design' ? [a] : [])) as DesignName[]);
+const unknown = designs.find((d) => !(d in DESIGNS));
+if (unknown !== undefined) {
+  console.error(`bench:designs: --design: unknown name ${unknown} (one of ${Object.keys(DESIGNS).join(', ')})`);
+  process.exit(2);
+}
 const names = designs.length > 0 ? designs : (Object.keys(DESIGNS) as DesignName[]);
 const opts: RunOptions = { durationMs: Number(arg('--seconds') ?? 2) * 1000, warmupMs: 500, repetitions: Number(arg('--reps') ?? 3) };
 

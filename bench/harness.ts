@@ -73,6 +73,28 @@ export const wantsJson = process.argv.includes('--json');
 
 const argv = process.argv.slice(2);
 
+/**
+ * Refuses a command line with anything `bench` does not take — an unknown flag, a flag of `withValue`
+ * without its value — in one line naming it, exit 2: reading only the flags it knows, a bench asked for
+ * one thing ran another without a word (`bench:fault --designs spf` ran every design). `--json` is every
+ * bench's.
+ */
+export function checkFlags(bench: string, withValue: readonly string[]): void {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--json') continue;
+    if (!withValue.includes(a)) {
+      console.error(`${bench}: unknown ${a.startsWith('-') ? 'flag' : 'argument'} ${a} (it takes ${[...withValue, '--json'].join(', ')})`);
+      process.exit(2);
+    }
+    const v = argv[++i];
+    if (v === undefined || v.startsWith('--')) {
+      console.error(`${bench}: ${a}: expected a value after it`);
+      process.exit(2);
+    }
+  }
+}
+
 /** The value after flag `name` on the command line, if given. */
 export function argValue(name: string): string | undefined {
   const i = argv.indexOf(name);

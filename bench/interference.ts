@@ -22,7 +22,9 @@ import { entryOf, measureCrew, plan, roundsFailed, samplesOfRound, type Point, t
 import { throughputSpread } from '../src/report/data.js';
 import { DESIGN_NAMES, median, WORKLOAD_NAMES, type DesignName, type Entry, type WorkloadName } from '../src/bench/results.js';
 import { compileTrace } from '../src/workloads/trace.js';
-import { argValue, machine, namesArg, numbersArg, printMachine, printTable, wantsJson } from './harness.js';
+import { argValue, checkFlags, machine, namesArg, numbersArg, printMachine, printTable, wantsJson } from './harness.js';
+
+checkFlags('bench:interference', ['--designs', '--workloads', '--threads', '--busy', '--seconds', '--reps', '--rounds']);
 
 const arg = argValue;
 const list = <T extends string>(name: string, allowed: readonly T[], dflt: readonly T[]) => namesArg('bench:interference', name, allowed, dflt);

@@ -20,7 +20,7 @@ import { MapleTree } from '../src/maple/index.js';
 import { Rcu } from '../src/sync/rcu.js';
 import { mmEntries, parseMaps } from '../src/trace/maps.js';
 import { Prng } from '../src/util/prng.js';
-import { machine as machineInfo, medianNsPerOp } from './harness.js';
+import { argValue, checkFlags, machine as machineInfo, medianNsPerOp } from './harness.js';
 
 // sorted-btree is CommonJS with `exports.default = BTree`.
 type BTreeT = import('sorted-btree').default<number, number>;
@@ -31,15 +31,10 @@ const BTree = ((BTreeModule as unknown as { default?: unknown }).default ?? BTre
 ) => BTreeT;
 
 const PAGE = 4096;
-const args = process.argv.slice(2);
-const JSON_OUT = args.includes('--json');
+checkFlags('bench:maple', ['--reps', '--layout']);
+const JSON_OUT = process.argv.includes('--json');
 const REPS = Number(argValue('--reps') ?? 15);
 const ONLY = argValue('--layout');
-
-function argValue(name: string): string | undefined {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : undefined;
-}
 
 /** Median ns/op of `reps` timed runs of fn(), each doing `opsPerRun` operations. */
 function median(reps: number, fn: () => number, opsPerRun: number): number {

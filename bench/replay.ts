@@ -4,10 +4,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { machine, median, printMachine, printTable, wantsJson } from './harness.js';
+import { checkFlags, machine, median, printMachine, printTable, wantsJson } from './harness.js';
 import { parseMaps } from '../src/trace/maps.js';
 import { parseStrace } from '../src/trace/strace.js';
 import { compareLayouts, replay, replayRecords, type ReplayOptions } from '../src/trace/replay.js';
+
+checkFlags('bench:replay', []);
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const FIX = path.join(ROOT, 'test/fixtures/strace');

@@ -16,7 +16,9 @@ import { throughputSpread } from '../src/report/data.js';
 import { calibrateMachine } from '../src/sim/calibrate.js';
 import { longerFor, simulateLab, SIM_DEFAULTS } from '../src/sim/simulate.js';
 import { compileTrace } from '../src/workloads/trace.js';
-import { machine, namesArg, numbersArg, printMachine, printTable, wantsJson } from './harness.js';
+import { checkFlags, machine, namesArg, numbersArg, printMachine, printTable, wantsJson } from './harness.js';
+
+checkFlags('bench:simulate', ['--designs', '--workloads', '--reps']);
 
 const designs = namesArg('bench:simulate', '--designs', DESIGN_NAMES, DESIGN_NAMES);
 const workloads = namesArg('bench:simulate', '--workloads', WORKLOAD_NAMES, ['page_fault1', 'churn', 'trace']);

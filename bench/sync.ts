@@ -23,7 +23,9 @@ import {
   writeSeqcountEnd,
 } from '../src/sync/index.js';
 import { Prng } from '../src/util/prng.js';
-import { machine, median, nsPerOp, percentile, printMachine, printTable, wantsJson } from './harness.js';
+import { checkFlags, machine, median, nsPerOp, percentile, printMachine, printTable, wantsJson } from './harness.js';
+
+checkFlags('bench:sync', []);
 
 const N = 2_000_000;
 const w = new Int32Array(new SharedArrayBuffer(64));
