@@ -38,17 +38,12 @@ const range = (e: Entry) => {
 const points: Point[] = designs.flatMap((design) => workloads.flatMap((workload) => cpus.filter((t) => t >= (workload === 'churn' ? 2 : 1)).map((threads) => ({ design, workload, threads }))));
 const say = (m: string) => { if (!wantsJson) process.stderr.write(`${m}\n`); };
 // The machine measured in this run too, as `mmsplit simulate --calibrate` measures it: this VM's line
-// transfers and memory bandwidth move from day to day (the committed this-machine profile: 171 ns; 258 ns
+// transfers and memory bandwidth move from day to day (the committed this-machine profile: 171 ns; 202–258 ns
 // on 2026-12-07), and a profile of another day would set the model beside a machine that is not the one
 // the real points ran on.
 say('measuring this machine (its profile)');
 const profile = await calibrateMachine();
 const base = { cpus, profile, repetitions: reps, warmupMs: SIM_DEFAULTS.warmupMs, startLimitMs: SIM_DEFAULTS.startLimitMs, ...(trace ? { trace } : {}) };
-// Per design and workload, its real points and then its calibration, back to back: the table is scaled
-// by a real run at 1 worker, and the host slows this machine down in spells of seconds to a minute
-// (README, "Measuring on a busy machine"), so a real figure measured minutes from its calibration (every
-// real point first, then every table: runs A–F) could fall in another spell than its table's scale and
-// miss at 1 CPU by 0.5–1.9×, a fact of the host, not of the model. Seconds apart, both see the same host.
 /**
  * Virtual ms a simulated sample lasts. The lab's samples (300 ms) hold whole passes of page_fault1 — 128 MiB
  * faulted in, then unmapped: about 20 ms a pass at one CPU — and so does the calibration's run that scales
@@ -64,6 +59,11 @@ const fineQuantum: Entry[] = [];
 /** Per design and workload, the real figure its table was scaled to (the work alone, measured in calibration), and the work alone simulated on it. */
 const scaledTo = new Map<string, { real: number; simulated: number }>();
 let done = 0;
+// Per design and workload, its real points and then its calibration, back to back: the table is scaled
+// by a real run at 1 worker, and the host slows this machine down in spells of seconds to a minute
+// (README, "Measuring on a busy machine"), so a real figure measured minutes from its calibration (every
+// real point first, then every table: runs A–F) could fall in another spell than its table's scale and
+// miss at 1 CPU by 0.5–1.9×, a fact of the host, not of the model. Seconds apart, both see the same host.
 for (const design of designs) {
   for (const workload of workloads) {
     const ofPair = points.filter((p) => p.design === design && p.workload === workload);

@@ -182,7 +182,10 @@ export async function calibrateCosts(design: string, workload: WorkloadName, opt
   if (failed || !(r > 0)) throw new Error(`calibrating ${design} ${workload}: ${failed || 'no operations to scale by'}`);
   const own = pool ? undefined : new SimPool(true);
   try {
-    return await scaleToReal(design, alone, timed, r, churn, { ...opts, pool: pool ?? own! });
+    // Simulated, the code is as warm as its table from the first operation on, and the warm-up counts from
+    // there (createMachine): what it must cover is a workload's own start — trace's first pass fills the
+    // page cache through I/O waits — not the real clock's cold code (the timed run's 100 ms).
+    return await scaleToReal(design, alone, timed, r, churn, { ...opts, pool: pool ?? own!, warmupMs: SIM_DEFAULTS.warmupMs * longerFor(workload) });
   } finally {
     await own?.close();
   }
