@@ -7,15 +7,11 @@ import { DESIGNS } from '../src/designs/index.js';
 import { runPoint, type RunOptions } from '../src/bench/runner.js';
 import type { DesignName, Entry } from '../src/bench/results.js';
 import { churnKeptPct } from '../src/bench/results.js';
-import { checkFlags, machine, printMachine, printTable, wantsJson } from './harness.js';
+import { argValue, checkFlags, machine, printMachine, printTable, wantsJson } from './harness.js';
 
 checkFlags('bench:designs', ['--design', '--seconds', '--reps']);
 
 const args = process.argv.slice(2);
-const arg = (name: string) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : undefined;
-};
 const designs = (args.flatMap((a, i) => (args[i - 1] === '--design' ? [a] : [])) as DesignName[]);
 const unknown = designs.find((d) => !(d in DESIGNS));
 if (unknown !== undefined) {
@@ -23,7 +19,7 @@ if (unknown !== undefined) {
   process.exit(2);
 }
 const names = designs.length > 0 ? designs : (Object.keys(DESIGNS) as DesignName[]);
-const opts: RunOptions = { durationMs: Number(arg('--seconds') ?? 2) * 1000, warmupMs: 500, repetitions: Number(arg('--reps') ?? 3) };
+const opts: RunOptions = { durationMs: Number(argValue('--seconds') ?? 2) * 1000, warmupMs: 500, repetitions: Number(argValue('--reps') ?? 3) };
 
 const entries: Entry[] = [];
 for (const d of names) {

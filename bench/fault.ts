@@ -10,16 +10,12 @@ import { Worker } from 'node:worker_threads';
 import { AddressSpace } from '../src/designs/address-space.js';
 import { DESIGNS } from '../src/designs/index.js';
 import { PAGE_SIZE } from '../src/mm/frames.js';
-import { checkFlags, machine, median, namesArg, printMachine, printTable, wantsJson } from './harness.js';
+import { argValue, checkFlags, machine, median, namesArg, printMachine, printTable, wantsJson } from './harness.js';
 
 checkFlags('bench:fault', ['--design', '--seconds']);
 
-const arg = (name: string) => {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-};
 const designs = namesArg('bench:fault', '--design', Object.keys(DESIGNS), Object.keys(DESIGNS));
-const seconds = Number(arg('--seconds') ?? 2);
+const seconds = Number(argValue('--seconds') ?? 2);
 const REPS = 3;
 const BYTES = 128 * 1024 * 1024;
 

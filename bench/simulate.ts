@@ -9,7 +9,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { LAB_DEFAULTS } from '../src/bench/lab.js';
+import { LAB_DEFAULTS, minThreadsOf } from '../src/bench/lab.js';
 import { runPoints, type Point } from '../src/bench/runner.js';
 import { DESIGN_NAMES, WORKLOAD_NAMES, type DesignName, type Entry, type WorkloadName } from '../src/bench/results.js';
 import { throughputSpread } from '../src/report/data.js';
@@ -35,7 +35,7 @@ const range = (e: Entry) => {
   return s ? `${(s.lo / 1e3).toFixed(0)}–${(s.hi / 1e3).toFixed(0)}` : '';
 };
 
-const points: Point[] = designs.flatMap((design) => workloads.flatMap((workload) => cpus.filter((t) => t >= (workload === 'churn' ? 2 : 1)).map((threads) => ({ design, workload, threads }))));
+const points: Point[] = designs.flatMap((design) => workloads.flatMap((workload) => cpus.filter((t) => t >= minThreadsOf(workload)).map((threads) => ({ design, workload, threads }))));
 const say = (m: string) => { if (!wantsJson) process.stderr.write(`${m}\n`); };
 // The machine measured in this run too, as `mmsplit simulate --calibrate` measures it: this VM's line
 // transfers and memory bandwidth move from day to day (the committed this-machine profile: 171 ns; 202–258 ns
