@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import { Arena, ArenaError, defineLayout, POISON_WORD } from '../src/shm/index.js';
 import { BufferSet, sharedBuffer } from '../src/shm/buffers.js';
@@ -205,4 +206,25 @@ test('arena: one byte written into a freed record is found, wherever it is in th
     a.u8[4096 * 2 + at] ^= 1;
     assert.ok(a.isPoisoned(2));
   }
+});
+
+test('arena: without Node\'s Buffer (another runtime) the poison is compared in JavaScript, and a byte written after free is still found', () => {
+  // The arena compares poison with memcmp where globalThis.Buffer is there: run it where it is not.
+  const arena = new URL('../src/shm/arena.js', import.meta.url).href;
+  const program = `delete globalThis.Buffer;
+    const { Arena } = await import(${JSON.stringify(arena)});
+    const a = Arena.create({ name: 'p', capacity: 4, stride: 4096, debug: true });
+    const found = [];
+    for (const at of [0, 7, 4095]) {
+      a.u8[4096 * 2 + at] ^= 1;
+      try { a.validate(); } catch (e) { found.push(/lost its poison/.test(e.message) && !a.isPoisoned(2)); }
+      a.u8[4096 * 2 + at] ^= 1;
+    }
+    a.validate();
+    const r = a.alloc();
+    a.free(r);
+    console.log(JSON.stringify({ found, poisoned: a.isPoisoned(r) }));`;
+  const run = spawnSync(process.execPath, ['--input-type=module', '-e', program], { encoding: 'utf8', timeout: 30_000 });
+  assert.equal(run.status, 0, run.stderr);
+  assert.deepEqual(JSON.parse(run.stdout), { found: [true, true, true], poisoned: true });
 });

@@ -17,6 +17,8 @@ import { describeError } from '../util/unwind.js';
 
 /** A run, as the controller writes it on the board for every worker. */
 export interface RunJob {
+  /** The run's number in the pool: its report carries it back. */
+  serial: number;
   /** The handle of the address space the run uses, by its HandleMessage.epoch. */
   epoch: number;
   /** The mm's struct files (each thread keeps its own table). */
@@ -30,6 +32,8 @@ export interface RunJob {
 
 /** What a worker writes into its mailbox at the end of a run. */
 export interface RunReport {
+  /** RunJob.serial of the run reported on. */
+  serial: number;
   type: 'done' | 'failed' | 'aborted';
   result?: RoleResult;
   stats?: Record<string, number>;
@@ -96,7 +100,7 @@ function run(job: RunJob, threads: number, handle: HandleMessage['handle']): Run
     collectCoverage(null);
     setActive(null);
     thread?.finish();
-    return { type: 'done', result, stats, coverage: [...coverage], log: thread?.log ?? [] };
+    return { serial: job.serial, type: 'done', result, stats, coverage: [...coverage], log: thread?.log ?? [] };
   } catch (e) {
     collectCoverage(null);
     setActive(null);
@@ -106,23 +110,25 @@ function run(job: RunJob, threads: number, handle: HandleMessage['handle']): Run
       thread.note(`✗ ${describeError(err)}`);
       ctl.abort();
     }
-    return { type: aborted ? 'aborted' : 'failed', error: describeError(err), ...(err.stack !== undefined ? { stack: err.stack } : {}), log: thread?.log ?? [] };
+    return { serial: job.serial, type: aborted ? 'aborted' : 'failed', error: describeError(err), ...(err.stack !== undefined ? { stack: err.stack } : {}), log: thread?.log ?? [] };
   }
 }
 
 async function serve(): Promise<never> {
   for (let seen = 0; ; ) {
-    // Waiting asynchronously keeps the event loop turning between runs: the handle's message, terminate().
+    // waitChange turns the event loop now and then: the handle's message, terminate().
     await waitChange(board, JOB, seen);
-    seen = Atomics.load(board, JOB);
+    const now = Atomics.load(board, JOB);
+    if (now === seen) continue; // woken, but no new job (a job run twice would join the next run's schedule)
+    seen = now;
     const threads = board[THREADS]!;
     if (me >= threads) continue;
     const job = jobBox.read() as RunJob;
     while (!handles.has(job.epoch)) await new Promise<void>((resolve) => (handleArrived = resolve));
     const report = run(job, threads, handles.get(job.epoch)!);
     replyBox.write(report);
-    Atomics.add(board, DONE, 1);
-    Atomics.notify(board, DONE);
+    // Only the last report wakes the controller (a crash wakes it from its 'error' handler).
+    if (Atomics.add(board, DONE, 1) + 1 === threads) Atomics.notify(board, DONE);
   }
 }
 

@@ -159,6 +159,7 @@ class CheckPool {
   /** What each set's address space's handle was last, as sent to the workers. */
   private readonly handles: (HandleMessage | undefined)[] = [];
   private epochs = 0;
+  private serials = 0;
   private workers: PoolWorker[] = [];
 
   private ensure(n: number): PoolWorker[] {
@@ -195,10 +196,7 @@ class CheckPool {
       if (done + workers.filter((w) => w.crashed !== undefined).length >= workers.length) return true;
       const left = deadline - performance.now();
       if (left <= 0) return false;
-      // A pending Atomics.waitAsync keeps no process alive (the workers are unref()ed): a timer does.
-      const alive = setTimeout(() => {}, left);
       await waitChange(this.board, DONE, done, left);
-      clearTimeout(alive);
     }
   }
 
@@ -213,7 +211,7 @@ class CheckPool {
     try {
       const params = scenario.setup(as, rnd, opts.given);
       as.quiescentState();
-      return { as, params, tablesBefore, slot, scenario, mode, opts, schedSeed: rnd.u32(), workers: [] };
+      return { as, params, tablesBefore, slot, scenario, mode, opts, schedSeed: rnd.u32(), workers: [], serial: 0 };
     } catch (e) {
       // The design failed on the controller alone, before any race: report it like any violation.
       return { steps: 0, switches: 0, preemptions: 0, decisions: [], stats: [], coverage: [], trace: [], violation: `during setup: ${(e as Error).name}: ${(e as Error).message}`, program: opts.given };
@@ -240,7 +238,8 @@ class CheckPool {
       this.ctl.start(); // the first thread runs as soon as it has read the job
     }
     as.rcu.threadOffline(); // the controller only waits for it now: it must hold up no grace period
-    const job: RunJob = { epoch: sent.epoch, files, scenario: scenario.name, params: p.params, scheduled, trace: opts.trace };
+    p.serial = ++this.serials;
+    const job: RunJob = { serial: p.serial, epoch: sent.epoch, files, scenario: scenario.name, params: p.params, scheduled, trace: opts.trace };
     this.jobBox.write(job);
     this.board[DONE] = 0;
     this.board[READY] = 0;
@@ -282,7 +281,10 @@ class CheckPool {
       return { out };
     }
     // A crash aborts the others (a failing thread aborts them itself).
-    const all = p.workers.map((w): RunReport => (w.crashed !== undefined ? { type: 'failed', error: `worker crashed: ${w.crashed}`, log: [] } : (w.reply.read() as RunReport)));
+    const all = p.workers.map((w): RunReport => (w.crashed !== undefined ? { serial: p.serial, type: 'failed', error: `worker crashed: ${w.crashed}`, log: [] } : (w.reply.read() as RunReport)));
+    // A report of another run would be judged as this one's: the checker's own fault, never the design's.
+    const stray = all.find((m) => m.serial !== p.serial);
+    if (stray !== undefined) throw new Error(`check: internal error: run ${p.serial} collected a report of run ${stray.serial}`);
     out.trace = all.flatMap((m) => m.log).sort((a, b) => a.seq - b.seq);
     const failure = all.find((m) => m.type === 'failed');
     if (failure || all.some((m) => m.type !== 'done')) {
@@ -350,6 +352,8 @@ interface Prepared {
   schedSeed: number;
   /** The workers it was launched on. */
   workers: PoolWorker[];
+  /** Its number in the pool, once launched (RunJob.serial). */
+  serial: number;
 }
 
 /** The seed of run `i` of a search that starts at `seed` (independent of the other runs). */

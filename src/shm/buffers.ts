@@ -33,11 +33,31 @@ export class BufferSet {
     const k = this.next++;
     const old = this.buffers[k];
     if (old === undefined || (how.larger === true ? old.byteLength < bytes : old.byteLength !== bytes)) return (this.buffers[k] = new SharedArrayBuffer(bytes));
-    // By words where it can: a Uint8Array's fill on shared memory stores byte by byte (4× slower here).
     // Only the bytes asked for: the caller never looks past them.
-    if (how.overwritten !== true) (bytes % 4 === 0 ? new Int32Array(old, 0, bytes / 4) : new Uint8Array(old, 0, bytes)).fill(0);
+    if (how.overwritten !== true) fill(new Uint8Array(old, 0, bytes), 0);
     return old;
   }
+}
+
+/** Byte images (never shared) by byte value, grown as needed: what fill() copies from. */
+const images = new Map<number, Uint8Array>();
+/** fill() copies at most this much at a time, so that no image grows past it. */
+const CHUNK = 64 * 1024;
+
+/** `n` bytes of `byte` (never shared, never to be written), from an image kept for that byte. */
+export function bytesOf(byte: number, n: number): Uint8Array {
+  let image = images.get(byte);
+  if (image === undefined || image.length < n) images.set(byte, (image = new Uint8Array(Math.max(n, 2 * (image?.length ?? 0))).fill(byte)));
+  return image.subarray(0, n);
+}
+
+/**
+ * Fills shared memory with `byte` by copies from bytesOf: twice as fast here as an Int32Array's fill, and a
+ * Uint8Array's stores byte by byte on shared memory, 4× slower again.
+ */
+export function fill(u8: Uint8Array, byte: number): void {
+  const image = bytesOf(byte, Math.min(CHUNK, u8.length));
+  for (let at = 0; at < u8.length; at += CHUNK) u8.set(u8.length - at >= CHUNK ? image : image.subarray(0, u8.length - at), at);
 }
 
 /** What a caller of sharedBuffer() can do with a reused buffer. */
