@@ -2,9 +2,9 @@
  * How the checker's controller and its workers talk between runs: through shared memory, not messages. A
  * postMessage round trip to each worker (the job out, "ready" and the report back) and the structured clone
  * of the address space's handle in every job were a third of a two-thread schedule's time; now the
- * controller writes the job into a mailbox and bumps a word the workers wait on (waitChange: blocked on the
- * word, their event loops turning now and then for the rare message: a new address-space handle), and each
- * worker writes its report into its own mailbox and counts itself done.
+ * controller writes the job into a mailbox and bumps a word the workers wait on (Atomics.waitAsync, so that
+ * their event loops still take the rare message: a new address-space handle), and each worker writes its
+ * report into its own mailbox and counts itself done.
  */
 import { deserialize, serialize } from 'node:v8';
 
@@ -25,24 +25,14 @@ const DATA = 8;
 /** What a mailbox may grow to (address space reserved, not memory): a traced replay's log is the largest. */
 const MAX_BYTES = 1 << 30;
 
-/** The real Atomics.wait, taken before a worker installs the scheduler's Atomics. */
-const atomicsWait = Atomics.wait.bind(Atomics);
-/** How long a thread blocks on a board word before its event loop turns once (a message, a crash, terminate()). */
-const SLICE_MS = 5;
+type WaitAsync = (ta: Int32Array, index: number, value: number, timeoutMs?: number) => { async: false; value: string } | { async: true; value: Promise<string> };
+/** Atomics.waitAsync (ES2024, in Node since 16), which the ES2022 library this project compiles against lacks; the real one, taken before a worker installs the scheduler's Atomics. */
+const atomicsWaitAsync = (Atomics as unknown as { waitAsync: WaitAsync }).waitAsync;
 
-/**
- * Resolves once ta[index] may have changed from `value` (a notify, or the timeout), at once if it has.
- * The thread blocks on the word itself (a futex) in slices of SLICE_MS, its event loop turning between
- * them: waking an Atomics.waitAsync costs the notifier ~0.13 ms here (V8 posts a task to the waiter's
- * event loop), a blocked waiter a few µs — and a schedule's launch and end each notify one.
- */
-export async function waitChange(ta: Int32Array, index: number, value: number, timeoutMs = Infinity): Promise<void> {
-  const until = performance.now() + timeoutMs;
-  for (;;) {
-    const left = until - performance.now();
-    if (atomicsWait(ta, index, value, Math.max(0, Math.min(SLICE_MS, left))) !== 'timed-out' || left <= SLICE_MS) return;
-    await new Promise((resolve) => setImmediate(resolve));
-  }
+/** Resolves once ta[index] may have changed from `value` (a notify, or the timeout), at once if it has: the event loop turns meanwhile. */
+export async function waitChange(ta: Int32Array, index: number, value: number, timeoutMs?: number): Promise<void> {
+  const w = atomicsWaitAsync(ta, index, value, timeoutMs);
+  if (w.async) await w.value;
 }
 
 type GrowableBuffer = SharedArrayBuffer & { grow(bytes: number): void };

@@ -116,7 +116,7 @@ function run(job: RunJob, threads: number, handle: HandleMessage['handle']): Run
 
 async function serve(): Promise<never> {
   for (let seen = 0; ; ) {
-    // waitChange turns the event loop now and then: the handle's message, terminate().
+    // Waiting asynchronously keeps the event loop turning between runs: the handle's message, terminate().
     await waitChange(board, JOB, seen);
     const now = Atomics.load(board, JOB);
     if (now === seen) continue; // woken, but no new job (a job run twice would join the next run's schedule)

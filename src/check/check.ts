@@ -196,7 +196,10 @@ class CheckPool {
       if (done + workers.filter((w) => w.crashed !== undefined).length >= workers.length) return true;
       const left = deadline - performance.now();
       if (left <= 0) return false;
+      // A pending Atomics.waitAsync keeps no process alive (the workers are unref()ed): a timer does.
+      const alive = setTimeout(() => {}, left);
       await waitChange(this.board, DONE, done, left);
+      clearTimeout(alive);
     }
   }
 
