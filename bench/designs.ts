@@ -7,18 +7,11 @@ import { DESIGNS } from '../src/designs/index.js';
 import { runPoint, type RunOptions } from '../src/bench/runner.js';
 import type { DesignName, Entry } from '../src/bench/results.js';
 import { churnKeptPct } from '../src/bench/results.js';
-import { argValue, checkFlags, machine, printMachine, printTable, wantsJson } from './harness.js';
+import { argValue, checkFlags, machine, namesArg, printMachine, printTable, wantsJson } from './harness.js';
 
 checkFlags('bench:designs', ['--design', '--seconds', '--reps']);
 
-const args = process.argv.slice(2);
-const designs = (args.flatMap((a, i) => (args[i - 1] === '--design' ? [a] : [])) as DesignName[]);
-const unknown = designs.find((d) => !(d in DESIGNS));
-if (unknown !== undefined) {
-  console.error(`bench:designs: --design: unknown name ${unknown} (one of ${Object.keys(DESIGNS).join(', ')})`);
-  process.exit(2);
-}
-const names = designs.length > 0 ? designs : (Object.keys(DESIGNS) as DesignName[]);
+const names = namesArg('bench:designs', '--design', Object.keys(DESIGNS) as DesignName[], Object.keys(DESIGNS) as DesignName[]);
 const opts: RunOptions = { durationMs: Number(argValue('--seconds') ?? 2) * 1000, warmupMs: 500, repetitions: Number(argValue('--reps') ?? 3) };
 
 const entries: Entry[] = [];

@@ -103,9 +103,9 @@ export function argValue(name: string): string | undefined {
 
 /** Flag `name`'s comma-separated names, each one of `allowed` (else one line naming `bench` and exit 2); `dflt` if absent. */
 export function namesArg<T extends string>(bench: string, name: string, allowed: readonly T[], dflt: readonly T[]): T[] {
-  const v = argValue(name);
-  if (v === undefined) return [...dflt];
-  const xs = v.split(',');
+  // Every occurrence counts (`--design a --design b` as `--design a,b`).
+  const xs = argv.flatMap((a, i) => (argv[i - 1] === name ? a.split(',') : []));
+  if (xs.length === 0) return [...dflt];
   const bad = xs.find((x) => !allowed.includes(x as T));
   if (bad !== undefined) {
     console.error(`${bench}: ${name}: unknown name ${bad} (one of ${allowed.join(', ')})`);

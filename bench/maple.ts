@@ -20,7 +20,7 @@ import { MapleTree } from '../src/maple/index.js';
 import { Rcu } from '../src/sync/rcu.js';
 import { mmEntries, parseMaps } from '../src/trace/maps.js';
 import { Prng } from '../src/util/prng.js';
-import { argValue, checkFlags, machine as machineInfo, medianNsPerOp } from './harness.js';
+import { argValue, checkFlags, machine as machineInfo, medianNsPerOp, wantsJson } from './harness.js';
 
 // sorted-btree is CommonJS with `exports.default = BTree`.
 type BTreeT = import('sorted-btree').default<number, number>;
@@ -32,7 +32,6 @@ const BTree = ((BTreeModule as unknown as { default?: unknown }).default ?? BTre
 
 const PAGE = 4096;
 checkFlags('bench:maple', ['--reps', '--layout']);
-const JSON_OUT = process.argv.includes('--json');
 const REPS = Number(argValue('--reps') ?? 15);
 const ONLY = argValue('--layout');
 
@@ -406,7 +405,7 @@ async function main(): Promise<void> {
   const results = [];
   for (const L of loadLayouts()) results.push(await benchLayout(L));
   const accept = acceptance(results);
-  if (JSON_OUT) {
+  if (wantsJson) {
     // ratios: peer / maple, as in the table
     const withRatios = results.map((r) => ({
       ...r,
