@@ -7,12 +7,12 @@ import { DESIGNS } from '../src/designs/index.js';
 import { runPoint, type RunOptions } from '../src/bench/runner.js';
 import type { DesignName, Entry } from '../src/bench/results.js';
 import { churnKeptPct } from '../src/bench/results.js';
-import { argValue, checkFlags, machine, namesArg, printMachine, printTable, wantsJson } from './harness.js';
+import { checkFlags, machine, namesArg, positiveArg, printMachine, printTable, wantsJson } from './harness.js';
 
 checkFlags('bench:designs', ['--design', '--seconds', '--reps']);
 
 const names = namesArg('bench:designs', '--design', Object.keys(DESIGNS) as DesignName[], Object.keys(DESIGNS) as DesignName[]);
-const opts: RunOptions = { durationMs: Number(argValue('--seconds') ?? 2) * 1000, warmupMs: 500, repetitions: Number(argValue('--reps') ?? 3) };
+const opts: RunOptions = { durationMs: positiveArg('bench:designs', '--seconds', 2) * 1000, warmupMs: 500, repetitions: positiveArg('bench:designs', '--reps', 3, true) };
 
 const entries: Entry[] = [];
 for (const d of names) {

@@ -10,12 +10,12 @@ import { Worker } from 'node:worker_threads';
 import { AddressSpace } from '../src/designs/address-space.js';
 import { DESIGNS } from '../src/designs/index.js';
 import { PAGE_SIZE } from '../src/mm/frames.js';
-import { argValue, checkFlags, machine, median, namesArg, printMachine, printTable, wantsJson } from './harness.js';
+import { checkFlags, machine, median, namesArg, positiveArg, printMachine, printTable, wantsJson } from './harness.js';
 
 checkFlags('bench:fault', ['--design', '--seconds']);
 
 const designs = namesArg('bench:fault', '--design', Object.keys(DESIGNS), Object.keys(DESIGNS));
-const seconds = Number(argValue('--seconds') ?? 2);
+const seconds = positiveArg('bench:fault', '--seconds', 2);
 const REPS = 3;
 const BYTES = 128 * 1024 * 1024;
 

@@ -101,6 +101,21 @@ export function argValue(name: string): string | undefined {
   return i >= 0 ? argv[i + 1] : undefined;
 }
 
+/**
+ * Flag `name`'s value as a number above 0 — with `whole`, a whole number — (else one line naming `bench`
+ * and exit 2); `dflt` if absent.
+ */
+export function positiveArg(bench: string, name: string, dflt: number, whole = false): number {
+  const v = argValue(name);
+  if (v === undefined) return dflt;
+  const x = Number(v);
+  if (!(x > 0 && Number.isFinite(x)) || (whole && !Number.isInteger(x))) {
+    console.error(`${bench}: ${name}: expected ${whole ? 'a whole number' : 'a number'} above 0, got ${v}`);
+    process.exit(2);
+  }
+  return x;
+}
+
 /** Flag `name`'s comma-separated names, each one of `allowed` (else one line naming `bench` and exit 2); `dflt` if absent. */
 export function namesArg<T extends string>(bench: string, name: string, allowed: readonly T[], dflt: readonly T[]): T[] {
   // Every occurrence counts (`--design a --design b` as `--design a,b`).

@@ -20,7 +20,7 @@ import { MapleTree } from '../src/maple/index.js';
 import { Rcu } from '../src/sync/rcu.js';
 import { mmEntries, parseMaps } from '../src/trace/maps.js';
 import { Prng } from '../src/util/prng.js';
-import { argValue, checkFlags, machine as machineInfo, medianNsPerOp, wantsJson } from './harness.js';
+import { argValue, checkFlags, machine as machineInfo, medianNsPerOp, positiveArg, wantsJson } from './harness.js';
 
 // sorted-btree is CommonJS with `exports.default = BTree`.
 type BTreeT = import('sorted-btree').default<number, number>;
@@ -32,7 +32,7 @@ const BTree = ((BTreeModule as unknown as { default?: unknown }).default ?? BTre
 
 const PAGE = 4096;
 checkFlags('bench:maple', ['--reps', '--layout']);
-const REPS = Number(argValue('--reps') ?? 15);
+const REPS = positiveArg('bench:maple', '--reps', 15, true);
 const ONLY = argValue('--layout');
 
 /** Median ns/op of `reps` timed runs of fn(), each doing `opsPerRun` operations. */

@@ -19,6 +19,9 @@ test('benches: an unknown flag, a flag without its value, an unknown design: one
     ['designs', ['--design', 'nosuch'], /^bench:designs: --design: unknown name nosuch/],
     ['interference', ['--busy=2'], /^bench:interference: unknown flag --busy=2/],
     ['replay', ['--reps', '3'], /^bench:replay: unknown flag --reps/],
+    ['fault', ['--seconds', 'x'], /^bench:fault: --seconds: expected a number above 0, got x$/],
+    ['designs', ['--reps', '0'], /^bench:designs: --reps: expected a whole number above 0, got 0$/],
+    ['maple', ['--reps', '1.5'], /^bench:maple: --reps: expected a whole number above 0, got 1\.5$/],
   ];
   for (const [name, args, line] of cases) {
     const r = bench(name, args);
