@@ -22,11 +22,10 @@ import { entryOf, measureCrew, plan, roundsFailed, samplesOfRound, type Point, t
 import { throughputSpread } from '../src/report/data.js';
 import { DESIGN_NAMES, median, WORKLOAD_NAMES, type DesignName, type Entry, type WorkloadName } from '../src/bench/results.js';
 import { compileTrace } from '../src/workloads/trace.js';
-import { argValue, checkFlags, machine, namesArg, numbersArg, printMachine, printTable, wantsJson } from './harness.js';
+import { checkFlags, machine, namesArg, numbersArg, positiveArg, printMachine, printTable, wantsJson } from './harness.js';
 
 checkFlags('bench:interference', ['--designs', '--workloads', '--threads', '--busy', '--seconds', '--reps', '--rounds']);
 
-const arg = argValue;
 const list = <T extends string>(name: string, allowed: readonly T[], dflt: readonly T[]) => namesArg('bench:interference', name, allowed, dflt);
 const numbers = (name: string, dflt: number[]) => numbersArg('bench:interference', name, dflt);
 
@@ -36,7 +35,7 @@ const threads = numbers('--threads', [1, 2]).filter((t) => t >= 1);
 const busyLevels = [0, ...numbers('--busy', [1, 2]).filter((b) => b > 0)];
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const opts: RunOptions = {
-  durationMs: Number(arg('--seconds') ?? LAB_DEFAULTS.durationMs / 1000) * 1000,
+  durationMs: positiveArg('bench:interference', '--seconds', LAB_DEFAULTS.durationMs / 1000) * 1000,
   warmupMs: LAB_DEFAULTS.warmupMs,
   repetitions: numbers('--reps', [LAB_DEFAULTS.repetitions])[0]!,
   rounds: numbers('--rounds', [LAB_DEFAULTS.rounds])[0]!,

@@ -22,6 +22,7 @@ test('benches: an unknown flag, a flag without its value, an unknown design: one
     ['fault', ['--seconds', 'x'], /^bench:fault: --seconds: expected a number above 0, got x$/],
     ['designs', ['--reps', '0'], /^bench:designs: --reps: expected a whole number above 0, got 0$/],
     ['maple', ['--reps', '1.5'], /^bench:maple: --reps: expected a whole number above 0, got 1\.5$/],
+    ['interference', ['--seconds', '-1'], /^bench:interference: --seconds: expected a number above 0, got -1$/],
   ];
   for (const [name, args, line] of cases) {
     const r = bench(name, args);
