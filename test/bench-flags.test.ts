@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 const DIST = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const bench = (name: string, args: string[]) => spawnSync(process.execPath, [path.join(DIST, 'bench', `${name}.js`), ...args], { encoding: 'utf8', timeout: 60_000 });
 
-test('benches: an unknown flag, a flag without its value, an unknown design: one line naming it, exit 2', () => {
+test('benches: an unknown flag, a flag without its value, an unknown design, a number out of range: one line naming it, exit 2', () => {
   const cases: [string, string[], RegExp][] = [
     ['fault', ['--designs', 'spf'], /^bench:fault: unknown flag --designs \(it takes --design, --seconds, --json\)$/],
     ['fault', ['--design', 'nosuch'], /^bench:fault: --design: unknown name nosuch \(one of .*spf.*\)$/],
