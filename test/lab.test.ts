@@ -9,13 +9,13 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { AddressSpace } from '../src/designs/address-space.js';
-import { plan, runPoints, samplesOfRound, startCrew, type Point } from '../src/bench/runner.js';
+import { plan, readTally, runPoints, samplesOfRound, startCrew, type Point } from '../src/bench/runner.js';
 import { validateResults, WORKLOAD_NAMES, type LabResults, type WorkloadName } from '../src/bench/results.js';
 import { PAGE_SIZE } from '../src/mm/frames.js';
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, PROT_NONE } from '../src/mm/uapi.js';
 import { sysMmap, sysMunmap } from '../src/mm/mmap.js';
 import { StraceParseError } from '../src/trace/strace.js';
-import { isUpdater, TALLY_CHURN, TALLY_FAST_PATH, TALLY_FAULTS, TALLY_OPS, TALLY_STRIDE, type RoleParams } from '../src/workloads/roles.js';
+import { isUpdater, TALLY_CHURN, TALLY_FAST_PATH, TALLY_FAULTS, TALLY_OPS, TALLY_SEQ, TALLY_STRIDE, type RoleParams } from '../src/workloads/roles.js';
 import { compileTrace, TraceReplayer } from '../src/workloads/trace.js';
 import { setWaitLimit } from '../src/sync/sleep.js';
 import { cpuBetween } from '../src/bench/cpu.js';
@@ -215,6 +215,25 @@ test('runPoints interleaves the rounds of the points and merges each point\'s ro
   assert.equal(spf.counters.fastPath + spf.counters.fallback, spf.samples.reduce((n, s) => n + s.faults, 0));
   assert.equal(entries[1]!.churn?.baselineSamples?.length, 3);
   assert.ok(entries[1]!.samples.every((s) => s.churnOps !== undefined), 'churn: every sample counts the churn calls');
+});
+
+test('a worker\'s tally is read as of one instant: between two equal, even values of its seqcount; a writer stuck mid-write is waited for about 1 ms', () => {
+  const tally = new Int32Array(new SharedArrayBuffer(2 * TALLY_STRIDE * 4));
+  const out = new Int32Array(TALLY_SEQ);
+  const b = TALLY_STRIDE; // the second worker's words
+  tally[b + TALLY_FAULTS] = 7;
+  tally[b + TALLY_FAST_PATH] = 7;
+  tally[b + TALLY_SEQ] = 4;
+  readTally(tally, b, out);
+  assert.deepEqual([out[TALLY_FAULTS], out[TALLY_FAST_PATH]], [7, 7]);
+  // Mid-write (odd): the faults word counts the next fault, the fast-path word not yet.
+  tally[b + TALLY_SEQ] = 5;
+  tally[b + TALLY_FAULTS] = 8;
+  const t = performance.now();
+  readTally(tally, b, out);
+  const waited = performance.now() - t;
+  assert.ok(waited >= 1, `waited ${waited} ms for the writer`);
+  assert.deepEqual([out[TALLY_FAULTS], out[TALLY_FAST_PATH]], [8, 7], 'then taken as it is');
 });
 
 test('mmsplit bench refuses bad options with a clear message', { timeout: 60_000 }, () => {

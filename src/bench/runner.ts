@@ -8,7 +8,7 @@ import { AddressSpace } from '../designs/address-space.js';
 import { PAGE_SIZE } from '../mm/frames.js';
 import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../mm/uapi.js';
 import { sysMmap } from '../mm/mmap.js';
-import { isUpdater, LOOKUP_REGION_BYTES, LOOKUP_VMA_PAGES, LOOKUP_VMAS, mapLookupRegion, TALLY_CHURN, TALLY_EXTRA, TALLY_FALLBACK, TALLY_FAST_PATH, TALLY_FAULTS, TALLY_OPS, TALLY_RETRY, TALLY_STRIDE, type RoleParams, type RoleResult } from '../workloads/roles.js';
+import { isUpdater, LOOKUP_REGION_BYTES, LOOKUP_VMA_PAGES, LOOKUP_VMAS, mapLookupRegion, TALLY_CHURN, TALLY_EXTRA, TALLY_FALLBACK, TALLY_FAST_PATH, TALLY_FAULTS, TALLY_OPS, TALLY_RETRY, TALLY_SEQ, TALLY_STRIDE, type RoleParams, type RoleResult } from '../workloads/roles.js';
 import type { TraceProgram } from '../workloads/trace.js';
 import { cpuBetween, readCpu } from './cpu.js';
 import { interferenceMedians, median, sampleMedians, type Counters, type CpuRun, type DesignName, type Entry, type Failure, type Interference, type LatencyPercentiles, type Sample, type WorkloadName } from './results.js';
@@ -181,12 +181,35 @@ export function planSpace(design: string, p: Plan, populate: boolean, maxThreads
  */
 export function crewTotals(tally: Int32Array, isFault: readonly boolean[]): Float64Array {
   const words = new Float64Array(TALLY_STRIDE);
+  const one = new Int32Array(TALLY_SEQ);
   for (let i = 0; i < isFault.length; i++) {
-    const b = i * TALLY_STRIDE;
-    if (isFault[i]) for (let w = 0; w < TALLY_STRIDE; w++) words[w] += tally[b + w]! >>> 0;
-    else words[TALLY_CHURN] += tally[b + TALLY_CHURN]! >>> 0;
+    readTally(tally, i * TALLY_STRIDE, one);
+    if (isFault[i]) for (let w = 0; w < TALLY_SEQ; w++) words[w] += one[w]! >>> 0;
+    else words[TALLY_CHURN] += one[TALLY_CHURN]! >>> 0;
   }
   return words;
+}
+
+/** How long crewTotals waits for a worker that is writing its words (roles.ts's TALLY_SEQ), ms. */
+const SNAPSHOT_WAIT_MS = 1;
+
+/**
+ * The words of the worker whose tally starts at `b`, as of one instant: read between two equal, even values
+ * of its seqcount. A worker kept off its CPU while it writes them is waited for no longer than
+ * SNAPSHOT_WAIT_MS; its words are then taken as they are, off by its one operation at most.
+ */
+export function readTally(tally: Int32Array, b: number, out: Int32Array): void {
+  let since = -1;
+  for (let tries = 1; ; tries++) {
+    const seq = Atomics.load(tally, b + TALLY_SEQ);
+    for (let w = 0; w < TALLY_SEQ; w++) out[w] = tally[b + w]!;
+    if ((seq & 1) === 0 && Atomics.load(tally, b + TALLY_SEQ) === seq) return;
+    if ((tries & 63) === 0) {
+      const now = performance.now();
+      if (since < 0) since = now;
+      else if (now - since >= SNAPSHOT_WAIT_MS) return;
+    }
+  }
 }
 
 /** The totals are 32-bit words: what one grew by from `a` to `b`. */
@@ -196,7 +219,7 @@ const delta = (a: number, b: number) => { const d = (b - a) % 2 ** 32; return d 
 export function sampleBetween(prev: Float64Array, now: Float64Array, elapsedMs: number, withChurn: boolean, window: Float64Array): Sample {
   const s: Sample = { elapsedMs, ops: delta(prev[TALLY_OPS]!, now[TALLY_OPS]!), faults: delta(prev[TALLY_FAULTS]!, now[TALLY_FAULTS]!) };
   if (withChurn) s.churnOps = delta(prev[TALLY_CHURN]!, now[TALLY_CHURN]!);
-  for (let w = TALLY_FAST_PATH; w < TALLY_STRIDE; w++) window[w] += delta(prev[w]!, now[w]!);
+  for (let w = TALLY_FAST_PATH; w < TALLY_SEQ; w++) window[w] += delta(prev[w]!, now[w]!);
   return s;
 }
 

@@ -74,9 +74,15 @@ export const TALLY_FAST_PATH = 3;
 export const TALLY_RETRY = 4;
 export const TALLY_FALLBACK = 5;
 export const TALLY_EXTRA = 6;
+/**
+ * A seqcount around the worker's writes of its words, odd while it writes them: the runner reads them as
+ * of one instant (crewTotals). Without it a fault counted in the faults word and not yet in the fast-path
+ * word, or the other way round, put a sample's counters one off the faults beside it.
+ */
+export const TALLY_SEQ = 15;
 /** Words per worker in the tally (one cache line, so that workers do not share one). */
 export const TALLY_STRIDE = 16;
-const MAX_EXTRA = TALLY_STRIDE - TALLY_EXTRA;
+const MAX_EXTRA = TALLY_SEQ - TALLY_EXTRA;
 
 export interface RoleResult {
   /** The munmaps of the measured interval (with timeWhileIoInFlight, those begun while one was), µs. */
@@ -121,18 +127,23 @@ export function runRole(as: AddressSpace, p: RoleParams, ctl: Int32Array, tally:
    * operations per CPU: totals published every 64 pages or 256 lookups made its figure the publication's
    * steps (per-vma-lock page_fault1 on 64 CPUs: 96 K and 352 K faults/s in two sweeps).
    */
-  const publish = (): void => {
+  const publish = (withExtra = false): void => {
+    // Plain stores, which x86 and V8 keep in program order: the seqcount's odd value is seen before the
+    // words change and its even one after.
+    const seq = tally[TALLY_SEQ]! + 1;
+    tally[TALLY_SEQ] = seq;
     tally[TALLY_OPS] = ops;
     tally[TALLY_FAULTS] = user.faults;
     tally[TALLY_CHURN] = churnOps;
     tally[TALLY_FAST_PATH] = stats.fastPath;
     tally[TALLY_RETRY] = stats.retry;
     tally[TALLY_FALLBACK] = stats.fallback;
+    if (withExtra) for (let i = 0; i < extraNames.length; i++) tally[TALLY_EXTRA + i] = stats.extra[extraNames[i]!]!;
+    tally[TALLY_SEQ] = seq + 1;
   };
   /** Publishes every total, the design's own counters too, and follows ctl[0]; false once told to stop. */
   const running = (): boolean => {
-    publish();
-    for (let i = 0; i < extraNames.length; i++) tally[TALLY_EXTRA + i] = stats.extra[extraNames[i]!]!;
+    publish(true);
     const phase = Atomics.load(ctl, 0);
     if (phase === PHASE_MEASURE) measuring = true;
     return phase !== PHASE_STOP;
