@@ -228,3 +228,57 @@ test('arena: without Node\'s Buffer (another runtime) the poison is compared in 
   assert.equal(run.status, 0, run.stderr);
   assert.deepEqual(JSON.parse(run.stdout), { found: [true, true, true], poisoned: true });
 });
+
+test('arena: validate finds the one free record that lost its poison among runs of free records compared at once (seeded)', () => {
+  const seed = testSeed();
+  const rnd = new Prng(seed);
+  // 64-byte records, 3,000 of them: runs of free records longer than one comparison (64 KiB).
+  const a = Arena.create({ name: 'small', capacity: 3000, stride: 64, debug: true });
+  const live = new Set<number>();
+  for (let i = 0; i < 40; i++) {
+    const r = a.alloc();
+    a.u8.fill(9, r * 64, r * 64 + 64); // a live record's bytes are its own
+    live.add(r);
+  }
+  a.validate();
+  for (let round = 0; round < 30; round++) {
+    let rec: number;
+    do rec = 1 + rnd.below(2999);
+    while (live.has(rec));
+    const at = rec * 64 + rnd.below(64);
+    a.u8[at] ^= 0x10;
+    assert.throws(() => a.validate(), new RegExp(`free record ${rec} lost its poison`), `seed ${seed}: record ${rec}`);
+    a.u8[at] ^= 0x10;
+  }
+  a.validate();
+});
+
+test('BufferSet.retire: a debug arena made again over a retired buffer is byte for byte a new one, poisoning only what was live; a lost poison is found, and nothing is trusted without retire', () => {
+  const opts = { name: 'r', capacity: 8, stride: 64, debug: true } as const;
+  const fresh = Arena.create(opts);
+  const set = new BufferSet();
+  const a = set.reuse(() => Arena.create(opts));
+  const [r1, r2, r3] = [a.alloc(), a.alloc(), a.alloc()];
+  for (const r of [r1!, r2!, r3!]) a.u8.fill(0x33, r * 64, r * 64 + 64);
+  a.free(r2!);
+  set.retire();
+  const b = set.reuse(() => Arena.create(opts));
+  assert.equal(b.data, a.data, 'the same buffer');
+  assert.deepEqual(b.u8, fresh.u8, 'as a new arena: record 0 zero, every other record poisoned — the live ones too');
+  assert.equal(b.alloc(), fresh.alloc(), 'and allocates as a new one does');
+
+  // A byte written into a free record after its free: retire() finds it, and the next arena is poisoned anew.
+  b.u8[5 * 64 + 3] = 1;
+  assert.throws(() => set.retire(), /free record 5 lost its poison/);
+  const c = set.reuse(() => Arena.create(opts));
+  assert.deepEqual(c.u8, Arena.create(opts).u8);
+
+  // Not retired (the run failed before it): whatever the buffer holds, everything is poisoned again.
+  c.u8[6 * 64] = 1;
+  const d = set.reuse(() => Arena.create(opts));
+  assert.deepEqual(d.u8, Arena.create(opts).u8);
+  set.retire();
+  // Another geometry over the same (larger) buffer takes nothing from the last one's retire().
+  const e = set.reuse(() => Arena.create({ ...opts, capacity: 4 }));
+  assert.deepEqual(e.u8, Arena.create({ ...opts, capacity: 4 }).u8);
+});

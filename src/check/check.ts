@@ -209,7 +209,7 @@ class CheckPool {
    */
   prepare(design: string, scenario: CheckScenario, seed: number, mode: CheckMode, opts: RunOptions, slot = 0): Prepared | RunOutcome {
     const rnd = new Prng(seed);
-    const as = this.buffers[slot]!.reuse(() => AddressSpace.create({ design, frames: FRAMES, tables: 64, capacity: 256, debug: true, maxThreads: 16 }));
+    const as = this.buffers[slot]!.reuse(() => AddressSpace.create({ design, frames: FRAMES, tables: 64, capacity: 256, files: 16 /* a scenario opens one or two */, debug: true, maxThreads: 16 }));
     const tablesBefore = as.pages.pt.tablesInUse();
     try {
       const params = scenario.setup(as, rnd, opts.given);
@@ -306,7 +306,8 @@ class CheckPool {
     try {
       p.scenario.check(p.as, p.params, c.results);
       checkQuiescent(p.as);
-      checkTeardown(p.as, p.scenario.ranges, p.tablesBefore);
+      const buffers = this.buffers[p.slot]!;
+      checkTeardown(p.as, p.scenario.ranges, p.tablesBefore, () => buffers.retire());
     } catch (e) {
       const err = e as Error;
       c.out.violation = err.name === 'CheckViolation' ? err.message : describeError(err);

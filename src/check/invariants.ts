@@ -40,9 +40,11 @@ export function checkQuiescent(as: AddressSpace): void {
 /**
  * Unmaps the scenario's ranges and ends the controller's thread of the address space (waiting for every
  * deferred free), then throws if anything is left: VMAs, frames beyond the page cache's, page tables
- * beyond the top level.
+ * beyond the top level. Last, with nothing written after it, `retire` (BufferSet.retire) checks every
+ * arena's bitmap and the poison of every free record, VMAs, frames, tables and maple nodes alike, as the
+ * buffers go back for the next run (which then poisons only what was live here).
  */
-export function checkTeardown(as: AddressSpace, ranges: readonly [number, number][], tablesBefore: number): void {
+export function checkTeardown(as: AddressSpace, ranges: readonly [number, number][], tablesBefore: number, retire: () => void): void {
   const { mm, pages } = as;
   for (const [s, e] of ranges) if (sysMunmap(mm, s, e - s) !== 0) violation(`teardown: munmap(0x${s.toString(16)}, ${(e - s) / PAGE_SIZE} pages) failed`);
   if (mm.mapCount !== 0) violation(`teardown: ${mm.mapCount} VMAs still mapped`);
@@ -54,7 +56,8 @@ export function checkTeardown(as: AddressSpace, ranges: readonly [number, number
   if (frames !== cached) violation(`teardown: ${frames} frames in use but the page cache holds ${cached}: ${frames - cached} leaked`);
   const tables = pages.pt.tablesInUse();
   if (tables > tablesBefore) violation(`teardown: ${tables - tablesBefore} page-table pages leaked`);
-  guard('the frames', () => pages.frames.validate());
+  guard('the frames', () => pages.frames.validateRefcounts());
+  guard('the freed records', retire);
 }
 
 function guard(what: string, fn: () => void): void {

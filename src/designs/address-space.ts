@@ -16,6 +16,8 @@ export interface AddressSpaceOptions {
   tables?: number;
   /** Page-cache pages; default = frames. */
   cachePages?: number;
+  /** Open files (struct file records); default 1024. */
+  files?: number;
   /** Poison freed VMAs, frames and tables, and check it (slower). */
   debug?: boolean;
   /** mm->mmap_base; default 0x7ffff7fff000 (x86-64 without randomisation, 8 MiB stack). */
@@ -61,7 +63,7 @@ export class AddressSpace {
     const rcu = Rcu.create({ maxThreads: opts.maxThreads ?? 64 });
     rcu.registerThread();
     const srcu = Srcu.create({ maxThreads: opts.maxThreads ?? 64 });
-    const pages = MmPages.create({ frames: opts.frames, tables: opts.tables, cachePages: opts.cachePages, debug: opts.debug, populate: opts.populate }, rcu);
+    const pages = MmPages.create({ frames: opts.frames, tables: opts.tables, cachePages: opts.cachePages, files: opts.files, debug: opts.debug, populate: opts.populate }, rcu);
     const mm = new MmStruct({
       mmapBase: opts.mmapBase ?? 0x7ffff7fff000, pages, index: info.index ?? 'maple', debug: opts.debug, capacity: opts.capacity,
       vmaWords: info.vmaWords, mmWords: info.mmWords, ...(info.typesafeByRcu ? { typesafeByRcu: info.typesafeByRcu } : {}),

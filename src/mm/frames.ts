@@ -295,6 +295,11 @@ export class FrameTable {
   /** Checks every allocated frame has a positive reference count, and the arena itself. */
   validate(): void {
     this.arena.validate();
+    this.validateRefcounts();
+  }
+
+  /** Checks every allocated frame has a positive reference count. */
+  validateRefcounts(): void {
     for (let pfn = 1; pfn <= this.nframes; pfn++) {
       if (!this.arena.isLive(pfn)) continue;
       const r = this.refcount(pfn);

@@ -39,10 +39,10 @@ export class MmPages implements FaultContext {
   private mm: MmStruct | undefined;
 
   /** `populate`: back the frames and page tables with host memory now (Arena's MAP_POPULATE). */
-  static create(opts: { frames: number; tables?: number; cachePages?: number; debug?: boolean; populate?: boolean }, rcu: Rcu | null): MmPages {
+  static create(opts: { frames: number; tables?: number; cachePages?: number; files?: number; debug?: boolean; populate?: boolean }, rcu: Rcu | null): MmPages {
     const frames = FrameTable.create({ frames: opts.frames, debug: opts.debug ?? false, populate: opts.populate ?? false });
     const pt = PageTables.create({ tables: opts.tables ?? Math.max(64, (opts.frames >> 9) * 4 + 64), debug: opts.debug ?? false, populate: opts.populate ?? false });
-    const pagecache = PageCache.create(frames, { pages: opts.cachePages ?? opts.frames, debug: opts.debug ?? false });
+    const pagecache = PageCache.create(frames, { pages: opts.cachePages ?? opts.frames, files: opts.files, debug: opts.debug ?? false });
     // Room for every frame and table at once: each can wait for a grace period only once at a time.
     const deferred = DeferredFree.create(frames.nframes + pt.arena.capacity + 1);
     return new MmPages(frames, pt, pagecache, deferred, rcu);

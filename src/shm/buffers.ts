@@ -13,6 +13,8 @@ let active: BufferSet | null = null;
 export class BufferSet {
   private readonly buffers: SharedArrayBuffer[] = [];
   private next = 0;
+  /** What the last reuse() made asked to be told when it is done with (atRetire). */
+  private retirees: (() => void)[] = [];
 
   /**
    * Runs `fn`, its sharedBuffer() calls served from this set (in order; a size that differs gets a new
@@ -22,11 +24,29 @@ export class BufferSet {
     if (active !== null) throw new Error('BufferSet.reuse: already inside one');
     active = this;
     this.next = 0;
+    this.retirees = [];
     try {
       return fn();
     } finally {
       active = null;
     }
+  }
+
+  /**
+   * What the last reuse() made is done with: no thread will write its buffers again before the next
+   * reuse(). Runs what it asked for with atRetire() — a debug arena verifies the poison of its freed
+   * records, so that the next reuse need not write it again — and throws the first error. Without it the
+   * next reuse() clears and poisons everything, as for new buffers.
+   */
+  retire(): void {
+    const retirees = this.retirees;
+    this.retirees = [];
+    for (const f of retirees) f();
+  }
+
+  /** Inside reuse(): `fn` runs when the set is retire()d. */
+  onRetire(fn: () => void): void {
+    this.retirees.push(fn);
   }
 
   take(bytes: number, how: BufferUse): SharedArrayBuffer {
@@ -37,6 +57,11 @@ export class BufferSet {
     if (how.overwritten !== true) fill(new Uint8Array(old, 0, bytes), 0);
     return old;
   }
+}
+
+/** Inside BufferSet.reuse(), `fn` runs when the set is retire()d; outside, never (new buffers are not reused). */
+export function atRetire(fn: () => void): void {
+  active?.onRetire(fn);
 }
 
 /** Byte images (never shared) by byte value, grown as needed: what fill() copies from. */
