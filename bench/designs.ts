@@ -7,7 +7,8 @@ import { DESIGNS } from '../src/designs/index.js';
 import { runPoint, type RunOptions } from '../src/bench/runner.js';
 import type { DesignName, Entry } from '../src/bench/results.js';
 import { churnKeptPct } from '../src/bench/results.js';
-import { checkFlags, machine, namesArg, positiveArg, printMachine, printTable, wantsJson } from './harness.js';
+import { isDisturbed, throughput, throughputSpread } from '../src/report/data.js';
+import { checkFlags, figure, machine, namesArg, positiveArg, printDisturbed, printMachine, printTable, wantsJson } from './harness.js';
 
 checkFlags('bench:designs', ['--design', '--seconds', '--reps']);
 
@@ -28,16 +29,21 @@ if (wantsJson) {
   console.log(JSON.stringify({ bench: 'designs', machine: machine(), options: opts, entries }, null, 2));
 } else {
   printMachine(machine());
-  console.log(`\nMedians of ${opts.repetitions} runs of ${opts.durationMs / 1000} s after ${opts.warmupMs} ms of warm-up.`);
+  console.log(`\nMedians of ${opts.repetitions} runs of ${opts.durationMs / 1000} s after ${opts.warmupMs} ms of warm-up, the lowest and highest in brackets.`);
   console.log('page_fault1: 128 MiB per worker, every page written, unmapped, again. churn: 1 worker faulting over 64 MiB');
   console.log('(then MADV_DONTNEED) while 1 worker maps, mprotects and unmaps 16 KiB regions; kept = % of the same');
   console.log('fault worker alone. fast/fallback: faults without / with the mmap_lock (or the slower path), churn run.');
   const base = find('mmap-lock', 'churn', 2);
+  /** An entry's throughput with its repetitions' range and the lab's mark if the machine disturbed it. */
+  const cell = (e: Entry) => {
+    const s = throughputSpread(e);
+    return figure(throughput(e), s?.lo ?? NaN, s?.hi ?? NaN, isDisturbed(e));
+  };
   printTable(
-    ['design', 'pf1 1w M/s', 'pf1 2w M/s', '2w / 1w', 'churn M/s', 'kept %', '× mmap-lock', 'fast path', 'fallback', 'retry'],
+    ['design', 'pf1 1w faults/s', 'pf1 2w faults/s', '2w / 1w', 'churn faults/s', 'kept %', '× mmap-lock', 'fast path', 'fallback', 'retry'],
     names.map((d) => {
       const one = find(d, 'page_fault1', 1), two = find(d, 'page_fault1', 2), ch = find(d, 'churn', 2);
-      return [d, one.median.opsPerSec / 1e6, two.median.opsPerSec / 1e6, two.median.opsPerSec / one.median.opsPerSec, ch.median.faultsPerSec / 1e6,
+      return [d, cell(one), cell(two), two.median.opsPerSec / one.median.opsPerSec, cell(ch),
         churnKeptPct(ch) ?? NaN, base ? ch.median.faultsPerSec / base.median.faultsPerSec : NaN, ch.counters.fastPath, ch.counters.fallback, ch.counters.retry];
     }),
   );
@@ -48,7 +54,8 @@ if (wantsJson) {
       const e = find(d, 'io', 2);
       const l = e.munmapLatencyUs!;
       const ref = names.includes('srcu') ? find('srcu', 'io', 2).munmapLatencyUs!.p50 : NaN;
-      return [d, e.median.faultsPerSec, l.count, l.p50, l.p90, l.p99, l.max, l.p50 / ref];
+      return [d, cell(e), l.count, l.p50, l.p90, l.p99, l.max, l.p50 / ref];
     }),
   );
+  printDisturbed(entries.filter(isDisturbed).map((e) => `${e.design} ${e.workload} at ${e.threads} threads: ${e.interference!.reason}`), entries.length);
 }

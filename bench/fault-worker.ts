@@ -5,6 +5,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { AddressSpace, type AddressSpaceHandle } from '../src/designs/address-space.js';
 import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../src/mm/uapi.js';
 import { sysMmap, sysMunmap } from '../src/mm/mmap.js';
+import { currentThreadId } from '../src/util/affinity.js';
 
 interface Job {
   as: AddressSpaceHandle;
@@ -13,40 +14,78 @@ interface Job {
   file: number;
   read: boolean;
   ctl: SharedArrayBuffer; // [phase: 0 warm-up, 1 measure, 2 stop]
+  /** Each worker's kernel thread id, by index: written when it is ready, for the runner's CPU accounting. */
+  tids: SharedArrayBuffer;
+  index: number;
 }
 
 const job = workerData as Job;
 const ctl = new Int32Array(job.ctl);
 const as = AddressSpace.attach(job.as);
+Atomics.store(new Int32Array(job.tids), job.index, currentThreadId() || -1);
 const { mm, user } = as;
 const flags = job.file === 0 ? MAP_PRIVATE | MAP_ANONYMOUS : MAP_PRIVATE;
 let faults = 0;
 let touchMs = 0; // time spent faulting pages in, without mmap and munmap
+let elapsedMs = 0;
 let t0 = 0;
-let measuring = false;
-for (;;) {
+let measuring = false; // inside the window
+let stopped = false; // the window has ended
+let touchFrom = -1; // while touching pages inside the window: when this stretch began
+let statsFrom: Record<string, number> = {};
+let stats: Record<string, number> = {}; // the design's counters over the window
+
+function designStats(): Record<string, number> {
+  const { extra, ...counts } = as.design.stats;
+  return { ...counts, ...extra };
+}
+
+/**
+ * Looks at the phase: opens and closes this worker's window. Called between passes and every 16 pages, so
+ * that the window is cut to within 16 faults — a window shorter than a pass of 128 MiB (0.2 s on a busy
+ * machine) used to measure no pass at all and report its faults over the worker's whole life.
+ */
+function look(touching: boolean): void {
   const phase = Atomics.load(ctl, 0);
-  if (phase === 2) break;
-  if (phase === 1 && !measuring) {
+  if (phase === 0 || stopped) return;
+  if (!measuring && phase === 1) {
     measuring = true;
-    faults = 0;
-    touchMs = 0;
+    statsFrom = designStats();
     t0 = performance.now();
+    if (touching) touchFrom = t0;
+  } else if (phase === 2) {
+    stopped = true;
+    if (!measuring) return; // the window went by between two looks: nothing measured (NaN, not 0)
+    measuring = false;
+    const t = performance.now();
+    elapsedMs = t - t0;
+    if (touchFrom >= 0) touchMs += t - touchFrom;
+    touchFrom = -1;
+    const end = designStats();
+    stats = Object.fromEntries(Object.entries(end).map(([k, v]) => [k, v - (statsFrom[k] ?? 0)]));
   }
+}
+
+while (!stopped) {
+  look(false);
+  if (stopped) break;
   const a = sysMmap(mm, 0, job.bytes, PROT_READ | PROT_WRITE, flags, job.file, 0);
   if (a < 0) throw new Error(`mmap failed: ${a}`);
-  const touchStart = performance.now();
+  if (measuring) touchFrom = performance.now();
   for (let off = 0; off < job.bytes; off += 4096) {
+    if ((off & 0xffff) === 0) {
+      look(true);
+      if (stopped) break;
+    }
     if (job.read) user.load8(a + off);
     else user.store8(a + off, 1);
+    if (measuring) faults++;
     if ((off & 0xfffff) === 0) as.quiescentState();
   }
-  touchMs += performance.now() - touchStart;
-  faults += job.bytes / 4096;
+  if (touchFrom >= 0) touchMs += performance.now() - touchFrom;
+  touchFrom = -1;
   sysMunmap(mm, a, job.bytes);
   as.quiescentState();
 }
-const elapsedMs = performance.now() - t0;
-const stats = { ...as.design.stats };
 as.exit();
 parentPort!.postMessage({ faults, elapsedMs, touchMs, stats });

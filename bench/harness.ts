@@ -1,5 +1,7 @@
 // Shared benchmark plumbing: batch timing with medians, the machine description, table and JSON output.
 import { machineInfo } from '../src/bench/lab.js';
+import { fmtSpread } from '../src/report/data.js';
+import { DISTURBED_MARK } from '../src/report/summary.js';
 
 export interface MachineInfo {
   cpu: string;
@@ -63,6 +65,22 @@ export function fmt(x: number): string {
   if (Math.abs(x) >= 1000) return x.toFixed(0);
   if (Math.abs(x) >= 10) return x.toFixed(1);
   return x.toFixed(2);
+}
+
+/**
+ * A figure as the lab's summary prints one: the median, its runs' lowest and highest in brackets, and the
+ * lab's mark when the machine took the CPUs from its workers — "1.50 M (1.45–1.55) !".
+ */
+export function figure(median: number, lo: number, hi: number, disturbed: boolean): string {
+  return `${fmtSpread(median, { lo, hi })}${disturbed ? ` ${DISTURBED_MARK}` : ''}`;
+}
+
+/** The closing warning of a bench some of whose `total` figures were disturbed, one line each (`disturbed`); nothing if none. */
+export function printDisturbed(disturbed: readonly string[], total: number): void {
+  if (disturbed.length === 0) return;
+  console.log(`\nWarning: ${disturbed.length} of ${total} figures (marked ${DISTURBED_MARK}) were measured while other processes took the CPUs from the workers:`);
+  for (const d of disturbed) console.log(`  ${d}`);
+  console.log('They measure the machine as much as the designs: run again on a quiet machine (npm run bench:interference measures what such load does).');
 }
 
 export function printMachine(m: MachineInfo): void {

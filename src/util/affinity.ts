@@ -37,12 +37,18 @@ export function batchThisThread(): boolean {
   return onThisThread('chrt', ['-b', '-p', '0']);
 }
 
+/** This thread's kernel thread id (gettid()), or 0 where /proc/thread-self is not there (not Linux). */
+export function currentThreadId(): number {
+  try {
+    const m = /task\/(\d+)$/.exec(readlinkSync('/proc/thread-self'));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
 /** Runs `tool …args TID` on the calling thread's TID: whether it succeeded. */
 function onThisThread(tool: string, args: string[]): boolean {
-  try {
-    const tid = readlinkSync('/proc/thread-self').split('/').pop()!;
-    return spawnSync(tool, [...args, tid], { stdio: 'ignore' }).status === 0;
-  } catch {
-    return false;
-  }
+  const tid = currentThreadId();
+  return tid > 0 && spawnSync(tool, [...args, String(tid)], { stdio: 'ignore' }).status === 0;
 }

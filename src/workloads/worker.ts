@@ -1,10 +1,10 @@
 // A lab worker thread: attaches to the address space, runs its role, reports what it measured.
-import fs from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { AddressSpace, type AddressSpaceHandle } from '../designs/address-space.js';
 import { UserFaultError } from '../mm/uaccess.js';
 import { setWaitLimit } from '../sync/sleep.js';
 import { runRole, TALLY_STRIDE, type RoleParams } from './roles.js';
+import { currentThreadId } from '../util/affinity.js';
 
 interface Job extends RoleParams {
   as: AddressSpaceHandle;
@@ -18,15 +18,6 @@ interface Job extends RoleParams {
 }
 
 const job = workerData as Job;
-/** This thread's kernel thread id (gettid()), or 0 where /proc/thread-self is not there (not Linux). */
-function currentThreadId(): number {
-  try {
-    const m = /task\/(\d+)$/.exec(fs.readlinkSync('/proc/thread-self'));
-    return m ? Number(m[1]) : 0;
-  } catch {
-    return 0;
-  }
-}
 Atomics.store(new Int32Array(job.tids), job.index, currentThreadId());
 setWaitLimit(job.waitLimitMs); // a lost wake-up ends the run with an error instead of hanging it
 const as = await AddressSpace.open(job.as);
