@@ -1,5 +1,8 @@
 // Shared benchmark plumbing: batch timing with medians, the machine description, table and JSON output.
+import { cpuBetween, readCpu } from '../src/bench/cpu.js';
 import { machineInfo } from '../src/bench/lab.js';
+import type { Interference } from '../src/bench/results.js';
+import { judgeInterference } from '../src/bench/runner.js';
 import { fmtSpread } from '../src/report/data.js';
 import { DISTURBED_MARK } from '../src/report/summary.js';
 
@@ -33,7 +36,7 @@ export function percentile(xs: number[], p: number): number {
  * Times `batch()` — which runs `opsPerBatch` operations — `reps` times after a warm-up, and returns the
  * median nanoseconds per operation (one timer read per batch).
  */
-export function medianNsPerOp(batch: () => unknown, opsPerBatch: number, reps = 11): { median: number; samples: number[] } {
+export function medianNsPerOp(batch: () => unknown, opsPerBatch: number, reps = 11, what?: string): { median: number; samples: number[] } {
   batch(); // warm-up: let V8 optimize the loop
   batch();
   const samples: number[] = [];
@@ -42,13 +45,45 @@ export function medianNsPerOp(batch: () => unknown, opsPerBatch: number, reps = 
     batch();
     samples.push(Number(process.hrtime.bigint() - t0) / opsPerBatch);
   }
+  if (what !== undefined) noteSpread(what, samples);
   return { median: median(samples), samples };
 }
 
 /** Times `loop(n)`, a function that runs the operation n times, in batches of n: median ns per operation. */
-export function nsPerOp(loop: (n: number) => void, n: number, reps = 11): { median: number; samples: number[] } {
+export function nsPerOp(loop: (n: number) => void, n: number, reps = 11, what?: string): { median: number; samples: number[] } {
   loop(Math.min(n, 50_000));
-  return medianNsPerOp(() => loop(n), n, reps);
+  return medianNsPerOp(() => loop(n), n, reps, what);
+}
+
+/** This process's main thread and the machine as the bench began (every bench imports this module first). */
+const watchFrom = { cpu: readCpu([process.pid]), t: performance.now() };
+/** The widest spread of the runs behind a median, of those a bench noted (noteSpread). */
+let widest: { what: string; ratio: number } | undefined;
+
+/** Notes the runs behind one of the bench's medians (`what` names it): runQuality() reports the widest. */
+export function noteSpread(what: string, samples: readonly number[]): void {
+  const lo = Math.min(...samples);
+  const ratio = Math.max(...samples) / lo;
+  if (lo > 0 && (widest === undefined || ratio > widest.ratio)) widest = { what, ratio };
+}
+
+/**
+ * How far apart the runs behind the bench's medians lay (the widest, max / min), and how much the machine
+ * took from its main thread since it began, by the lab's rule (judgeInterference: it waited for a CPU while
+ * other processes kept the CPUs busy; undefined off Linux). For --json.
+ */
+export function runQuality(): { widestSpread?: { what: string; ratio: number }; interference?: Interference } {
+  const now = performance.now();
+  const cpu = cpuBetween(watchFrom.cpu, readCpu([process.pid]), now - watchFrom.t);
+  const interference = cpu ? judgeInterference([{ samples: [{ elapsedMs: now - watchFrom.t, ops: 0, faults: 0, cpu }], workers: 1 }], 1) : undefined;
+  return { ...(widest ? { widestSpread: widest } : {}), ...(interference ? { interference } : {}) };
+}
+
+/** The end of a bench's table output: runQuality() in words, a warning if the machine took the CPUs. */
+export function printRunQuality(): void {
+  const q = runQuality();
+  if (q.widestSpread) console.log(`\nSpread: the runs behind each median lie within ${q.widestSpread.ratio.toFixed(2)}× of each other (the widest: ${q.widestSpread.what}).`);
+  if (q.interference?.disturbed) console.log(`\nWarning: the machine was busy while this bench ran (${q.interference.reason}): its figures measure the machine as much as the code; run again on a quiet machine.`);
 }
 
 export function printTable(headers: string[], rows: (string | number)[][]): void {

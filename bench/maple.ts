@@ -20,7 +20,7 @@ import { MapleTree } from '../src/maple/index.js';
 import { Rcu } from '../src/sync/rcu.js';
 import { mmEntries, parseMaps } from '../src/trace/maps.js';
 import { Prng } from '../src/util/prng.js';
-import { argValue, checkFlags, machine as machineInfo, medianNsPerOp, positiveArg, wantsJson } from './harness.js';
+import { argValue, checkFlags, machine as machineInfo, medianNsPerOp, positiveArg, printRunQuality, runQuality, wantsJson } from './harness.js';
 
 // sorted-btree is CommonJS with `exports.default = BTree`.
 type BTreeT = import('sorted-btree').default<number, number>;
@@ -35,9 +35,9 @@ checkFlags('bench:maple', ['--reps', '--layout']);
 const REPS = positiveArg('bench:maple', '--reps', 15, true);
 const ONLY = argValue('--layout');
 
-/** Median ns/op of `reps` timed runs of fn(), each doing `opsPerRun` operations. */
-function median(reps: number, fn: () => number, opsPerRun: number): number {
-  return medianNsPerOp(fn, opsPerRun, reps).median;
+/** Median ns/op of `reps` timed runs of fn(), each doing `opsPerRun` operations; `what` names it for the spread. */
+function median(what: string, reps: number, fn: () => number, opsPerRun: number): number {
+  return medianNsPerOp(fn, opsPerRun, reps, what).median;
 }
 
 let sink = 0; // results flow here so no loop is dead code
@@ -370,7 +370,7 @@ async function benchLayout(L: Layout): Promise<{ layout: string; vmas: number; r
 
   const rows: Row[] = [];
   const lookup: Row = { op: 'lookup', ns: {} };
-  for (const p of peers) lookup.ns[p.name] = median(REPS, () => (sink += p.lookup(q, Q)), Q);
+  for (const p of peers) lookup.ns[p.name] = median(`${L.name} lookup, ${p.name}`, REPS, () => (sink += p.lookup(q, Q)), Q);
   rows.push(lookup);
 
   const M = 4000;
@@ -381,13 +381,14 @@ async function benchLayout(L: Layout): Promise<{ layout: string; vmas: number; r
     if (sums[k] !== sums[0]) throw new Error(`${L.name}: ${p.name} mmaps elsewhere than maple (${sums[k]} vs ${sums[0]})`);
   });
   const mm: Row = { op: 'mmap+munmap', ns: {} };
-  for (const p of mmPeers) mm.ns[p.name] = median(REPS, () => (sink += p.mmapMunmap(lens, M, lo, hi)), M);
+  for (const p of mmPeers) mm.ns[p.name] = median(`${L.name} mmap+munmap, ${p.name}`, REPS, () => (sink += p.mmapMunmap(lens, M, lo, hi)), M);
   rows.push(mm);
 
   const IT = Math.max(1, Math.floor(200_000 / L.starts.length));
   const it: Row = { op: 'iterate (per VMA)', ns: {} };
   for (const p of [peers[0]!, entriesPeer, ...peers.slice(1)]) {
     it.ns[p.name] = median(
+      `${L.name} iterate, ${p.name}`,
       REPS,
       () => {
         for (let k = 0; k < IT; k++) sink += p.iterate();
@@ -414,7 +415,7 @@ async function main(): Promise<void> {
         ratio: Object.fromEntries(Object.entries(row.ns).map(([k, v]) => [k, v / row.ns.maple!])),
       })),
     }));
-    console.log(JSON.stringify({ bench: 'maple', machine, reps: REPS, unit: 'ns/op (median)', results: withRatios, acceptance: accept, sink: sink !== 0 }, null, 2));
+    console.log(JSON.stringify({ bench: 'maple', machine, reps: REPS, unit: 'ns/op (median)', results: withRatios, acceptance: accept, ...runQuality(), sink: sink !== 0 }, null, 2));
     return;
   }
   console.log(`bench/maple — ${machine.cpu} × ${machine.cores} cores, Node ${machine.node}, V8 ${machine.v8}; median of ${REPS} batches, ns/op (× = peer / maple)`);
@@ -437,6 +438,7 @@ async function main(): Promise<void> {
   }
   console.log('\nacceptance:');
   for (const a of accept) console.log(`  ${a.ok ? 'ok  ' : 'FAIL'} ${a.what}: ${a.got}`);
+  printRunQuality();
   if (sink === 0) console.log('(sink 0)');
 }
 

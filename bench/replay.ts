@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { checkFlags, machine, median, printMachine, printTable, wantsJson } from './harness.js';
+import { checkFlags, machine, median, noteSpread, printMachine, printRunQuality, printTable, runQuality, wantsJson } from './harness.js';
 import { parseMaps } from '../src/trace/maps.js';
 import { parseStrace } from '../src/trace/strace.js';
 import { compareLayouts, replay, replayRecords, type ReplayOptions } from '../src/trace/replay.js';
@@ -44,15 +44,18 @@ for (const name of ['node', 'python3', 'memtrace-seed-1', 'memtrace-seed-2', 'me
     e2e.push((records.length * inner) / time(() => { for (let k = 0; k < inner; k++) replay(trace, before, opts); }));
     only.push((records.length * inner) / time(() => { for (let k = 0; k < inner; k++) replayRecords(records, beforeEntries, opts); }));
   }
+  noteSpread(`${name}, end to end`, e2e);
+  noteSpread(`${name}, replay only`, only);
   rows.push({ fixture: name, calls: records.length, endToEndCallsPerS: median(e2e), replayOnlyCallsPerS: median(only), exact });
 }
 
 const mach = machine();
 if (wantsJson) {
-  console.log(JSON.stringify({ machine: mach, reps: REPS, rows }, null, 2));
+  console.log(JSON.stringify({ machine: mach, reps: REPS, rows, ...runQuality() }, null, 2));
 } else {
   printMachine(mach);
   console.log(`replay speed, median of ${REPS} runs (calls per second)\n`);
   printTable(['fixture', 'calls', 'end to end', 'replay only', 'exact'],
     rows.map((r) => [r.fixture, String(r.calls), Math.round(r.endToEndCallsPerS), Math.round(r.replayOnlyCallsPerS), r.exact ? 'yes' : 'NO']));
+  printRunQuality();
 }

@@ -23,7 +23,7 @@ import {
   writeSeqcountEnd,
 } from '../src/sync/index.js';
 import { Prng } from '../src/util/prng.js';
-import { checkFlags, machine, median, nsPerOp, percentile, printMachine, printTable, wantsJson } from './harness.js';
+import { checkFlags, machine, median, noteSpread, nsPerOp, percentile, printMachine, printRunQuality, printTable, runQuality, wantsJson } from './harness.js';
 
 checkFlags('bench:sync', []);
 
@@ -58,7 +58,7 @@ if (!wantsJson) {
   console.log(`\nUncontended cost, ns per operation pair (median of 11 batches of ${N.toLocaleString()}):`);
 }
 const costs: Record<string, number> = {};
-for (const [name, loop] of pairs) costs[name] = nsPerOp(loop, N).median;
+for (const [name, loop] of pairs) costs[name] = nsPerOp(loop, N, 11, name).median;
 rcu.unregisterThread();
 if (!wantsJson) printTable(['primitive', 'ns/pair'], Object.entries(costs).map(([k, v]) => [k, v]));
 
@@ -88,6 +88,8 @@ async function gracePeriods(kind: 'rcu' | 'srcu', readers: number) {
   }
   const noop = () => {};
   const callNs: number[] = [];
+  for (let i = 0; i < 10_000; i++) call(noop); // warm-up, untimed: the first batch ran ~35× the median
+  drain();
   for (let r = 0; r < 11; r++) {
     const t0 = process.hrtime.bigint();
     for (let i = 0; i < 10_000; i++) call(noop);
@@ -96,6 +98,7 @@ async function gracePeriods(kind: 'rcu' | 'srcu', readers: number) {
   }
   Atomics.store(new Int32Array(ctl), 0, 1);
   await Promise.all(threads.map((t) => new Promise((r) => t.once('exit', r))));
+  noteSpread(`call_${kind} with ${readers} readers`, callNs);
   const s = median(syncNs);
   const c = median(callNs);
   return { kind, readers, readersInsideAvg: activeSum / 200, syncMedianNs: s, syncP99Ns: percentile(syncNs, 99), callMedianNs: c, ratio: s / c };
@@ -120,8 +123,9 @@ const goals = [
   { goal: 'synchronize_srcu / call_srcu >= 100x', value: latency[0]!.ratio, ok: latency[0]!.ratio >= 100 },
 ];
 if (wantsJson) {
-  console.log(JSON.stringify({ bench: 'sync', machine: m, batch: N, nsPerPair: costs, gracePeriods: latency, goals }, null, 2));
+  console.log(JSON.stringify({ bench: 'sync', machine: m, batch: N, nsPerPair: costs, gracePeriods: latency, goals, ...runQuality() }, null, 2));
 } else {
   console.log(`\nGoals (one SC Atomics op measured at ${a.toFixed(1)} ns in this run):`);
   printTable(['goal', 'measured', 'met'], goals.map((g) => [g.goal, g.value, g.ok ? 'yes' : 'NO']));
+  printRunQuality();
 }
