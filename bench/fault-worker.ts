@@ -32,13 +32,6 @@ let t0 = 0;
 let measuring = false; // inside the window
 let stopped = false; // the window has ended
 let touchFrom = -1; // while touching pages inside the window: when this stretch began
-let statsFrom: Record<string, number> = {};
-let stats: Record<string, number> = {}; // the design's counters over the window
-
-function designStats(): Record<string, number> {
-  const { extra, ...counts } = as.design.stats;
-  return { ...counts, ...extra };
-}
 
 /**
  * Looks at the phase: opens and closes this worker's window. Called between passes and every 16 pages, so
@@ -50,7 +43,6 @@ function look(touching: boolean): void {
   if (phase === 0 || stopped) return;
   if (!measuring && phase === 1) {
     measuring = true;
-    statsFrom = designStats();
     t0 = performance.now();
     if (touching) touchFrom = t0;
   } else if (phase === 2) {
@@ -61,8 +53,6 @@ function look(touching: boolean): void {
     elapsedMs = t - t0;
     if (touchFrom >= 0) touchMs += t - touchFrom;
     touchFrom = -1;
-    const end = designStats();
-    stats = Object.fromEntries(Object.entries(end).map(([k, v]) => [k, v - (statsFrom[k] ?? 0)]));
   }
 }
 
@@ -88,4 +78,4 @@ while (!stopped) {
   as.quiescentState();
 }
 as.exit();
-parentPort!.postMessage({ faults, elapsedMs, touchMs, stats });
+parentPort!.postMessage({ faults, elapsedMs, touchMs });

@@ -78,14 +78,13 @@ interface FaultReport {
   faults: number;
   elapsedMs: number;
   touchMs: number;
-  stats: Record<string, number>;
 }
 
 /**
  * One run: `workers` tasks of the pattern under `design`, in one address space or (`separate`) one each;
  * returns faults per second, all workers together.
  */
-async function run(design: string, workers: number, p: Pattern, separate = false): Promise<{ faultsPerSec: number; touchFaultsPerSec: number; stats: unknown[]; sample: Sample }> {
+async function run(design: string, workers: number, p: Pattern, separate = false): Promise<{ faultsPerSec: number; touchFaultsPerSec: number; sample: Sample }> {
   const tasksPerSpace = separate ? 1 : workers;
   // Frames for every task's region, plus the file's pages, which the page cache keeps (page_fault2).
   const frames = ((tasksPerSpace + (p.file ? 1 : 0)) * BYTES) / PAGE_SIZE + 8192;
@@ -114,7 +113,6 @@ async function run(design: string, workers: number, p: Pattern, separate = false
   return {
     faultsPerSec: res.reduce((s, r) => s + (r.faults / r.elapsedMs) * 1000, 0),
     touchFaultsPerSec: res.reduce((s, r) => s + (r.faults / r.touchMs) * 1000, 0),
-    stats: res.map((r) => r.stats),
     sample: m.sample,
   };
 }
