@@ -110,10 +110,13 @@ export function figure(median: number, lo: number, hi: number, disturbed: boolea
   return `${fmtSpread(median, { lo, hi })}${disturbed ? ` ${DISTURBED_MARK}` : ''}`;
 }
 
-/** The closing warning of a bench some of whose `total` figures were disturbed, one line each (`disturbed`); nothing if none. */
-export function printDisturbed(disturbed: readonly string[], total: number): void {
+/**
+ * The closing warning of a bench some of whose `total` figures were disturbed, one line each (`disturbed`);
+ * nothing if none. `marked`: its tables carry the lab's mark on them.
+ */
+export function printDisturbed(disturbed: readonly string[], total: number, marked = true): void {
   if (disturbed.length === 0) return;
-  console.log(`\nWarning: ${disturbed.length} of ${total} figures (marked ${DISTURBED_MARK}) were measured while other processes took the CPUs from the workers:`);
+  console.log(`\nWarning: ${disturbed.length} of ${total} figures${marked ? ` (marked ${DISTURBED_MARK})` : ''} were measured while other processes took the CPUs from the workers:`);
   for (const d of disturbed) console.log(`  ${d}`);
   console.log('They measure the machine as much as the designs: run again on a quiet machine (npm run bench:interference measures what such load does).');
 }

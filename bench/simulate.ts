@@ -12,11 +12,11 @@ import { fileURLToPath } from 'node:url';
 import { LAB_DEFAULTS, minThreadsOf } from '../src/bench/lab.js';
 import { runPoints, type Point } from '../src/bench/runner.js';
 import { DESIGN_NAMES, WORKLOAD_NAMES, type DesignName, type Entry, type WorkloadName } from '../src/bench/results.js';
-import { throughputSpread } from '../src/report/data.js';
+import { isDisturbed, throughputSpread } from '../src/report/data.js';
 import { calibrateMachine } from '../src/sim/calibrate.js';
 import { longerFor, simulateLab, SIM_DEFAULTS } from '../src/sim/simulate.js';
 import { compileTrace } from '../src/workloads/trace.js';
-import { checkFlags, machine, namesArg, numbersArg, printMachine, printTable, wantsJson } from './harness.js';
+import { checkFlags, machine, namesArg, numbersArg, printDisturbed, printMachine, printTable, wantsJson } from './harness.js';
 
 checkFlags('bench:simulate', ['--designs', '--workloads', '--reps']);
 
@@ -119,4 +119,6 @@ if (wantsJson) {
     console.log(`${spelled.length} points (marked ~) were set beside a table scaled to a real figure more than ${SPELL * 100}% from their own 1-worker figure, measured seconds apart: the host's speed changed between them; run again. Within ±20% on the other ${rest.length}: ${rest.filter((r) => Math.abs(r.ratio - 1) <= 0.2).length}.`);
   }
   for (const r of rows) if (r.failure) console.log(`failed: ${r.design} ${r.workload} ${r.threads}: ${r.failure}`);
+  // A simulated figure is the model's; a real one is the machine's too: a disturbed one is no yardstick.
+  printDisturbed(real.filter(isDisturbed).map((e) => `real ${e.design} ${e.workload} at ${e.threads}: ${e.interference!.reason}`), real.length, false);
 }
