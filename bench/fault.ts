@@ -84,7 +84,7 @@ interface FaultReport {
  * One run: `workers` tasks of the pattern under `design`, in one address space or (`separate`) one each;
  * returns faults per second, all workers together.
  */
-async function run(design: string, workers: number, p: Pattern, separate = false): Promise<{ faultsPerSec: number; touchFaultsPerSec: number; sample: Sample }> {
+async function run(design: string, workers: number, p: Pattern, separate = false): Promise<{ rate: number; touchFaultsPerSec: number; sample: Sample }> {
   const tasksPerSpace = separate ? 1 : workers;
   // Frames for every task's region, plus the file's pages, which the page cache keeps (page_fault2).
   const frames = ((tasksPerSpace + (p.file ? 1 : 0)) * BYTES) / PAGE_SIZE + 8192;
@@ -111,17 +111,10 @@ async function run(design: string, workers: number, p: Pattern, separate = false
   }
   const res = m.reports;
   return {
-    faultsPerSec: res.reduce((s, r) => s + (r.faults / r.elapsedMs) * 1000, 0),
+    rate: res.reduce((s, r) => s + (r.faults / r.elapsedMs) * 1000, 0),
     touchFaultsPerSec: res.reduce((s, r) => s + (r.faults / r.touchMs) * 1000, 0),
     sample: m.sample,
   };
-}
-
-/** REPS runs of `f`, one after another (runs must not overlap: each takes the cores). */
-async function repeat<T>(f: () => Promise<T>): Promise<T[]> {
-  const runs: T[] = [];
-  for (let r = 0; r < REPS; r++) runs.push(await f());
-  return runs;
 }
 
 /** Pages per second that `threads` threads zero together, each streaming through 128 MiB of its own. */
@@ -140,9 +133,13 @@ interface Point {
   interference?: Interference;
 }
 
-function point(rates: number[], samples: Sample[], workers: number): Point {
-  const interference = judgeInterference([{ samples, workers }], 1);
-  return { median: median(rates), min: Math.min(...rates), max: Math.max(...rates), samples: rates, ...(interference ? { interference } : {}) };
+/** REPS runs of `f` (of `workers` workers each), one after another (each takes the cores), as one point. */
+async function point<T extends { rate: number; sample: Sample }>(workers: number, f: () => Promise<T>): Promise<{ pt: Point; runs: T[] }> {
+  const runs: T[] = [];
+  for (let r = 0; r < REPS; r++) runs.push(await f());
+  const rates = runs.map((x) => x.rate);
+  const interference = judgeInterference([{ samples: runs.map((x) => x.sample), workers }], 1);
+  return { pt: { median: median(rates), min: Math.min(...rates), max: Math.max(...rates), samples: rates, ...(interference ? { interference } : {}) }, runs };
 }
 
 const disturbed: string[] = [];
@@ -163,8 +160,7 @@ for (const design of designs) {
     const perWorkers: Point[] = [];
     let touch1 = 0;
     for (const workers of [1, 2]) {
-      const runs = await repeat(() => run(design, workers, p));
-      const pt = point(runs.map((x) => x.faultsPerSec), runs.map((x) => x.sample), workers);
+      const { pt, runs } = await point(workers, () => run(design, workers, p));
       const touch = median(runs.map((x) => x.touchFaultsPerSec));
       if (workers === 1) touch1 = touch;
       perWorkers.push(pt);
@@ -176,20 +172,12 @@ for (const design of designs) {
 }
 
 // The machine's ceiling for two workers, whatever the design: memory bandwidth, and nothing shared at all.
-const zeroPoint = async (threads: number) => {
-  const runs = await repeat(() => zeroing(threads));
-  return point(runs.map((x) => x.rate), runs.map((x) => x.sample), threads);
-};
-const zero1 = await zeroPoint(1);
-const zero2 = await zeroPoint(2);
+const zero1 = (await point(1, () => zeroing(1))).pt;
+const zero2 = (await point(2, () => zeroing(2))).pt;
 const CEILING_DESIGN = designs[0]!;
 const PF1 = PATTERNS[0]!;
-const faultPoint = async (workers: number, separate: boolean) => {
-  const runs = await repeat(() => run(CEILING_DESIGN, workers, PF1, separate));
-  return point(runs.map((x) => x.faultsPerSec), runs.map((x) => x.sample), workers);
-};
-const alone1 = await faultPoint(1, false);
-const separate2 = await faultPoint(2, true);
+const alone1 = (await point(1, () => run(CEILING_DESIGN, 1, PF1))).pt;
+const separate2 = (await point(2, () => run(CEILING_DESIGN, 2, PF1, true))).pt;
 const ceiling = { design: CEILING_DESIGN, zeroPagesPerSec1: zero1, zeroPagesPerSec2: zero2, pageFault1Alone: alone1, pageFault1Separate2: separate2 };
 
 if (wantsJson) {

@@ -445,15 +445,18 @@ export class Arena {
    * Checks it as validate() does and remembers the records then live: that create() poisons only those.
    */
   retire(): void {
-    this.validate();
-    if (!this.debug || this.typesafeWords !== undefined) return;
     const live: number[] = [];
-    for (let rec = 1; rec < this.capacity; rec++) if (this.isLive(rec)) live.push(rec);
-    poisonedBuffers.set(this.data, { capacity: this.capacity, stride: this.stride, live });
+    this.check(live);
+    if (this.debug && this.typesafeWords === undefined) poisonedBuffers.set(this.data, { capacity: this.capacity, stride: this.stride, live });
   }
 
   /** Checks bitmap against generations, and the poison of free records in debug mode. Call at quiescence. */
   validate(): void {
+    this.check(null);
+  }
+
+  /** validate(), and the records found live pushed onto `live` (for retire). */
+  private check(liveRecords: number[] | null): void {
     const plain = this.debug && this.typesafeWords === undefined;
     let run = 0; // plain debug: the first of the free records not checked yet (0: none)
     for (let rec = 1; rec < this.capacity; rec++) {
@@ -463,6 +466,7 @@ export class Arena {
         if (run !== 0) this.checkFreeRun(run, rec);
         throw new ArenaError(`${this.name}: record ${rec} bitmap says ${used ? 'used' : 'free'}, generation says ${live ? 'live' : 'free'}`);
       }
+      if (live === 1) liveRecords?.push(rec);
       if (!this.debug) continue;
       if (live) {
         if (run !== 0) this.checkFreeRun(run, rec);
