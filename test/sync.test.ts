@@ -143,34 +143,6 @@ test('rwsem: a waiting writer holds off new readers, then gets the lock when the
   rwsemValidateIdle(w, 0);
 });
 
-test('rwsem: a reader steals the lock from under a waiting writer, unless that writer asked for a hand-off', async () => {
-  // The word as rwsem.ts lays it out: writers waiting count from bit 20, bit 30 is the hand-off request.
-  const WRITER_WAITING = 1 << 20;
-  const HANDOFF = 1 << 30;
-  const w = word();
-  // A writer waits (in the word only: it never runs) and nobody holds the lock: a reader takes it at once
-  // (rwsem_down_read_slowpath()'s lock stealing) instead of queueing behind the writer.
-  // (On a worker, so that a reader that queued instead fails the test by its wait limit, not hangs it.)
-  w[0] = WRITER_WAITING;
-  const stealer = onWorker<string>(
-    'const w = new Int32Array(data); sync.downRead(w, 0); const held = sync.rwsemReaders(w, 0) + " reader, " + sync.rwsemWritersWaiting(w, 0) + " writer waiting"; sync.upRead(w, 0); return held;',
-    w.buffer,
-  );
-  assert.equal(await stealer.done, '1 reader, 1 writer waiting');
-  assert.equal(downReadTrylock(w, 0), false, 'down_read_trylock still fails while a writer waits');
-  // Once the writer has asked for a hand-off, a reader queues behind it however free the lock is.
-  w[0] = WRITER_WAITING | HANDOFF;
-  const { done } = onWorker<string>('const w = new Int32Array(data); sync.downRead(w, 0); const v = w[1]; sync.upRead(w, 0); return "read " + v;', w.buffer);
-  await eventually(() => rwsemReadersWaiting(w, 0) === 1, 'the reader to queue behind the hand-off');
-  // Another writer comes and goes: it takes the lock (clearing the hand-off) and hands it to the reader.
-  downWrite(w, 0);
-  assert.equal(w[0]! & HANDOFF, 0, 'a writer that takes the lock clears the hand-off');
-  w[1] = 3;
-  upWrite(w, 0);
-  assert.equal(await done, 'read 3');
-  assert.equal(w[0]! & ~(1 << 31), WRITER_WAITING, 'only the phantom writer is left waiting');
-});
-
 test('seqcount: retry is needed across a write; a second writer inside is caught', () => {
   const w = word();
   const s0 = readSeqcountBegin(w, 0);

@@ -7,16 +7,9 @@ import { futexWait, futexWake, mightSleep } from './sleep.js';
  * to a reader without letting another writer in.
  *
  * Guarantee: readers and a writer, or two writers, never hold it at once; every acquire and release is a
- * full barrier. Fairness, as the kernel's gives it since 5.11: a writer that waits holds off new readers
- * while others hold the lock for read (they queue behind it, and down_read_trylock fails), so a stream of
- * overlapping readers cannot starve it; but a reader that finds nobody holding the lock takes it from under
- * the waiting writer (reader optimistic lock stealing, rwsem_down_read_slowpath()), letting the queued
- * readers in with it, until a writer has waited RWSEM_WAIT_TIMEOUT (4 ms) and asks for a hand-off; then
- * readers queue and the writer gets the lock when the holders leave. Without stealing, a thread that takes
- * the lock for read again and again — a /proc/PID/maps reader, a page of text at a time — waited behind a
- * sleeping writer at every page, and on a busy machine for that writer's time slice: maps-read at 2
- * workers kept 47–51% of its quiet rate beside one busy process, 76–85% with stealing. Readers that wait
- * are handed the lock by the writer that lets it go — up_write() counts them in as holders before it
+ * full barrier. Fairness, as the kernel's wait queue gives it: a writer that waits holds off new readers
+ * (they queue behind it, and down_read_trylock fails), so readers cannot starve writers; and readers that
+ * wait are handed the lock by the writer that lets it go — up_write() counts them in as holders before it
  * wakes them (rwsem_mark_wake()), so the next writer, however quick, finds the lock taken and cannot starve
  * them. Unlike the kernel's FIFO queue, waiters are not ordered: when a writer lets go, every waiting reader
  * goes first, then the writers. As in the kernel, a reader must not take the lock for read again while
@@ -24,8 +17,7 @@ import { futexWait, futexWake, mightSleep } from './sleep.js';
  * rcu_read_lock().
  *
  * The word: bits 0-11 count active readers, bits 12-19 readers waiting, bits 20-27 writers waiting, bit 28
- * is the writer, bit 29 says that someone sleeps on the word and the next release must wake it, bit 30
- * that a writer has waited long enough to stop readers stealing (RWSEM_FLAG_HANDOFF), bit 31
+ * is the writer, bit 29 says that someone sleeps on the word and the next release must wake it, bit 31
  * flips each time waiting readers are handed the lock: a waiting reader that sees it flip knows it holds
  * the lock. It can flip at most once while a reader waits (after that the reader holds the lock, and no
  * writer can get in to hand it over again until it lets go), so one bit is enough.
@@ -52,12 +44,7 @@ const WRITER_WAITING = 1 << 20;
 const WAITING_MASK = 0xff << 20;
 export const RWSEM_WRITER_LOCKED = 1 << 28;
 const SLEEPERS = 1 << 29;
-const HANDOFF = 1 << 30;
 const HANDED_OVER = 1 << 31; // the generation bit
-/** What stops a reader stealing the lock from the waiters: a holder, or a writer that asked for a hand-off. */
-const STEAL_BLOCKED = RWSEM_WRITER_LOCKED | READER_MASK | HANDOFF;
-/** RWSEM_WAIT_TIMEOUT, ms: a writer that has waited this long stops readers stealing the lock (sets HANDOFF). */
-export const RWSEM_WAIT_TIMEOUT_MS = 4;
 /** Why a reader cannot take the lock now (RWSEM_READ_FAILED_MASK): a writer holds or waits, or readers wait. */
 const READ_BLOCKED = RWSEM_WRITER_LOCKED | WAITING_MASK | READERS_WAITING_MASK;
 
@@ -75,10 +62,8 @@ function downReadSlow(i32: Int32Array, index: number): void {
   let spun = -1;
   for (let n = 0; ; n++) {
     s = Atomics.load(i32, index);
-    if ((s & READ_BLOCKED) === 0 || (s & STEAL_BLOCKED) === 0) {
-      // Free for readers — or only waiters and no hand-off asked: steal it (reader optimistic lock
-      // stealing, 5.11), and let the queued readers in with us (rwsem_mark_wake(RWSEM_WAKE_READ_OWNED)).
-      if (grantReaders(i32, index, s, 1)) return;
+    if ((s & READ_BLOCKED) === 0) {
+      if (Atomics.compareExchange(i32, index, s, s + RWSEM_READER) === s) return;
       continue;
     }
     if (spun !== SPIN_DONE) {
@@ -93,32 +78,13 @@ function downReadSlow(i32: Int32Array, index: number): void {
   for (;;) {
     s = Atomics.load(i32, index);
     if ((s & HANDED_OVER) !== generation) return; // handed over: we hold it
-    if ((s & (RWSEM_WRITER_LOCKED | WAITING_MASK)) === 0 || (s & STEAL_BLOCKED) === 0) {
-      // No writer holds or waits, so none will hand over, or nobody holds it and no hand-off was asked:
-      // take it, with every queued reader.
-      if (grantReaders(i32, index, s, 0)) return;
+    if ((s & (RWSEM_WRITER_LOCKED | WAITING_MASK)) === 0) {
+      // No writer holds or waits, so none will hand over (one gave up, or we queued as it left): take it.
+      if (Atomics.compareExchange(i32, index, s, s - READER_WAITING + RWSEM_READER) === s) return;
     } else {
       sleepOn(i32, index, s, 'down_read', startedAt);
     }
   }
-}
-
-/**
- * Takes the read lock, seen as `s`, for `newcomers` readers (1 or 0) and every queued reader in one step;
- * wakes the queued ones. False if the word changed meanwhile.
- */
-function grantReaders(i32: Int32Array, index: number, s: number, newcomers: number): boolean {
-  const next = queuedReadersIn(s, s + newcomers * RWSEM_READER);
-  if (Atomics.compareExchange(i32, index, s, next) !== s) return false;
-  if ((s & SLEEPERS) !== 0 && (next & SLEEPERS) === 0) futexWake(i32, index);
-  return true;
-}
-
-/** `next` (a word computed from `s`) with every reader queued in `s` counted in as a holder, the generation flipped and the sleepers' mark cleared. */
-function queuedReadersIn(s: number, next: number): number {
-  const waiting = (s & READERS_WAITING_MASK) >>> 12;
-  if (waiting === 0) return next;
-  return ((next - waiting * READER_WAITING + waiting * RWSEM_READER) ^ HANDED_OVER) & ~SLEEPERS;
 }
 
 /** Marks the word (seen as `s`) as having a sleeper, then sleeps until it changes. */
@@ -165,7 +131,7 @@ function downWriteSlow(i32: Int32Array, index: number): void {
   for (let n = 0; ; n++) {
     const s = Atomics.load(i32, index);
     if ((s & (READER_MASK | RWSEM_WRITER_LOCKED)) === 0) {
-      if (Atomics.compareExchange(i32, index, s, (s - WRITER_WAITING + RWSEM_WRITER_LOCKED) & ~HANDOFF) === s) return;
+      if (Atomics.compareExchange(i32, index, s, s - WRITER_WAITING + RWSEM_WRITER_LOCKED) === s) return;
       continue;
     }
     // A futex sleep and wake-up costs tens of µs here (a few in the kernel): without the spin, every
@@ -175,10 +141,6 @@ function downWriteSlow(i32: Int32Array, index: number): void {
       continue;
     }
     if (startedAt < 0) startedAt = performance.now();
-    if ((s & HANDOFF) === 0 && performance.now() - startedAt >= RWSEM_WAIT_TIMEOUT_MS) {
-      Atomics.compareExchange(i32, index, s, s | HANDOFF); // readers stop stealing; look again either way
-      continue;
-    }
     sleepOn(i32, index, s, 'down_write', startedAt);
   }
 }
@@ -214,7 +176,10 @@ function writerLetsGo(i32: Int32Array, index: number, keep: number, misuse: stri
       if (Atomics.load(i32, index) !== s) continue; // a stale plain read, not a misuse
       throw new Error(misuse);
     }
-    const next = queuedReadersIn(s, s - RWSEM_WRITER_LOCKED + keep) & ~SLEEPERS;
+    const waiting = (s & READERS_WAITING_MASK) >>> 12;
+    let next = s - RWSEM_WRITER_LOCKED + keep;
+    if (waiting > 0) next = (next - waiting * READER_WAITING + waiting * RWSEM_READER) ^ HANDED_OVER;
+    if ((s & SLEEPERS) !== 0) next &= ~SLEEPERS;
     if (Atomics.compareExchange(i32, index, s, next) !== s) continue;
     if ((s & SLEEPERS) !== 0) futexWake(i32, index);
     return;
