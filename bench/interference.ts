@@ -164,8 +164,11 @@ if (wantsJson) {
     const line = [`beside ${b} busy: ${disturbed} of ${es.length} points marked disturbed`];
     if (b > 0) {
       for (const t of threads) {
-        const kept = rows.filter((r) => r.threads === t).map((r) => figure(r.byBusy[i]!) / figure(r.byBusy[0]!));
-        if (kept.length) line.push(`${t}w kept min ${pct(Math.min(...kept))}, median ${pct(median(kept))}`);
+        const atT = rows.filter((r) => r.threads === t);
+        const kept = atT.map((r) => figure(r.byBusy[i]!) / figure(r.byBusy[0]!));
+        if (!kept.length) continue;
+        const worst = atT[kept.indexOf(Math.min(...kept))]!;
+        line.push(`${t}w kept min ${pct(Math.min(...kept))} (${worst.workload} under ${worst.design}), median ${pct(median(kept))}`);
       }
       const orders = rows.map((r) => orderHeld(r, i));
       const count = (o: string) => orders.filter((x) => x === o).length;
