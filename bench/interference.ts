@@ -167,8 +167,9 @@ if (wantsJson) {
         const atT = rows.filter((r) => r.threads === t);
         const kept = atT.map((r) => figure(r.byBusy[i]!) / figure(r.byBusy[0]!));
         if (!kept.length) continue;
-        const worst = atT[kept.indexOf(Math.min(...kept))]!;
-        line.push(`${t}w kept min ${pct(Math.min(...kept))} (${worst.workload} under ${worst.design}), median ${pct(median(kept))}`);
+        const min = Math.min(...kept);
+        const worst = atT[kept.indexOf(min)]!;
+        line.push(`${t}w kept min ${pct(min)} (${worst.workload} under ${worst.design}), median ${pct(median(kept))}`);
       }
       const orders = rows.map((r) => orderHeld(r, i));
       const count = (o: string) => orders.filter((x) => x === o).length;
