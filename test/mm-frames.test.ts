@@ -39,6 +39,27 @@ test('frames: zeroed allocation, references, the zero page, OOM and GFP_NOWAIT',
   ft.validate();
 });
 
+test('frames: a thread keeps at most 32 freed frames and gives the coldest 16 back at once; every frame stays accounted for', () => {
+  const ft = FrameTable.create({ frames: 100 });
+  const mine: number[] = [];
+  for (let f = ft.alloc(GFP_NOWAIT); f > 0; f = ft.alloc(GFP_NOWAIT)) mine.push(f);
+  assert.equal(mine.length, 100);
+  for (const f of mine) ft.putPage(f);
+  const kept = ft.arena.inUse();
+  assert.ok(kept >= 16 && kept <= 32, `the cache keeps 16 to 32 frames (${kept})`);
+  assert.equal(ft.freeFrames(), 100 - kept);
+  ft.validate();
+  // The hottest frame, the last freed, is the first handed out again.
+  assert.equal(ft.alloc(GFP_NOWAIT), mine[99]);
+  ft.putPage(mine[99]!);
+  ft.drainCache();
+  assert.equal(ft.freeFrames(), 100);
+  const again = new Set<number>();
+  for (let f = ft.alloc(GFP_NOWAIT); f > 0; f = ft.alloc(GFP_NOWAIT)) again.add(f);
+  assert.equal(again.size, 100, 'every frame comes back once');
+  ft.validate();
+});
+
 test('frames: a waiting allocator gets a frame another thread frees; thread caches drain on demand', async () => {
   const ft = FrameTable.create({ frames: 64 });
   const mine: number[] = [];

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
-import { Arena, ArenaError, defineLayout, POISON_WORD } from '../src/shm/index.js';
+import { Arena, ArenaError, defineLayout, POISON_INUSE, POISON_WORD } from '../src/shm/index.js';
 import { BufferSet, sharedBuffer } from '../src/shm/buffers.js';
 import { Prng } from '../src/util/prng.js';
 import { testSeed } from './support/seed.js';
@@ -48,10 +48,26 @@ test('arena: differential against a Set model (seeded)', () => {
   const cap = 300;
   const a = Arena.create({ name: 'diff', capacity: cap, stride: 16, debug: true });
   const model = new Set<number>();
+  /** Records of allocBulk batches not handed out yet: what a per-thread cache holds. */
+  const cached: number[] = [];
   const bulk = new Int32Array(32);
   for (let step = 0; step < 20_000; step++) {
+    if (cached.length > 0 && rnd.chance(0.05)) {
+      // freeBulk: some of the cached records back at once (a drain), or one handed out.
+      if (rnd.chance(0.5)) {
+        const n = 1 + rnd.below(cached.length);
+        const batch = Int32Array.from(cached.splice(cached.length - n, n));
+        a.freeBulk(batch, 0, n);
+        for (const r of batch) model.delete(r);
+      } else {
+        const r = a.handOut(cached.pop()!);
+        assert.equal(a.u8[r * 16], POISON_INUSE, `seed ${seed}: a record handed out is poisoned in use`);
+      }
+      continue;
+    }
     if (model.size > 0 && (rnd.chance(0.45) || model.size === cap - 1)) {
-      const victims = [...model];
+      const victims = [...model].filter((r) => !cached.includes(r));
+      if (victims.length === 0) continue;
       const r = victims[rnd.below(victims.length)]!;
       a.free(r);
       model.delete(r);
@@ -66,7 +82,9 @@ test('arena: differential against a Set model (seeded)', () => {
           const r = bulk[i]!;
           assert.ok(r > 0 && r < cap && !model.has(r), `seed ${seed} step ${step}: allocBulk gave ${r}`);
           assert.ok(i === 0 || (r > bulk[i - 1]! && r >> 5 === bulk[0]! >> 5), `seed ${seed}: one word, ascending`);
+          assert.ok(a.isPoisoned(r), `seed ${seed}: a cached record keeps its free poison until handed out`);
           model.add(r);
+          cached.push(r);
         }
         continue;
       }
@@ -91,6 +109,33 @@ test('arena: double free and invalid free throw', () => {
   assert.throws(() => a.free(r), (e: Error) => e instanceof ArenaError && /double free of record/.test(e.message));
   assert.throws(() => a.free(0), /invalid record/);
   assert.throws(() => a.free(8), /invalid record/);
+});
+
+test('arena: freeBulk frees a batch with one atomic a bitmap word, and finds a double free in it', () => {
+  const a = Arena.create({ name: 'frames', capacity: 100, stride: 8, debug: true });
+  const batch = new Int32Array(32);
+  const n = a.allocBulk(batch, 16);
+  assert.equal(n, 16);
+  a.freeBulk(batch, 0, n);
+  assert.equal(a.inUse(), 0);
+  a.validate();
+  assert.throws(() => a.freeBulk(batch, 0, 1), (e: Error) => e instanceof ArenaError && /double free of record/.test(e.message));
+  const m = a.allocBulk(batch, 4);
+  batch[m] = batch[0]!; // the same record twice in one batch
+  assert.throws(() => a.freeBulk(batch, 0, m + 1), /double free of record/);
+  assert.throws(() => a.freeBulk(Int32Array.of(0), 0, 1), /invalid record/);
+});
+
+test('arena debug mode: a record of an allocBulk batch written before it is handed out is caught when it is, or by validate once freed', () => {
+  const a = Arena.create({ name: 'frames', capacity: 64, stride: 16, debug: true });
+  const batch = new Int32Array(32);
+  const n = a.allocBulk(batch, 4);
+  const [r, s] = [batch[0]!, batch[1]!];
+  a.i32[r * 4 + 2] = 9; // a stale reference writes into a page on a per-cpu list
+  assert.throws(() => a.handOut(r), /frames: record \d+ was written after it was freed/);
+  a.i32[s * 4] = 1;
+  a.freeBulk(batch, 1, n);
+  assert.throws(() => a.validate(), /lost its poison/);
 });
 
 test('arena debug mode: freed records are poisoned, writes after free are caught on reuse', () => {

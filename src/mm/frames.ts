@@ -125,7 +125,8 @@ export class FrameTable {
   alloc(gfp = GFP_KERNEL, pageFlags = 0): number {
     if (this.drainSeen !== Atomics.load(this.control, DRAIN)) this.drainCache();
     let pfn = this.cached > 0 ? this.cache[--this.cached]! : this.refill();
-    if (pfn < 0) {
+    if (pfn > 0) this.arena.handOut(pfn);
+    else {
       if (gfp === GFP_NOWAIT) return -1;
       pfn = this.allocSlow();
       if (pfn < 0) return -1;
@@ -181,7 +182,7 @@ export class FrameTable {
     Atomics.add(this.control, DRAIN, 1); // ask every thread to give back the frames it keeps cached
     // Reclaim may free frames into this thread's own cache: take from there first.
     return this.waiting.allocSlow(
-      () => (this.cached > 0 ? this.cache[--this.cached]! : this.arena.alloc()),
+      () => (this.cached > 0 ? this.arena.handOut(this.cache[--this.cached]!) : this.arena.alloc()),
       () => this.reclaim?.() ?? 0,
       // A zap under way gives its pages back when it ends (its thread may be preempted in the middle of 128 MiB).
       () => Atomics.load(this.control, UNMAPPING) > 0,
@@ -197,7 +198,8 @@ export class FrameTable {
   /** Returns this thread's cached frames to the shared pool. */
   drainCache(): void {
     this.drainSeen = Atomics.load(this.control, DRAIN);
-    while (this.cached > 0) this.arena.free(this.cache[--this.cached]!);
+    this.arena.freeBulk(this.cache, 0, this.cached);
+    this.cached = 0;
     this.waiting.freed();
   }
 
@@ -219,8 +221,11 @@ export class FrameTable {
     if (this.arena.debug) this.arena.free(pfn); // debug: straight back, poisoned, so stale users trip
     else if (this.cached < CACHE_MAX) this.cache[this.cached++] = pfn;
     else {
-      while (this.cached > CACHE_BATCH) this.arena.free(this.cache[--this.cached]!);
-      this.arena.free(pfn);
+      // Full: the coldest batch back to the pool at once (free_pcppages_bulk()); this frame joins the hot end.
+      this.arena.freeBulk(this.cache, 0, CACHE_BATCH);
+      this.cache.copyWithin(0, CACHE_BATCH, CACHE_MAX);
+      this.cached = CACHE_MAX - CACHE_BATCH;
+      this.cache[this.cached++] = pfn;
     }
     this.waiting.freed();
   }

@@ -285,11 +285,18 @@ export class PageTables {
     return this.arena.inUse();
   }
 
-  /** Calls `fn(addr, pte)` for every non-empty PTE, walking only the tables that exist. Not for hot paths. */
+  /*
+   * The walks below are for observers — validate(), the checker's invariants, explore's recorder — which
+   * look while every thread of the address space is stopped (done, or waiting at a yield point): they read
+   * the tables with plain loads, like Arena.peekGeneration(), so that looking is no yield point and costs
+   * no Atomics call (on the checker's controller they were a tenth of its time, 2,000 entries a walk).
+   */
+
+  /** Calls `fn(addr, pte)` for every non-empty PTE, walking only the tables that exist. For observers (above). */
   forEachPte(fn: (addr: number, pte: number) => void): void {
     this.forEachPteTable((base, t) => {
       for (let i = 0; i < PTRS_PER_TABLE; i++) {
-        const e = Atomics.load(this.i32, TABLE.i32Base(t) + i);
+        const e = this.i32[TABLE.i32Base(t) + i]!;
         if (e !== 0) fn(base + i * 4096, e);
       }
     });
@@ -297,21 +304,21 @@ export class PageTables {
 
   /**
    * Calls `fn(base, table, ptl)` for every PTE-level table linked into the tree: the address it starts
-   * mapping at, its record, and the index of its split PTE lock word. Not for hot paths.
+   * mapping at, its record, and the index of its split PTE lock word. For observers.
    */
   forEachPteTable(fn: (base: number, table: number, ptl: number) => void): void {
     const walk = (t: number, level: number, base: number) => {
       if (level === LEVEL_PTE) return fn(base, t, TABLE.i32Base(t) + TABLE.i32.ptl);
       const span = level === 4 ? PGDIR_SIZE : level === 3 ? PUD_SIZE : PMD_SIZE;
       for (let i = 0; i < PTRS_PER_TABLE; i++) {
-        const e = Atomics.load(this.i32, TABLE.i32Base(t) + i);
+        const e = this.i32[TABLE.i32Base(t) + i]!;
         if (e !== 0 && (level !== 4 || i < 256)) walk(e, level - 1, base + i * span); // user half only
       }
     };
     walk(this.pgd, LEVEL_PGD, 0);
   }
 
-  /** Walks every reachable table: levels must match and every entry must point at a live table. */
+  /** Walks every reachable table: levels must match and every entry must point at a live table. For observers. */
   validate(): { tables: number; ptes: number } {
     let tables = 0;
     let ptes = 0;
@@ -319,9 +326,9 @@ export class PageTables {
       tables++;
       if (!this.arena.isLive(t)) throw new Error(`page tables: table ${t} (level ${level}) is not allocated`);
       if (this.i32[TABLE.i32Base(t) + TABLE.i32.level] !== level) throw new Error(`page tables: table ${t} is not level ${level}`);
-      if (Atomics.load(this.i32, TABLE.i32Base(t) + TABLE.i32.ptl) !== 0) throw new Error(`page tables: table ${t} ptlock held at quiescence`);
+      if (this.i32[TABLE.i32Base(t) + TABLE.i32.ptl] !== 0) throw new Error(`page tables: table ${t} ptlock held at quiescence`);
       for (let i = 0; i < PTRS_PER_TABLE; i++) {
-        const e = Atomics.load(this.i32, TABLE.i32Base(t) + i);
+        const e = this.i32[TABLE.i32Base(t) + i]!;
         if (e === 0) continue;
         if (level === LEVEL_PTE) {
           // Empty, or mapping a page: anything else (bits left on a cleared PTE) every fault would trip on.
@@ -330,7 +337,7 @@ export class PageTables {
         } else walk(e, level - 1);
       }
     };
-    walk(Atomics.load(this.control, PGD), LEVEL_PGD);
+    walk(this.control[PGD]!, LEVEL_PGD);
     return { tables, ptes };
   }
 }

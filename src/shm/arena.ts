@@ -257,14 +257,14 @@ export class Arena {
       const rec = this.lastFreed;
       this.lastFreed = 0;
       if (this.claimRecord(rec)) {
-        this.claimed(rec);
+        this.claimed(rec, Atomics.add(this.gen, rec, 1) + 1);
         return rec;
       }
     }
     const take = this.claim(1);
     if (take === 0) return -1;
     const rec = (this.cursor << 5) + 31 - Math.clz32(take);
-    this.claimed(rec);
+    this.claimed(rec, Atomics.add(this.gen, rec, 1) + 1);
     return rec;
   }
 
@@ -272,18 +272,61 @@ export class Arena {
    * kmem_cache_alloc_bulk(): up to `max` (≤ 32) records into out[0..n), ascending, all taken from one
    * bitmap word with one compare-exchange; returns n, 0 if the arena is full. A thread that refills a
    * cache this way touches the shared bitmap once per batch, and its batch is a run of neighbouring records
-   * no other thread is handed.
+   * no other thread is handed. The batch is for a cache private to the caller (the kernel's per-cpu page
+   * lists, which rmqueue_bulk() fills under zone->lock in one go), so its generations are bumped with
+   * plain stores — the compare-exchange made the records this thread's, and nobody may look at them
+   * before the thread hands one out — and the checker sees the whole refill as one step, as the kernel's
+   * other CPUs see it. In debug mode the records keep their free poison until handOut(), as KASAN's pages
+   * stay poisoned on the per-cpu lists until post_alloc_hook(): a stale write to one is caught there or
+   * when the arena is checked, and one never handed out goes back with no poisoning to do.
    */
   allocBulk(out: Int32Array, max: number): number {
     const take = this.claim(max);
     const base = this.cursor << 5;
+    const gen = this.gen;
     let got = 0;
     for (let m = take; m !== 0; m &= m - 1) {
       const rec = base + 31 - Math.clz32(m & -m);
-      this.claimed(rec);
+      const g = gen[rec]! + 1;
+      if ((g & 1) === 0) throw new ArenaError(`${this.name}: record ${rec} handed out while allocated`);
+      gen[rec] = g;
       out[got++] = rec;
     }
     return got;
+  }
+
+  /** A record of an allocBulk() batch goes into use: in debug mode its free poison is checked and replaced by the in-use poison. Returns `rec`. */
+  handOut(rec: number): number {
+    if (this.debug) this.unpoison(rec);
+    return rec;
+  }
+
+  /**
+   * kmem_cache_free_bulk(), free_pcppages_bulk(): frees recs[from..to), records the caller holds
+   * privately — an allocBulk() batch's records not handed out, or (not in debug mode) records it freed into
+   * its cache — with one atomic and per bitmap word. Their generations are bumped with plain stores for
+   * allocBulk's reason; a record twice in the batch, or one not allocated, is a double free. In debug mode
+   * the records still hold their free poison (never handed out), so there is none to write.
+   */
+  freeBulk(recs: Int32Array, from: number, to: number): void {
+    const gen = this.gen;
+    let word = -1;
+    let bits = 0;
+    for (let i = from; i < to; i++) {
+      const rec = recs[i]!;
+      if (rec <= 0 || rec >= this.capacity) throw new ArenaError(`${this.name}: free of invalid record ${rec}`);
+      const g = gen[rec]!;
+      if ((g & 1) === 0) throw new ArenaError(`${this.name}: double free of record ${rec}`);
+      gen[rec] = g + 1;
+      if (rec >>> 5 !== word) {
+        if (bits !== 0) Atomics.and(this.bitmap, word, ~bits);
+        word = rec >>> 5;
+        bits = 0;
+      }
+      bits |= 1 << (rec & 31);
+    }
+    if (bits !== 0) Atomics.and(this.bitmap, word, ~bits);
+    if (this.typesafeWords !== undefined && to > from) this.lastFreed = recs[to - 1]!;
   }
 
   /**
@@ -336,10 +379,14 @@ export class Arena {
     return rec;
   }
 
-  private claimed(rec: number): void {
-    const g = Atomics.add(this.gen, rec, 1) + 1;
+  /** Record `rec` was just claimed and its generation made `g`: it must have been free; debug: unpoisoned. */
+  private claimed(rec: number, g: number): void {
     if ((g & 1) === 0) throw new ArenaError(`${this.name}: record ${rec} handed out while allocated`);
-    if (!this.debug) return;
+    if (this.debug) this.unpoison(rec);
+  }
+
+  /** Debug: a free record goes into use — its free poison must be intact (no write after free); then poisoned in use. */
+  private unpoison(rec: number): void {
     if (!this.isPoisoned(rec)) {
       const base = rec * this.wordsPerRecord;
       for (let i = 0; i < this.wordsPerRecord; i++) {
@@ -450,7 +497,10 @@ export class Arena {
     if (this.debug && this.typesafeWords === undefined) poisonedBuffers.set(this.data, { capacity: this.capacity, stride: this.stride, live });
   }
 
-  /** Checks bitmap against generations, and the poison of free records in debug mode. Call at quiescence. */
+  /**
+   * Checks bitmap against generations, and the poison of free records in debug mode. Call at quiescence
+   * (every thread that uses the arena stopped): it reads with plain loads, an observer's look.
+   */
   validate(): void {
     this.check(null);
   }
@@ -460,8 +510,8 @@ export class Arena {
     const plain = this.debug && this.typesafeWords === undefined;
     let run = 0; // plain debug: the first of the free records not checked yet (0: none)
     for (let rec = 1; rec < this.capacity; rec++) {
-      const used = (Atomics.load(this.bitmap, rec >>> 5) >>> (rec & 31)) & 1;
-      const live = Atomics.load(this.gen, rec) & 1;
+      const used = (this.bitmap[rec >>> 5]! >>> (rec & 31)) & 1;
+      const live = this.gen[rec]! & 1;
       if (used !== live) {
         if (run !== 0) this.checkFreeRun(run, rec);
         throw new ArenaError(`${this.name}: record ${rec} bitmap says ${used ? 'used' : 'free'}, generation says ${live ? 'live' : 'free'}`);
