@@ -256,16 +256,12 @@ export class Arena {
     if (this.lastFreed !== 0) {
       const rec = this.lastFreed;
       this.lastFreed = 0;
-      if (this.claimRecord(rec)) {
-        this.claimed(rec, Atomics.add(this.gen, rec, 1) + 1);
-        return rec;
-      }
+      if (this.claimRecord(rec)) return this.handOut(this.claimed(rec, Atomics.add(this.gen, rec, 1) + 1));
     }
     const take = this.claim(1);
     if (take === 0) return -1;
     const rec = (this.cursor << 5) + 31 - Math.clz32(take);
-    this.claimed(rec, Atomics.add(this.gen, rec, 1) + 1);
-    return rec;
+    return this.handOut(this.claimed(rec, Atomics.add(this.gen, rec, 1) + 1));
   }
 
   /**
@@ -288,14 +284,13 @@ export class Arena {
     for (let m = take; m !== 0; m &= m - 1) {
       const rec = base + 31 - Math.clz32(m & -m);
       const g = gen[rec]! + 1;
-      if ((g & 1) === 0) throw new ArenaError(`${this.name}: record ${rec} handed out while allocated`);
       gen[rec] = g;
-      out[got++] = rec;
+      out[got++] = this.claimed(rec, g);
     }
     return got;
   }
 
-  /** A record of an allocBulk() batch goes into use: in debug mode its free poison is checked and replaced by the in-use poison. Returns `rec`. */
+  /** A record goes into use (alloc(), or one of an allocBulk() batch): in debug mode its free poison is checked and replaced by the in-use poison. Returns `rec`. */
   handOut(rec: number): number {
     if (this.debug) this.unpoison(rec);
     return rec;
@@ -379,10 +374,10 @@ export class Arena {
     return rec;
   }
 
-  /** Record `rec` was just claimed and its generation made `g`: it must have been free; debug: unpoisoned. */
-  private claimed(rec: number, g: number): void {
+  /** Record `rec` was just claimed and its generation made `g`, which must say allocated (odd). Returns `rec`. */
+  private claimed(rec: number, g: number): number {
     if ((g & 1) === 0) throw new ArenaError(`${this.name}: record ${rec} handed out while allocated`);
-    if (this.debug) this.unpoison(rec);
+    return rec;
   }
 
   /** Debug: a free record goes into use — its free poison must be intact (no write after free); then poisoned in use. */
