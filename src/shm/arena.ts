@@ -290,7 +290,10 @@ export class Arena {
     return got;
   }
 
-  /** A record goes into use (alloc(), or one of an allocBulk() batch): in debug mode its free poison is checked and replaced by the in-use poison. Returns `rec`. */
+  /**
+   * A record goes into use (alloc(), or one of an allocBulk() batch): in debug mode its free poison is
+   * checked and replaced by the in-use poison. Returns `rec`.
+   */
   handOut(rec: number): number {
     if (this.debug) this.unpoison(rec);
     return rec;
